@@ -1,0 +1,214 @@
+//! The operator overview: every subscription's usage over the last 30 days, by meter category,
+//! and a chart of one meter's daily totals.
+
+use leptos::prelude::*;
+use leptos_router::components::Form;
+use leptos_router::hooks::use_query_map;
+use meterbook_core::overview::Overview;
+use serde::{Deserialize, Serialize};
+
+use crate::format::amount;
+
+/// Days the overview covers, ending with today (UTC).
+pub const OVERVIEW_DAYS: i64 = 30;
+
+/// What the overview page gets from the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum OverviewResponse {
+    /// The portal is closed until sign-in exists; only `serve --demo` opens it.
+    Closed,
+    Ready {
+        overview: Overview,
+        chart_svg: Option<String>,
+    },
+}
+
+/// Loads the overview; `meter` picks the charted meter (any ID form).
+#[server]
+pub async fn load_overview(meter: Option<String>) -> Result<OverviewResponse, ServerFnError> {
+    use chrono::{Duration, Utc};
+    use meterbook_core::time::floor_day;
+
+    use crate::portal_data::SharedPortalData;
+
+    let data = use_context::<SharedPortalData>()
+        .ok_or_else(|| ServerFnError::new("The portal is not configured"))?;
+    if !data.is_open() {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(http::StatusCode::FORBIDDEN);
+        }
+        return Ok(OverviewResponse::Closed);
+    }
+    let to = floor_day(Utc::now()) + Duration::days(1);
+    let from = to - Duration::days(OVERVIEW_DAYS);
+    let rows = data
+        .daily_totals(from, to)
+        .await
+        .map_err(ServerFnError::new)?;
+    let overview = Overview::build(&rows, from, to, meter.as_deref());
+    let chart_svg = crate::chart::daily_usage_svg(&overview);
+    Ok(OverviewResponse::Ready {
+        overview,
+        chart_svg,
+    })
+}
+
+#[component]
+pub fn OverviewPage() -> impl IntoView {
+    let query = use_query_map();
+    let overview = Resource::new(move || query.read().get("meter"), load_overview);
+    view! {
+        <h1>"Usage overview"</h1>
+        <Transition fallback=|| view! { <p class="loading" role="status">"Loading usage…"</p> }>
+            {move || Suspend::new(async move {
+                match overview.await {
+                    Ok(OverviewResponse::Ready { overview, chart_svg }) => {
+                        view! { <OverviewBody overview chart_svg/> }.into_any()
+                    }
+                    Ok(OverviewResponse::Closed) => view! { <PortalClosed/> }.into_any(),
+                    Err(e) => view! {
+                        <p class="error" role="alert">"The overview could not be loaded: " {e.to_string()}</p>
+                    }
+                    .into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn PortalClosed() -> impl IntoView {
+    view! {
+        <section class="notice">
+            <h2>"The portal needs sign-in"</h2>
+            <p>
+                "Signing in to the portal is not available yet, so this server does not show usage here. "
+                "Start it with " <code>"meterbook serve --demo"</code> " to browse demo data, "
+                "or read usage through the API with a token from " <code>"meterbook token create"</code> "."
+            </p>
+        </section>
+    }
+}
+
+#[component]
+fn OverviewBody(overview: Overview, chart_svg: Option<String>) -> impl IntoView {
+    let period = format!(
+        "{} to {} (UTC, by usage time)",
+        overview.from.format("%b %d, %Y"),
+        (overview.to - chrono::Duration::days(1)).format("%b %d, %Y")
+    );
+    if overview.subscriptions.is_empty() {
+        return view! {
+            <p class="period">{period}</p>
+            <section class="notice empty">
+                <h2>"No usage yet"</h2>
+                <p>
+                    "No usage records were used in this period. Resource providers submit them to "
+                    <code>"POST /api/v1/usage-records"</code> "; " <code>"meterbook demo"</code>
+                    " writes realistic demo data."
+                </p>
+            </section>
+        }
+        .into_any();
+    }
+    view! {
+        <p class="period">"Demo mode: the portal is open without sign-in. " {period}</p>
+        <ChartSection overview=overview.clone() chart_svg/>
+        <SubscriptionTable overview/>
+    }
+    .into_any()
+}
+
+#[component]
+fn ChartSection(overview: Overview, chart_svg: Option<String>) -> impl IntoView {
+    let current = overview
+        .chart_meter
+        .as_ref()
+        .map(|m| m.id.clone())
+        .unwrap_or_default();
+    let title = overview
+        .chart_meter
+        .as_ref()
+        .map(|m| format!("Daily {} ({}), by subscription", m.name, m.unit))
+        .unwrap_or_default();
+    view! {
+        <section class="card chart-card" aria-labelledby="chart-title">
+            <div class="card-head">
+                <h2 id="chart-title">{title.clone()}</h2>
+                <Form method="GET" action="">
+                    <label for="meter">"Meter"</label>
+                    <select id="meter" name="meter">
+                        {overview
+                            .meters
+                            .iter()
+                            .map(|m| {
+                                let selected = m.meter.id == current;
+                                view! {
+                                    <option value=m.meter.id.clone() selected=selected>
+                                        {format!("{} — {} ({})", m.meter.category, m.meter.name, m.meter.unit)}
+                                    </option>
+                                }
+                            })
+                            .collect_view()}
+                    </select>
+                    <button type="submit">"Show"</button>
+                </Form>
+            </div>
+            {match chart_svg {
+                Some(svg) => view! { <div class="chart" role="img" aria-label=title inner_html=svg></div> }.into_any(),
+                None => view! { <p class="empty">"No data to chart for this meter."</p> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn SubscriptionTable(overview: Overview) -> impl IntoView {
+    let categories = overview.categories.clone();
+    view! {
+        <section class="card" aria-labelledby="subs-title">
+            <h2 id="subs-title">"Subscriptions"</h2>
+            <div class="table-scroll">
+                <table class="usage-table">
+                    <caption class="visually-hidden">"Usage per subscription and meter category"</caption>
+                    <thead>
+                        <tr>
+                            <th scope="col">"Subscription"</th>
+                            <th scope="col" class="num">"Records"</th>
+                            {categories.iter().map(|c| view! { <th scope="col">{c.clone()}</th> }).collect_view()}
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {overview
+                            .subscriptions
+                            .iter()
+                            .map(|s| {
+                                let cells = categories
+                                    .iter()
+                                    .map(|c| {
+                                        let amounts = s.categories.get(c).cloned().unwrap_or_default();
+                                        view! {
+                                            <td>
+                                                {amounts
+                                                    .into_iter()
+                                                    .map(|a| view! { <div class="amount">{amount(a.quantity)} " " <span class="unit">{a.unit}</span></div> })
+                                                    .collect_view()}
+                                            </td>
+                                        }
+                                    })
+                                    .collect_view();
+                                view! {
+                                    <tr>
+                                        <th scope="row"><code>{s.subscription_id.clone()}</code></th>
+                                        <td class="num">{amount(s.records as f64)}</td>
+                                        {cells}
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+    }
+}

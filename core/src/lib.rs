@@ -1,0 +1,20 @@
+//! `meterbook-core`: the vocabulary every other Meterbook crate speaks.
+//!
+//! Pure data and rules: the meter catalog, usage records and their ARM wire shapes, parsed usage
+//! queries, continuation tokens, exports and the ARM error vocabulary. Nothing here performs I/O,
+//! so the crate builds for the server and for the browser (wasm32) alike.
+
+pub mod access;
+pub mod error;
+pub mod export;
+pub mod ids;
+pub mod meter;
+pub mod overview;
+pub mod page;
+pub mod query;
+pub mod rng;
+pub mod time;
+pub mod usage;
+
+pub use error::{ArmCode, ArmError};
+pub use ids::SubscriptionId;

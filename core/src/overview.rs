@@ -1,0 +1,233 @@
+//! The operator overview: per-subscription totals by meter category and a daily series of one
+//! meter, computed from daily per-meter totals. Shared by the server (which computes it) and the
+//! portal (which shows it).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::meter::{catalog, MeterInfo};
+
+/// The total of one meter for one subscription on one UTC day (by usage time).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DailyMeterTotal {
+    pub subscription_id: String,
+    pub meter_id: String,
+    pub day: NaiveDate,
+    pub quantity: f64,
+    pub records: u64,
+}
+
+/// A quantity with its unit: quantities of different units are never added together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitAmount {
+    pub unit: String,
+    pub quantity: f64,
+}
+
+/// One subscription's usage in the period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubscriptionSummary {
+    pub subscription_id: String,
+    pub records: u64,
+    /// Category name -> amounts per unit; categories follow [`Overview::categories`].
+    pub categories: BTreeMap<String, Vec<UnitAmount>>,
+}
+
+/// A meter that has usage in the period, with how many records it has.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeterUsage {
+    pub meter: MeterInfo,
+    pub records: u64,
+}
+
+/// Daily quantities of the chart's meter, one series per subscription.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DailySeries {
+    pub subscription_id: String,
+    /// One value per day of [`Overview::days`].
+    pub values: Vec<f64>,
+}
+
+/// Everything the overview page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Overview {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub categories: Vec<String>,
+    pub subscriptions: Vec<SubscriptionSummary>,
+    pub meters: Vec<MeterUsage>,
+    pub chart_meter: Option<MeterInfo>,
+    pub days: Vec<NaiveDate>,
+    pub series: Vec<DailySeries>,
+}
+
+/// The meter charted when none is asked for: VM hours, the first thing operators look at.
+pub const DEFAULT_CHART_METER: &str = "6DAB500F-A4FD-49C4-956D-229BB9C8C793";
+
+impl Overview {
+    /// Builds the overview of `[from, to)` from daily totals. `chart_meter` picks the charted meter
+    /// (any ID form); by default VM hours, or the meter with the most records.
+    pub fn build(
+        rows: &[DailyMeterTotal],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        chart_meter: Option<&str>,
+    ) -> Self {
+        let catalog = catalog();
+        let mut per_sub: BTreeMap<&str, (u64, BTreeMap<String, BTreeMap<String, f64>>)> =
+            BTreeMap::new();
+        let mut meters: BTreeMap<String, u64> = BTreeMap::new();
+        let mut categories = BTreeSet::new();
+        for row in rows {
+            let info = catalog.describe(&row.meter_id);
+            categories.insert(info.category.clone());
+            *meters.entry(info.id.clone()).or_default() += row.records;
+            let (records, cats) = per_sub.entry(&row.subscription_id).or_default();
+            *records += row.records;
+            *cats
+                .entry(info.category)
+                .or_default()
+                .entry(info.unit)
+                .or_default() += row.quantity;
+        }
+        let subscriptions = per_sub
+            .into_iter()
+            .map(|(id, (records, cats))| SubscriptionSummary {
+                subscription_id: id.to_owned(),
+                records,
+                categories: cats
+                    .into_iter()
+                    .map(|(cat, units)| {
+                        (
+                            cat,
+                            units
+                                .into_iter()
+                                .map(|(unit, quantity)| UnitAmount { unit, quantity })
+                                .collect(),
+                        )
+                    })
+                    .collect(),
+            })
+            .collect();
+        let mut meter_list: Vec<MeterUsage> = meters
+            .into_iter()
+            .map(|(id, records)| MeterUsage {
+                meter: catalog.describe(&id),
+                records,
+            })
+            .collect();
+        meter_list.sort_by(|a, b| {
+            a.meter
+                .category
+                .cmp(&b.meter.category)
+                .then(a.meter.name.cmp(&b.meter.name))
+        });
+
+        let wanted = chart_meter
+            .map(|m| catalog.describe(&crate::meter::canonical_meter_id(m)).id)
+            .filter(|id| meter_list.iter().any(|m| &m.meter.id == id))
+            .or_else(|| {
+                meter_list
+                    .iter()
+                    .find(|m| m.meter.id == DEFAULT_CHART_METER)
+                    .map(|m| m.meter.id.clone())
+            })
+            .or_else(|| {
+                meter_list
+                    .iter()
+                    .max_by_key(|m| m.records)
+                    .map(|m| m.meter.id.clone())
+            });
+
+        let days: Vec<NaiveDate> = from
+            .date_naive()
+            .iter_days()
+            .take_while(|d| *d < to.date_naive())
+            .collect();
+        let mut series_map: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        if let Some(meter_id) = &wanted {
+            for row in rows
+                .iter()
+                .filter(|r| catalog.describe(&r.meter_id).id == *meter_id)
+            {
+                if let Some(i) = days.iter().position(|d| *d == row.day) {
+                    series_map
+                        .entry(&row.subscription_id)
+                        .or_insert_with(|| vec![0.0; days.len()])[i] += row.quantity;
+                }
+            }
+        }
+        Self {
+            from,
+            to,
+            categories: categories.into_iter().collect(),
+            subscriptions,
+            chart_meter: wanted.map(|id| catalog.describe(&id)),
+            meters: meter_list,
+            series: series_map
+                .into_iter()
+                .map(|(id, values)| DailySeries {
+                    subscription_id: id.to_owned(),
+                    values,
+                })
+                .collect(),
+            days,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn row(sub: &str, meter: &str, day: u32, q: f64) -> DailyMeterTotal {
+        DailyMeterTotal {
+            subscription_id: sub.into(),
+            meter_id: meter.into(),
+            day: NaiveDate::from_ymd_opt(2026, 10, day).unwrap(),
+            quantity: q,
+            records: 24,
+        }
+    }
+
+    #[test]
+    fn totals_are_kept_per_category_and_unit_and_the_chart_defaults_to_vm_hours() {
+        let vm_hours = DEFAULT_CHART_METER;
+        let vcpu = "FAB6EB84-500B-4A09-A8CA-7358F8BBAEA5";
+        let rows = vec![
+            row("a", vm_hours, 1, 24.0),
+            row("a", vm_hours, 2, 24.0),
+            row("a", vcpu, 1, 48.0),
+            row("b", vm_hours, 2, 12.0),
+            row("b", "BLOB-UNKNOWN", 2, 3.0),
+        ];
+        let from = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap();
+        let to = Utc.with_ymd_and_hms(2026, 10, 4, 0, 0, 0).unwrap();
+        let o = Overview::build(&rows, from, to, None);
+        assert_eq!(
+            o.categories,
+            vec!["Compute".to_string(), "Unknown".to_string()]
+        );
+        let a = &o.subscriptions[0];
+        assert_eq!(a.records, 72);
+        let compute = &a.categories["Compute"];
+        assert!(compute.contains(&UnitAmount {
+            unit: "VM hours".into(),
+            quantity: 48.0
+        }));
+        assert!(compute.contains(&UnitAmount {
+            unit: "virtual core hours".into(),
+            quantity: 48.0
+        }));
+        assert_eq!(o.chart_meter.as_ref().unwrap().name, "VM size hours");
+        assert_eq!(o.days.len(), 3);
+        assert_eq!(o.series[0].values, vec![24.0, 24.0, 0.0]);
+        assert_eq!(o.series[1].values, vec![0.0, 12.0, 0.0]);
+        let vcpu_chart = Overview::build(&rows, from, to, Some(&vcpu.to_lowercase()));
+        assert_eq!(vcpu_chart.chart_meter.unwrap().name, "Base VM Size Hours");
+        assert_eq!(vcpu_chart.series.len(), 1);
+    }
+}

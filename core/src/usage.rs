@@ -1,0 +1,566 @@
+//! Usage records as resource providers report them, and usage aggregates as ARM serves them.
+//!
+//! Real records are messy: `instanceData` may be an object or a JSON string, `tags` may be JSON
+//! null, the string `"null"`, `""` or an object, `additionalInfo` may be a JSON string nested inside
+//! the instanceData string, and meter IDs come in any case. Parsing here accepts all of that and
+//! produces one clean [`UsageRecord`]; anything it cannot make sense of is refused with a reason.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::ids::SubscriptionId;
+use crate::meter::canonical_meter_id;
+use crate::time::arm_time;
+
+/// Longest accepted resource URI; ARM's own limit is far below this.
+pub const MAX_RESOURCE_URI_LEN: usize = 2_048;
+/// Longest accepted meter ID (GUIDs are 36; some providers emit other identifiers).
+pub const MAX_METER_ID_LEN: usize = 128;
+
+/// The `Microsoft.Resources` part of a record: which resource used what, where, with which tags.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InstanceData {
+    /// Empty when the record has no instance (e.g. an aggregate exported with showDetails=false).
+    pub resource_uri: String,
+    pub location: String,
+    pub tags: Option<Map<String, Value>>,
+    pub additional_info: Option<Map<String, Value>>,
+}
+
+impl InstanceData {
+    /// Parses instanceData in any form seen in the wild: absent, null, an object, or a JSON string
+    /// holding an object; with or without the `Microsoft.Resources` wrapper.
+    pub fn from_value(value: Option<&Value>) -> Result<Self, String> {
+        let object = match value {
+            None | Some(Value::Null) => return Ok(Self::default()),
+            Some(Value::String(s)) if s.trim().is_empty() || s.trim() == "null" => {
+                return Ok(Self::default())
+            }
+            Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
+                Ok(Value::Object(o)) => o,
+                _ => return Err("instanceData is a string that does not hold a JSON object".into()),
+            },
+            Some(Value::Object(o)) => o.clone(),
+            Some(_) => return Err("instanceData must be an object or a JSON string".into()),
+        };
+        let resources = object
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("Microsoft.Resources"))
+            .map(|(_, v)| v);
+        match resources {
+            Some(Value::Object(inner)) => Self::from_fields(inner),
+            Some(_) => Err("instanceData.Microsoft.Resources must be an object".into()),
+            None => Self::from_fields(&object),
+        }
+    }
+
+    /// Reads `resourceUri`, `location`, `tags` and `additionalInfo` from one object.
+    pub fn from_fields(fields: &Map<String, Value>) -> Result<Self, String> {
+        let resource_uri = optional_string(fields, "resourceUri")?.unwrap_or_default();
+        if resource_uri.len() > MAX_RESOURCE_URI_LEN {
+            return Err(format!(
+                "resourceUri is longer than {MAX_RESOURCE_URI_LEN} characters"
+            ));
+        }
+        Ok(Self {
+            resource_uri,
+            location: optional_string(fields, "location")?.unwrap_or_default(),
+            tags: loose_object(field(fields, "tags"), "tags")?,
+            additional_info: loose_object(field(fields, "additionalInfo"), "additionalInfo")?,
+        })
+    }
+
+    /// The ARM wire form: a JSON *string* holding `{"Microsoft.Resources":{...}}`, as Azure sends it.
+    pub fn to_wire_string(&self) -> String {
+        let mut inner = Map::new();
+        inner.insert(
+            "resourceUri".into(),
+            Value::String(self.resource_uri.clone()),
+        );
+        inner.insert("location".into(), Value::String(self.location.clone()));
+        inner.insert(
+            "tags".into(),
+            self.tags.clone().map(Value::Object).unwrap_or(Value::Null),
+        );
+        inner.insert(
+            "additionalInfo".into(),
+            self.additional_info
+                .clone()
+                .map(Value::Object)
+                .unwrap_or(Value::Null),
+        );
+        let mut outer = Map::new();
+        outer.insert("Microsoft.Resources".into(), Value::Object(inner));
+        Value::Object(outer).to_string()
+    }
+}
+
+/// A field looked up case-insensitively: exporters disagree on `resourceUri` vs `resourceURI`.
+fn field<'a>(fields: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    fields.get(name).or_else(|| {
+        fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
+}
+
+fn optional_string(fields: &Map<String, Value>, name: &str) -> Result<Option<String>, String> {
+    match field(fields, name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.trim().to_owned())),
+        Some(_) => Err(format!("{name} must be a string")),
+    }
+}
+
+/// `null`, `"null"`, `""` and `{}`-holding strings are all accepted for tags and additionalInfo.
+fn loose_object(value: Option<&Value>, name: &str) -> Result<Option<Map<String, Value>>, String> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(o)) => Ok(Some(o.clone())),
+        Some(Value::String(s)) => {
+            let s = s.trim();
+            if s.is_empty() || s == "null" {
+                return Ok(None);
+            }
+            match serde_json::from_str::<Value>(s) {
+                Ok(Value::Object(o)) => Ok(Some(o)),
+                Ok(Value::Null) => Ok(None),
+                _ => Err(format!(
+                    "{name} is a string that does not hold a JSON object"
+                )),
+            }
+        }
+        Some(_) => Err(format!("{name} must be an object, null or a JSON string")),
+    }
+}
+
+/// One hourly usage record of one meter for one resource instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageRecord {
+    pub subscription_id: SubscriptionId,
+    /// Canonical form (see [`canonical_meter_id`]).
+    pub meter_id: String,
+    pub instance: InstanceData,
+    pub usage_start: DateTime<Utc>,
+    pub usage_end: DateTime<Utc>,
+    /// When the record entered the usage system; `None` means "now", decided at ingest.
+    pub reported_time: Option<DateTime<Utc>>,
+    pub quantity: f64,
+}
+
+impl UsageRecord {
+    /// Parses one record: either Meterbook's flat shape or an ARM `UsageAggregate` (whose fields
+    /// sit under `properties`).
+    pub fn from_value(value: &Value) -> Result<Self, String> {
+        let Value::Object(outer) = value else {
+            return Err("a record must be a JSON object".into());
+        };
+        let fields = match field(outer, "properties") {
+            Some(Value::Object(props)) => props,
+            Some(_) => return Err("properties must be an object".into()),
+            None => outer,
+        };
+        let subscription_id = match optional_string(fields, "subscriptionId")? {
+            Some(s) => SubscriptionId::parse(&s).map_err(|e| format!("subscriptionId: {e}"))?,
+            None => return Err("subscriptionId is missing".into()),
+        };
+        let meter_raw = optional_string(fields, "meterId")?.unwrap_or_default();
+        if meter_raw.is_empty() {
+            return Err("meterId is missing".into());
+        }
+        if meter_raw.len() > MAX_METER_ID_LEN || meter_raw.chars().any(char::is_control) {
+            return Err("meterId is not a meter ID".into());
+        }
+        let usage_start = required_time(fields, "usageStartTime")?;
+        let usage_end = required_time(fields, "usageEndTime")?;
+        if usage_start >= usage_end {
+            return Err("usageStartTime must be before usageEndTime".into());
+        }
+        let reported_time = match optional_string(fields, "reportedTime")? {
+            Some(s) => Some(parse_any_time(&s).map_err(|e| format!("reportedTime: {e}"))?),
+            None => None,
+        };
+        let quantity = match field(fields, "quantity") {
+            Some(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
+            Some(Value::String(s)) => s.trim().parse::<f64>().unwrap_or(f64::NAN),
+            None | Some(Value::Null) => return Err("quantity is missing".into()),
+            Some(_) => f64::NAN,
+        };
+        if !quantity.is_finite() || quantity < 0.0 {
+            return Err("quantity must be a finite, non-negative number".into());
+        }
+        let instance = match field(fields, "instanceData") {
+            Some(v) => InstanceData::from_value(Some(v)),
+            None => InstanceData::from_fields(fields),
+        }
+        .map_err(|e| format!("instanceData: {e}"))?;
+        Ok(Self {
+            subscription_id,
+            meter_id: canonical_meter_id(&meter_raw),
+            instance,
+            usage_start,
+            usage_end,
+            reported_time,
+            quantity,
+        })
+    }
+}
+
+impl UsageRecord {
+    /// Checks the record against the time it is received: usage cannot start, nor be reported,
+    /// after `now` (a few minutes of clock skew between the provider and Meterbook are tolerated).
+    pub fn check_received_at(&self, now: DateTime<Utc>) -> Result<(), String> {
+        let latest = now + chrono::Duration::minutes(5);
+        if self.usage_start > latest {
+            return Err("usageStartTime is in the future".into());
+        }
+        if self.reported_time.is_some_and(|t| t > latest) {
+            return Err("reportedTime is in the future".into());
+        }
+        Ok(())
+    }
+
+    /// The reported time, or `default` (the time of ingest) when the provider did not say.
+    pub fn reported_or(&self, default: DateTime<Utc>) -> DateTime<Utc> {
+        self.reported_time.unwrap_or(default)
+    }
+}
+
+fn required_time(fields: &Map<String, Value>, name: &str) -> Result<DateTime<Utc>, String> {
+    let raw = optional_string(fields, name)?.ok_or_else(|| format!("{name} is missing"))?;
+    parse_any_time(&raw).map_err(|e| format!("{name}: {e}"))
+}
+
+/// RFC 3339 with any offset, converted to UTC. Records are data, not queries: an offset other than
+/// UTC is converted rather than refused.
+pub fn parse_any_time(raw: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(raw.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| format!("'{raw}' is not an RFC 3339 time such as 2026-10-01T00:00:00Z"))
+}
+
+/// The outcome of parsing an ingest body: each record in order, parsed or with the reason it was
+/// refused.
+pub type ParsedBatch = Vec<Result<UsageRecord, String>>;
+
+/// Parses an ingest body: a JSON array of records, an ARM page (`{"value":[...]}`), a single
+/// record, or NDJSON (one record or page per line). Fails as a whole only when the body is not JSON
+/// at all.
+pub fn parse_batch(body: &str) -> Result<ParsedBatch, String> {
+    let trimmed = body.trim_start();
+    if trimmed.is_empty() {
+        return Err("the body is empty; send a JSON array or NDJSON of usage records".into());
+    }
+    match serde_json::from_str::<Value>(trimmed) {
+        Ok(value) => Ok(records_of(value)),
+        Err(whole_err) => {
+            let mut out = Vec::new();
+            for (i, line) in trimmed.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                match serde_json::from_str::<Value>(line) {
+                    Ok(v) => out.extend(records_of(v)),
+                    Err(e) if i == 0 => {
+                        return Err(format!(
+                            "the body is neither JSON nor NDJSON: {whole_err}; line 1: {e}"
+                        ))
+                    }
+                    Err(e) => out.push(Err(format!("line {} is not JSON: {e}", i + 1))),
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
+fn records_of(value: Value) -> ParsedBatch {
+    match value {
+        Value::Array(items) => items.iter().map(UsageRecord::from_value).collect(),
+        Value::Object(ref o) => match field(o, "value") {
+            Some(Value::Array(items)) => items.iter().map(UsageRecord::from_value).collect(),
+            _ => vec![UsageRecord::from_value(&value)],
+        },
+        _ => vec![Err(
+            "expected a record object, an array of records or an ARM page".into(),
+        )],
+    }
+}
+
+/// The ARM type of an aggregate: tenant and provider APIs name theirs differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggregateApi {
+    Tenant,
+    Provider,
+}
+
+impl AggregateApi {
+    pub fn resource_type(self) -> &'static str {
+        match self {
+            Self::Tenant => "Microsoft.Commerce/UsageAggregate",
+            Self::Provider => "Microsoft.Commerce.Admin/UsageAggregate",
+        }
+    }
+
+    fn provider_namespace(self) -> &'static str {
+        match self {
+            Self::Tenant => "Microsoft.Commerce",
+            Self::Provider => "Microsoft.Commerce.Admin",
+        }
+    }
+}
+
+/// One aggregated line as the store produces it, before it is put in ARM's shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateLine {
+    pub subscription_id: String,
+    pub meter_id: String,
+    pub usage_start: DateTime<Utc>,
+    pub usage_end: DateTime<Utc>,
+    pub quantity: f64,
+    /// `None` for showDetails=false, where Azure omits instanceData.
+    pub instance: Option<InstanceData>,
+}
+
+/// The ARM `UsageAggregate` wire shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageAggregate {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub properties: UsageAggregateProperties,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageAggregateProperties {
+    pub subscription_id: String,
+    pub usage_start_time: String,
+    pub usage_end_time: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_data: Option<String>,
+    pub quantity: f64,
+    pub meter_id: String,
+}
+
+impl UsageAggregate {
+    /// Puts a line in ARM's shape. `path_subscription` is the subscription in the request path
+    /// (the provider's own for the provider API), which Azure uses in `id`.
+    pub fn from_line(line: &AggregateLine, api: AggregateApi, path_subscription: &str) -> Self {
+        let name = format!("{}-{}", line.subscription_id, line.meter_id);
+        Self {
+            id: format!(
+                "/subscriptions/{path_subscription}/providers/{}/UsageAggregate/{name}",
+                api.provider_namespace()
+            ),
+            name,
+            kind: api.resource_type().to_owned(),
+            properties: UsageAggregateProperties {
+                subscription_id: line.subscription_id.clone(),
+                usage_start_time: arm_time(line.usage_start),
+                usage_end_time: arm_time(line.usage_end),
+                instance_data: line.instance.as_ref().map(InstanceData::to_wire_string),
+                quantity: line.quantity,
+                meter_id: line.meter_id.clone(),
+            },
+        }
+    }
+}
+
+/// A page of the ARM usage API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageAggregatePage {
+    pub value: Vec<UsageAggregate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_link: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const SUB: &str = "0f0a4a7b-1c2d-4e5f-8a9b-0c1d2e3f4a5b";
+
+    fn base(instance: Value) -> Value {
+        json!({
+            "subscriptionId": SUB,
+            "meterId": "6dab500fa4fd49c4956d229bb9c8c793",
+            "usageStartTime": "2026-10-01T00:00:00+00:00",
+            "usageEndTime": "2026-10-01T01:00:00+00:00",
+            "quantity": 1.0,
+            "instanceData": instance,
+        })
+    }
+
+    #[test]
+    fn tags_arrive_as_null_the_string_null_empty_or_an_object() {
+        for (tags, expected) in [
+            (json!(null), None),
+            (json!("null"), None),
+            (json!(""), None),
+            (
+                json!({"Department": "Sales"}),
+                Some(json!({"Department": "Sales"})),
+            ),
+            (
+                json!("{\"Department\":\"Sales\"}"),
+                Some(json!({"Department": "Sales"})),
+            ),
+        ] {
+            let inner = json!({"Microsoft.Resources": {"resourceUri": "/x", "location": "local", "tags": tags}});
+            let record = UsageRecord::from_value(&base(Value::String(inner.to_string()))).unwrap();
+            assert_eq!(record.instance.tags.map(Value::Object), expected, "{tags}");
+        }
+    }
+
+    #[test]
+    fn additional_info_nested_as_a_string_inside_the_instance_data_string_is_unpacked() {
+        let inner = json!({"Microsoft.Resources": {
+            "resourceUri": "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1",
+            "location": "local",
+            "tags": null,
+            "additionalInfo": "{\"ServiceType\":\"Standard_D2_v2\",\"ImageType\":\"Windows\"}"
+        }});
+        let record = UsageRecord::from_value(&base(Value::String(inner.to_string()))).unwrap();
+        let info = record.instance.additional_info.unwrap();
+        assert_eq!(info["ServiceType"], "Standard_D2_v2");
+        assert_eq!(record.instance.location, "local");
+        assert_eq!(record.meter_id, "6DAB500F-A4FD-49C4-956D-229BB9C8C793");
+    }
+
+    #[test]
+    fn instance_data_as_an_object_without_the_wrapper_is_accepted() {
+        let record =
+            UsageRecord::from_value(&base(json!({"resourceUri": "/r", "location": "west"})))
+                .unwrap();
+        assert_eq!(record.instance.resource_uri, "/r");
+        assert_eq!(record.instance.location, "west");
+    }
+
+    #[test]
+    fn arm_usage_aggregates_are_accepted_as_records() {
+        let aggregate = json!({
+            "id": "/subscriptions/x/providers/Microsoft.Commerce/UsageAggregate/y",
+            "name": "y",
+            "type": "Microsoft.Commerce/UsageAggregate",
+            "properties": base(Value::Null),
+        });
+        let record = UsageRecord::from_value(&aggregate).unwrap();
+        assert_eq!(record.subscription_id.as_str(), SUB);
+        assert_eq!(record.instance, InstanceData::default());
+    }
+
+    #[test]
+    fn bad_records_are_refused_with_a_reason() {
+        let cases = [
+            (json!({"subscriptionId": "nope"}), "subscriptionId"),
+            (json!({"subscriptionId": SUB}), "meterId"),
+            (json!(5), "object"),
+        ];
+        for (value, needle) in cases {
+            let err = UsageRecord::from_value(&value).unwrap_err();
+            assert!(err.contains(needle), "{err}");
+        }
+        let mut negative = base(Value::Null);
+        negative["quantity"] = json!(-1);
+        assert!(UsageRecord::from_value(&negative)
+            .unwrap_err()
+            .contains("quantity"));
+        let mut backwards = base(Value::Null);
+        backwards["usageEndTime"] = json!("2026-09-30T00:00:00Z");
+        assert!(UsageRecord::from_value(&backwards)
+            .unwrap_err()
+            .contains("before"));
+        let mut bad_tags = base(json!({"resourceUri": "/r", "tags": 5}));
+        assert!(UsageRecord::from_value(&bad_tags)
+            .unwrap_err()
+            .contains("tags"));
+        bad_tags["instanceData"] = json!("not json");
+        assert!(UsageRecord::from_value(&bad_tags)
+            .unwrap_err()
+            .contains("instanceData"));
+    }
+
+    #[test]
+    fn records_from_the_future_are_refused() {
+        let record = UsageRecord::from_value(&base(Value::Null)).unwrap();
+        assert!(record
+            .check_received_at(parse_any_time("2026-10-01T00:02:00Z").unwrap())
+            .is_ok());
+        assert!(record
+            .check_received_at(parse_any_time("2026-09-30T23:00:00Z").unwrap())
+            .is_err());
+        let mut late = base(Value::Null);
+        late["reportedTime"] = json!("2026-12-01T00:00:00Z");
+        let record = UsageRecord::from_value(&late).unwrap();
+        assert!(record
+            .check_received_at(parse_any_time("2026-11-01T00:00:00Z").unwrap())
+            .unwrap_err()
+            .contains("reportedTime"));
+    }
+
+    #[test]
+    fn batches_may_be_arrays_pages_or_ndjson() {
+        let one = base(Value::Null);
+        let array = Value::Array(vec![one.clone(), one.clone()]).to_string();
+        assert_eq!(parse_batch(&array).unwrap().len(), 2);
+        let page = json!({"value": [one.clone()], "nextLink": "x"}).to_string();
+        assert_eq!(parse_batch(&page).unwrap().len(), 1);
+        let ndjson = format!("{one}\n\n{one}\n{one}\n");
+        let parsed = parse_batch(&ndjson).unwrap();
+        assert_eq!(parsed.len(), 3);
+        assert!(parsed.iter().all(Result::is_ok));
+        let broken = format!("{one}\n{{oops\n");
+        let parsed = parse_batch(&broken).unwrap();
+        assert!(parsed[1].as_ref().unwrap_err().contains("line 2"));
+        assert!(parse_batch("garbage").is_err());
+        assert!(parse_batch("  ").is_err());
+    }
+
+    #[test]
+    fn instance_data_is_served_as_a_json_string_in_azure_form() {
+        let line = AggregateLine {
+            subscription_id: SUB.into(),
+            meter_id: "6DAB500F-A4FD-49C4-956D-229BB9C8C793".into(),
+            usage_start: parse_any_time("2026-10-01T00:00:00Z").unwrap(),
+            usage_end: parse_any_time("2026-10-02T00:00:00Z").unwrap(),
+            quantity: 24.0,
+            instance: Some(InstanceData {
+                resource_uri: "/r".into(),
+                location: "local".into(),
+                tags: None,
+                additional_info: None,
+            }),
+        };
+        let aggregate = UsageAggregate::from_line(&line, AggregateApi::Tenant, SUB);
+        let json = serde_json::to_value(&aggregate).unwrap();
+        assert_eq!(json["type"], "Microsoft.Commerce/UsageAggregate");
+        assert_eq!(
+            json["properties"]["usageStartTime"],
+            "2026-10-01T00:00:00+00:00"
+        );
+        let instance: Value =
+            serde_json::from_str(json["properties"]["instanceData"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            instance,
+            json!({"Microsoft.Resources": {"resourceUri": "/r", "location": "local", "tags": null, "additionalInfo": null}})
+        );
+        let without = AggregateLine {
+            instance: None,
+            ..line
+        };
+        let json = serde_json::to_value(UsageAggregate::from_line(
+            &without,
+            AggregateApi::Provider,
+            SUB,
+        ))
+        .unwrap();
+        assert!(json["properties"].get("instanceData").is_none());
+        assert_eq!(json["type"], "Microsoft.Commerce.Admin/UsageAggregate");
+    }
+}

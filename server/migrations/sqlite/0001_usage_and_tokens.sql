@@ -1,0 +1,46 @@
+-- Usage records, one row per (subscription, meter, resource, usage hour): the dedup key Azure
+-- Stack Hub implies. Times are Unix seconds (UTC) so bucketing is integer arithmetic.
+CREATE TABLE usage_records (
+    id              INTEGER PRIMARY KEY,
+    subscription_id TEXT    NOT NULL,
+    meter_id        TEXT    NOT NULL,
+    resource_uri    TEXT    NOT NULL,
+    usage_start     INTEGER NOT NULL,
+    usage_end       INTEGER NOT NULL,
+    reported_time   INTEGER NOT NULL,
+    quantity        REAL    NOT NULL CHECK (quantity >= 0),
+    location        TEXT    NOT NULL DEFAULT '',
+    -- JSON object text, or NULL when the provider sent none.
+    tags            TEXT,
+    additional_info TEXT
+);
+
+-- The dedup key; also serves a tenant's queries by subscription.
+CREATE UNIQUE INDEX usage_records_key
+    ON usage_records (subscription_id, meter_id, resource_uri, usage_start);
+-- The ARM API filters by reported time.
+CREATE INDEX usage_records_reported ON usage_records (reported_time);
+-- The portal filters by usage time.
+CREATE INDEX usage_records_usage ON usage_records (usage_start);
+
+-- Settings that must be the same for every process sharing the store (the token-signing secret).
+CREATE TABLE settings (
+    name  TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+
+-- API tokens. Only a SHA-256 of the token is kept: a token is shown once, when created.
+CREATE TABLE api_tokens (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT    NOT NULL,
+    role       TEXT    NOT NULL CHECK (role IN ('operator', 'tenant', 'provider')),
+    token_hash TEXT    NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+);
+
+CREATE TABLE api_token_subscriptions (
+    token_id        INTEGER NOT NULL REFERENCES api_tokens (id) ON DELETE CASCADE,
+    subscription_id TEXT    NOT NULL,
+    PRIMARY KEY (token_id, subscription_id)
+);

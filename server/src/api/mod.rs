@@ -1,0 +1,77 @@
+//! The HTTP API: one router per resource, merged here.
+
+pub mod error;
+pub mod ingest;
+pub mod usage;
+
+use axum::http::{Request, Uri};
+use axum::response::IntoResponse;
+use axum::Router;
+use meterbook_core::ArmCode;
+
+use crate::state::AppState;
+
+/// Every API route.
+pub fn router() -> Router<AppState> {
+    Router::new().merge(usage::router()).merge(ingest::router())
+}
+
+/// Paths that belong to the API: unknown ones get an ARM 404 rather than the portal's page.
+pub fn is_api_path(path: &str) -> bool {
+    path.starts_with("/api/v1/") || path.starts_with("/subscriptions/") || path == "/subscriptions"
+}
+
+/// The ARM 404 for an unknown API path.
+pub fn not_found(uri: &Uri) -> axum::response::Response {
+    error::ApiError::new(ArmCode::NotFound, format!("No API at {}", uri.path())).into_response()
+}
+
+/// ARM paths are case-insensitive; axum's routing is not. Before routing, the fixed segments
+/// `subscriptions` and `providers` are lower-cased so `/Subscriptions/.../Providers/...` matches.
+pub fn normalize_arm_path<B>(mut request: Request<B>) -> Request<B> {
+    let path = request.uri().path();
+    let mut segments: Vec<&str> = path.split('/').collect();
+    if segments.len() < 2 || !segments[1].eq_ignore_ascii_case("subscriptions") {
+        return request;
+    }
+    segments[1] = "subscriptions";
+    if segments.len() > 3 && segments[3].eq_ignore_ascii_case("providers") {
+        segments[3] = "providers";
+    }
+    let new_path = segments.join("/");
+    if new_path != path {
+        let rebuilt = match request.uri().query() {
+            Some(q) => format!("{new_path}?{q}"),
+            None => new_path,
+        };
+        if let Ok(uri) = rebuilt.parse::<Uri>() {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn normalized(path: &str) -> String {
+        normalize_arm_path(Request::builder().uri(path).body(()).unwrap())
+            .uri()
+            .to_string()
+    }
+
+    #[test]
+    fn arm_path_prefixes_are_matched_case_insensitively() {
+        assert_eq!(
+            normalized("/Subscriptions/x/Providers/Microsoft.Commerce/UsageAggregates?a=1"),
+            "/subscriptions/x/providers/Microsoft.Commerce/UsageAggregates?a=1"
+        );
+        assert_eq!(
+            normalized("/subscriptions/x/PROVIDERS/y/z"),
+            "/subscriptions/x/providers/y/z"
+        );
+        assert_eq!(normalized("/pkg/meterbook.js"), "/pkg/meterbook.js");
+        assert_eq!(normalized("/"), "/");
+    }
+}

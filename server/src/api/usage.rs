@@ -1,0 +1,171 @@
+//! The Azure Stack Hub usage API:
+//! `GET /subscriptions/{id}/providers/Microsoft.Commerce/UsageAggregates` (tenant) and
+//! `GET /subscriptions/{providerId}/providers/Microsoft.Commerce.Admin/subscriberUsageAggregates`
+//! (provider), with continuation-token paging.
+
+use axum::extract::{Path, State};
+use axum::http::{header::HOST, HeaderMap, Uri};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::Utc;
+use meterbook_core::page::{query_fingerprint, PAGE_SIZE};
+use meterbook_core::query::UsageQuery;
+use meterbook_core::usage::{AggregateApi, UsageAggregate, UsageAggregatePage};
+use meterbook_core::{ArmCode, SubscriptionId};
+
+use super::error::ApiError;
+use crate::auth::Caller;
+use crate::state::AppState;
+use crate::store::AggregateRequest;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(
+        "/subscriptions/{subscription}/providers/{namespace}/{resource}",
+        get(usage_aggregates),
+    )
+}
+
+/// Which of the two usage APIs a path names; ARM matches path segments case-insensitively.
+fn api_of(namespace: &str, resource: &str) -> Option<AggregateApi> {
+    if namespace.eq_ignore_ascii_case("Microsoft.Commerce")
+        && resource.eq_ignore_ascii_case("UsageAggregates")
+    {
+        Some(AggregateApi::Tenant)
+    } else if namespace.eq_ignore_ascii_case("Microsoft.Commerce.Admin")
+        && resource.eq_ignore_ascii_case("subscriberUsageAggregates")
+    {
+        Some(AggregateApi::Provider)
+    } else {
+        None
+    }
+}
+
+#[tracing::instrument(name = "usage_aggregates", skip_all, fields(subscription.id = %subscription, token.id))]
+async fn usage_aggregates(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((subscription, namespace, resource)): Path<(String, String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Json<UsageAggregatePage>, ApiError> {
+    let api = api_of(&namespace, &resource).ok_or_else(|| {
+        ApiError::new(
+            ArmCode::NotFound,
+            format!("No usage API at providers/{namespace}/{resource}"),
+        )
+    })?;
+    let path_subscription = SubscriptionId::parse(&subscription).map_err(|e| {
+        ApiError::new(
+            ArmCode::SubscriptionIdMissingInRequest,
+            format!("The request path needs a subscription ID: {e}"),
+        )
+    })?;
+    let (scope, filter) = match api {
+        AggregateApi::Tenant => {
+            if !caller.access.can_read(&path_subscription) {
+                return Err(forbidden(&caller, &path_subscription));
+            }
+            (
+                format!("tenant:{path_subscription}"),
+                Some(path_subscription.clone()),
+            )
+        }
+        AggregateApi::Provider => {
+            if path_subscription != state.provider_subscription {
+                return Err(ApiError::new(
+                    ArmCode::SubscriptionNotFound,
+                    format!("Subscription {path_subscription} is not this cloud's provider subscription"),
+                ));
+            }
+            if !caller.access.can_read_all() {
+                return Err(forbidden(&caller, &path_subscription));
+            }
+            ("provider".to_owned(), None)
+        }
+    };
+    let params = query_params(&uri)?;
+    let query = UsageQuery::parse(&params, Utc::now())?;
+    let filter = match api {
+        AggregateApi::Provider => query.subscriber.clone(),
+        AggregateApi::Tenant => filter,
+    };
+    let fingerprint = query_fingerprint(&scope, &query);
+    let after = match &query.continuation_token {
+        Some(token) => Some(state.signer.open(&fingerprint, token).map_err(|e| {
+            ApiError::new(
+                ArmCode::InvalidProperty,
+                format!("continuationToken: {e}; start again without it"),
+            )
+        })?),
+        None => None,
+    };
+    let page = state
+        .store
+        .aggregates(&AggregateRequest {
+            subscription: filter,
+            reported_start: query.reported_start,
+            reported_end: query.reported_end,
+            granularity: query.granularity,
+            show_details: query.show_details,
+            after,
+            limit: PAGE_SIZE,
+        })
+        .await?;
+    let next_link = page.next.as_ref().map(|key| {
+        let token = state.signer.seal(&fingerprint, key);
+        next_link(&state, &headers, &uri, &params, &token)
+    });
+    Ok(Json(UsageAggregatePage {
+        value: page
+            .items
+            .iter()
+            .map(|line| UsageAggregate::from_line(line, api, path_subscription.as_str()))
+            .collect(),
+        next_link,
+    }))
+}
+
+fn forbidden(caller: &Caller, subscription: &SubscriptionId) -> ApiError {
+    tracing::info!(token.id = caller.token_id, %subscription, "read refused");
+    ApiError::new(
+        ArmCode::AuthorizationFailed,
+        format!(
+            "The token '{}' does not have access to the usage of subscription {subscription}",
+            caller.name
+        ),
+    )
+}
+
+/// The decoded query string, in order.
+pub fn query_params(uri: &Uri) -> Result<Vec<(String, String)>, ApiError> {
+    serde_urlencoded::from_str(uri.query().unwrap_or(""))
+        .map_err(|_| ApiError::new(ArmCode::InvalidProperty, "The query string is malformed"))
+}
+
+/// The absolute URL of the next page: this request with its continuation token replaced.
+fn next_link(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    params: &[(String, String)],
+    token: &str,
+) -> String {
+    let base = match &state.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => {
+            let host = headers
+                .get(HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost");
+            format!("http://{host}")
+        }
+    };
+    let mut kept: Vec<(&str, &str)> = params
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("continuationToken"))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    kept.push(("continuationToken", token));
+    let query = serde_urlencoded::to_string(&kept).unwrap_or_default();
+    format!("{base}{}?{query}", uri.path())
+}

@@ -1,0 +1,479 @@
+//! The `meterbook` command line: `serve` (default), `demo`, `ingest`, `usage` and `token`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use chrono::Utc;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use meterbook_core::access::Role;
+use meterbook_core::export::{usage_csv_fields, write_csv_record, USAGE_CSV_COLUMNS};
+use meterbook_core::page::PAGE_SIZE;
+use meterbook_core::query::{UsageQuery, API_VERSION};
+use meterbook_core::usage::{parse_batch, AggregateApi, UsageAggregate};
+use meterbook_core::SubscriptionId;
+
+use crate::auth::issue_token;
+use crate::demo::{self, DemoSpec};
+use crate::store::{self, AggregateRequest, UsageStore};
+use crate::{Application, ServerConfig, DEFAULT_PROVIDER_SUBSCRIPTION};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "meterbook",
+    version,
+    about = "Usage and chargeback for Azure Stack Hub-style private clouds"
+)]
+struct Cli {
+    /// The store: sqlite://FILE (created if absent).
+    #[arg(
+        long,
+        global = true,
+        env = "MB_DATABASE_URL",
+        default_value = "sqlite://meterbook.db"
+    )]
+    database: String,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve the API and the portal (the default command).
+    Serve(ServeArgs),
+    /// Write simulated resource-provider usage into the store.
+    Demo(DemoArgs),
+    /// Ingest usage records from files (JSON array, ARM page or NDJSON; `-` reads stdin).
+    Ingest { files: Vec<PathBuf> },
+    /// Read usage aggregates, like Get-UsageAggregates (filters by reported time).
+    Usage(UsageArgs),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Args, Debug, Clone)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "MB_ADDR", default_value = "127.0.0.1:3000")]
+    addr: SocketAddr,
+    /// The URL clients reach this server at, when behind a proxy (used in nextLink).
+    #[arg(long, env = "MB_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Open the portal without sign-in, seed demo data into an empty store and print demo tokens.
+    #[arg(long)]
+    demo: bool,
+    /// The provider subscription of the provider usage API's path.
+    #[arg(long, default_value = DEFAULT_PROVIDER_SUBSCRIPTION)]
+    provider_subscription: String,
+    /// Where the built site (JS, WASM, CSS) is.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    site_root: String,
+}
+
+#[derive(Args, Debug, Clone, Copy)]
+struct DemoArgs {
+    #[arg(long, default_value_t = 8)]
+    tenants: usize,
+    #[arg(long, default_value_t = 30)]
+    days: u32,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+#[derive(Args, Debug)]
+struct UsageArgs {
+    /// The subscription to read.
+    #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+    subscription: Option<String>,
+    /// Read every subscription.
+    #[arg(long)]
+    all: bool,
+    /// Reported start time (RFC 3339, UTC, on the hour).
+    #[arg(long)]
+    from: String,
+    /// Reported end time (RFC 3339, UTC, on the hour, not in the future).
+    #[arg(long)]
+    to: String,
+    #[arg(long, value_enum, default_value_t = GranularityArg::Daily)]
+    granularity: GranularityArg,
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    format: Format,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+enum GranularityArg {
+    Hourly,
+    Daily,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+enum Format {
+    Csv,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenCommand {
+    /// Create a token and print it (it is shown only this once).
+    Create {
+        #[arg(long)]
+        role: String,
+        /// A subscription a tenant token may read (repeat for several).
+        #[arg(long = "subscription")]
+        subscriptions: Vec<String>,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    /// List tokens (without their secrets).
+    List,
+    /// Revoke a token by ID.
+    Revoke { id: i64 },
+}
+
+/// Runs the command line; errors are printed for people, with a non-zero exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MB_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = cli
+        .command
+        .unwrap_or(Command::Serve(ServeArgs::parse_default()));
+    let store = store::open(&cli.database)
+        .await
+        .with_context(|| format!("opening {}", cli.database))?;
+    match command {
+        Command::Serve(args) => serve(args, store).await,
+        Command::Demo(args) => {
+            let spec = DemoSpec {
+                tenants: args.tenants,
+                days: args.days,
+                seed: args.seed,
+                now: Utc::now(),
+            };
+            seed_demo(store.as_ref(), &spec).await?;
+            Ok(())
+        }
+        Command::Ingest { files } => ingest_files(store.as_ref(), &files).await,
+        Command::Usage(args) => print_usage(store.as_ref(), args).await,
+        Command::Token(cmd) => token(store.as_ref(), cmd).await,
+    }
+}
+
+impl ServeArgs {
+    /// `meterbook` with no command: serve with every default (and its environment variables).
+    fn parse_default() -> Self {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        Only::parse_from(["meterbook"]).serve
+    }
+}
+
+async fn serve(args: ServeArgs, store: Arc<dyn UsageStore>) -> anyhow::Result<()> {
+    let provider_subscription = SubscriptionId::parse(&args.provider_subscription)
+        .map_err(|e| anyhow::anyhow!("--provider-subscription: {e}"))?;
+    let public_url = args.public_url.map(|u| u.trim_end_matches('/').to_owned());
+    if let Some(url) = &public_url {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            bail!("--public-url must start with http:// or https://, got '{url}'");
+        }
+    }
+    if args.demo {
+        if store.record_count().await? == 0 {
+            let spec = DemoSpec {
+                tenants: 8,
+                days: 30,
+                seed: 42,
+                now: Utc::now(),
+            };
+            seed_demo(store.as_ref(), &spec).await?;
+        }
+        print_demo_tokens(store.as_ref()).await?;
+    }
+    let app = Application::build(
+        ServerConfig {
+            addr: args.addr,
+            public_url: public_url.clone(),
+            provider_subscription,
+            demo: args.demo,
+            site_root: args.site_root,
+            secret: std::env::var("MB_SECRET").ok(),
+        },
+        store,
+    )
+    .await?;
+    let url = public_url.unwrap_or_else(|| format!("http://{}:{}", args.addr.ip(), app.port()));
+    println!("Meterbook is serving at {url}  (Ctrl-C to stop)");
+    if !args.demo {
+        println!("The portal opens with --demo until sign-in exists; the API takes tokens from `meterbook token create`.");
+    }
+    app.run().await?;
+    Ok(())
+}
+
+/// Writes the demo records (idempotently: re-running adds nothing) and reports what was written.
+async fn seed_demo(store: &dyn UsageStore, spec: &DemoSpec) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let records = demo::records(spec);
+    let mut total = crate::store::IngestOutcome::default();
+    for batch in records.chunks(20_000) {
+        let o = store.ingest(batch, spec.now).await?;
+        total.accepted += o.accepted;
+        total.duplicates += o.duplicates;
+        total.corrected += o.corrected;
+    }
+    println!(
+        "Demo data: {} tenants x {} days, seed {}: {} records ({} new, {} already present) in {:.1}s",
+        spec.tenants,
+        spec.days,
+        spec.seed,
+        records.len(),
+        total.accepted,
+        total.duplicates + total.corrected,
+        started.elapsed().as_secs_f64()
+    );
+    for t in demo::tenants(spec) {
+        println!(
+            "  {:<12} {}  Department={} CostCenter={}",
+            t.name, t.subscription_id, t.department, t.cost_center
+        );
+    }
+    Ok(())
+}
+
+/// Rotates and prints the demo tokens: a token is only ever shown when it is created, so each
+/// demo start makes fresh ones and revokes the previous ones.
+async fn print_demo_tokens(store: &dyn UsageStore) -> anyhow::Result<()> {
+    let spec = DemoSpec {
+        tenants: 8,
+        days: 30,
+        seed: 42,
+        now: Utc::now(),
+    };
+    println!("Demo API tokens (new each start; earlier demo tokens are revoked):");
+    let issue = |name: String, role: Role, subs: Vec<SubscriptionId>| async move {
+        store.revoke_tokens_named(&name).await?;
+        let (_, token) = issue_token(store, &name, role, &subs).await?;
+        anyhow::Ok((name, token))
+    };
+    let (name, token) = issue("demo-operator".into(), Role::Operator, vec![]).await?;
+    println!("  {name:<24} operator  {token}");
+    let (name, token) = issue("demo-provider".into(), Role::Provider, vec![]).await?;
+    println!("  {name:<24} provider  {token}");
+    if let Some(first) = demo::tenants(&spec).into_iter().next() {
+        let (name, token) = issue(
+            format!("demo-tenant-{}", first.name.to_lowercase()),
+            Role::Tenant,
+            vec![first.subscription_id.clone()],
+        )
+        .await?;
+        println!(
+            "  {name:<24} tenant    {token}  (subscription {})",
+            first.subscription_id
+        );
+    }
+    Ok(())
+}
+
+async fn ingest_files(store: &dyn UsageStore, files: &[PathBuf]) -> anyhow::Result<()> {
+    if files.is_empty() {
+        bail!("name at least one file to ingest (or - for standard input)");
+    }
+    for file in files {
+        let text = if file.as_os_str() == "-" {
+            std::io::read_to_string(std::io::stdin()).context("reading standard input")?
+        } else {
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
+        };
+        let now = Utc::now();
+        let parsed = parse_batch(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        let mut records = Vec::with_capacity(parsed.len());
+        let mut bad = Vec::new();
+        for (i, item) in parsed.into_iter().enumerate() {
+            match item.and_then(|r| r.check_received_at(now).map(|()| r)) {
+                Ok(r) => records.push(r),
+                Err(e) => bad.push(format!("  record [{i}]: {e}")),
+            }
+        }
+        if !bad.is_empty() {
+            bail!(
+                "{}: {} invalid records, nothing written:\n{}",
+                file.display(),
+                bad.len(),
+                bad.join("\n")
+            );
+        }
+        let o = store.ingest(&records, now).await?;
+        println!(
+            "{}: accepted {}, duplicates {}, corrected {}",
+            file.display(),
+            o.accepted,
+            o.duplicates,
+            o.corrected
+        );
+    }
+    Ok(())
+}
+
+async fn print_usage(store: &dyn UsageStore, args: UsageArgs) -> anyhow::Result<()> {
+    let granularity = match args.granularity {
+        GranularityArg::Hourly => "Hourly",
+        GranularityArg::Daily => "Daily",
+    };
+    // The same validation as the API's, so the CLI and the API agree on what a query is.
+    let params: Vec<(String, String)> = vec![
+        ("api-version".into(), API_VERSION.into()),
+        ("reportedStartTime".into(), args.from.clone()),
+        ("reportedEndTime".into(), args.to.clone()),
+        ("aggregationGranularity".into(), granularity.into()),
+    ];
+    let query =
+        UsageQuery::parse(&params, Utc::now()).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let subscription = match (&args.subscription, args.all) {
+        (Some(s), false) => {
+            Some(SubscriptionId::parse(s).map_err(|e| anyhow::anyhow!("--subscription: {e}"))?)
+        }
+        _ => None,
+    };
+    let mut request = AggregateRequest {
+        subscription,
+        reported_start: query.reported_start,
+        reported_end: query.reported_end,
+        granularity: query.granularity,
+        show_details: true,
+        after: None,
+        limit: PAGE_SIZE,
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    use std::io::Write;
+    let mut first = true;
+    match args.format {
+        Format::Csv => {
+            let mut header = String::new();
+            write_csv_record(&mut header, &USAGE_CSV_COLUMNS);
+            out.write_all(header.as_bytes())?;
+        }
+        Format::Json => out.write_all(b"[")?,
+    }
+    loop {
+        let page = store.aggregates(&request).await?;
+        for line in &page.items {
+            match args.format {
+                Format::Csv => {
+                    let mut row = String::new();
+                    write_csv_record(&mut row, &usage_csv_fields(line));
+                    out.write_all(row.as_bytes())?;
+                }
+                Format::Json => {
+                    if !first {
+                        out.write_all(b",")?;
+                    }
+                    let aggregate = UsageAggregate::from_line(
+                        line,
+                        AggregateApi::Tenant,
+                        &line.subscription_id,
+                    );
+                    out.write_all(b"\n")?;
+                    serde_json::to_writer(&mut out, &aggregate)?;
+                }
+            }
+            first = false;
+        }
+        match page.next {
+            Some(key) => request.after = Some(key),
+            None => break,
+        }
+    }
+    if let Format::Json = args.format {
+        out.write_all(b"\n]\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+async fn token(store: &dyn UsageStore, cmd: TokenCommand) -> anyhow::Result<()> {
+    match cmd {
+        TokenCommand::Create {
+            role,
+            subscriptions,
+            name,
+        } => {
+            let role = Role::parse(&role).map_err(|e| anyhow::anyhow!(e))?;
+            let subs = subscriptions
+                .iter()
+                .map(|s| {
+                    SubscriptionId::parse(s).map_err(|e| anyhow::anyhow!("--subscription: {e}"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            if role != Role::Tenant && !subs.is_empty() {
+                bail!("--subscription applies to tenant tokens only; {role} tokens are not limited to subscriptions");
+            }
+            let (id, token) = issue_token(store, &name, role, &subs).await?;
+            eprintln!("Created {role} token {id} '{name}'. It is shown only now; store it safely:");
+            println!("{token}");
+        }
+        TokenCommand::List => {
+            let tokens = store.list_tokens().await?;
+            if tokens.is_empty() {
+                println!("No tokens. Create one with: meterbook token create --role operator");
+            }
+            for t in tokens {
+                let subs: Vec<&str> = t.subscriptions.iter().map(SubscriptionId::as_str).collect();
+                let state = match t.revoked_at {
+                    Some(at) => format!("revoked {}", at.format("%Y-%m-%d %H:%M")),
+                    None => "active".to_owned(),
+                };
+                println!(
+                    "{:>4}  {:<24} {:<9} {:<22} created {}  {}",
+                    t.id,
+                    t.name,
+                    t.role,
+                    state,
+                    t.created_at.format("%Y-%m-%d %H:%M"),
+                    subs.join(",")
+                );
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            if store.revoke_token(id).await? {
+                println!("Token {id} revoked.");
+            } else {
+                bail!("there is no active token with ID {id} (see `meterbook token list`)");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,145 @@
+//! `meterbook-server`: the ARM-compatible usage API, the ingest API, storage, the portal's host,
+//! and the `meterbook` command line.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod demo;
+pub mod portal;
+pub mod state;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{Request, Uri};
+use axum::Router;
+use leptos::config::{Env, LeptosOptions};
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use meterbook_app::portal_data::SharedPortalData;
+use meterbook_app::{shell, App};
+use meterbook_core::page::TokenSigner;
+use meterbook_core::SubscriptionId;
+use tower::ServiceExt;
+use tower_http::trace::TraceLayer;
+
+use crate::state::AppState;
+use crate::store::UsageStore;
+
+/// The provider subscription when none is configured: Azure Stack Hub's default provider
+/// subscription is the all-zero GUID in development kits.
+pub const DEFAULT_PROVIDER_SUBSCRIPTION: &str = "00000000-0000-0000-0000-000000000000";
+
+/// Everything needed to start a server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub addr: SocketAddr,
+    pub public_url: Option<String>,
+    pub provider_subscription: SubscriptionId,
+    pub demo: bool,
+    /// Where cargo-leptos wrote the site (JS, WASM, CSS).
+    pub site_root: String,
+    /// Overrides the stored token-signing secret (`MB_SECRET`).
+    pub secret: Option<String>,
+}
+
+/// A server bound to its port, ready to run: tests bind port 0 and read the port back.
+pub struct Application {
+    listener: tokio::net::TcpListener,
+    router: Router,
+}
+
+impl Application {
+    pub async fn build(config: ServerConfig, store: Arc<dyn UsageStore>) -> anyhow::Result<Self> {
+        let secret = match &config.secret {
+            Some(s) if !s.is_empty() => s.as_bytes().to_vec(),
+            _ => store.signing_secret().await?,
+        };
+        let listener = tokio::net::TcpListener::bind(config.addr).await?;
+        let leptos_options = LeptosOptions::builder()
+            .output_name("meterbook")
+            .site_root(config.site_root.as_str())
+            .site_pkg_dir("pkg")
+            .site_addr(listener.local_addr()?)
+            .env(Env::PROD)
+            .build();
+        let state = AppState {
+            store: store.clone(),
+            signer: Arc::new(TokenSigner::new(&secret)),
+            provider_subscription: config.provider_subscription.clone(),
+            public_url: config.public_url.clone(),
+            demo: config.demo,
+            leptos_options: leptos_options.clone(),
+        };
+        let portal: SharedPortalData = Arc::new(portal::StorePortal {
+            store,
+            open: config.demo,
+        });
+        let routes = generate_route_list(App);
+        let files_and_pages = leptos_axum::file_and_error_handler::<AppState, _>(shell);
+        let fallback = move |uri: Uri, state: State<AppState>, request: Request<Body>| {
+            let files_and_pages = files_and_pages.clone();
+            async move {
+                if api::is_api_path(uri.path()) {
+                    api::not_found(&uri)
+                } else {
+                    files_and_pages(uri, state, request).await
+                }
+            }
+        };
+        let router = Router::new()
+            .merge(api::router())
+            .leptos_routes_with_context(
+                &state,
+                routes,
+                move || leptos::context::provide_context(portal.clone()),
+                {
+                    let options = leptos_options.clone();
+                    move || shell(options.clone())
+                },
+            )
+            .fallback(fallback)
+            .layer(TraceLayer::new_for_http())
+            .with_state(state);
+        Ok(Self { listener, router })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Serves until the process receives Ctrl-C or SIGTERM; in-flight requests finish first.
+    pub async fn run(self) -> std::io::Result<()> {
+        let service = tower::service_fn({
+            let router = self.router;
+            move |request| router.clone().oneshot(api::normalize_arm_path(request))
+        });
+        axum::serve(self.listener, tower::make::Shared::new(service))
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,137 @@
+//! Storage of usage records, tokens and settings behind one trait, so the API and the portal do
+//! not know which database they run on. SQL lives only below this module.
+
+mod sqlite;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use meterbook_core::access::Role;
+use meterbook_core::overview::DailyMeterTotal;
+use meterbook_core::page::{Page, PageKey};
+use meterbook_core::query::Granularity;
+use meterbook_core::usage::{AggregateLine, UsageRecord};
+use meterbook_core::SubscriptionId;
+use serde::Serialize;
+
+pub use sqlite::SqliteStore;
+
+/// What went wrong in the store. Callers turn these into generic 5xx answers and log the cause.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the database is busy")]
+    Busy(#[source] sqlx::Error),
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+    #[error("migrating the database failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database URL '{0}': use sqlite://FILE")]
+    UnsupportedUrl(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        let busy = matches!(&e, sqlx::Error::PoolTimedOut)
+            || matches!(&e, sqlx::Error::Database(db) if db.message().contains("database is locked"));
+        if busy {
+            Self::Busy(e)
+        } else {
+            Self::Database(e)
+        }
+    }
+}
+
+/// How a batch of records changed the store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct IngestOutcome {
+    /// Records with a key the store did not have.
+    pub accepted: u64,
+    /// Records identical in quantity to what the store (or the batch, earlier) already had.
+    pub duplicates: u64,
+    /// Records with a known key and a different quantity: they replaced the earlier one.
+    pub corrected: u64,
+}
+
+/// One page of ARM usage aggregates to read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateRequest {
+    /// `None` reads every subscription.
+    pub subscription: Option<SubscriptionId>,
+    pub reported_start: DateTime<Utc>,
+    pub reported_end: DateTime<Utc>,
+    pub granularity: Granularity,
+    pub show_details: bool,
+    /// Continue after this key.
+    pub after: Option<PageKey>,
+    pub limit: usize,
+}
+
+/// A stored API token, without its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    pub subscriptions: Vec<SubscriptionId>,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Where Meterbook keeps what it knows.
+#[async_trait]
+pub trait UsageStore: Send + Sync + 'static {
+    /// Writes a batch atomically: all records or none. A record without a reported time gets
+    /// `received_at`.
+    async fn ingest(
+        &self,
+        records: &[UsageRecord],
+        received_at: DateTime<Utc>,
+    ) -> Result<IngestOutcome, StoreError>;
+
+    /// One keyset page of aggregates, ordered by (bucket, subscription, meter, resource).
+    async fn aggregates(
+        &self,
+        request: &AggregateRequest,
+    ) -> Result<Page<AggregateLine>, StoreError>;
+
+    /// Per subscription, meter and UTC day of usage: the totals of records used in `[from, to)`.
+    async fn daily_totals(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DailyMeterTotal>, StoreError>;
+
+    /// How many usage records are stored.
+    async fn record_count(&self) -> Result<u64, StoreError>;
+
+    /// The secret that signs continuation tokens: created once, then the same for every process.
+    async fn signing_secret(&self) -> Result<Vec<u8>, StoreError>;
+
+    /// Stores a new token by its hash and returns its ID.
+    async fn create_token(
+        &self,
+        name: &str,
+        role: Role,
+        subscriptions: &[SubscriptionId],
+        token_hash: &str,
+    ) -> Result<i64, StoreError>;
+
+    /// The live (not revoked) token with this hash.
+    async fn token_by_hash(&self, token_hash: &str) -> Result<Option<TokenInfo>, StoreError>;
+
+    async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
+
+    /// Revokes one token; false when there is no live token with that ID.
+    async fn revoke_token(&self, id: i64) -> Result<bool, StoreError>;
+
+    /// Revokes every live token with this name (used to rotate the demo tokens).
+    async fn revoke_tokens_named(&self, name: &str) -> Result<u64, StoreError>;
+}
+
+/// Opens the store a database URL names, creating and migrating it as needed.
+pub async fn open(url: &str) -> Result<std::sync::Arc<dyn UsageStore>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(std::sync::Arc::new(SqliteStore::open(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_owned()))
+    }
+}

@@ -1,0 +1,409 @@
+//! The embedded SQLite store: WAL mode, migrations from `migrations/sqlite`, set-based ingest.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use meterbook_core::access::Role;
+use meterbook_core::overview::DailyMeterTotal;
+use meterbook_core::page::{Page, PageKey};
+use meterbook_core::time::{from_epoch, DAY_SECONDS};
+use meterbook_core::usage::{AggregateLine, InstanceData, UsageRecord};
+use meterbook_core::SubscriptionId;
+use serde_json::{Map, Value};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+
+use super::{AggregateRequest, IngestOutcome, StoreError, TokenInfo, UsageStore};
+
+/// Rows per multi-row INSERT: 11 parameters each stays well under SQLite's 32,766 limit.
+const ROWS_PER_INSERT: usize = 2_500;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if absent) the database at `url` and applies pending migrations.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL + NORMAL: a committed batch survives a process crash; only an OS crash can lose
+            // the last transactions, which resource providers re-send.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(15))
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+fn json_text(map: &Option<Map<String, Value>>) -> Option<String> {
+    map.as_ref().map(|m| Value::Object(m.clone()).to_string())
+}
+
+/// Text the store wrote itself; anything unreadable is shown as "no tags" rather than failing a page.
+fn json_object(text: Option<String>) -> Option<Map<String, Value>> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+}
+
+fn parse_role(raw: &str) -> Role {
+    // The column has a CHECK constraint; an unknown value can only come from a hand-edited
+    // database, and the least privilege is the safe reading of it.
+    Role::parse(raw).unwrap_or(Role::Provider)
+}
+
+#[async_trait]
+impl UsageStore for SqliteStore {
+    async fn ingest(
+        &self,
+        records: &[UsageRecord],
+        received_at: DateTime<Utc>,
+    ) -> Result<IngestOutcome, StoreError> {
+        if records.is_empty() {
+            return Ok(IngestOutcome::default());
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "CREATE TEMP TABLE IF NOT EXISTS staging (
+                seq INTEGER PRIMARY KEY, subscription_id TEXT NOT NULL, meter_id TEXT NOT NULL,
+                resource_uri TEXT NOT NULL, usage_start INTEGER NOT NULL, usage_end INTEGER NOT NULL,
+                reported_time INTEGER NOT NULL, quantity REAL NOT NULL, location TEXT NOT NULL,
+                tags TEXT, additional_info TEXT)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM staging").execute(&mut *tx).await?;
+        let mut seq: i64 = 0;
+        for chunk in records.chunks(ROWS_PER_INSERT) {
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO staging (seq, subscription_id, meter_id, resource_uri, usage_start, usage_end, \
+                 reported_time, quantity, location, tags, additional_info) ",
+            );
+            insert.push_values(chunk, |mut row, r| {
+                seq += 1;
+                row.push_bind(seq)
+                    .push_bind(r.subscription_id.as_str())
+                    .push_bind(r.meter_id.as_str())
+                    .push_bind(r.instance.resource_uri.as_str())
+                    .push_bind(r.usage_start.timestamp())
+                    .push_bind(r.usage_end.timestamp())
+                    .push_bind(r.reported_or(received_at).timestamp())
+                    .push_bind(r.quantity)
+                    .push_bind(r.instance.location.as_str())
+                    .push_bind(json_text(&r.instance.tags))
+                    .push_bind(json_text(&r.instance.additional_info));
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        // Records are judged in order, as if sent one by one: the first of a key is compared with
+        // the store, each later one with the one before it in the batch.
+        let counts = sqlx::query(
+            "WITH s AS (
+                SELECT st.quantity,
+                       LAG(st.quantity) OVER w AS previous,
+                       ROW_NUMBER() OVER w AS occurrence,
+                       u.id AS stored_id, u.quantity AS stored
+                FROM staging st
+                LEFT JOIN usage_records u
+                  ON u.subscription_id = st.subscription_id AND u.meter_id = st.meter_id
+                 AND u.resource_uri = st.resource_uri AND u.usage_start = st.usage_start
+                WINDOW w AS (PARTITION BY st.subscription_id, st.meter_id, st.resource_uri, st.usage_start ORDER BY st.seq)
+             )
+             SELECT COALESCE(SUM(occurrence = 1 AND stored_id IS NULL), 0) AS accepted,
+                    COALESCE(SUM(CASE WHEN occurrence = 1 THEN stored_id IS NOT NULL AND stored = quantity
+                                      ELSE previous = quantity END), 0) AS duplicates,
+                    COUNT(*) AS total
+             FROM s",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let accepted: i64 = counts.try_get("accepted")?;
+        let duplicates: i64 = counts.try_get("duplicates")?;
+        let total: i64 = counts.try_get("total")?;
+        // The last record of each key is the one that counts.
+        sqlx::query(
+            "DELETE FROM staging WHERE seq NOT IN
+               (SELECT MAX(seq) FROM staging GROUP BY subscription_id, meter_id, resource_uri, usage_start)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE usage_records
+             SET quantity = s.quantity, usage_end = s.usage_end, reported_time = s.reported_time,
+                 location = s.location, tags = s.tags, additional_info = s.additional_info
+             FROM staging s
+             WHERE usage_records.subscription_id = s.subscription_id AND usage_records.meter_id = s.meter_id
+               AND usage_records.resource_uri = s.resource_uri AND usage_records.usage_start = s.usage_start
+               AND usage_records.quantity <> s.quantity",
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO usage_records (subscription_id, meter_id, resource_uri, usage_start, usage_end,
+                                        reported_time, quantity, location, tags, additional_info)
+             SELECT subscription_id, meter_id, resource_uri, usage_start, usage_end,
+                    reported_time, quantity, location, tags, additional_info
+             FROM staging WHERE true
+             ON CONFLICT DO NOTHING",
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM staging").execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(IngestOutcome {
+            accepted: accepted as u64,
+            duplicates: duplicates as u64,
+            corrected: (total - accepted - duplicates) as u64,
+        })
+    }
+
+    async fn aggregates(
+        &self,
+        request: &AggregateRequest,
+    ) -> Result<Page<AggregateLine>, StoreError> {
+        let g = request.granularity.seconds();
+        let bucket = format!("((usage_start / {g}) * {g})");
+        let uri = if request.show_details {
+            "resource_uri"
+        } else {
+            "''"
+        };
+        let mut sql = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {bucket} AS bucket, subscription_id, meter_id, {uri} AS uri, SUM(quantity) AS quantity, \
+             MAX(location) AS location, MAX(tags) AS tags, MAX(additional_info) AS additional_info \
+             FROM usage_records WHERE reported_time >= "
+        ));
+        sql.push_bind(request.reported_start.timestamp())
+            .push(" AND reported_time < ")
+            .push_bind(request.reported_end.timestamp());
+        if let Some(sub) = &request.subscription {
+            sql.push(" AND subscription_id = ").push_bind(sub.as_str());
+        }
+        if let Some(after) = &request.after {
+            // Rows after the key belong to groups after the key: the key columns are the group columns.
+            sql.push(format!(
+                " AND ({bucket}, subscription_id, meter_id, {uri}) > ("
+            ))
+            .push_bind(after.bucket)
+            .push(", ")
+            .push_bind(after.subscription_id.as_str())
+            .push(", ")
+            .push_bind(after.meter_id.as_str())
+            .push(", ")
+            .push_bind(after.resource_uri.as_str())
+            .push(")");
+        }
+        sql.push(" GROUP BY bucket, subscription_id, meter_id, uri ORDER BY bucket, subscription_id, meter_id, uri LIMIT ")
+            .push_bind(request.limit as i64 + 1);
+        let rows = sql.build().fetch_all(&self.pool).await?;
+        let more = rows.len() > request.limit;
+        let mut items = Vec::with_capacity(rows.len().min(request.limit));
+        let mut last_key = None;
+        for row in rows.into_iter().take(request.limit) {
+            let bucket: i64 = row.try_get("bucket")?;
+            let subscription_id: String = row.try_get("subscription_id")?;
+            let meter_id: String = row.try_get("meter_id")?;
+            let resource_uri: String = row.try_get("uri")?;
+            let instance = request
+                .show_details
+                .then(|| -> Result<InstanceData, sqlx::Error> {
+                    Ok(InstanceData {
+                        resource_uri: resource_uri.clone(),
+                        location: row.try_get("location")?,
+                        tags: json_object(row.try_get("tags")?),
+                        additional_info: json_object(row.try_get("additional_info")?),
+                    })
+                });
+            items.push(AggregateLine {
+                subscription_id: subscription_id.clone(),
+                meter_id: meter_id.clone(),
+                usage_start: from_epoch(bucket),
+                usage_end: from_epoch(bucket + g),
+                quantity: row.try_get("quantity")?,
+                instance: instance.transpose()?,
+            });
+            last_key = Some(PageKey {
+                bucket,
+                subscription_id,
+                meter_id,
+                resource_uri,
+            });
+        }
+        Ok(Page {
+            items,
+            next: if more { last_key } else { None },
+        })
+    }
+
+    async fn daily_totals(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DailyMeterTotal>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT subscription_id, meter_id, usage_start / ?1 AS day, SUM(quantity) AS quantity, COUNT(*) AS records
+             FROM usage_records WHERE usage_start >= ?2 AND usage_start < ?3
+             GROUP BY subscription_id, meter_id, day ORDER BY subscription_id, meter_id, day",
+        )
+        .bind(DAY_SECONDS)
+        .bind(from.timestamp())
+        .bind(to.timestamp())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let day: i64 = row.try_get("day")?;
+                let records: i64 = row.try_get("records")?;
+                Ok(DailyMeterTotal {
+                    subscription_id: row.try_get("subscription_id")?,
+                    meter_id: row.try_get("meter_id")?,
+                    day: from_epoch(day * DAY_SECONDS).date_naive(),
+                    quantity: row.try_get("quantity")?,
+                    records: records as u64,
+                })
+            })
+            .collect()
+    }
+
+    async fn record_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM usage_records")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn signing_secret(&self) -> Result<Vec<u8>, StoreError> {
+        let mut candidate = vec![0u8; 32];
+        getrandom::fill(&mut candidate).map_err(|e| {
+            StoreError::Database(sqlx::Error::Io(std::io::Error::other(e.to_string())))
+        })?;
+        // The first process to get here wins; every other one reads what it wrote.
+        sqlx::query("INSERT OR IGNORE INTO settings (name, value) VALUES ('token_secret', ?)")
+            .bind(&candidate)
+            .execute(&self.pool)
+            .await?;
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE name = 'token_secret'")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn create_token(
+        &self,
+        name: &str,
+        role: Role,
+        subscriptions: &[SubscriptionId],
+        token_hash: &str,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+        )
+        .bind(name)
+        .bind(role.as_str())
+        .bind(token_hash)
+        .bind(Utc::now().timestamp())
+        .fetch_one(&mut *tx)
+        .await?;
+        for sub in subscriptions {
+            sqlx::query("INSERT OR IGNORE INTO api_token_subscriptions (token_id, subscription_id) VALUES (?, ?)")
+                .bind(id)
+                .bind(sub.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn token_by_hash(&self, token_hash: &str) -> Result<Option<TokenInfo>, StoreError> {
+        let row =
+            sqlx::query("SELECT id FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL")
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        match row {
+            None => Ok(None),
+            Some(row) => {
+                let id: i64 = row.try_get("id")?;
+                Ok(self.tokens(Some(id)).await?.into_iter().next())
+            }
+        }
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        self.tokens(None).await
+    }
+
+    async fn revoke_token(&self, id: i64) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+                .bind(Utc::now().timestamp())
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn revoke_tokens_named(&self, name: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+        )
+        .bind(Utc::now().timestamp())
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+impl SqliteStore {
+    /// Tokens with their subscriptions: one token by ID, or all of them.
+    async fn tokens(&self, only: Option<i64>) -> Result<Vec<TokenInfo>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT t.id, t.name, t.role, t.created_at, t.revoked_at, s.subscription_id
+             FROM api_tokens t LEFT JOIN api_token_subscriptions s ON s.token_id = t.id
+             WHERE ?1 IS NULL OR t.id = ?1
+             ORDER BY t.id, s.subscription_id",
+        )
+        .bind(only)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut tokens: Vec<TokenInfo> = Vec::new();
+        for row in rows {
+            let id: i64 = row.try_get("id")?;
+            if tokens.last().map(|t| t.id) != Some(id) {
+                let role: String = row.try_get("role")?;
+                let revoked: Option<i64> = row.try_get("revoked_at")?;
+                tokens.push(TokenInfo {
+                    id,
+                    name: row.try_get("name")?,
+                    role: parse_role(&role),
+                    subscriptions: Vec::new(),
+                    created_at: from_epoch(row.try_get("created_at")?),
+                    revoked_at: revoked.map(from_epoch),
+                });
+            }
+            let sub: Option<String> = row.try_get("subscription_id")?;
+            if let (Some(token), Some(sub)) = (
+                tokens.last_mut(),
+                sub.and_then(|s| SubscriptionId::parse(&s).ok()),
+            ) {
+                token.subscriptions.push(sub);
+            }
+        }
+        Ok(tokens)
+    }
+}

@@ -1,0 +1,324 @@
+//! `cargo xtask run | test | bench`: the README's commands.
+//!
+//! Each installs what is missing on a fresh machine (the wasm32 target, cargo-leptos built with
+//! `no_downloads`, the wasm-bindgen CLI of exactly the Cargo.lock version, end2end's npm packages
+//! with binaryen's wasm-opt, Debian's chromium) and skips what is already there.
+
+use std::env;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+/// cargo-leptos version that builds with the pinned toolchain (0.3.11's lock needs a newer rustc).
+const CARGO_LEPTOS_VERSION: &str = "0.3.10";
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => run(&args[1..]),
+        Some("test") => test(),
+        Some("bench") => bench(&args[1..]),
+        Some("setup") => setup(true),
+        _ => Err(
+            "usage: cargo xtask run [meterbook serve args...] | test | bench [args...] | setup"
+                .into(),
+        ),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn step(what: &str) {
+    eprintln!("\n==> {what}");
+}
+
+/// Runs a command in the workspace root with `PATH` extended by cargo's and end2end's bins.
+fn cmd(program: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(program);
+    c.args(args).current_dir(root()).env("PATH", tool_path());
+    c
+}
+
+fn tool_path() -> String {
+    let mut parts = vec![root()
+        .join("end2end/node_modules/.bin")
+        .display()
+        .to_string()];
+    if let Some(home) = env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+    {
+        parts.push(home.join("bin").display().to_string());
+    }
+    parts.push(env::var("PATH").unwrap_or_default());
+    parts.join(":")
+}
+
+fn check(c: &mut Command) -> Result {
+    let status = c.status().map_err(|e| format!("cannot run {c:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{c:?} failed with {status}"))
+    }
+}
+
+fn output_of(c: &mut Command) -> Option<String> {
+    c.stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+/// Installs the build tools the site needs; `for_tests` adds chromium.
+fn setup(for_tests: bool) -> Result {
+    step("checking build tools");
+    let targets =
+        output_of(&mut cmd("rustup", &["target", "list", "--installed"])).unwrap_or_default();
+    if !targets
+        .lines()
+        .any(|l| l.trim() == "wasm32-unknown-unknown")
+    {
+        step("installing the wasm32-unknown-unknown target");
+        check(&mut cmd(
+            "rustup",
+            &["target", "add", "wasm32-unknown-unknown"],
+        ))?;
+    }
+    if output_of(&mut cmd("cargo", &["leptos", "--version"])).is_none() {
+        step(&format!(
+            "installing cargo-leptos {CARGO_LEPTOS_VERSION} (no_downloads; about 10 minutes)"
+        ));
+        check(&mut cmd(
+            "cargo",
+            &[
+                "install",
+                "cargo-leptos",
+                "--version",
+                CARGO_LEPTOS_VERSION,
+                "--locked",
+                "--features",
+                "no_downloads",
+            ],
+        ))?;
+    }
+    let wanted = locked_version("wasm-bindgen")?;
+    let have = output_of(&mut cmd("wasm-bindgen", &["--version"])).unwrap_or_default();
+    if have.split_whitespace().nth(1) != Some(wanted.as_str()) {
+        step(&format!(
+            "installing wasm-bindgen-cli {wanted} (the Cargo.lock version)"
+        ));
+        let locked = check(&mut cmd(
+            "cargo",
+            &[
+                "install",
+                "wasm-bindgen-cli",
+                "--version",
+                &wanted,
+                "--locked",
+                "--force",
+            ],
+        ));
+        if locked.is_err() {
+            // Its lock file can name crate versions the registry no longer serves; resolve afresh.
+            step("the locked install failed; installing with freshly resolved dependencies");
+            check(&mut cmd(
+                "cargo",
+                &[
+                    "install",
+                    "wasm-bindgen-cli",
+                    "--version",
+                    &wanted,
+                    "--force",
+                ],
+            ))?;
+        }
+    }
+    if !root().join("end2end/node_modules/.bin/wasm-opt").exists()
+        || !root()
+            .join("end2end/node_modules/@playwright/test")
+            .exists()
+    {
+        step("installing end2end's npm packages (Playwright, binaryen's wasm-opt)");
+        check(cmd("npm", &["ci", "--no-audit", "--no-fund"]).current_dir(root().join("end2end")))?;
+    }
+    if for_tests && !Path::new("/usr/bin/chromium").exists() {
+        step("installing Debian's chromium");
+        check(&mut cmd("apt-get", &["update", "-qq"]))?;
+        check(
+            cmd("apt-get", &["install", "-y", "-qq", "chromium"])
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )?;
+    }
+    Ok(())
+}
+
+/// The version of `package` in Cargo.lock.
+fn locked_version(package: &str) -> Result<String> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock"))
+        .map_err(|e| format!("reading Cargo.lock: {e}"))?;
+    let needle = format!("name = \"{package}\"\nversion = \"");
+    let start = lock
+        .find(&needle)
+        .ok_or_else(|| format!("{package} is not in Cargo.lock"))?
+        + needle.len();
+    let end = lock[start..].find('"').ok_or("Cargo.lock is malformed")?;
+    Ok(lock[start..start + end].to_owned())
+}
+
+/// `cargo xtask run`: build the release site and serve it on the embedded SQLite store with demo
+/// data. Extra arguments go to `meterbook serve`.
+fn run(extra: &[String]) -> Result {
+    setup(false)?;
+    step("building Meterbook (release)");
+    check(&mut cmd("cargo", &["leptos", "build", "--release"]))?;
+    step("starting Meterbook");
+    let mut serve = cmd(
+        &root()
+            .join("target/release/meterbook")
+            .display()
+            .to_string(),
+        &["serve", "--demo"],
+    );
+    serve
+        .args(extra)
+        .env("LEPTOS_SITE_ROOT", root().join("target/site"));
+    if env::var_os("MB_DATABASE_URL").is_none() {
+        serve.env(
+            "MB_DATABASE_URL",
+            format!("sqlite://{}", root().join("meterbook.db").display()),
+        );
+    }
+    check(&mut serve)
+}
+
+/// `cargo xtask test`: formatting, lints, unit and integration tests, then the browser tests
+/// against a server this starts and stops itself.
+fn test() -> Result {
+    setup(true)?;
+    step("cargo fmt --check");
+    check(&mut cmd("cargo", &["fmt", "--all", "--", "--check"]))?;
+    step("cargo clippy -D warnings");
+    check(&mut cmd(
+        "cargo",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    ))?;
+    step("unit and integration tests");
+    check(&mut cmd("cargo", &["test", "--workspace"]))?;
+    step("building the site for the browser tests");
+    check(&mut cmd("cargo", &["leptos", "build"]))?;
+    end2end()
+}
+
+/// Starts a demo server on a free port with a fresh database, runs Playwright, stops the server.
+fn end2end() -> Result {
+    step("browser tests (Playwright, Debian's chromium)");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    let dir = env::temp_dir().join(format!("meterbook-e2e-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let log = std::fs::File::create(dir.join("server.log")).map_err(|e| e.to_string())?;
+    let base_url = format!("http://127.0.0.1:{port}");
+    let server = cmd(
+        &root().join("target/debug/meterbook").display().to_string(),
+        &["serve", "--demo", "--addr", &format!("127.0.0.1:{port}")],
+    )
+    .env(
+        "MB_DATABASE_URL",
+        format!("sqlite://{}", dir.join("e2e.db").display()),
+    )
+    .env("LEPTOS_SITE_ROOT", root().join("target/site"))
+    .stdout(log.try_clone().map_err(|e| e.to_string())?)
+    .stderr(log)
+    .spawn()
+    .map_err(|e| format!("starting the server: {e}"))?;
+    let mut server = KillOnDrop(server);
+    wait_for_port(port, &mut server.0, &dir.join("server.log"))?;
+    let tokens = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+    let operator = tokens
+        .lines()
+        .find(|l| l.contains("demo-operator"))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap_or_default()
+        .to_owned();
+    let result = check(
+        cmd("npx", &["playwright", "test"])
+            .current_dir(root().join("end2end"))
+            .env("BASE_URL", &base_url)
+            .env("MB_OPERATOR_TOKEN", operator),
+    );
+    drop(server);
+    result
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for_port(port: u16, server: &mut Child, log: &Path) -> Result {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(120) {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        if let Ok(Some(status)) = server.try_wait() {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            return Err(format!(
+                "the server exited with {status} before listening:\n{text}"
+            ));
+        }
+        sleep(Duration::from_millis(200));
+    }
+    Err("the server did not listen within 120 s".into())
+}
+
+/// `cargo xtask bench`: the ingest and paging benchmark in release mode (see BENCHMARKS.md).
+fn bench(extra: &[String]) -> Result {
+    step("building the benchmark (release)");
+    let mut c = cmd(
+        "cargo",
+        &[
+            "run",
+            "--release",
+            "-p",
+            "meterbook-server",
+            "--example",
+            "bench",
+            "--",
+        ],
+    );
+    c.args(extra);
+    check(&mut c)
+}
