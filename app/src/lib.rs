@@ -1,13 +1,11 @@
 //! `meterbook-app`: the portal. Pages render on the server (feature `ssr`) and hydrate in the
 //! browser (feature `hydrate`), so they are useful before the WebAssembly has loaded.
 
-pub mod format;
-pub mod routes;
-
-#[cfg(feature = "ssr")]
 pub mod chart;
+pub mod format;
 #[cfg(feature = "ssr")]
 pub mod portal_data;
+pub mod routes;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};

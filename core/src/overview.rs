@@ -63,6 +63,9 @@ pub struct Overview {
     pub series: Vec<DailySeries>,
 }
 
+/// Category -> unit -> quantity, while totals are being added up.
+type CategoryUnits = BTreeMap<String, BTreeMap<String, f64>>;
+
 /// The meter charted when none is asked for: VM hours, the first thing operators look at.
 pub const DEFAULT_CHART_METER: &str = "6DAB500F-A4FD-49C4-956D-229BB9C8C793";
 
@@ -76,8 +79,7 @@ impl Overview {
         chart_meter: Option<&str>,
     ) -> Self {
         let catalog = catalog();
-        let mut per_sub: BTreeMap<&str, (u64, BTreeMap<String, BTreeMap<String, f64>>)> =
-            BTreeMap::new();
+        let mut per_sub: BTreeMap<&str, (u64, CategoryUnits)> = BTreeMap::new();
         let mut meters: BTreeMap<String, u64> = BTreeMap::new();
         let mut categories = BTreeSet::new();
         for row in rows {

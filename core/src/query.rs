@@ -74,12 +74,14 @@ impl UsageQuery {
     /// Parses and validates the query string of a usage request, against the current time `now`.
     pub fn parse(params: &Params, now: DateTime<Utc>) -> Result<Self, ArmError> {
         match param(params, "api-version").map(str::trim) {
-            None | Some("") => return Err(ArmError::new(
-                ArmCode::NoApiVersion,
-                format!(
+            None | Some("") => {
+                return Err(ArmError::new(
+                    ArmCode::NoApiVersion,
+                    format!(
                     "The api-version query parameter is required; use api-version={API_VERSION}"
                 ),
-            )),
+                ))
+            }
             Some(API_VERSION) => {}
             Some(other) => {
                 return Err(ArmError::invalid(format!(

@@ -27,7 +27,7 @@ test("the overview lists every demo tenant and charts their VM hours", async ({ 
   await expect(chart).toBeVisible();
   await expect(page.locator("#chart-title")).toHaveText(/Daily VM size hours \(VM hours\)/);
   // One legend entry per tenant with VM hours, named by the first block of its subscription ID.
-  await expect(page.locator(".chart")).toContainText(firstSubscription.split("-")[0]);
+  await expect(page.locator(".legend")).toContainText(firstSubscription.split("-")[0]);
   expect(await chart.locator("rect").count()).toBeGreaterThan(30);
 
   mkdirSync(screenshots, { recursive: true });

@@ -7,7 +7,8 @@ use leptos_router::hooks::use_query_map;
 use meterbook_core::overview::Overview;
 use serde::{Deserialize, Serialize};
 
-use crate::format::amount;
+use crate::chart::RenderedChart;
+use crate::format::{amount, short_id};
 
 /// Days the overview covers, ending with today (UTC).
 pub const OVERVIEW_DAYS: i64 = 30;
@@ -18,8 +19,8 @@ pub enum OverviewResponse {
     /// The portal is closed until sign-in exists; only `serve --demo` opens it.
     Closed,
     Ready {
-        overview: Overview,
-        chart_svg: Option<String>,
+        overview: Box<Overview>,
+        chart: Option<RenderedChart>,
     },
 }
 
@@ -46,10 +47,10 @@ pub async fn load_overview(meter: Option<String>) -> Result<OverviewResponse, Se
         .await
         .map_err(ServerFnError::new)?;
     let overview = Overview::build(&rows, from, to, meter.as_deref());
-    let chart_svg = crate::chart::daily_usage_svg(&overview);
+    let chart = crate::chart::daily_usage_chart(&overview);
     Ok(OverviewResponse::Ready {
-        overview,
-        chart_svg,
+        overview: Box::new(overview),
+        chart,
     })
 }
 
@@ -62,8 +63,8 @@ pub fn OverviewPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading usage…"</p> }>
             {move || Suspend::new(async move {
                 match overview.await {
-                    Ok(OverviewResponse::Ready { overview, chart_svg }) => {
-                        view! { <OverviewBody overview chart_svg/> }.into_any()
+                    Ok(OverviewResponse::Ready { overview, chart }) => {
+                        view! { <OverviewBody overview=*overview chart/> }.into_any()
                     }
                     Ok(OverviewResponse::Closed) => view! { <PortalClosed/> }.into_any(),
                     Err(e) => view! {
@@ -91,7 +92,7 @@ fn PortalClosed() -> impl IntoView {
 }
 
 #[component]
-fn OverviewBody(overview: Overview, chart_svg: Option<String>) -> impl IntoView {
+fn OverviewBody(overview: Overview, chart: Option<RenderedChart>) -> impl IntoView {
     let period = format!(
         "{} to {} (UTC, by usage time)",
         overview.from.format("%b %d, %Y"),
@@ -113,14 +114,14 @@ fn OverviewBody(overview: Overview, chart_svg: Option<String>) -> impl IntoView 
     }
     view! {
         <p class="period">"Demo mode: the portal is open without sign-in. " {period}</p>
-        <ChartSection overview=overview.clone() chart_svg/>
+        <ChartSection overview=overview.clone() chart/>
         <SubscriptionTable overview/>
     }
     .into_any()
 }
 
 #[component]
-fn ChartSection(overview: Overview, chart_svg: Option<String>) -> impl IntoView {
+fn ChartSection(overview: Overview, chart: Option<RenderedChart>) -> impl IntoView {
     let current = overview
         .chart_meter
         .as_ref()
@@ -154,8 +155,23 @@ fn ChartSection(overview: Overview, chart_svg: Option<String>) -> impl IntoView 
                     <button type="submit">"Show"</button>
                 </Form>
             </div>
-            {match chart_svg {
-                Some(svg) => view! { <div class="chart" role="img" aria-label=title inner_html=svg></div> }.into_any(),
+            {match chart {
+                Some(chart) => view! {
+                    <div class="chart" role="img" aria-label=title inner_html=chart.svg></div>
+                    <ul class="legend" aria-label="Subscriptions in the chart">
+                        {chart
+                            .legend
+                            .into_iter()
+                            .map(|entry| view! {
+                                <li title=entry.label.clone()>
+                                    <span class="swatch" style=format!("background:{}", entry.color)></span>
+                                    <code>{short_id(&entry.label).to_owned()}</code>
+                                </li>
+                            })
+                            .collect_view()}
+                    </ul>
+                }
+                .into_any(),
                 None => view! { <p class="empty">"No data to chart for this meter."</p> }.into_any(),
             }}
         </section>

@@ -25,18 +25,10 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
 }
 
+#[derive(Default)]
 pub struct Options {
     pub demo: bool,
     pub public_url: Option<String>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            demo: false,
-            public_url: None,
-        }
-    }
 }
 
 pub async fn spawn_app() -> TestApp {

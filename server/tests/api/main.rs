@@ -1,5 +1,8 @@
 //! Integration tests: a real server on a random port, against a fresh SQLite store each.
 
+// A failed unwrap in a test is a failed test, with its location.
+#![allow(clippy::unwrap_used)]
+
 mod helpers;
 mod ingest;
 mod portal;
