@@ -21,13 +21,16 @@ const TAG_LEN: usize = 16;
 const TOKEN_VERSION: u8 = 1;
 
 /// Where a page ends, in the order aggregates are served: (bucket start, subscription, meter,
-/// resource URI). The bucket start is in seconds since the epoch.
+/// resource URI), with times in seconds since the epoch.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PageKey {
     pub bucket: i64,
     pub subscription_id: String,
     pub meter_id: String,
     pub resource_uri: String,
+    /// The latest usage start the query reaches, found once for the first page and carried
+    /// along, so later pages need not look for it again.
+    pub scan_end: i64,
 }
 
 /// One page of items and the key to continue after, if there is more.
@@ -49,7 +52,7 @@ pub enum TokenError {
 #[derive(Serialize, Deserialize)]
 struct Payload {
     v: u8,
-    k: (i64, String, String, String),
+    k: (i64, String, String, String, i64),
 }
 
 /// Seals and opens continuation tokens with the server's secret.
@@ -90,6 +93,7 @@ impl TokenSigner {
                 key.subscription_id.clone(),
                 key.meter_id.clone(),
                 key.resource_uri.clone(),
+                key.scan_end,
             ),
         };
         // Serializing a tuple of plain values cannot fail.
@@ -120,12 +124,13 @@ impl TokenSigner {
         if decoded.v != TOKEN_VERSION {
             return Err(TokenError::Malformed);
         }
-        let (bucket, subscription_id, meter_id, resource_uri) = decoded.k;
+        let (bucket, subscription_id, meter_id, resource_uri, scan_end) = decoded.k;
         Ok(PageKey {
             bucket,
             subscription_id,
             meter_id,
             resource_uri,
+            scan_end,
         })
     }
 }
@@ -161,6 +166,7 @@ mod tests {
             resource_uri:
                 "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1"
                     .into(),
+            scan_end: 1_790_086_400,
         }
     }
 

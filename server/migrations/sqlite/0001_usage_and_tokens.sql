@@ -15,13 +15,13 @@ CREATE TABLE usage_records (
     additional_info TEXT
 );
 
--- The dedup key; also serves a tenant's queries by subscription.
+-- The dedup key, led by usage time: pages of aggregates are served in (bucket, subscription,
+-- meter, resource) order, so a page scans one narrow usage-time window of this index, and the
+-- portal's usage-time ranges use it too.
 CREATE UNIQUE INDEX usage_records_key
-    ON usage_records (subscription_id, meter_id, resource_uri, usage_start);
--- The ARM API filters by reported time.
-CREATE INDEX usage_records_reported ON usage_records (reported_time);
--- The portal filters by usage time.
-CREATE INDEX usage_records_usage ON usage_records (usage_start);
+    ON usage_records (usage_start, subscription_id, meter_id, resource_uri);
+-- The ARM API filters by reported time; usage_start makes the first page's bounds index-only.
+CREATE INDEX usage_records_reported ON usage_records (reported_time, usage_start);
 
 -- Settings that must be the same for every process sharing the store (the token-signing secret).
 CREATE TABLE settings (

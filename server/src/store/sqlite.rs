@@ -17,6 +17,9 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::{AggregateRequest, IngestOutcome, StoreError, TokenInfo, UsageStore};
 
+/// The first usage-time window a page scans; it widens fourfold until the page is full.
+const INITIAL_WINDOW_SECONDS: i64 = 6 * 3_600;
+
 /// Rows per multi-row INSERT: 11 parameters each stays well under SQLite's 32,766 limit.
 const ROWS_PER_INSERT: usize = 2_500;
 
@@ -173,40 +176,29 @@ impl UsageStore for SqliteStore {
         request: &AggregateRequest,
     ) -> Result<Page<AggregateLine>, StoreError> {
         let g = request.granularity.seconds();
-        let bucket = format!("((usage_start / {g}) * {g})");
-        let uri = if request.show_details {
-            "resource_uri"
-        } else {
-            "''"
+        let (start, scan_end) = match &request.after {
+            Some(after) => (after.bucket, after.scan_end),
+            None => match self.usage_span(request).await? {
+                Some((first, last)) => (first.div_euclid(g) * g, last),
+                None => {
+                    return Ok(Page {
+                        items: Vec::new(),
+                        next: None,
+                    })
+                }
+            },
         };
-        let mut sql = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {bucket} AS bucket, subscription_id, meter_id, {uri} AS uri, SUM(quantity) AS quantity, \
-             MAX(location) AS location, MAX(tags) AS tags, MAX(additional_info) AS additional_info \
-             FROM usage_records WHERE reported_time >= "
-        ));
-        sql.push_bind(request.reported_start.timestamp())
-            .push(" AND reported_time < ")
-            .push_bind(request.reported_end.timestamp());
-        if let Some(sub) = &request.subscription {
-            sql.push(" AND subscription_id = ").push_bind(sub.as_str());
-        }
-        if let Some(after) = &request.after {
-            // Rows after the key belong to groups after the key: the key columns are the group columns.
-            sql.push(format!(
-                " AND ({bucket}, subscription_id, meter_id, {uri}) > ("
-            ))
-            .push_bind(after.bucket)
-            .push(", ")
-            .push_bind(after.subscription_id.as_str())
-            .push(", ")
-            .push_bind(after.meter_id.as_str())
-            .push(", ")
-            .push_bind(after.resource_uri.as_str())
-            .push(")");
-        }
-        sql.push(" GROUP BY bucket, subscription_id, meter_id, uri ORDER BY bucket, subscription_id, meter_id, uri LIMIT ")
-            .push_bind(request.limit as i64 + 1);
-        let rows = sql.build().fetch_all(&self.pool).await?;
+        // Scan a usage-time window after the cursor; widen it until it holds a full page or
+        // reaches the end. Pages therefore cost the same at any depth.
+        let mut width = g.max(INITIAL_WINDOW_SECONDS);
+        let rows = loop {
+            let window_end = start.saturating_add(width);
+            let rows = self.page_rows(request, start, window_end).await?;
+            if rows.len() > request.limit || window_end > scan_end {
+                break rows;
+            }
+            width = width.saturating_mul(4);
+        };
         let more = rows.len() > request.limit;
         let mut items = Vec::with_capacity(rows.len().min(request.limit));
         let mut last_key = None;
@@ -238,6 +230,7 @@ impl UsageStore for SqliteStore {
                 subscription_id,
                 meter_id,
                 resource_uri,
+                scan_end,
             });
         }
         Ok(Page {
@@ -370,6 +363,77 @@ impl UsageStore for SqliteStore {
 }
 
 impl SqliteStore {
+    /// The first and last usage start among records reported in the request's window.
+    async fn usage_span(
+        &self,
+        request: &AggregateRequest,
+    ) -> Result<Option<(i64, i64)>, StoreError> {
+        let mut sql = QueryBuilder::<Sqlite>::new(
+            "SELECT MIN(usage_start) AS first, MAX(usage_start) AS last \
+             FROM usage_records INDEXED BY usage_records_reported WHERE reported_time >= ",
+        );
+        sql.push_bind(request.reported_start.timestamp())
+            .push(" AND reported_time < ")
+            .push_bind(request.reported_end.timestamp());
+        if let Some(sub) = &request.subscription {
+            sql.push(" AND subscription_id = ").push_bind(sub.as_str());
+        }
+        let row = sql.build().fetch_one(&self.pool).await?;
+        let first: Option<i64> = row.try_get("first")?;
+        let last: Option<i64> = row.try_get("last")?;
+        Ok(first.zip(last))
+    }
+
+    /// Up to `limit + 1` aggregates after the request's cursor, from records whose usage starts
+    /// in `[window_start, window_end)`. Aggregates are grouped by usage-time bucket, which never
+    /// straddles a window edge because windows start on a bucket and span whole buckets.
+    async fn page_rows(
+        &self,
+        request: &AggregateRequest,
+        window_start: i64,
+        window_end: i64,
+    ) -> Result<Vec<sqlx::sqlite::SqliteRow>, StoreError> {
+        let g = request.granularity.seconds();
+        let bucket = format!("((usage_start / {g}) * {g})");
+        let uri = if request.show_details {
+            "resource_uri"
+        } else {
+            "''"
+        };
+        let mut sql = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {bucket} AS bucket, subscription_id, meter_id, {uri} AS uri, SUM(quantity) AS quantity, \
+             MAX(location) AS location, MAX(tags) AS tags, MAX(additional_info) AS additional_info \
+             FROM usage_records INDEXED BY usage_records_key WHERE usage_start >= "
+        ));
+        sql.push_bind(window_start)
+            .push(" AND usage_start < ")
+            .push_bind(window_end)
+            .push(" AND reported_time >= ")
+            .push_bind(request.reported_start.timestamp())
+            .push(" AND reported_time < ")
+            .push_bind(request.reported_end.timestamp());
+        if let Some(sub) = &request.subscription {
+            sql.push(" AND subscription_id = ").push_bind(sub.as_str());
+        }
+        if let Some(after) = &request.after {
+            // Rows after the key belong to groups after the key: the key columns are the group columns.
+            sql.push(format!(
+                " AND ({bucket}, subscription_id, meter_id, {uri}) > ("
+            ))
+            .push_bind(after.bucket)
+            .push(", ")
+            .push_bind(after.subscription_id.as_str())
+            .push(", ")
+            .push_bind(after.meter_id.as_str())
+            .push(", ")
+            .push_bind(after.resource_uri.as_str())
+            .push(")");
+        }
+        sql.push(" GROUP BY bucket, subscription_id, meter_id, uri ORDER BY bucket, subscription_id, meter_id, uri LIMIT ")
+            .push_bind(request.limit as i64 + 1);
+        Ok(sql.build().fetch_all(&self.pool).await?)
+    }
+
     /// Tokens with their subscriptions: one token by ID, or all of them.
     async fn tokens(&self, only: Option<i64>) -> Result<Vec<TokenInfo>, StoreError> {
         let rows = sqlx::query(

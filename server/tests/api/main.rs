@@ -3,7 +3,9 @@
 // A failed unwrap in a test is a failed test, with its location.
 #![allow(clippy::unwrap_used)]
 
+mod cli;
 mod helpers;
 mod ingest;
 mod portal;
+mod store;
 mod usage;

@@ -1,0 +1,305 @@
+//! Ingest and paging benchmark (`cargo xtask bench [--records N]`), measured against baselines
+//! run in the same process on the same data:
+//!
+//! - bulk ingest over HTTP vs. a raw batched SQLite insert of the same rows into the same schema;
+//! - a 1,000-aggregate page of the provider API (HTTP, JSON) vs. the plain SQL that computes the
+//!   same page directly on the database;
+//! - page 500 vs. page 1;
+//! - the server's resident memory.
+//!
+//! Results print as Markdown for BENCHMARKS.md.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::{Duration, Instant};
+
+use chrono::{Duration as ChronoDuration, Utc};
+use meterbook_core::access::Role;
+use meterbook_core::time::floor_day;
+use meterbook_core::usage::{UsageAggregatePage, UsageRecord};
+use meterbook_core::SubscriptionId;
+use meterbook_server::auth::issue_token;
+use meterbook_server::demo::{self, DemoSpec};
+use meterbook_server::store::{self, SqliteStore};
+use meterbook_server::{Application, ServerConfig, DEFAULT_PROVIDER_SUBSCRIPTION};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Sqlite};
+
+const BATCH: usize = 10_000;
+const REPEATS: usize = 15;
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let wanted: usize = args
+        .iter()
+        .position(|a| a == "--records")
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.replace('_', "").parse().expect("--records N"))
+        .unwrap_or(1_000_000);
+    let dir = tempfile::tempdir().unwrap();
+
+    // The same demo usage the simulator makes, for as many tenants as it takes.
+    let end = floor_day(Utc::now());
+    let per_tenant = demo::records(&DemoSpec {
+        tenants: 1,
+        days: 30,
+        seed: 1,
+        now: end - ChronoDuration::seconds(1),
+    })
+    .len();
+    let tenants = wanted.div_ceil(per_tenant.max(1)) + 1;
+    let mut records = demo::records(&DemoSpec {
+        tenants,
+        days: 30,
+        seed: 1,
+        now: end - ChronoDuration::seconds(1),
+    });
+    records.truncate(wanted);
+    let bodies: Vec<String> = records.chunks(BATCH).map(to_json).collect();
+    let payload_mb = bodies.iter().map(String::len).sum::<usize>() as f64 / 1e6;
+    println!("records: {} ({tenants} tenants x 30 days), {} batches of {BATCH}, {payload_mb:.0} MB of JSON", records.len(), bodies.len());
+
+    // Baseline: a raw batched insert of the same rows into the same schema.
+    let raw_url = format!("sqlite://{}", dir.path().join("raw.db").display());
+    drop(SqliteStore::open(&raw_url).await.unwrap());
+    let raw_secs = raw_insert(&raw_url, &records).await;
+
+    // Meterbook: POST the batches to a real server, two clients at a time.
+    let url = format!("sqlite://{}", dir.path().join("meterbook.db").display());
+    let store = store::open(&url).await.unwrap();
+    let app = Application::build(
+        ServerConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            public_url: None,
+            provider_subscription: SubscriptionId::parse(DEFAULT_PROVIDER_SUBSCRIPTION).unwrap(),
+            demo: false,
+            site_root: dir.path().display().to_string(),
+            secret: None,
+        },
+        store.clone(),
+    )
+    .await
+    .unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run());
+    let (_, provider) = issue_token(store.as_ref(), "bench-provider", Role::Provider, &[])
+        .await
+        .unwrap();
+    let (_, operator) = issue_token(store.as_ref(), "bench-operator", Role::Operator, &[])
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let mut pending = bodies.into_iter();
+    loop {
+        let pair: Vec<String> = pending.by_ref().take(2).collect();
+        if pair.is_empty() {
+            break;
+        }
+        let sends = pair.into_iter().map(|body| {
+            let (client, base, provider) = (client.clone(), base.clone(), provider.clone());
+            tokio::spawn(async move {
+                let r = client
+                    .post(format!("{base}/api/v1/usage-records"))
+                    .bearer_auth(provider)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200, "{:?}", r.text().await);
+            })
+        });
+        for send in sends.collect::<Vec<_>>() {
+            send.await.unwrap();
+        }
+    }
+    let http_secs = started.elapsed().as_secs_f64();
+    assert_eq!(store.record_count().await.unwrap(), records.len() as u64);
+
+    // Paging the provider API, hourly with details, over everything reported.
+    let start = end - ChronoDuration::days(31);
+    let first = format!(
+        "{base}/subscriptions/{DEFAULT_PROVIDER_SUBSCRIPTION}/providers/Microsoft.Commerce.Admin/subscriberUsageAggregates?api-version=2015-06-01-preview&reportedStartTime={}&reportedEndTime={}&aggregationGranularity=Hourly",
+        start.format("%Y-%m-%dT%H:%M:%SZ"),
+        end.format("%Y-%m-%dT%H:%M:%SZ")
+    );
+    let mut link = first.clone();
+    let mut page_500 = None;
+    for page in 1..=500 {
+        let body: UsageAggregatePage = client
+            .get(&link)
+            .bearer_auth(&operator)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body.value.len(), 1_000);
+        if page == 500 {
+            page_500 = Some(link.clone());
+        }
+        link = body.next_link.expect("more pages");
+    }
+    let page_500 = page_500.unwrap();
+    let http_page_1 = p50(REPEATS, || fetch(&client, &first, &operator)).await;
+    let http_page_500 = p50(REPEATS, || fetch(&client, &page_500, &operator)).await;
+
+    // Baseline: the plain SQL that computes page 1 and page 500 on the same database.
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .unwrap();
+    let (rs, re) = (start.timestamp(), end.timestamp());
+    let sql_page_1 = p50(REPEATS, || plain_page_sql(&pool, rs, re, 0)).await;
+    let sql_page_500 = p50(REPEATS, || plain_page_sql(&pool, rs, re, 499_000)).await;
+    let rss_mb = rss_kb() as f64 / 1024.0;
+
+    let http_rate = records.len() as f64 / http_secs;
+    let raw_rate = records.len() as f64 / raw_secs;
+    println!();
+    println!("| measure | Meterbook | baseline | ratio | goal |");
+    println!("|---|---|---|---|---|");
+    println!("| bulk ingest, records/s | {:.0} (HTTP, {http_secs:.1} s) | {:.0} (raw batched SQLite insert, {raw_secs:.1} s) | {:.2}x | >= 100k/s and >= 0.5x |", http_rate, raw_rate, http_rate / raw_rate);
+    println!("| 1,000-aggregate page 1, p50 | {:.1} ms (HTTP+JSON) | {:.1} ms (plain SQL) | {:.2}x | <= 2x |", ms(http_page_1), ms(sql_page_1), ms(http_page_1) / ms(sql_page_1));
+    println!("| 1,000-aggregate page 500, p50 | {:.1} ms (HTTP+JSON) | {:.1} ms (plain SQL with OFFSET) | {:.2}x | <= 2x |", ms(http_page_500), ms(sql_page_500), ms(http_page_500) / ms(sql_page_500));
+    println!(
+        "| page 500 vs page 1 (HTTP) | {:.1} ms | {:.1} ms | {:.2}x | <= 1.5x |",
+        ms(http_page_500),
+        ms(http_page_1),
+        ms(http_page_500) / ms(http_page_1)
+    );
+    println!(
+        "| resident memory (server and client in one process) | {rss_mb:.0} MB | | | reported |"
+    );
+}
+
+fn to_json(records: &[UsageRecord]) -> String {
+    let values: Vec<serde_json::Value> = records
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "subscriptionId": r.subscription_id.as_str(),
+                "meterId": r.meter_id,
+                "usageStartTime": r.usage_start.to_rfc3339(),
+                "usageEndTime": r.usage_end.to_rfc3339(),
+                "reportedTime": r.reported_time.map(|t| t.to_rfc3339()),
+                "quantity": r.quantity,
+                "instanceData": r.instance.to_wire_string(),
+            })
+        })
+        .collect();
+    serde_json::Value::Array(values).to_string()
+}
+
+/// The baseline writer: multi-row INSERTs of the same columns, one transaction per batch.
+async fn raw_insert(url: &str, records: &[UsageRecord]) -> f64 {
+    let options: SqliteConnectOptions = url.parse().unwrap();
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(
+            options
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal),
+        )
+        .await
+        .unwrap();
+    let started = Instant::now();
+    for batch in records.chunks(BATCH) {
+        let mut tx = pool.begin().await.unwrap();
+        for chunk in batch.chunks(2_500) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO usage_records (subscription_id, meter_id, resource_uri, usage_start, usage_end, reported_time, quantity, location, tags, additional_info) ",
+            );
+            q.push_values(chunk, |mut row, r| {
+                row.push_bind(r.subscription_id.as_str())
+                    .push_bind(r.meter_id.as_str())
+                    .push_bind(r.instance.resource_uri.as_str())
+                    .push_bind(r.usage_start.timestamp())
+                    .push_bind(r.usage_end.timestamp())
+                    .push_bind(r.reported_time.map(|t| t.timestamp()).unwrap_or_default())
+                    .push_bind(r.quantity)
+                    .push_bind(r.instance.location.as_str())
+                    .push_bind(
+                        r.instance
+                            .tags
+                            .as_ref()
+                            .map(|t| serde_json::Value::Object(t.clone()).to_string()),
+                    )
+                    .push_bind(
+                        r.instance
+                            .additional_info
+                            .as_ref()
+                            .map(|t| serde_json::Value::Object(t.clone()).to_string()),
+                    );
+            });
+            q.build().execute(&mut *tx).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    started.elapsed().as_secs_f64()
+}
+
+/// The straightforward SQL for one page: filter by reported time, group, order, skip, take.
+async fn plain_page_sql(pool: &sqlx::SqlitePool, rs: i64, re: i64, offset: i64) {
+    let rows = sqlx::query(
+        "SELECT (usage_start / 3600) * 3600 AS bucket, subscription_id, meter_id, resource_uri, SUM(quantity),
+                MAX(location), MAX(tags), MAX(additional_info)
+         FROM usage_records WHERE reported_time >= ? AND reported_time < ?
+         GROUP BY bucket, subscription_id, meter_id, resource_uri
+         ORDER BY bucket, subscription_id, meter_id, resource_uri LIMIT 1001 OFFSET ?",
+    )
+    .bind(rs)
+    .bind(re)
+    .bind(offset)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 1001);
+}
+
+async fn fetch(client: &reqwest::Client, url: &str, token: &str) {
+    let body = client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(body.len() > 100_000);
+}
+
+async fn p50<F, Fut>(n: usize, mut f: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    f().await; // warm-up
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        f().await;
+        times.push(t.elapsed());
+    }
+    times.sort();
+    times[n / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
