@@ -76,7 +76,9 @@ impl UsageStore for SqliteStore {
         if records.is_empty() {
             return Ok(IngestOutcome::default());
         }
-        let mut tx = self.pool.begin().await?;
+        // IMMEDIATE takes the write lock up front (waiting up to the busy timeout), so concurrent
+        // batches queue instead of failing when a read transaction cannot be upgraded.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "CREATE TEMP TABLE IF NOT EXISTS staging (
                 seq INTEGER PRIMARY KEY, subscription_id TEXT NOT NULL, meter_id TEXT NOT NULL,

@@ -269,3 +269,40 @@ async fn daily_totals_equal_the_sum_of_hourly_totals() {
         assert!(close(portal_sum, quantity_sum(&hourly)), "case {case}");
     }
 }
+
+#[tokio::test]
+async fn concurrent_batches_all_land() {
+    let app = spawn_app().await;
+    let (records, _, _) = demo_records(2, 2, 21);
+    let bodies: Vec<String> = as_json(&records)
+        .chunks(300)
+        .map(|c| Value::Array(c.to_vec()).to_string())
+        .collect();
+    let sends: Vec<_> = bodies
+        .into_iter()
+        .map(|body| {
+            let (client, url, token) = (
+                app.client.clone(),
+                format!("{}/api/v1/usage-records", app.base),
+                app.provider.clone(),
+            );
+            tokio::spawn(async move {
+                client
+                    .post(url)
+                    .bearer_auth(token)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            })
+        })
+        .collect();
+    for send in sends {
+        assert_eq!(send.await.unwrap(), 200);
+    }
+    assert_eq!(
+        app.store.record_count().await.unwrap(),
+        records.len() as u64
+    );
+}
