@@ -41,20 +41,18 @@ async fn main() {
 
     // The same demo usage the simulator makes, for as many tenants as it takes.
     let end = floor_day(Utc::now());
-    let per_tenant = demo::records(&DemoSpec {
-        tenants: 1,
-        days: 30,
-        seed: 1,
-        now: end - ChronoDuration::seconds(1),
-    })
-    .len();
-    let tenants = wanted.div_ceil(per_tenant.max(1)) + 1;
-    let mut records = demo::records(&DemoSpec {
+    let spec = |tenants| DemoSpec {
         tenants,
         days: 30,
         seed: 1,
         now: end - ChronoDuration::seconds(1),
-    });
+    };
+    let mut tenants = wanted.div_ceil(16_000).max(1);
+    let mut records = demo::records(&spec(tenants));
+    while records.len() < wanted {
+        tenants = tenants * 5 / 4 + 1;
+        records = demo::records(&spec(tenants));
+    }
     records.truncate(wanted);
     let bodies: Vec<String> = records.chunks(BATCH).map(to_json).collect();
     let payload_mb = bodies.iter().map(String::len).sum::<usize>() as f64 / 1e6;
