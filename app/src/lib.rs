@@ -1,6 +1,9 @@
 //! `meterbook-app`: the portal. Pages render on the server (feature `ssr`) and hydrate in the
 //! browser (feature `hydrate`), so they are useful before the WebAssembly has loaded.
 
+// Leptos views are deeply nested types; release builds of the hydrate side need the headroom.
+#![recursion_limit = "256"]
+
 pub mod chart;
 pub mod format;
 #[cfg(feature = "ssr")]
