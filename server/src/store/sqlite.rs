@@ -88,7 +88,8 @@ impl UsageStore for SqliteStore {
                 seq INTEGER PRIMARY KEY, subscription_id TEXT NOT NULL, meter_id TEXT NOT NULL,
                 resource_uri TEXT NOT NULL, usage_start INTEGER NOT NULL, usage_end INTEGER NOT NULL,
                 reported_time INTEGER NOT NULL, quantity REAL NOT NULL, location TEXT NOT NULL,
-                tags TEXT, additional_info TEXT)",
+                tags TEXT, additional_info TEXT,
+                subscription INTEGER, meter INTEGER, resource INTEGER)",
         )
         .execute(&mut *tx)
         .await?;
@@ -115,6 +116,18 @@ impl UsageStore for SqliteStore {
             });
             insert.build().execute(&mut *tx).await?;
         }
+        // New names get their numbers; then every staged record learns its key.
+        for statement in [
+            "INSERT OR IGNORE INTO subscriptions (subscription_id) SELECT DISTINCT subscription_id FROM staging",
+            "INSERT OR IGNORE INTO meters (meter_id) SELECT DISTINCT meter_id FROM staging",
+            "INSERT OR IGNORE INTO resources (resource_uri) SELECT DISTINCT resource_uri FROM staging",
+            "UPDATE staging SET
+                subscription = (SELECT id FROM subscriptions WHERE subscriptions.subscription_id = staging.subscription_id),
+                meter = (SELECT id FROM meters WHERE meters.meter_id = staging.meter_id),
+                resource = (SELECT id FROM resources WHERE resources.resource_uri = staging.resource_uri)",
+        ] {
+            sqlx::query(statement).execute(&mut *tx).await?;
+        }
         // Records are judged in order, as if sent one by one: the first of a key is compared with
         // the store, each later one with the one before it in the batch.
         let counts = sqlx::query(
@@ -125,9 +138,9 @@ impl UsageStore for SqliteStore {
                        u.id AS stored_id, u.quantity AS stored
                 FROM staging st
                 LEFT JOIN usage_records u
-                  ON u.subscription_id = st.subscription_id AND u.meter_id = st.meter_id
-                 AND u.resource_uri = st.resource_uri AND u.usage_start = st.usage_start
-                WINDOW w AS (PARTITION BY st.subscription_id, st.meter_id, st.resource_uri, st.usage_start ORDER BY st.seq)
+                  ON u.usage_start = st.usage_start AND u.subscription = st.subscription
+                 AND u.meter = st.meter AND u.resource = st.resource
+                WINDOW w AS (PARTITION BY st.usage_start, st.subscription, st.meter, st.resource ORDER BY st.seq)
              )
              SELECT COALESCE(SUM(occurrence = 1 AND stored_id IS NULL), 0) AS accepted,
                     COALESCE(SUM(CASE WHEN occurrence = 1 THEN stored_id IS NOT NULL AND stored = quantity
@@ -140,36 +153,28 @@ impl UsageStore for SqliteStore {
         let accepted: i64 = counts.try_get("accepted")?;
         let duplicates: i64 = counts.try_get("duplicates")?;
         let total: i64 = counts.try_get("total")?;
-        // The last record of each key is the one that counts.
-        sqlx::query(
+        for statement in [
+            // The last record of each key is the one that counts.
             "DELETE FROM staging WHERE seq NOT IN
-               (SELECT MAX(seq) FROM staging GROUP BY subscription_id, meter_id, resource_uri, usage_start)",
-        )
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
+               (SELECT MAX(seq) FROM staging GROUP BY usage_start, subscription, meter, resource)",
             "UPDATE usage_records
              SET quantity = s.quantity, usage_end = s.usage_end, reported_time = s.reported_time,
                  location = s.location, tags = s.tags, additional_info = s.additional_info
              FROM staging s
-             WHERE usage_records.subscription_id = s.subscription_id AND usage_records.meter_id = s.meter_id
-               AND usage_records.resource_uri = s.resource_uri AND usage_records.usage_start = s.usage_start
+             WHERE usage_records.usage_start = s.usage_start AND usage_records.subscription = s.subscription
+               AND usage_records.meter = s.meter AND usage_records.resource = s.resource
                AND usage_records.quantity <> s.quantity",
-        )
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO usage_records (subscription_id, meter_id, resource_uri, usage_start, usage_end,
+            "INSERT INTO usage_records (usage_start, subscription, meter, resource, usage_end,
                                         reported_time, quantity, location, tags, additional_info)
-             SELECT subscription_id, meter_id, resource_uri, usage_start, usage_end,
+             SELECT usage_start, subscription, meter, resource, usage_end,
                     reported_time, quantity, location, tags, additional_info
              FROM staging WHERE true
              -- In key order: the key index then grows in runs instead of at random places.
-             ORDER BY usage_start, subscription_id, meter_id, resource_uri
+             ORDER BY usage_start, subscription, meter, resource
              ON CONFLICT DO NOTHING",
-        )
-        .execute(&mut *tx)
-        .await?;
+        ] {
+            sqlx::query(statement).execute(&mut *tx).await?;
+        }
         sqlx::query("DELETE FROM staging").execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(IngestOutcome {
@@ -253,9 +258,13 @@ impl UsageStore for SqliteStore {
         to: DateTime<Utc>,
     ) -> Result<Vec<DailyMeterTotal>, StoreError> {
         let rows = sqlx::query(
-            "SELECT subscription_id, meter_id, usage_start / ?1 AS day, SUM(quantity) AS quantity, COUNT(*) AS records
-             FROM usage_records WHERE usage_start >= ?2 AND usage_start < ?3
-             GROUP BY subscription_id, meter_id, day ORDER BY subscription_id, meter_id, day",
+            "SELECT s.subscription_id, m.meter_id, t.day, t.quantity, t.records
+             FROM (SELECT subscription, meter, usage_start / ?1 AS day, SUM(quantity) AS quantity, COUNT(*) AS records
+                   FROM usage_records WHERE usage_start >= ?2 AND usage_start < ?3
+                   GROUP BY subscription, meter, day) t
+             JOIN subscriptions s ON s.id = t.subscription
+             JOIN meters m ON m.id = t.meter
+             ORDER BY s.subscription_id, m.meter_id, t.day",
         )
         .bind(DAY_SECONDS)
         .bind(from.timestamp())
@@ -384,7 +393,9 @@ impl SqliteStore {
             .push(" AND reported_time < ")
             .push_bind(request.reported_end.timestamp());
         if let Some(sub) = &request.subscription {
-            sql.push(" AND subscription_id = ").push_bind(sub.as_str());
+            sql.push(" AND subscription = (SELECT id FROM subscriptions WHERE subscription_id = ")
+                .push_bind(sub.as_str())
+                .push(")");
         }
         let row = sql.build().fetch_one(&self.pool).await?;
         let first: Option<i64> = row.try_get("first")?;
@@ -402,31 +413,37 @@ impl SqliteStore {
         window_end: i64,
     ) -> Result<Vec<sqlx::sqlite::SqliteRow>, StoreError> {
         let g = request.granularity.seconds();
-        let bucket = format!("((usage_start / {g}) * {g})");
+        let bucket = format!("((u.usage_start / {g}) * {g})");
         let uri = if request.show_details {
-            "resource_uri"
+            "r.resource_uri"
         } else {
             "''"
         };
+        // CROSS JOIN keeps usage_records the outer loop, walking the key index's window.
         let mut sql = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {bucket} AS bucket, subscription_id, meter_id, {uri} AS uri, SUM(quantity) AS quantity, \
-             MAX(location) AS location, MAX(tags) AS tags, MAX(additional_info) AS additional_info \
-             FROM usage_records INDEXED BY usage_records_key WHERE usage_start >= "
+            "SELECT {bucket} AS bucket, s.subscription_id, m.meter_id, {uri} AS uri, SUM(u.quantity) AS quantity, \
+             MAX(u.location) AS location, MAX(u.tags) AS tags, MAX(u.additional_info) AS additional_info \
+             FROM usage_records u INDEXED BY usage_records_key \
+             CROSS JOIN subscriptions s ON s.id = u.subscription \
+             CROSS JOIN meters m ON m.id = u.meter \
+             CROSS JOIN resources r ON r.id = u.resource \
+             WHERE u.usage_start >= "
         ));
         sql.push_bind(window_start)
-            .push(" AND usage_start < ")
+            .push(" AND u.usage_start < ")
             .push_bind(window_end)
-            .push(" AND reported_time >= ")
+            .push(" AND u.reported_time >= ")
             .push_bind(request.reported_start.timestamp())
-            .push(" AND reported_time < ")
+            .push(" AND u.reported_time < ")
             .push_bind(request.reported_end.timestamp());
         if let Some(sub) = &request.subscription {
-            sql.push(" AND subscription_id = ").push_bind(sub.as_str());
+            sql.push(" AND s.subscription_id = ")
+                .push_bind(sub.as_str());
         }
         if let Some(after) = &request.after {
             // Rows after the key belong to groups after the key: the key columns are the group columns.
             sql.push(format!(
-                " AND ({bucket}, subscription_id, meter_id, {uri}) > ("
+                " AND ({bucket}, s.subscription_id, m.meter_id, {uri}) > ("
             ))
             .push_bind(after.bucket)
             .push(", ")
@@ -437,7 +454,7 @@ impl SqliteStore {
             .push_bind(after.resource_uri.as_str())
             .push(")");
         }
-        sql.push(" GROUP BY bucket, subscription_id, meter_id, uri ORDER BY bucket, subscription_id, meter_id, uri LIMIT ")
+        sql.push(" GROUP BY bucket, s.subscription_id, m.meter_id, uri ORDER BY bucket, s.subscription_id, m.meter_id, uri LIMIT ")
             .push_bind(request.limit as i64 + 1);
         Ok(sql.build().fetch_all(&self.pool).await?)
     }
