@@ -145,6 +145,7 @@ impl UsageStore for SqliteStore {
              SELECT COALESCE(SUM(occurrence = 1 AND stored_id IS NULL), 0) AS accepted,
                     COALESCE(SUM(CASE WHEN occurrence = 1 THEN stored_id IS NOT NULL AND stored = quantity
                                       ELSE previous = quantity END), 0) AS duplicates,
+                    COALESCE(SUM(occurrence > 1), 0) AS repeats,
                     COUNT(*) AS total
              FROM s",
         )
@@ -152,35 +153,53 @@ impl UsageStore for SqliteStore {
         .await?;
         let accepted: i64 = counts.try_get("accepted")?;
         let duplicates: i64 = counts.try_get("duplicates")?;
+        let repeats: i64 = counts.try_get("repeats")?;
         let total: i64 = counts.try_get("total")?;
-        for statement in [
+        let corrected = total - accepted - duplicates;
+        // Each step runs only when the counts say it has something to do: a batch of fresh usage,
+        // the common case, only inserts.
+        if repeats > 0 {
             // The last record of each key is the one that counts.
-            "DELETE FROM staging WHERE seq NOT IN
-               (SELECT MAX(seq) FROM staging GROUP BY usage_start, subscription, meter, resource)",
-            "UPDATE usage_records
-             SET quantity = s.quantity, usage_end = s.usage_end, reported_time = s.reported_time,
-                 location = s.location, tags = s.tags, additional_info = s.additional_info
-             FROM staging s
-             WHERE usage_records.usage_start = s.usage_start AND usage_records.subscription = s.subscription
-               AND usage_records.meter = s.meter AND usage_records.resource = s.resource
-               AND usage_records.quantity <> s.quantity",
-            "INSERT INTO usage_records (usage_start, subscription, meter, resource, usage_end,
-                                        reported_time, quantity, location, tags, additional_info)
-             SELECT usage_start, subscription, meter, resource, usage_end,
-                    reported_time, quantity, location, tags, additional_info
-             FROM staging WHERE true
-             -- In key order: the key index then grows in runs instead of at random places.
-             ORDER BY usage_start, subscription, meter, resource
-             ON CONFLICT DO NOTHING",
-        ] {
-            sqlx::query(statement).execute(&mut *tx).await?;
+            sqlx::query(
+                "DELETE FROM staging WHERE seq NOT IN
+                   (SELECT MAX(seq) FROM staging GROUP BY usage_start, subscription, meter, resource)",
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        if corrected > 0 {
+            sqlx::query(
+                "UPDATE usage_records
+                 SET quantity = s.quantity, usage_end = s.usage_end, reported_time = s.reported_time,
+                     location = s.location, tags = s.tags, additional_info = s.additional_info
+                 FROM staging s
+                 WHERE usage_records.usage_start = s.usage_start AND usage_records.subscription = s.subscription
+                   AND usage_records.meter = s.meter AND usage_records.resource = s.resource
+                   AND usage_records.quantity <> s.quantity",
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        if accepted > 0 {
+            sqlx::query(
+                "INSERT INTO usage_records (usage_start, subscription, meter, resource, usage_end,
+                                            reported_time, quantity, location, tags, additional_info)
+                 SELECT usage_start, subscription, meter, resource, usage_end,
+                        reported_time, quantity, location, tags, additional_info
+                 FROM staging WHERE true
+                 -- In key order: the key index then grows in runs instead of at random places.
+                 ORDER BY usage_start, subscription, meter, resource
+                 ON CONFLICT DO NOTHING",
+            )
+            .execute(&mut *tx)
+            .await?;
         }
         sqlx::query("DELETE FROM staging").execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(IngestOutcome {
             accepted: accepted as u64,
             duplicates: duplicates as u64,
-            corrected: (total - accepted - duplicates) as u64,
+            corrected: corrected as u64,
         })
     }
 
