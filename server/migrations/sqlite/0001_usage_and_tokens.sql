@@ -35,8 +35,17 @@ CREATE TABLE usage_records (
 -- The dedup key, led by usage time: pages of aggregates are served in usage-time order, so a page
 -- scans one narrow window of this index, and the portal's usage-time ranges use it too.
 CREATE UNIQUE INDEX usage_records_key ON usage_records (usage_start, subscription, meter, resource);
--- The ARM API filters by reported time; usage_start makes the first page's bounds index-only.
-CREATE INDEX usage_records_reported ON usage_records (reported_time, usage_start);
+-- For each hour of reported time, the first and last usage start of the records reported in it.
+-- The ARM API filters by reported time: a query's first page reads its usage-time span here, then
+-- pages walk the key index and test reported time row by row. This small table replaces an index
+-- on reported time, which cost a quarter of ingest speed. Spans only ever widen (a correction
+-- moves a record to a later reported hour without shrinking the earlier one): a wider span costs
+-- a page some scanning, never a missed record.
+CREATE TABLE reported_spans (
+    reported_hour INTEGER PRIMARY KEY,
+    first_usage   INTEGER NOT NULL,
+    last_usage    INTEGER NOT NULL
+);
 
 -- Settings that must be the same for every process sharing the store (the token-signing secret).
 CREATE TABLE settings (

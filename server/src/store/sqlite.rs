@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use meterbook_core::access::Role;
 use meterbook_core::overview::DailyMeterTotal;
 use meterbook_core::page::{Page, PageKey};
-use meterbook_core::time::{from_epoch, DAY_SECONDS};
+use meterbook_core::time::{from_epoch, DAY_SECONDS, HOUR_SECONDS};
 use meterbook_core::usage::{AggregateLine, InstanceData, UsageRecord};
 use meterbook_core::SubscriptionId;
 use serde_json::{Map, Value};
@@ -180,6 +180,16 @@ impl UsageStore for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
+        sqlx::query(
+            "INSERT INTO reported_spans (reported_hour, first_usage, last_usage)
+             SELECT reported_time / 3600, MIN(usage_start), MAX(usage_start) FROM staging
+             WHERE true GROUP BY reported_time / 3600
+             ON CONFLICT (reported_hour) DO UPDATE SET
+                 first_usage = MIN(first_usage, excluded.first_usage),
+                 last_usage = MAX(last_usage, excluded.last_usage)",
+        )
+        .execute(&mut *tx)
+        .await?;
         if accepted > 0 {
             sqlx::query(
                 "INSERT INTO usage_records (usage_start, subscription, meter, resource, usage_end,
@@ -399,24 +409,21 @@ impl UsageStore for SqliteStore {
 }
 
 impl SqliteStore {
-    /// The first and last usage start among records reported in the request's window.
+    /// The first and last usage start among records reported in the request's window (of every
+    /// subscription: a tenant's span lies within it).
     async fn usage_span(
         &self,
         request: &AggregateRequest,
     ) -> Result<Option<(i64, i64)>, StoreError> {
-        let mut sql = QueryBuilder::<Sqlite>::new(
-            "SELECT MIN(usage_start) AS first, MAX(usage_start) AS last \
-             FROM usage_records INDEXED BY usage_records_reported WHERE reported_time >= ",
-        );
-        sql.push_bind(request.reported_start.timestamp())
-            .push(" AND reported_time < ")
-            .push_bind(request.reported_end.timestamp());
-        if let Some(sub) = &request.subscription {
-            sql.push(" AND subscription = (SELECT id FROM subscriptions WHERE subscription_id = ")
-                .push_bind(sub.as_str())
-                .push(")");
-        }
-        let row = sql.build().fetch_one(&self.pool).await?;
+        // Whole hours covering the window (queries are on the hour; this stays right if not).
+        let row = sqlx::query(
+            "SELECT MIN(first_usage) AS first, MAX(last_usage) AS last FROM reported_spans
+             WHERE reported_hour >= ? AND reported_hour < ?",
+        )
+        .bind(request.reported_start.timestamp().div_euclid(HOUR_SECONDS))
+        .bind((request.reported_end.timestamp() + HOUR_SECONDS - 1).div_euclid(HOUR_SECONDS))
+        .fetch_one(&self.pool)
+        .await?;
         let first: Option<i64> = row.try_get("first")?;
         let last: Option<i64> = row.try_get("last")?;
         Ok(first.zip(last))
