@@ -21,13 +21,15 @@ const TAG_LEN: usize = 16;
 const TOKEN_VERSION: u8 = 1;
 
 /// Where a page ends, in the order aggregates are served: (bucket start, subscription, meter,
-/// resource URI), with times in seconds since the epoch.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+/// resource), with the bucket in seconds since the epoch and the others as the store's own
+/// numbers for them (0 for the resource of an aggregate without details). Numbers keep tokens
+/// short and let the store seek straight to the position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PageKey {
     pub bucket: i64,
-    pub subscription_id: String,
-    pub meter_id: String,
-    pub resource_uri: String,
+    pub subscription: i64,
+    pub meter: i64,
+    pub resource: i64,
     /// The latest usage start the query reaches, found once for the first page and carried
     /// along, so later pages need not look for it again.
     pub scan_end: i64,
@@ -52,7 +54,7 @@ pub enum TokenError {
 #[derive(Serialize, Deserialize)]
 struct Payload {
     v: u8,
-    k: (i64, String, String, String, i64),
+    k: (i64, i64, i64, i64, i64),
 }
 
 /// Seals and opens continuation tokens with the server's secret.
@@ -90,9 +92,9 @@ impl TokenSigner {
             v: TOKEN_VERSION,
             k: (
                 key.bucket,
-                key.subscription_id.clone(),
-                key.meter_id.clone(),
-                key.resource_uri.clone(),
+                key.subscription,
+                key.meter,
+                key.resource,
                 key.scan_end,
             ),
         };
@@ -124,12 +126,12 @@ impl TokenSigner {
         if decoded.v != TOKEN_VERSION {
             return Err(TokenError::Malformed);
         }
-        let (bucket, subscription_id, meter_id, resource_uri, scan_end) = decoded.k;
+        let (bucket, subscription, meter, resource, scan_end) = decoded.k;
         Ok(PageKey {
             bucket,
-            subscription_id,
-            meter_id,
-            resource_uri,
+            subscription,
+            meter,
+            resource,
             scan_end,
         })
     }
@@ -161,11 +163,9 @@ mod tests {
     fn key() -> PageKey {
         PageKey {
             bucket: 1_790_000_000,
-            subscription_id: "0f0a4a7b-1c2d-4e5f-8a9b-0c1d2e3f4a5b".into(),
-            meter_id: "6DAB500F-A4FD-49C4-956D-229BB9C8C793".into(),
-            resource_uri:
-                "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1"
-                    .into(),
+            subscription: 3,
+            meter: 17,
+            resource: 40_123,
             scan_end: 1_790_086_400,
         }
     }
@@ -201,7 +201,7 @@ mod tests {
         let token = signer.seal(&fp, &key());
         let (payload, tag) = token.split_once('.').unwrap();
         let mut bytes = URL_SAFE_NO_PAD.decode(payload).unwrap();
-        bytes[10] ^= 1;
+        bytes[12] ^= 1;
         let forged = format!("{}.{tag}", URL_SAFE_NO_PAD.encode(bytes));
         assert!(signer.open(&fp, &forged).is_err());
         assert_eq!(signer.open(&fp, "garbage"), Err(TokenError::Malformed));

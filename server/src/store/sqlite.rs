@@ -17,8 +17,9 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::{AggregateRequest, IngestOutcome, StoreError, TokenInfo, UsageStore};
 
-/// The first usage-time window a page scans; it widens fourfold until the page is full.
-const INITIAL_WINDOW_SECONDS: i64 = 6 * 3_600;
+/// The first usage-time window a page scans (two hours hold a full page of a busy cloud); it
+/// widens fourfold until the page is full.
+const INITIAL_WINDOW_SECONDS: i64 = 2 * 3_600;
 
 /// Rows per multi-row INSERT: 11 parameters each stays well under SQLite's 32,766 limit.
 const ROWS_PER_INSERT: usize = 2_500;
@@ -260,8 +261,8 @@ impl UsageStore for SqliteStore {
                     })
                 });
             items.push(AggregateLine {
-                subscription_id: subscription_id.clone(),
-                meter_id: meter_id.clone(),
+                subscription_id,
+                meter_id,
                 usage_start: from_epoch(bucket),
                 usage_end: from_epoch(bucket + g),
                 quantity: row.try_get("quantity")?,
@@ -269,9 +270,9 @@ impl UsageStore for SqliteStore {
             });
             last_key = Some(PageKey {
                 bucket,
-                subscription_id,
-                meter_id,
-                resource_uri,
+                subscription: row.try_get("subscription_key")?,
+                meter: row.try_get("meter_key")?,
+                resource: row.try_get("resource_key")?,
                 scan_end,
             });
         }
@@ -440,19 +441,24 @@ impl SqliteStore {
     ) -> Result<Vec<sqlx::sqlite::SqliteRow>, StoreError> {
         let g = request.granularity.seconds();
         let bucket = format!("((u.usage_start / {g}) * {g})");
-        let uri = if request.show_details {
-            "r.resource_uri"
+        let (resource, uri, join) = if request.show_details {
+            (
+                "u.resource",
+                "r.resource_uri",
+                "CROSS JOIN resources r ON r.id = u.resource",
+            )
         } else {
-            "''"
+            ("0", "''", "")
         };
-        // CROSS JOIN keeps usage_records the outer loop, walking the key index's window.
+        // CROSS JOIN keeps usage_records the outer loop, walking the key index's window. The
+        // names are functions of the numbers grouped by, as SQLite's bare columns allow.
         let mut sql = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {bucket} AS bucket, s.subscription_id, m.meter_id, {uri} AS uri, SUM(u.quantity) AS quantity, \
+            "SELECT {bucket} AS bucket, u.subscription AS subscription_key, u.meter AS meter_key, {resource} AS resource_key, \
+             s.subscription_id, m.meter_id, {uri} AS uri, SUM(u.quantity) AS quantity, \
              MAX(u.location) AS location, MAX(u.tags) AS tags, MAX(u.additional_info) AS additional_info \
              FROM usage_records u INDEXED BY usage_records_key \
              CROSS JOIN subscriptions s ON s.id = u.subscription \
-             CROSS JOIN meters m ON m.id = u.meter \
-             CROSS JOIN resources r ON r.id = u.resource \
+             CROSS JOIN meters m ON m.id = u.meter {join} \
              WHERE u.usage_start >= "
         ));
         sql.push_bind(window_start)
@@ -467,21 +473,33 @@ impl SqliteStore {
                 .push_bind(sub.as_str());
         }
         if let Some(after) = &request.after {
-            // Rows after the key belong to groups after the key: the key columns are the group columns.
-            sql.push(format!(
-                " AND ({bucket}, s.subscription_id, m.meter_id, {uri}) > ("
-            ))
-            .push_bind(after.bucket)
-            .push(", ")
-            .push_bind(after.subscription_id.as_str())
-            .push(", ")
-            .push_bind(after.meter_id.as_str())
-            .push(", ")
-            .push_bind(after.resource_uri.as_str())
-            .push(")");
+            // The first condition lets the index seek to the cursor (every row of a later group
+            // satisfies it, because a row starts no earlier than its bucket); the second is exact.
+            sql.push(" AND (u.usage_start, u.subscription, u.meter, u.resource) > (")
+                .push_bind(after.bucket)
+                .push(", ")
+                .push_bind(after.subscription)
+                .push(", ")
+                .push_bind(after.meter)
+                .push(", ")
+                .push_bind(after.resource)
+                .push(format!(
+                    ") AND ({bucket}, u.subscription, u.meter, {resource}) > ("
+                ))
+                .push_bind(after.bucket)
+                .push(", ")
+                .push_bind(after.subscription)
+                .push(", ")
+                .push_bind(after.meter)
+                .push(", ")
+                .push_bind(after.resource)
+                .push(")");
         }
-        sql.push(" GROUP BY bucket, s.subscription_id, m.meter_id, uri ORDER BY bucket, s.subscription_id, m.meter_id, uri LIMIT ")
-            .push_bind(request.limit as i64 + 1);
+        sql.push(
+            " GROUP BY bucket, subscription_key, meter_key, resource_key \
+             ORDER BY bucket, subscription_key, meter_key, resource_key LIMIT ",
+        )
+        .push_bind(request.limit as i64 + 1);
         Ok(sql.build().fetch_all(&self.pool).await?)
     }
 
