@@ -1,6 +1,7 @@
 //! Storage of usage records, tokens and settings behind one trait, so the API and the portal do
 //! not know which database they run on. SQL lives only below this module.
 
+mod names;
 mod sqlite;
 
 use async_trait::async_trait;

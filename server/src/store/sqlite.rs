@@ -1,6 +1,8 @@
 //! The embedded SQLite store: WAL mode, migrations from `migrations/sqlite`, set-based ingest.
 
+use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -15,6 +17,7 @@ use serde_json::{Map, Value};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
+use super::names::{NameCache, NameKind};
 use super::{AggregateRequest, IngestOutcome, StoreError, TokenInfo, UsageStore};
 
 /// The first usage-time window a page scans (two hours hold a full page of a busy cloud); it
@@ -23,12 +26,15 @@ const INITIAL_WINDOW_SECONDS: i64 = 2 * 3_600;
 
 /// Rows per multi-row INSERT: 11 parameters each stays well under SQLite's 32,766 limit.
 const ROWS_PER_INSERT: usize = 2_500;
+/// Names per statement when numbering new names.
+const NAMES_PER_STATEMENT: usize = 500;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    names: Arc<NameCache>,
 }
 
 impl SqliteStore {
@@ -52,8 +58,53 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            names: Arc::default(),
+        })
     }
+}
+
+fn name_of(kind: NameKind, record: &UsageRecord) -> &str {
+    match kind {
+        NameKind::Subscription => record.subscription_id.as_str(),
+        NameKind::Meter => &record.meter_id,
+        NameKind::Resource => &record.instance.resource_uri,
+    }
+}
+
+/// Numbers `names` of one kind (none of them known to the cache), adding those the table lacks.
+async fn number_names(
+    tx: &mut sqlx::SqliteConnection,
+    kind: NameKind,
+    names: &[String],
+) -> Result<HashMap<String, i64>, StoreError> {
+    let (table, column) = match kind {
+        NameKind::Subscription => ("subscriptions", "subscription_id"),
+        NameKind::Meter => ("meters", "meter_id"),
+        NameKind::Resource => ("resources", "resource_uri"),
+    };
+    let mut numbered = HashMap::with_capacity(names.len());
+    for chunk in names.chunks(NAMES_PER_STATEMENT) {
+        let mut insert =
+            QueryBuilder::<Sqlite>::new(format!("INSERT OR IGNORE INTO {table} ({column}) "));
+        insert.push_values(chunk, |mut row, name| {
+            row.push_bind(name.as_str());
+        });
+        insert.build().execute(&mut *tx).await?;
+        let mut select = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT id, {column} AS name FROM {table} WHERE {column} IN ("
+        ));
+        let mut list = select.separated(", ");
+        for name in chunk {
+            list.push_bind(name.as_str());
+        }
+        select.push(")");
+        for row in select.build().fetch_all(&mut *tx).await? {
+            numbered.insert(row.try_get("name")?, row.try_get("id")?);
+        }
+    }
+    Ok(numbered)
 }
 
 fn json_text(map: &Option<Map<String, Value>>) -> Option<String> {
@@ -84,13 +135,32 @@ impl UsageStore for SqliteStore {
         // IMMEDIATE takes the write lock up front (waiting up to the busy timeout), so concurrent
         // batches queue instead of failing when a read transaction cannot be upgraded.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // Names get their numbers first (new ones inside this transaction), so staged records
+        // carry their keys as the table does.
+        let mut numbers: Vec<HashMap<String, i64>> = Vec::with_capacity(3);
+        let mut fresh: Vec<(NameKind, HashMap<String, i64>)> = Vec::with_capacity(3);
+        for kind in NameKind::ALL {
+            let (mut known, missing) = self
+                .names
+                .lookup(kind, records.iter().map(|r| name_of(kind, r)));
+            let numbered = number_names(&mut tx, kind, &missing).await?;
+            known.extend(numbered.iter().map(|(k, v)| (k.clone(), *v)));
+            numbers.push(known);
+            fresh.push((kind, numbered));
+        }
+        let key_of = |kind: NameKind, r: &UsageRecord| -> i64 {
+            // Every name of the batch was numbered just above.
+            numbers[kind as usize]
+                .get(name_of(kind, r))
+                .copied()
+                .unwrap_or_default()
+        };
         sqlx::query(
             "CREATE TEMP TABLE IF NOT EXISTS staging (
-                seq INTEGER PRIMARY KEY, subscription_id TEXT NOT NULL, meter_id TEXT NOT NULL,
-                resource_uri TEXT NOT NULL, usage_start INTEGER NOT NULL, usage_end INTEGER NOT NULL,
+                seq INTEGER PRIMARY KEY, usage_start INTEGER NOT NULL, subscription INTEGER NOT NULL,
+                meter INTEGER NOT NULL, resource INTEGER NOT NULL, usage_end INTEGER NOT NULL,
                 reported_time INTEGER NOT NULL, quantity REAL NOT NULL, location TEXT NOT NULL,
-                tags TEXT, additional_info TEXT,
-                subscription INTEGER, meter INTEGER, resource INTEGER)",
+                tags TEXT, additional_info TEXT)",
         )
         .execute(&mut *tx)
         .await?;
@@ -98,16 +168,16 @@ impl UsageStore for SqliteStore {
         let mut seq: i64 = 0;
         for chunk in records.chunks(ROWS_PER_INSERT) {
             let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO staging (seq, subscription_id, meter_id, resource_uri, usage_start, usage_end, \
+                "INSERT INTO staging (seq, usage_start, subscription, meter, resource, usage_end, \
                  reported_time, quantity, location, tags, additional_info) ",
             );
             insert.push_values(chunk, |mut row, r| {
                 seq += 1;
                 row.push_bind(seq)
-                    .push_bind(r.subscription_id.as_str())
-                    .push_bind(r.meter_id.as_str())
-                    .push_bind(r.instance.resource_uri.as_str())
                     .push_bind(r.usage_start.timestamp())
+                    .push_bind(key_of(NameKind::Subscription, r))
+                    .push_bind(key_of(NameKind::Meter, r))
+                    .push_bind(key_of(NameKind::Resource, r))
                     .push_bind(r.usage_end.timestamp())
                     .push_bind(r.reported_or(received_at).timestamp())
                     .push_bind(r.quantity)
@@ -116,18 +186,6 @@ impl UsageStore for SqliteStore {
                     .push_bind(json_text(&r.instance.additional_info));
             });
             insert.build().execute(&mut *tx).await?;
-        }
-        // New names get their numbers; then every staged record learns its key.
-        for statement in [
-            "INSERT OR IGNORE INTO subscriptions (subscription_id) SELECT DISTINCT subscription_id FROM staging",
-            "INSERT OR IGNORE INTO meters (meter_id) SELECT DISTINCT meter_id FROM staging",
-            "INSERT OR IGNORE INTO resources (resource_uri) SELECT DISTINCT resource_uri FROM staging",
-            "UPDATE staging SET
-                subscription = (SELECT id FROM subscriptions WHERE subscriptions.subscription_id = staging.subscription_id),
-                meter = (SELECT id FROM meters WHERE meters.meter_id = staging.meter_id),
-                resource = (SELECT id FROM resources WHERE resources.resource_uri = staging.resource_uri)",
-        ] {
-            sqlx::query(statement).execute(&mut *tx).await?;
         }
         // Records are judged in order, as if sent one by one: the first of a key is compared with
         // the store, each later one with the one before it in the batch.
@@ -207,6 +265,9 @@ impl UsageStore for SqliteStore {
         }
         sqlx::query("DELETE FROM staging").execute(&mut *tx).await?;
         tx.commit().await?;
+        for (kind, numbered) in fresh {
+            self.names.remember(kind, numbered);
+        }
         Ok(IngestOutcome {
             accepted: accepted as u64,
             duplicates: duplicates as u64,
