@@ -180,21 +180,7 @@ async fn main() {
 }
 
 fn to_json(records: &[UsageRecord]) -> String {
-    let values: Vec<serde_json::Value> = records
-        .iter()
-        .map(|r| {
-            serde_json::json!({
-                "subscriptionId": r.subscription_id.as_str(),
-                "meterId": r.meter_id,
-                "usageStartTime": r.usage_start.to_rfc3339(),
-                "usageEndTime": r.usage_end.to_rfc3339(),
-                "reportedTime": r.reported_time.map(|t| t.to_rfc3339()),
-                "quantity": r.quantity,
-                "instanceData": r.instance.to_wire_string(),
-            })
-        })
-        .collect();
-    serde_json::Value::Array(values).to_string()
+    serde_json::Value::Array(records.iter().map(UsageRecord::to_ingest_json).collect()).to_string()
 }
 
 /// The baseline writer: multi-row INSERTs of the same columns, one transaction per batch.

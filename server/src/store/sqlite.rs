@@ -536,25 +536,22 @@ impl SqliteStore {
         if let Some(after) = &request.after {
             // The first condition lets the index seek to the cursor (every row of a later group
             // satisfies it, because a row starts no earlier than its bucket); the second is exact.
-            sql.push(" AND (u.usage_start, u.subscription, u.meter, u.resource) > (")
-                .push_bind(after.bucket)
-                .push(", ")
-                .push_bind(after.subscription)
-                .push(", ")
-                .push_bind(after.meter)
-                .push(", ")
-                .push_bind(after.resource)
-                .push(format!(
-                    ") AND ({bucket}, u.subscription, u.meter, {resource}) > ("
-                ))
-                .push_bind(after.bucket)
-                .push(", ")
-                .push_bind(after.subscription)
-                .push(", ")
-                .push_bind(after.meter)
-                .push(", ")
-                .push_bind(after.resource)
-                .push(")");
+            for columns in [
+                "u.usage_start, u.subscription, u.meter, u.resource".to_owned(),
+                format!("{bucket}, u.subscription, u.meter, {resource}"),
+            ] {
+                sql.push(format!(" AND ({columns}) > ("));
+                let mut key = sql.separated(", ");
+                for value in [
+                    after.bucket,
+                    after.subscription,
+                    after.meter,
+                    after.resource,
+                ] {
+                    key.push_bind(value);
+                }
+                sql.push(")");
+            }
         }
         sql.push(
             " GROUP BY bucket, subscription_key, meter_key, resource_key \

@@ -169,20 +169,7 @@ pub fn demo_records(
 }
 
 pub fn as_json(records: &[UsageRecord]) -> Vec<Value> {
-    records
-        .iter()
-        .map(|r| {
-            serde_json::json!({
-                "subscriptionId": r.subscription_id.as_str(),
-                "meterId": r.meter_id,
-                "usageStartTime": r.usage_start.to_rfc3339(),
-                "usageEndTime": r.usage_end.to_rfc3339(),
-                "reportedTime": r.reported_time.map(|t| t.to_rfc3339()),
-                "quantity": r.quantity,
-                "instanceData": r.instance.to_wire_string(),
-            })
-        })
-        .collect()
+    records.iter().map(UsageRecord::to_ingest_json).collect()
 }
 
 pub fn time_param(t: DateTime<Utc>) -> String {
