@@ -13,8 +13,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
+use axum::extract::MatchedPath;
 use axum::extract::State;
-use axum::http::{Request, Uri};
+use axum::http::{header, HeaderValue, Request, Uri};
 use axum::Router;
 use leptos::config::{Env, LeptosOptions};
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -23,7 +24,8 @@ use meterbook_app::{shell, App};
 use meterbook_core::page::TokenSigner;
 use meterbook_core::SubscriptionId;
 use tower::ServiceExt;
-use tower_http::trace::TraceLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::state::AppState;
 use crate::store::UsageStore;
@@ -101,7 +103,19 @@ impl Application {
                 },
             )
             .fallback(fallback)
-            .layer(TraceLayer::new_for_http())
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("same-origin"),
+            ))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(request_span)
+                    .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+            )
             .with_state(state);
         Ok(Self { listener, router })
     }
@@ -120,6 +134,16 @@ impl Application {
             .with_graceful_shutdown(shutdown_signal())
             .await
     }
+}
+
+/// One span per request, named by the route it matched (not the raw path, which holds IDs).
+fn request_span(request: &Request<Body>) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str)
+        .unwrap_or("(unmatched)");
+    tracing::info_span!("request", method = %request.method(), route, token.id = tracing::field::Empty)
 }
 
 async fn shutdown_signal() {

@@ -17,6 +17,8 @@ async fn the_overview_shows_the_stored_subscriptions_in_demo_mode() {
     let response = app.get("/", None).await;
 
     assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(response.headers()["referrer-policy"], "same-origin");
     let html = response.text().await.unwrap();
     assert!(html.contains("Usage overview"));
     assert!(html.contains(records[0].subscription_id.as_str()));

@@ -166,6 +166,7 @@ async fn requests_without_a_valid_token_are_refused() {
         let response = app.get(&path, token).await;
         assert_eq!(response.status(), 401, "{token:?}");
         assert_eq!(response.headers()["www-authenticate"], "Bearer");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"]["code"], "InvalidAuthenticationToken");
     }
