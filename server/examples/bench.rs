@@ -40,30 +40,19 @@ async fn main() {
         .unwrap_or(1_000_000);
     let dir = tempfile::tempdir().unwrap();
 
-    // The same demo usage the simulator makes, for as many tenants as it takes.
+    // The same demo usage the simulator makes, one tenant after another, made batch by batch so
+    // that 10M records need not be in memory at once; making them is never timed.
     let end = floor_day(Utc::now());
-    let spec = |tenants| DemoSpec {
-        tenants,
-        days: 30,
-        seed: 1,
-        now: end - ChronoDuration::seconds(1),
-    };
-    let mut tenants = wanted.div_ceil(16_000).max(1);
-    let mut records = demo::records(&spec(tenants));
-    while records.len() < wanted {
-        tenants = tenants * 5 / 4 + 1;
-        records = demo::records(&spec(tenants));
-    }
-    records.truncate(wanted);
-    println!(
-        "records: {} ({tenants} tenants x 30 days), batches of {BATCH}",
-        records.len()
-    );
+    println!("records: {wanted} (demo tenants x 30 days), batches of {BATCH}");
 
     // Baseline: a raw batched insert of the same rows into the same schema.
     let raw_url = format!("sqlite://{}", dir.path().join("raw.db").display());
     drop(SqliteStore::open(&raw_url).await.unwrap());
-    let raw_secs = raw_insert(&raw_url, &records).await;
+    let mut raw = RawWriter::open(&raw_url).await;
+    for batch in Workload::new(end, wanted) {
+        raw.write(&batch).await;
+    }
+    let raw_secs = raw.elapsed.as_secs_f64();
 
     // Meterbook: POST the batches to a real server, two clients at a time.
     let url = format!("sqlite://{}", dir.path().join("meterbook.db").display());
@@ -94,8 +83,16 @@ async fn main() {
     // timed: the client's serialization is not the server's cost.
     let mut sending = Duration::ZERO;
     let mut payload = 0usize;
-    for pair in records.chunks(2 * BATCH) {
-        let pair: Vec<String> = pair.chunks(BATCH).map(to_json).collect();
+    let mut workload = Workload::new(end, wanted);
+    loop {
+        let pair: Vec<String> = workload
+            .by_ref()
+            .take(2)
+            .map(|batch| to_json(&batch))
+            .collect();
+        if pair.is_empty() {
+            break;
+        }
         payload += pair.iter().map(String::len).sum::<usize>();
         let started = Instant::now();
         let sends = pair.into_iter().map(|body| {
@@ -118,7 +115,7 @@ async fn main() {
     }
     let http_secs = sending.as_secs_f64();
     println!("sent {:.0} MB of JSON", payload as f64 / 1e6);
-    assert_eq!(store.record_count().await.unwrap(), records.len() as u64);
+    assert_eq!(store.record_count().await.unwrap(), wanted as u64);
 
     // Paging the provider API, hourly with details, over everything reported.
     let start = end - ChronoDuration::days(31);
@@ -160,8 +157,8 @@ async fn main() {
     let sql_page_500 = p50(REPEATS, || plain_page_sql(&pool, rs, re, 499_000)).await;
     let rss_mb = rss_kb() as f64 / 1024.0;
 
-    let http_rate = records.len() as f64 / http_secs;
-    let raw_rate = records.len() as f64 / raw_secs;
+    let http_rate = wanted as f64 / http_secs;
+    let raw_rate = wanted as f64 / raw_secs;
     println!();
     println!("| measure | Meterbook | baseline | ratio | goal |");
     println!("|---|---|---|---|---|");
@@ -183,40 +180,98 @@ fn to_json(records: &[UsageRecord]) -> String {
     serde_json::Value::Array(records.iter().map(UsageRecord::to_ingest_json).collect()).to_string()
 }
 
-/// The baseline writer: multi-row INSERTs of the same columns, one transaction per batch.
-async fn raw_insert(url: &str, records: &[UsageRecord]) -> f64 {
-    let options: SqliteConnectOptions = url.parse().unwrap();
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(
-            options
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal),
-        )
-        .await
-        .unwrap();
-    let started = Instant::now();
-    // Names get their numbers in memory, the cheapest way to fill the same dimension tables.
-    let mut ids: [HashMap<String, i64>; 3] = Default::default();
-    let mut id_of = |table: usize, name: &str, new: &mut Vec<(usize, String, i64)>| -> i64 {
-        let next = ids[table].len() as i64 + 1;
-        *ids[table].entry(name.to_owned()).or_insert_with(|| {
-            new.push((table, name.to_owned(), next));
-            next
-        })
-    };
-    for batch in records.chunks(BATCH) {
+/// The demo usage of one tenant after another (each its own seed), in batches, up to a count.
+struct Workload {
+    end: chrono::DateTime<Utc>,
+    left: usize,
+    next_seed: u64,
+    buffer: Vec<UsageRecord>,
+}
+
+impl Workload {
+    fn new(end: chrono::DateTime<Utc>, wanted: usize) -> Self {
+        Self {
+            end,
+            left: wanted,
+            next_seed: 1,
+            buffer: Vec::new(),
+        }
+    }
+}
+
+impl Iterator for Workload {
+    type Item = Vec<UsageRecord>;
+
+    fn next(&mut self) -> Option<Vec<UsageRecord>> {
+        let size = BATCH.min(self.left);
+        if size == 0 {
+            return None;
+        }
+        while self.buffer.len() < size {
+            let spec = DemoSpec {
+                tenants: 1,
+                days: 30,
+                seed: self.next_seed,
+                now: self.end - ChronoDuration::seconds(1),
+            };
+            self.buffer.extend(demo::records(&spec));
+            self.next_seed += 1;
+        }
+        self.left -= size;
+        Some(self.buffer.drain(..size).collect())
+    }
+}
+
+/// The baseline writer: names numbered in memory, then multi-row INSERTs of the same columns, one
+/// transaction per batch, with the store's SQLite settings. Only the writing is timed.
+struct RawWriter {
+    pool: sqlx::SqlitePool,
+    ids: [HashMap<String, i64>; 3],
+    elapsed: Duration,
+}
+
+impl RawWriter {
+    async fn open(url: &str) -> Self {
+        let options: SqliteConnectOptions = url.parse().unwrap();
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(
+                options
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .pragma("cache_size", "-65536")
+                    .pragma("temp_store", "memory"),
+            )
+            .await
+            .unwrap();
+        Self {
+            pool,
+            ids: Default::default(),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    async fn write(&mut self, batch: &[UsageRecord]) {
+        let started = Instant::now();
         let mut new = Vec::new();
+        let ids = &mut self.ids;
+        let mut id_of = |table: usize, name: &str| -> i64 {
+            let next = ids[table].len() as i64 + 1;
+            *ids[table].entry(name.to_owned()).or_insert_with(|| {
+                new.push((table, name.to_owned(), next));
+                next
+            })
+        };
         let keyed: Vec<(i64, i64, i64, &UsageRecord)> = batch
             .iter()
             .map(|r| {
-                let s = id_of(0, r.subscription_id.as_str(), &mut new);
-                let m = id_of(1, &r.meter_id, &mut new);
-                let u = id_of(2, &r.instance.resource_uri, &mut new);
+                let s = id_of(0, r.subscription_id.as_str());
+                let m = id_of(1, &r.meter_id);
+                let u = id_of(2, &r.instance.resource_uri);
                 (s, m, u, r)
             })
             .collect();
-        let mut tx = pool.begin().await.unwrap();
+        let mut tx = self.pool.begin().await.unwrap();
         for (table, name, id) in new {
             let sql = [
                 "INSERT INTO subscriptions (id, subscription_id) VALUES (?, ?)",
@@ -259,8 +314,8 @@ async fn raw_insert(url: &str, records: &[UsageRecord]) -> f64 {
             q.build().execute(&mut *tx).await.unwrap();
         }
         tx.commit().await.unwrap();
+        self.elapsed += started.elapsed();
     }
-    started.elapsed().as_secs_f64()
 }
 
 /// The straightforward SQL for one page: filter by reported time, group, order, skip, take.
