@@ -18,7 +18,8 @@ pub enum NameKind {
 impl NameKind {
     pub const ALL: [NameKind; 3] = [Self::Subscription, Self::Meter, Self::Resource];
 
-    fn index(self) -> usize {
+    /// Position of the kind in [`NameKind::ALL`].
+    pub fn index(self) -> usize {
         match self {
             Self::Subscription => 0,
             Self::Meter => 1,

@@ -150,7 +150,7 @@ impl UsageStore for SqliteStore {
         }
         let key_of = |kind: NameKind, r: &UsageRecord| -> i64 {
             // Every name of the batch was numbered just above.
-            numbers[kind as usize]
+            numbers[kind.index()]
                 .get(name_of(kind, r))
                 .copied()
                 .unwrap_or_default()

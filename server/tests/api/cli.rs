@@ -13,10 +13,16 @@ fn meterbook(db: &str, args: &[&str]) -> std::process::Output {
         .expect("run meterbook")
 }
 
-#[test]
-fn demo_data_can_be_read_back_as_usagesummary_csv() {
+/// A database URL in a temporary directory that lives as long as the returned guard.
+fn fresh_db() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("cli.db").display());
+    (dir, db)
+}
+
+#[test]
+fn demo_data_can_be_read_back_as_usagesummary_csv() {
+    let (_dir, db) = fresh_db();
 
     let demo = meterbook(
         &db,
@@ -72,8 +78,7 @@ fn demo_data_can_be_read_back_as_usagesummary_csv() {
 
 #[test]
 fn tokens_are_created_listed_and_revoked() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let (_dir, db) = fresh_db();
 
     let created = meterbook(
         &db,
@@ -114,8 +119,7 @@ fn tokens_are_created_listed_and_revoked() {
 
 #[test]
 fn bad_input_is_refused_with_a_message() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let (_dir, db) = fresh_db();
     let cases: [&[&str]; 4] = [
         &["token", "create", "--role", "tenant"],
         &["token", "create", "--role", "admin"],
