@@ -9,6 +9,7 @@ pub mod format;
 #[cfg(feature = "ssr")]
 pub mod portal_data;
 pub mod routes;
+pub mod viewer;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -16,6 +17,9 @@ use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::StaticSegment;
 
 use crate::routes::overview::OverviewPage;
+use crate::routes::sign_in::SignInPage;
+use crate::routes::tokens::TokensPage;
+use crate::viewer::Viewer;
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -47,13 +51,48 @@ pub fn App() -> impl IntoView {
             <header class="topbar">
                 <A href="/" attr:class="brand">"Meterbook"</A>
                 <span class="tagline">"Usage and chargeback for your private cloud"</span>
+                <Account/>
             </header>
             <main>
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment("") view=OverviewPage/>
+                    <Route path=StaticSegment("tokens") view=TokensPage/>
+                    <Route path=StaticSegment("sign-in") view=SignInPage/>
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+/// The signed-in person, if any (no error when nobody is: the sign-in page has no viewer).
+#[server(endpoint = "who_am_i")]
+pub async fn who_am_i() -> Result<Option<Viewer>, ServerFnError> {
+    Ok(crate::viewer::current_viewer())
+}
+
+/// The navigation and sign-out of a signed-in person.
+#[component]
+fn Account() -> impl IntoView {
+    let viewer = Resource::new(|| (), |_| who_am_i());
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                viewer.await.ok().flatten().map(|v| {
+                    let role = if v.is_operator() { "operator" } else { "tenant" };
+                    view! {
+                        <nav class="account" aria-label="Portal">
+                            <A href="/">"Usage"</A>
+                            <A href="/tokens">"API tokens"</A>
+                            <span class="who">{v.username.clone()} " (" {role} ")"</span>
+                            <form method="post" action="/auth/sign-out">
+                                <input type="hidden" name="csrf" value=v.csrf_token.clone()/>
+                                <button type="submit" class="link">"Sign out"</button>
+                            </form>
+                        </nav>
+                    }
+                })
+            })}
+        </Transition>
     }
 }
 

@@ -1,6 +1,7 @@
 //! What the portal needs from the server, as a trait the server implements: the app crate cannot
 //! depend on the server crate (the server depends on it), and server functions find the
-//! implementation in Leptos' context.
+//! implementation in Leptos' context. Every method takes the [`Viewer`] and applies their scope
+//! on the server; error messages are safe to show (causes are logged where they happen).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,22 +10,57 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use meterbook_core::overview::DailyMeterTotal;
 
+use crate::routes::tokens::{CreatedToken, NewTokenForm, TokenView};
+use crate::viewer::Viewer;
+
 /// A boxed future, as trait objects need.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The server's side of the portal.
 pub trait PortalData: Send + Sync + 'static {
-    /// Whether the portal may be shown without sign-in (demo mode, until sign-in exists).
-    fn is_open(&self) -> bool;
-
-    /// Daily per-meter totals of usage in `[from, to)`. Errors are already logged; the message is
-    /// safe to show.
-    fn daily_totals(
-        &self,
+    /// Daily per-meter totals of the usage in `[from, to)` the viewer may see.
+    fn daily_totals<'a>(
+        &'a self,
+        viewer: &'a Viewer,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> BoxFuture<'_, Result<Vec<DailyMeterTotal>, String>>;
+    ) -> BoxFuture<'a, Result<Vec<DailyMeterTotal>, String>>;
+
+    /// The API tokens the viewer may manage: all for operators, their own for tenant users.
+    fn list_tokens<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+    ) -> BoxFuture<'a, Result<Vec<TokenView>, String>>;
+
+    /// Creates a token for the viewer (audited); the secret is in the answer, once.
+    fn create_token<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+        address: String,
+        form: NewTokenForm,
+    ) -> BoxFuture<'a, Result<CreatedToken, String>>;
+
+    /// Revokes one of the tokens the viewer may manage (audited).
+    fn revoke_token<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+        address: String,
+        id: i64,
+    ) -> BoxFuture<'a, Result<(), String>>;
 }
 
 /// How server functions find the implementation.
 pub type SharedPortalData = Arc<dyn PortalData>;
+
+/// The portal implementation in context, or an error for a misconfigured server.
+pub fn portal() -> Result<SharedPortalData, leptos::prelude::ServerFnError> {
+    leptos::prelude::use_context::<SharedPortalData>()
+        .ok_or_else(|| leptos::prelude::ServerFnError::new("The portal is not configured"))
+}
+
+/// The signed-in viewer, or the error a server function answers without one (the request guard
+/// already refuses those; this is the second lock on the door).
+pub fn signed_in() -> Result<Viewer, leptos::prelude::ServerFnError> {
+    crate::viewer::current_viewer()
+        .ok_or_else(|| leptos::prelude::ServerFnError::new("Sign in first"))
+}

@@ -69,6 +69,68 @@ impl Access {
     pub fn can_ingest(&self) -> bool {
         matches!(self.role, Role::Provider | Role::Operator)
     }
+
+    /// The scope of a read of `requested` (one subscription) or, with `None`, of everything this
+    /// caller may read. This is the one place read access is decided.
+    pub fn read_scope(&self, requested: Option<&SubscriptionId>) -> Result<ReadScope, ScopeError> {
+        match (self.role, requested) {
+            (Role::Operator, None) => Ok(ReadScope(None)),
+            (Role::Operator, Some(s)) => Ok(ReadScope(Some(vec![s.clone()]))),
+            (Role::Tenant, None) if !self.subscriptions.is_empty() => {
+                Ok(ReadScope(Some(self.subscriptions.clone())))
+            }
+            (Role::Tenant, Some(s)) if self.can_read(s) => Ok(ReadScope(Some(vec![s.clone()]))),
+            (Role::Tenant, Some(s)) => Err(ScopeError::NotGranted(s.clone())),
+            (Role::Tenant, None) | (Role::Provider, _) => Err(ScopeError::NoReadAccess),
+        }
+    }
+}
+
+/// The subscriptions one read covers. The only way to make one is [`Access::read_scope`], so
+/// code that holds a `ReadScope` holds a decision that the read is allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadScope(Option<Vec<SubscriptionId>>);
+
+impl ReadScope {
+    /// The subscriptions covered; `None` means every subscription (an operator's read).
+    pub fn subscriptions(&self) -> Option<&[SubscriptionId]> {
+        self.0.as_deref()
+    }
+
+    /// The one subscription covered, when the scope is exactly one.
+    pub fn single(&self) -> Option<&SubscriptionId> {
+        match self.0.as_deref() {
+            Some([one]) => Some(one),
+            _ => None,
+        }
+    }
+
+    /// Whether `subscription` is inside the scope.
+    pub fn covers(&self, subscription: &SubscriptionId) -> bool {
+        self.0
+            .as_ref()
+            .is_none_or(|subs| subs.contains(subscription))
+    }
+
+    /// A stable text form, for binding continuation tokens to the scope they were issued for.
+    pub fn fingerprint(&self) -> String {
+        match &self.0 {
+            None => "all".to_owned(),
+            Some(subs) => {
+                let ids: Vec<&str> = subs.iter().map(SubscriptionId::as_str).collect();
+                format!("subs:{}", ids.join(","))
+            }
+        }
+    }
+}
+
+/// Why a read was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScopeError {
+    #[error("no access to the usage of subscription {0}")]
+    NotGranted(SubscriptionId),
+    #[error("this identity may not read usage")]
+    NoReadAccess,
 }
 
 #[cfg(test)]
@@ -103,6 +165,46 @@ mod tests {
             subscriptions: vec![sub(1)],
         };
         assert!(!provider.can_read(&sub(1)) && !provider.can_read_all() && provider.can_ingest());
+    }
+
+    #[test]
+    fn read_scopes_follow_the_role() {
+        let tenant = Access {
+            role: Role::Tenant,
+            subscriptions: vec![sub(1), sub(2)],
+        };
+        assert_eq!(
+            tenant.read_scope(None).unwrap().subscriptions(),
+            Some(&[sub(1), sub(2)][..])
+        );
+        assert_eq!(
+            tenant.read_scope(Some(&sub(2))).unwrap().single(),
+            Some(&sub(2))
+        );
+        assert_eq!(
+            tenant.read_scope(Some(&sub(3))),
+            Err(ScopeError::NotGranted(sub(3)))
+        );
+        let lapsed = Access {
+            role: Role::Tenant,
+            subscriptions: vec![],
+        };
+        assert_eq!(lapsed.read_scope(None), Err(ScopeError::NoReadAccess));
+        let operator = Access {
+            role: Role::Operator,
+            subscriptions: vec![],
+        };
+        let all = operator.read_scope(None).unwrap();
+        assert!(all.subscriptions().is_none() && all.covers(&sub(7)));
+        assert_eq!(all.fingerprint(), "all");
+        let provider = Access {
+            role: Role::Provider,
+            subscriptions: vec![],
+        };
+        assert_eq!(
+            provider.read_scope(Some(&sub(1))),
+            Err(ScopeError::NoReadAccess)
+        );
     }
 
     #[test]

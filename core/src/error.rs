@@ -19,6 +19,8 @@ pub enum ArmCode {
     UnsupportedMediaType,
     NotFound,
     ServiceUnavailable,
+    /// The upstream Azure Stack Hub failed or refused Meterbook's own credential.
+    UpstreamFailed,
     InternalServerError,
 }
 
@@ -40,6 +42,7 @@ impl ArmCode {
             Self::UnsupportedMediaType => "UnsupportedMediaType",
             Self::NotFound => "NotFound",
             Self::ServiceUnavailable => "ServiceUnavailable",
+            Self::UpstreamFailed => "UpstreamFailed",
             Self::InternalServerError => "InternalServerError",
         }
     }
@@ -60,6 +63,7 @@ impl ArmCode {
             Self::RequestTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::ServiceUnavailable => 503,
+            Self::UpstreamFailed => 502,
             Self::InternalServerError => 500,
         }
     }

@@ -18,7 +18,7 @@ pub const PAGE_SIZE: usize = 1_000;
 
 /// Bytes of HMAC kept in a token: 128 bits is plenty against forgery and keeps tokens short.
 const TAG_LEN: usize = 16;
-const TOKEN_VERSION: u8 = 1;
+const TOKEN_VERSION: u8 = 2;
 
 /// Where a page ends, in the order aggregates are served: (bucket start, subscription, meter,
 /// resource), with the bucket in seconds since the epoch and the others as the store's own
@@ -42,6 +42,15 @@ pub struct Page<T> {
     pub next: Option<PageKey>,
 }
 
+/// Where the next page starts, for any usage source: a key into Meterbook's own store, or the
+/// continuation token of an upstream Azure Stack Hub (which Meterbook wraps in its own signed
+/// token, so a client can neither alter it nor use it outside the query it came from).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cursor {
+    Key(PageKey),
+    Upstream(String),
+}
+
 /// Why a continuation token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
@@ -54,7 +63,10 @@ pub enum TokenError {
 #[derive(Serialize, Deserialize)]
 struct Payload {
     v: u8,
-    k: (i64, i64, i64, i64, i64),
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    k: Option<(i64, i64, i64, i64, i64)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    u: Option<String>,
 }
 
 /// Seals and opens continuation tokens with the server's secret.
@@ -86,19 +98,27 @@ impl TokenSigner {
         mac.finalize().into_bytes()[..TAG_LEN].to_vec()
     }
 
-    /// A token for continuing `fingerprint`'s query after `key`.
-    pub fn seal(&self, fingerprint: &str, key: &PageKey) -> String {
-        let payload = Payload {
-            v: TOKEN_VERSION,
-            k: (
-                key.bucket,
-                key.subscription,
-                key.meter,
-                key.resource,
-                key.scan_end,
-            ),
+    /// A token for continuing `fingerprint`'s query at `cursor`.
+    pub fn seal(&self, fingerprint: &str, cursor: &Cursor) -> String {
+        let payload = match cursor {
+            Cursor::Key(key) => Payload {
+                v: TOKEN_VERSION,
+                k: Some((
+                    key.bucket,
+                    key.subscription,
+                    key.meter,
+                    key.resource,
+                    key.scan_end,
+                )),
+                u: None,
+            },
+            Cursor::Upstream(token) => Payload {
+                v: TOKEN_VERSION,
+                k: None,
+                u: Some(token.clone()),
+            },
         };
-        // Serializing a tuple of plain values cannot fail.
+        // Serializing plain values cannot fail.
         let bytes = serde_json::to_vec(&payload).unwrap_or_default();
         let tag = self.tag(fingerprint, &bytes);
         format!(
@@ -109,7 +129,7 @@ impl TokenSigner {
     }
 
     /// The position a token continues from, if it was sealed by this signer for this query.
-    pub fn open(&self, fingerprint: &str, token: &str) -> Result<PageKey, TokenError> {
+    pub fn open(&self, fingerprint: &str, token: &str) -> Result<Cursor, TokenError> {
         let (payload_b64, tag_b64) = token.trim().split_once('.').ok_or(TokenError::Malformed)?;
         let payload = URL_SAFE_NO_PAD
             .decode(payload_b64)
@@ -123,17 +143,25 @@ impl TokenSigner {
         }
         let decoded: Payload =
             serde_json::from_slice(&payload).map_err(|_| TokenError::Malformed)?;
-        if decoded.v != TOKEN_VERSION {
-            return Err(TokenError::Malformed);
+        match decoded {
+            Payload {
+                v: TOKEN_VERSION,
+                k: Some((bucket, subscription, meter, resource, scan_end)),
+                u: None,
+            } => Ok(Cursor::Key(PageKey {
+                bucket,
+                subscription,
+                meter,
+                resource,
+                scan_end,
+            })),
+            Payload {
+                v: TOKEN_VERSION,
+                k: None,
+                u: Some(token),
+            } => Ok(Cursor::Upstream(token)),
+            _ => Err(TokenError::Malformed),
         }
-        let (bucket, subscription, meter, resource, scan_end) = decoded.k;
-        Ok(PageKey {
-            bucket,
-            subscription,
-            meter,
-            resource,
-            scan_end,
-        })
     }
 }
 
@@ -160,14 +188,14 @@ mod tests {
     use crate::query::API_VERSION;
     use chrono::{TimeZone, Utc};
 
-    fn key() -> PageKey {
-        PageKey {
+    fn key() -> Cursor {
+        Cursor::Key(PageKey {
             bucket: 1_790_000_000,
             subscription: 3,
             meter: 17,
             resource: 40_123,
             scan_end: 1_790_086_400,
-        }
+        })
     }
 
     fn query(start_day: u32) -> UsageQuery {
@@ -192,6 +220,19 @@ mod tests {
         let fp = query_fingerprint("tenant:a", &query(1));
         let token = signer.seal(&fp, &key());
         assert_eq!(signer.open(&fp, &token).unwrap(), key());
+    }
+
+    #[test]
+    fn an_upstream_token_round_trips_inside_a_signed_one() {
+        let signer = TokenSigner::new(b"secret");
+        let fp = query_fingerprint("tenant:a", &query(1));
+        let upstream = Cursor::Upstream("opaque+upstream/token==".into());
+        let token = signer.seal(&fp, &upstream);
+        assert_eq!(signer.open(&fp, &token).unwrap(), upstream);
+        assert_eq!(
+            signer.open(&query_fingerprint("tenant:b", &query(1)), &token),
+            Err(TokenError::BadSignature)
+        );
     }
 
     #[test]

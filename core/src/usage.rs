@@ -337,6 +337,32 @@ pub struct AggregateLine {
     pub instance: Option<InstanceData>,
 }
 
+impl AggregateLine {
+    /// Reads an aggregate as an upstream Azure Stack Hub serves it, so Meterbook can serve it again
+    /// in its own pages. Meter IDs are put in canonical form, like every record Meterbook stores.
+    pub fn from_aggregate(aggregate: &UsageAggregate) -> Result<Self, String> {
+        let p = &aggregate.properties;
+        SubscriptionId::parse(&p.subscription_id).map_err(|e| format!("subscriptionId: {e}"))?;
+        let instance = match &p.instance_data {
+            Some(raw) => Some(
+                InstanceData::from_value(Some(&Value::String(raw.clone())))
+                    .map_err(|e| format!("instanceData: {e}"))?,
+            ),
+            None => None,
+        };
+        Ok(Self {
+            subscription_id: p.subscription_id.to_ascii_lowercase(),
+            meter_id: canonical_meter_id(&p.meter_id),
+            usage_start: parse_any_time(&p.usage_start_time)
+                .map_err(|e| format!("usageStartTime: {e}"))?,
+            usage_end: parse_any_time(&p.usage_end_time)
+                .map_err(|e| format!("usageEndTime: {e}"))?,
+            quantity: p.quantity,
+            instance,
+        })
+    }
+}
+
 /// The ARM `UsageAggregate` wire shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UsageAggregate {
@@ -588,5 +614,31 @@ mod tests {
         .unwrap();
         assert!(json["properties"].get("instanceData").is_none());
         assert_eq!(json["type"], "Microsoft.Commerce.Admin/UsageAggregate");
+    }
+
+    #[test]
+    fn an_aggregate_read_back_from_an_upstream_serves_identically() {
+        let line = AggregateLine {
+            subscription_id: SUB.into(),
+            meter_id: canonical_meter_id("6DAB500F-A4FD-49C4-956D-229BB9C8C793"),
+            usage_start: parse_any_time("2026-10-01T00:00:00Z").unwrap(),
+            usage_end: parse_any_time("2026-10-02T00:00:00Z").unwrap(),
+            quantity: 24.5,
+            instance: Some(InstanceData {
+                resource_uri: "/subscriptions/x/resourceGroups/rg/providers/p/vm1".into(),
+                location: "local".into(),
+                tags: Some(json!({"Department": "Sales"}).as_object().unwrap().clone()),
+                additional_info: Some(json!({"ServiceType": "A1"}).as_object().unwrap().clone()),
+            }),
+        };
+        for api in [AggregateApi::Tenant, AggregateApi::Provider] {
+            let served = UsageAggregate::from_line(&line, api, SUB);
+            let read = AggregateLine::from_aggregate(&served).unwrap();
+            assert_eq!(read, line);
+            assert_eq!(UsageAggregate::from_line(&read, api, SUB), served);
+        }
+        let mut broken = UsageAggregate::from_line(&line, AggregateApi::Tenant, SUB);
+        broken.properties.usage_start_time = "yesterday".into();
+        assert!(AggregateLine::from_aggregate(&broken).is_err());
     }
 }

@@ -19,7 +19,7 @@ use meterbook_core::access::Role;
 use meterbook_core::time::floor_day;
 use meterbook_core::usage::{UsageAggregatePage, UsageRecord};
 use meterbook_core::SubscriptionId;
-use meterbook_server::auth::issue_token;
+use meterbook_server::auth::{issue_token, TokenRequest};
 use meterbook_server::demo::{self, DemoSpec};
 use meterbook_server::store::{self, SqliteStore};
 use meterbook_server::{Application, ServerConfig, DEFAULT_PROVIDER_SUBSCRIPTION};
@@ -62,7 +62,8 @@ async fn main() {
             addr: "127.0.0.1:0".parse().unwrap(),
             public_url: None,
             provider_subscription: SubscriptionId::parse(DEFAULT_PROVIDER_SUBSCRIPTION).unwrap(),
-            demo: false,
+            upstream: None,
+            sessions: Default::default(),
             site_root: dir.path().display().to_string(),
             secret: None,
         },
@@ -72,12 +73,28 @@ async fn main() {
     .unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run());
-    let (_, provider) = issue_token(store.as_ref(), "bench-provider", Role::Provider, &[])
-        .await
-        .unwrap();
-    let (_, operator) = issue_token(store.as_ref(), "bench-operator", Role::Operator, &[])
-        .await
-        .unwrap();
+    let (_, provider) = issue_token(
+        store.as_ref(),
+        &TokenRequest {
+            name: "bench-provider",
+            role: Role::Provider,
+            subscriptions: &[],
+            created_by: None,
+        },
+    )
+    .await
+    .unwrap();
+    let (_, operator) = issue_token(
+        store.as_ref(),
+        &TokenRequest {
+            name: "bench-operator",
+            role: Role::Operator,
+            subscriptions: &[],
+            created_by: None,
+        },
+    )
+    .await
+    .unwrap();
     let client = reqwest::Client::new();
     // JSON is made two batches at a time (so 10M records fit in memory) and only the sending is
     // timed: the client's serialization is not the server's cost.

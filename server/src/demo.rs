@@ -25,6 +25,19 @@ pub struct DemoSpec {
     pub now: DateTime<Utc>,
 }
 
+impl DemoSpec {
+    /// What `serve --demo` seeds: 8 tenants, 30 days, seed 42 (the documented demo accounts are
+    /// for these tenants).
+    pub fn standard(now: DateTime<Utc>) -> Self {
+        Self {
+            tenants: 8,
+            days: 30,
+            seed: 42,
+            now,
+        }
+    }
+}
+
 /// One demo tenant.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DemoTenant {

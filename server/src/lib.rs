@@ -2,10 +2,12 @@
 //! and the `meterbook` command line.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod demo;
 pub mod portal;
+pub mod source;
 pub mod state;
 pub mod store;
 
@@ -23,12 +25,13 @@ use meterbook_app::portal_data::SharedPortalData;
 use meterbook_app::{shell, App};
 use meterbook_core::page::TokenSigner;
 use meterbook_core::SubscriptionId;
-use tower::ServiceExt;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
+use crate::auth::sessions::SessionPolicy;
+use crate::source::{StoreSource, UpstreamConfig, UpstreamSource, UsageSource};
 use crate::state::AppState;
-use crate::store::UsageStore;
+use crate::store::Store;
 
 /// The provider subscription when none is configured: Azure Stack Hub's default provider
 /// subscription is the all-zero GUID in development kits.
@@ -40,7 +43,10 @@ pub struct ServerConfig {
     pub addr: SocketAddr,
     pub public_url: Option<String>,
     pub provider_subscription: SubscriptionId,
-    pub demo: bool,
+    /// Read usage from this upstream Azure Stack Hub instead of the store.
+    pub upstream: Option<UpstreamConfig>,
+    /// Session lifetimes; the cookie is marked `Secure` when `public_url` is https.
+    pub sessions: SessionPolicy,
     /// Where cargo-leptos wrote the site (JS, WASM, CSS).
     pub site_root: String,
     /// Overrides the stored token-signing secret (`MB_SECRET`).
@@ -54,7 +60,7 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(config: ServerConfig, store: Arc<dyn UsageStore>) -> anyhow::Result<Self> {
+    pub async fn build(config: ServerConfig, store: Arc<dyn Store>) -> anyhow::Result<Self> {
         let secret = match &config.secret {
             Some(s) if !s.is_empty() => s.as_bytes().to_vec(),
             _ => store.signing_secret().await?,
@@ -67,18 +73,28 @@ impl Application {
             .site_addr(listener.local_addr()?)
             .env(Env::PROD)
             .build();
+        let source: Arc<dyn UsageSource> = match &config.upstream {
+            Some(upstream) => Arc::new(UpstreamSource::new(upstream.clone())?),
+            None => Arc::new(StoreSource {
+                store: store.clone(),
+            }),
+        };
+        let mut sessions = config.sessions;
+        sessions.secure_cookie |= config
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"));
         let state = AppState {
             store: store.clone(),
+            source: source.clone(),
+            upstream: config.upstream.is_some(),
             signer: Arc::new(TokenSigner::new(&secret)),
             provider_subscription: config.provider_subscription.clone(),
             public_url: config.public_url.clone(),
-            demo: config.demo,
+            sessions,
             leptos_options: leptos_options.clone(),
         };
-        let portal: SharedPortalData = Arc::new(portal::StorePortal {
-            store,
-            open: config.demo,
-        });
+        let portal: SharedPortalData = Arc::new(portal::Portal { store, source });
         let routes = generate_route_list(App);
         let files_and_pages = leptos_axum::file_and_error_handler::<AppState, _>(shell);
         let fallback = move |uri: Uri, state: State<AppState>, request: Request<Body>| {
@@ -92,7 +108,8 @@ impl Application {
             }
         };
         let router = Router::new()
-            .merge(api::router())
+            .merge(api::router(state.upstream))
+            .merge(auth::sign_in::router())
             .leptos_routes_with_context(
                 &state,
                 routes,
@@ -103,6 +120,10 @@ impl Application {
                 },
             )
             .fallback(fallback)
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                auth::guard::guard,
+            ))
             .layer(SetResponseHeaderLayer::if_not_present(
                 header::X_CONTENT_TYPE_OPTIONS,
                 HeaderValue::from_static("nosniff"),
@@ -126,13 +147,18 @@ impl Application {
 
     /// Serves until the process receives Ctrl-C or SIGTERM; in-flight requests finish first.
     pub async fn run(self) -> std::io::Result<()> {
-        let service = tower::service_fn({
-            let router = self.router;
-            move |request| router.clone().oneshot(api::normalize_arm_path(request))
-        });
-        axum::serve(self.listener, tower::make::Shared::new(service))
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+        // ARM paths are normalised before routing, so the outer router only hands every request
+        // on; it is there to give handlers the client's address.
+        let normalized = tower::ServiceBuilder::new()
+            .map_request(api::normalize_arm_path::<Body>)
+            .service(self.router);
+        let app = Router::new().fallback_service(normalized);
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
     }
 }
 
@@ -143,7 +169,13 @@ fn request_span(request: &Request<Body>) -> tracing::Span {
         .get::<MatchedPath>()
         .map(MatchedPath::as_str)
         .unwrap_or("(unmatched)");
-    tracing::info_span!("request", method = %request.method(), route, token.id = tracing::field::Empty)
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        route,
+        token.id = tracing::field::Empty,
+        user.id = tracing::field::Empty
+    )
 }
 
 async fn shutdown_signal() {

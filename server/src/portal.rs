@@ -1,33 +1,183 @@
-//! The server's side of the portal: [`PortalData`] over the store.
+//! The server's side of the portal: [`PortalData`] over the usage source and the store, with the
+//! viewer's scope applied here, on the server.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use meterbook_app::portal_data::{BoxFuture, PortalData};
+use meterbook_app::routes::tokens::{CreatedToken, NewTokenForm, TokenView};
+use meterbook_app::viewer::Viewer;
+use meterbook_core::access::{Role, ScopeError};
 use meterbook_core::overview::DailyMeterTotal;
+use meterbook_core::SubscriptionId;
 
-use crate::store::UsageStore;
+use crate::audit::{self, Event};
+use crate::auth::{issue_token, IssueError, TokenRequest};
+use crate::source::{SourceError, UsageSource};
+use crate::store::{Store, StoreError, TokenInfo};
 
-pub struct StorePortal {
-    pub store: Arc<dyn UsageStore>,
-    pub open: bool,
+pub struct Portal {
+    pub store: Arc<dyn Store>,
+    pub source: Arc<dyn UsageSource>,
 }
 
-impl PortalData for StorePortal {
-    fn is_open(&self) -> bool {
-        self.open
-    }
+const UNAVAILABLE: &str = "Meterbook cannot reach its database right now; try again shortly";
 
-    fn daily_totals(
-        &self,
+fn store_failed(e: StoreError) -> String {
+    tracing::error!(error = ?e, "portal store call failed");
+    UNAVAILABLE.to_owned()
+}
+
+fn view_of(t: TokenInfo) -> TokenView {
+    TokenView {
+        id: t.id,
+        name: t.name,
+        role: t.role.as_str().to_owned(),
+        subscriptions: t
+            .subscriptions
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect(),
+        created_at: t.created_at.format("%Y-%m-%d %H:%M").to_string(),
+        revoked_at: t
+            .revoked_at
+            .map(|at| at.format("%Y-%m-%d %H:%M").to_string()),
+    }
+}
+
+/// Tokens a tenant user manages are the ones they created; operators manage all.
+fn owner_filter(viewer: &Viewer) -> Option<i64> {
+    (!viewer.is_operator()).then_some(viewer.user_id)
+}
+
+impl PortalData for Portal {
+    fn daily_totals<'a>(
+        &'a self,
+        viewer: &'a Viewer,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> BoxFuture<'_, Result<Vec<DailyMeterTotal>, String>> {
+    ) -> BoxFuture<'a, Result<Vec<DailyMeterTotal>, String>> {
         Box::pin(async move {
-            self.store.daily_totals(from, to).await.map_err(|e| {
-                tracing::error!(error = ?e, "overview query failed");
-                "the usage store is not available right now; try again shortly".to_owned()
+            let scope = viewer.access.read_scope(None).map_err(|e| match e {
+                ScopeError::NoReadAccess => {
+                    "You have not been granted any subscription yet; ask an operator to grant you one".to_owned()
+                }
+                other => other.to_string(),
+            })?;
+            self.source
+                .daily_totals(&scope, from, to)
+                .await
+                .map_err(|e| match e {
+                    SourceError::Upstream(arm) => arm.message,
+                    other => {
+                        tracing::error!(error = ?other, "overview query failed");
+                        "The usage source is not available right now; try again shortly".to_owned()
+                    }
+                })
+        })
+    }
+
+    fn list_tokens<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+    ) -> BoxFuture<'a, Result<Vec<TokenView>, String>> {
+        Box::pin(async move {
+            let tokens = self
+                .store
+                .list_tokens(owner_filter(viewer))
+                .await
+                .map_err(store_failed)?;
+            Ok(tokens.into_iter().map(view_of).collect())
+        })
+    }
+
+    fn create_token<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+        address: String,
+        form: NewTokenForm,
+    ) -> BoxFuture<'a, Result<CreatedToken, String>> {
+        Box::pin(async move {
+            let role = Role::parse(&form.role)?;
+            let subscriptions = form
+                .subscriptions
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|s| !s.is_empty())
+                .map(|s| SubscriptionId::parse(s).map_err(|e| format!("'{s}': {e}")))
+                .collect::<Result<Vec<_>, _>>()?;
+            // Tenant users make tenant tokens for their own subscriptions only.
+            if !viewer.is_operator() {
+                if role != Role::Tenant {
+                    return Err("Tenant users can create tenant tokens only".to_owned());
+                }
+                if let Some(outside) = subscriptions.iter().find(|s| !viewer.access.can_read(s)) {
+                    return Err(format!("You have no access to subscription {outside}"));
+                }
+            }
+            let (id, token) = issue_token(
+                self.store.as_ref(),
+                &TokenRequest {
+                    name: &form.name,
+                    role,
+                    subscriptions: &subscriptions,
+                    created_by: Some(viewer.user_id),
+                },
+            )
+            .await
+            .map_err(|e| match e {
+                IssueError::Store(e) => store_failed(e),
+                other => other.to_string(),
+            })?;
+            let actor = format!("user:{}", viewer.username);
+            let subs: Vec<&str> = subscriptions.iter().map(SubscriptionId::as_str).collect();
+            audit::record(
+                self.store.as_ref(),
+                Event {
+                    actor: &actor,
+                    action: "token_created",
+                    target: &format!("token:{id}"),
+                    address: &address,
+                    detail: &format!("{} {role} {}", form.name.trim(), subs.join(",")),
+                },
+            )
+            .await
+            .map_err(store_failed)?;
+            Ok(CreatedToken {
+                id,
+                name: form.name.trim().to_owned(),
+                role: role.as_str().to_owned(),
+                token,
             })
+        })
+    }
+
+    fn revoke_token<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+        address: String,
+        id: i64,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let revoked = self
+                .store
+                .revoke_token(id, owner_filter(viewer))
+                .await
+                .map_err(store_failed)?;
+            if !revoked {
+                return Err(format!("There is no active token {id} that you may revoke"));
+            }
+            audit::record(
+                self.store.as_ref(),
+                Event {
+                    actor: &format!("user:{}", viewer.username),
+                    action: "token_revoked",
+                    target: &format!("token:{id}"),
+                    address: &address,
+                    detail: "",
+                },
+            )
+            .await
+            .map_err(store_failed)
         })
     }
 }

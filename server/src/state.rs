@@ -7,21 +7,27 @@ use leptos::config::LeptosOptions;
 use meterbook_core::page::TokenSigner;
 use meterbook_core::SubscriptionId;
 
-use crate::store::UsageStore;
+use crate::auth::sessions::SessionPolicy;
+use crate::source::UsageSource;
+use crate::store::Store;
 
 #[derive(Clone)]
 pub struct AppState {
-    /// Where usage, tokens and settings are kept.
-    pub store: Arc<dyn UsageStore>,
+    /// Where usage (in embedded mode), people, sessions, tokens and settings are kept.
+    pub store: Arc<dyn Store>,
+    /// Where usage is read from: the store, or an upstream Azure Stack Hub.
+    pub source: Arc<dyn UsageSource>,
+    /// Whether usage comes from an upstream; then this server takes no ingest.
+    pub upstream: bool,
     /// Seals continuation tokens; its secret is shared by every server on the same store.
     pub signer: Arc<TokenSigner>,
     /// The provider (operator) subscription of the provider API's path.
     pub provider_subscription: SubscriptionId,
-    /// Absolute base URL clients reach this server at (for `nextLink`); when unset, the request's
-    /// Host header is used.
+    /// Absolute base URL clients reach this server at (for `nextLink`, cookies and CSRF checks);
+    /// when unset, the request's Host header is used.
     pub public_url: Option<String>,
-    /// Demo mode: the portal is open without sign-in.
-    pub demo: bool,
+    /// Session lifetimes and cookie flags.
+    pub sessions: SessionPolicy,
     /// Leptos' site configuration, for rendering the portal.
     pub leptos_options: LeptosOptions,
 }

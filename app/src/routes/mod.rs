@@ -1,3 +1,5 @@
 //! One page per module.
 
 pub mod overview;
+pub mod sign_in;
+pub mod tokens;

@@ -1,5 +1,6 @@
-//! The operator overview: every subscription's usage over the last 30 days, by meter category,
-//! and a chart of one meter's daily totals.
+//! The usage overview: the usage over the last 30 days of every subscription the viewer may see
+//! (all of them for an operator, their own for a tenant user), by meter category, and a chart of
+//! one meter's daily totals.
 
 use leptos::prelude::*;
 use leptos_router::components::Form;
@@ -15,40 +16,29 @@ pub const OVERVIEW_DAYS: i64 = 30;
 
 /// What the overview page gets from the server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum OverviewResponse {
-    /// The portal is closed until sign-in exists; only `serve --demo` opens it.
-    Closed,
-    Ready {
-        overview: Box<Overview>,
-        chart: Option<RenderedChart>,
-    },
+pub struct OverviewResponse {
+    pub overview: Box<Overview>,
+    pub chart: Option<RenderedChart>,
 }
 
 /// Loads the overview; `meter` picks the charted meter (any ID form).
-#[server]
+#[server(endpoint = "load_overview")]
 pub async fn load_overview(meter: Option<String>) -> Result<OverviewResponse, ServerFnError> {
     use chrono::{Duration, Utc};
     use meterbook_core::time::floor_day;
 
-    use crate::portal_data::SharedPortalData;
+    use crate::portal_data::{portal, signed_in};
 
-    let data = use_context::<SharedPortalData>()
-        .ok_or_else(|| ServerFnError::new("The portal is not configured"))?;
-    if !data.is_open() {
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            response.set_status(http::StatusCode::FORBIDDEN);
-        }
-        return Ok(OverviewResponse::Closed);
-    }
+    let viewer = signed_in()?;
     let to = floor_day(Utc::now()) + Duration::days(1);
     let from = to - Duration::days(OVERVIEW_DAYS);
-    let rows = data
-        .daily_totals(from, to)
+    let rows = portal()?
+        .daily_totals(&viewer, from, to)
         .await
         .map_err(ServerFnError::new)?;
     let overview = Overview::build(&rows, from, to, meter.as_deref());
     let chart = crate::chart::daily_usage_chart(&overview);
-    Ok(OverviewResponse::Ready {
+    Ok(OverviewResponse {
         overview: Box::new(overview),
         chart,
     })
@@ -63,10 +53,9 @@ pub fn OverviewPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading usage…"</p> }>
             {move || Suspend::new(async move {
                 match overview.await {
-                    Ok(OverviewResponse::Ready { overview, chart }) => {
+                    Ok(OverviewResponse { overview, chart }) => {
                         view! { <OverviewBody overview=*overview chart/> }.into_any()
                     }
-                    Ok(OverviewResponse::Closed) => view! { <PortalClosed/> }.into_any(),
                     Err(e) => view! {
                         <p class="error" role="alert">"The overview could not be loaded: " {e.to_string()}</p>
                     }
@@ -74,20 +63,6 @@ pub fn OverviewPage() -> impl IntoView {
                 }
             })}
         </Transition>
-    }
-}
-
-#[component]
-fn PortalClosed() -> impl IntoView {
-    view! {
-        <section class="notice">
-            <h2>"The portal needs sign-in"</h2>
-            <p>
-                "Signing in to the portal is not available yet, so this server does not show usage here. "
-                "Start it with " <code>"meterbook serve --demo"</code> " to browse demo data, "
-                "or read usage through the API with a token from " <code>"meterbook token create"</code> "."
-            </p>
-        </section>
     }
 }
 
@@ -113,7 +88,7 @@ fn OverviewBody(overview: Overview, chart: Option<RenderedChart>) -> impl IntoVi
         .into_any();
     }
     view! {
-        <p class="period">"Demo mode: the portal is open without sign-in. " {period}</p>
+        <p class="period">{period}</p>
         <ChartSection overview=overview.clone() chart/>
         <SubscriptionTable overview/>
     }

@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use meterbook_core::{ArmCode, ArmError};
 
+use crate::source::SourceError;
 use crate::store::StoreError;
 
 /// An error answered to a client. Client errors carry their reason; server errors are logged
@@ -37,6 +38,33 @@ impl From<StoreError> for ApiError {
                 )
             }
         }
+    }
+}
+
+impl From<SourceError> for ApiError {
+    fn from(e: SourceError) -> Self {
+        match e {
+            SourceError::Store(e) => e.into(),
+            SourceError::Upstream(e) => Self(e),
+            SourceError::ForeignCursor => Self::new(
+                ArmCode::InvalidProperty,
+                "continuationToken: it belongs to another usage source; start again without it",
+            ),
+            SourceError::ScopeTooWide => Self::new(
+                ArmCode::SubscriptionIdMissingInRequest,
+                "Name one subscription to read",
+            ),
+        }
+    }
+}
+
+impl From<meterbook_core::access::ScopeError> for ApiError {
+    fn from(e: meterbook_core::access::ScopeError) -> Self {
+        tracing::info!(error = %e, "read refused");
+        Self::new(
+            ArmCode::AuthorizationFailed,
+            "You do not have access to the usage of the subscription requested",
+        )
     }
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP API: one router per resource, merged here.
 
 pub mod error;
+pub mod export;
 pub mod ingest;
 pub mod usage;
 
@@ -11,9 +12,15 @@ use meterbook_core::ArmCode;
 
 use crate::state::AppState;
 
-/// Every API route.
-pub fn router() -> Router<AppState> {
-    Router::new().merge(usage::router()).merge(ingest::router())
+/// Every API route. A server that fronts an upstream Azure Stack Hub takes no ingest: resource
+/// providers report to the upstream.
+pub fn router(upstream: bool) -> Router<AppState> {
+    let router = Router::new().merge(usage::router()).merge(export::router());
+    if upstream {
+        router
+    } else {
+        router.merge(ingest::router())
+    }
 }
 
 /// Paths that belong to the API: unknown ones get an ARM 404 rather than the portal's page.

@@ -8,15 +8,15 @@ use axum::http::{header::HOST, HeaderMap, Uri};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::Utc;
-use meterbook_core::page::{query_fingerprint, PAGE_SIZE};
+use meterbook_core::page::query_fingerprint;
 use meterbook_core::query::UsageQuery;
 use meterbook_core::usage::{AggregateApi, UsageAggregate, UsageAggregatePage};
 use meterbook_core::{ArmCode, SubscriptionId};
 
 use super::error::ApiError;
 use crate::auth::Caller;
+use crate::source::AggregateQuery;
 use crate::state::AppState;
-use crate::store::AggregateRequest;
 
 pub fn router() -> Router<AppState> {
     Router::new().route(
@@ -40,7 +40,7 @@ fn api_of(namespace: &str, resource: &str) -> Option<AggregateApi> {
     }
 }
 
-#[tracing::instrument(name = "usage_aggregates", skip_all, fields(subscription.id = %subscription, token.id))]
+#[tracing::instrument(name = "usage_aggregates", skip_all, fields(subscription.id = %subscription))]
 async fn usage_aggregates(
     State(state): State<AppState>,
     caller: Caller,
@@ -60,36 +60,27 @@ async fn usage_aggregates(
             format!("The request path needs a subscription ID: {e}"),
         )
     })?;
-    let (scope, filter) = match api {
-        AggregateApi::Tenant => {
-            if !caller.access.can_read(&path_subscription) {
-                return Err(forbidden(&caller, &path_subscription));
-            }
-            (
-                format!("tenant:{path_subscription}"),
-                Some(path_subscription.clone()),
-            )
-        }
-        AggregateApi::Provider => {
-            if path_subscription != state.provider_subscription {
-                return Err(ApiError::new(
-                    ArmCode::SubscriptionNotFound,
-                    format!("Subscription {path_subscription} is not this cloud's provider subscription"),
-                ));
-            }
-            if !caller.access.can_read_all() {
-                return Err(forbidden(&caller, &path_subscription));
-            }
-            ("provider".to_owned(), None)
-        }
-    };
+    if api == AggregateApi::Provider && path_subscription != state.provider_subscription {
+        return Err(ApiError::new(
+            ArmCode::SubscriptionNotFound,
+            format!("Subscription {path_subscription} is not this cloud's provider subscription"),
+        ));
+    }
     let params = query_params(&uri)?;
     let query = UsageQuery::parse(&params, Utc::now())?;
-    let filter = match api {
-        AggregateApi::Provider => query.subscriber.clone(),
-        AggregateApi::Tenant => filter,
+    // Who may read what is decided here, before the source (and any upstream) is asked.
+    let requested = match api {
+        AggregateApi::Tenant => Some(&path_subscription),
+        AggregateApi::Provider if !caller.access.can_read_all() => {
+            return Err(forbidden(&caller, &path_subscription))
+        }
+        AggregateApi::Provider => query.subscriber.as_ref(),
     };
-    let fingerprint = query_fingerprint(&scope, &query);
+    let scope = caller
+        .access
+        .read_scope(requested)
+        .map_err(|_| forbidden(&caller, requested.unwrap_or(&path_subscription)))?;
+    let fingerprint = query_fingerprint(&format!("{api:?}:{}", scope.fingerprint()), &query);
     let after = match &query.continuation_token {
         Some(token) => Some(state.signer.open(&fingerprint, token).map_err(|e| {
             ApiError::new(
@@ -100,19 +91,20 @@ async fn usage_aggregates(
         None => None,
     };
     let page = state
-        .store
-        .aggregates(&AggregateRequest {
-            subscription: filter,
-            reported_start: query.reported_start,
-            reported_end: query.reported_end,
-            granularity: query.granularity,
-            show_details: query.show_details,
+        .source
+        .aggregates(
+            &scope,
+            &AggregateQuery {
+                reported_start: query.reported_start,
+                reported_end: query.reported_end,
+                granularity: query.granularity,
+                show_details: query.show_details,
+            },
             after,
-            limit: PAGE_SIZE,
-        })
+        )
         .await?;
-    let next_link = page.next.as_ref().map(|key| {
-        let token = state.signer.seal(&fingerprint, key);
+    let next_link = page.next.as_ref().map(|cursor| {
+        let token = state.signer.seal(&fingerprint, cursor);
         next_link(&state, &headers, &uri, &params, &token)
     });
     Ok(Json(UsageAggregatePage {
@@ -126,11 +118,12 @@ async fn usage_aggregates(
 }
 
 fn forbidden(caller: &Caller, subscription: &SubscriptionId) -> ApiError {
-    tracing::info!(token.id = caller.token_id, %subscription, "read refused");
+    // The subscription is logged, not echoed: a refusal says nothing about other tenants.
+    tracing::info!(actor = caller.actor, %subscription, "read refused");
     ApiError::new(
         ArmCode::AuthorizationFailed,
         format!(
-            "The token '{}' does not have access to the usage of subscription {subscription}",
+            "'{}' does not have access to the usage of the subscription requested",
             caller.name
         ),
     )

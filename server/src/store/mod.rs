@@ -1,12 +1,12 @@
 //! Storage of usage records, tokens and settings behind one trait, so the API and the portal do
 //! not know which database they run on. SQL lives only below this module.
 
+mod accounts;
 mod names;
 mod sqlite;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use meterbook_core::access::Role;
 use meterbook_core::overview::DailyMeterTotal;
 use meterbook_core::page::{Page, PageKey};
 use meterbook_core::query::Granularity;
@@ -14,6 +14,9 @@ use meterbook_core::usage::{AggregateLine, UsageRecord};
 use meterbook_core::SubscriptionId;
 use serde::Serialize;
 
+pub use accounts::{
+    AccountStore, AuditEntry, NewSession, NewToken, SessionInfo, TokenInfo, UserInfo,
+};
 pub use sqlite::SqliteStore;
 
 /// What went wrong in the store. Callers turn these into generic 5xx answers and log the cause.
@@ -27,10 +30,20 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database URL '{0}': use sqlite://FILE")]
     UnsupportedUrl(String),
+    /// A unique name is already taken; the message says which.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("no randomness available: {0}")]
+    Random(String),
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            if db.is_unique_violation() {
+                return Self::Conflict(db.message().to_owned());
+            }
+        }
         let busy = matches!(&e, sqlx::Error::PoolTimedOut)
             || matches!(&e, sqlx::Error::Database(db) if db.message().contains("database is locked"));
         if busy {
@@ -66,17 +79,6 @@ pub struct AggregateRequest {
     pub limit: usize,
 }
 
-/// A stored API token, without its secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TokenInfo {
-    pub id: i64,
-    pub name: String,
-    pub role: Role,
-    pub subscriptions: Vec<SubscriptionId>,
-    pub created_at: DateTime<Utc>,
-    pub revoked_at: Option<DateTime<Utc>>,
-}
-
 /// Where Meterbook keeps what it knows.
 #[async_trait]
 pub trait UsageStore: Send + Sync + 'static {
@@ -94,9 +96,11 @@ pub trait UsageStore: Send + Sync + 'static {
         request: &AggregateRequest,
     ) -> Result<Page<AggregateLine>, StoreError>;
 
-    /// Per subscription, meter and UTC day of usage: the totals of records used in `[from, to)`.
+    /// Per subscription, meter and UTC day of usage: the totals of records used in `[from, to)`,
+    /// of the given subscriptions (`None`: all).
     async fn daily_totals(
         &self,
+        subscriptions: Option<&[SubscriptionId]>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<DailyMeterTotal>, StoreError>;
@@ -106,30 +110,15 @@ pub trait UsageStore: Send + Sync + 'static {
 
     /// The secret that signs continuation tokens: created once, then the same for every process.
     async fn signing_secret(&self) -> Result<Vec<u8>, StoreError>;
-
-    /// Stores a new token by its hash and returns its ID.
-    async fn create_token(
-        &self,
-        name: &str,
-        role: Role,
-        subscriptions: &[SubscriptionId],
-        token_hash: &str,
-    ) -> Result<i64, StoreError>;
-
-    /// The live (not revoked) token with this hash.
-    async fn token_by_hash(&self, token_hash: &str) -> Result<Option<TokenInfo>, StoreError>;
-
-    async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
-
-    /// Revokes one token; false when there is no live token with that ID.
-    async fn revoke_token(&self, id: i64) -> Result<bool, StoreError>;
-
-    /// Revokes every live token with this name (used to rotate the demo tokens).
-    async fn revoke_tokens_named(&self, name: &str) -> Result<u64, StoreError>;
 }
 
+/// Everything Meterbook stores: usage, and people and credentials.
+pub trait Store: UsageStore + AccountStore {}
+
+impl<T: UsageStore + AccountStore> Store for T {}
+
 /// Opens the store a database URL names, creating and migrating it as needed.
-pub async fn open(url: &str) -> Result<std::sync::Arc<dyn UsageStore>, StoreError> {
+pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
         Ok(std::sync::Arc::new(SqliteStore::open(url).await?))
     } else {

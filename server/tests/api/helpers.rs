@@ -8,17 +8,23 @@ use meterbook_core::access::Role;
 use meterbook_core::time::floor_day;
 use meterbook_core::usage::{UsageAggregatePage, UsageRecord};
 use meterbook_core::SubscriptionId;
-use meterbook_server::auth::issue_token;
+use meterbook_server::auth::passwords::hash_password;
+use meterbook_server::auth::sessions::SessionPolicy;
+use meterbook_server::auth::{issue_token, TokenRequest};
 use meterbook_server::demo::{self, DemoSpec};
-use meterbook_server::store::{self, UsageStore};
+use meterbook_server::source::UpstreamConfig;
+use meterbook_server::store::{self, Store};
 use meterbook_server::{Application, ServerConfig, DEFAULT_PROVIDER_SUBSCRIPTION};
 use serde_json::Value;
 
 pub const API: &str = "api-version=2015-06-01-preview";
 
+/// The password of every user the tests add.
+pub const PASSWORD: &str = "correct horse battery staple";
+
 pub struct TestApp {
     pub base: String,
-    pub store: Arc<dyn UsageStore>,
+    pub store: Arc<dyn Store>,
     pub client: reqwest::Client,
     pub operator: String,
     pub provider: String,
@@ -27,8 +33,16 @@ pub struct TestApp {
 
 #[derive(Default)]
 pub struct Options {
-    pub demo: bool,
     pub public_url: Option<String>,
+    pub upstream: Option<UpstreamConfig>,
+    pub sessions: Option<SessionPolicy>,
+}
+
+/// A signed-in browser: its session cookie and the session's CSRF token.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -45,7 +59,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             public_url: options.public_url,
             provider_subscription: SubscriptionId::parse(DEFAULT_PROVIDER_SUBSCRIPTION)
                 .expect("id"),
-            demo: options.demo,
+            upstream: options.upstream,
+            sessions: options.sessions.unwrap_or_default(),
             site_root: dir.path().display().to_string(),
             secret: None,
         },
@@ -55,33 +70,130 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     .expect("build app");
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run());
-    let (_, operator) = issue_token(store.as_ref(), "test-operator", Role::Operator, &[])
-        .await
-        .expect("token");
-    let (_, provider) = issue_token(store.as_ref(), "test-provider", Role::Provider, &[])
-        .await
-        .expect("token");
+    let operator = token(store.as_ref(), "test-operator", Role::Operator, &[]).await;
+    let provider = token(store.as_ref(), "test-provider", Role::Provider, &[]).await;
     TestApp {
         base,
         store,
-        client: reqwest::Client::new(),
+        // Redirects are part of what the tests check, so they are not followed.
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
         operator,
         provider,
         _dir: dir,
     }
 }
 
+pub async fn token(
+    store: &dyn Store,
+    name: &str,
+    role: Role,
+    subscriptions: &[SubscriptionId],
+) -> String {
+    issue_token(
+        store,
+        &TokenRequest {
+            name,
+            role,
+            subscriptions,
+            created_by: None,
+        },
+    )
+    .await
+    .expect("token")
+    .1
+}
+
+/// The value of a hidden `csrf` input in a page.
+pub fn csrf_in(html: &str) -> Option<String> {
+    let start = html.find(r#"name="csrf" value=""#)? + r#"name="csrf" value=""#.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_owned())
+}
+
 impl TestApp {
     pub async fn tenant_token(&self, subscription: &SubscriptionId) -> String {
-        issue_token(
+        token(
             self.store.as_ref(),
             "test-tenant",
             Role::Tenant,
             std::slice::from_ref(subscription),
         )
         .await
-        .expect("token")
-        .1
+    }
+
+    /// Adds a user with [`PASSWORD`]; returns their ID.
+    pub async fn add_user(&self, name: &str, role: Role, subscriptions: &[SubscriptionId]) -> i64 {
+        let hash = hash_password(PASSWORD).await.expect("hash");
+        self.store
+            .create_user(name, role, &hash, subscriptions)
+            .await
+            .expect("user")
+    }
+
+    /// Posts the sign-in form as a browser would.
+    pub async fn post_sign_in(&self, username: &str, password: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}/auth/sign-in", self.base))
+            .form(&[
+                ("username", username),
+                ("password", password),
+                ("next", "/"),
+            ])
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Signs in and reads the session's CSRF token from a page, as a browser would.
+    pub async fn sign_in(&self, username: &str) -> Session {
+        let response = self.post_sign_in(username, PASSWORD).await;
+        assert_eq!(response.status(), 303);
+        assert_eq!(response.headers()["location"], "/");
+        let set_cookie = response.headers()["set-cookie"].to_str().expect("cookie");
+        let cookie = set_cookie.split(';').next().expect("pair").to_owned();
+        let html = self
+            .page("/tokens", &cookie)
+            .await
+            .text()
+            .await
+            .expect("html");
+        let csrf = csrf_in(&html).expect("csrf token in the page");
+        Session { cookie, csrf }
+    }
+
+    /// GETs a page (or API path) with a session cookie.
+    pub async fn page(&self, path: &str, cookie: &str) -> reqwest::Response {
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        };
+        self.client
+            .get(url)
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Calls a server function the way the hydrated portal does (a form-encoded POST).
+    pub async fn server_fn(
+        &self,
+        name: &str,
+        cookie: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        self.client
+            .post(format!("{}/api/{name}", self.base))
+            .header("cookie", cookie)
+            .header("accept", "application/json")
+            .form(form)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn get(&self, path_and_query: &str, token: Option<&str>) -> reqwest::Response {

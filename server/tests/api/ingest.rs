@@ -262,7 +262,7 @@ async fn daily_totals_equal_the_sum_of_hourly_totals() {
             .to_utc();
         let portal: Vec<DailyMeterTotal> = app
             .store
-            .daily_totals(from, from + chrono::Duration::days(6))
+            .daily_totals(None, from, from + chrono::Duration::days(6))
             .await
             .unwrap();
         let portal_sum: f64 = portal.iter().map(|d| d.quantity).sum();

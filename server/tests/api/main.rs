@@ -3,9 +3,12 @@
 // A failed unwrap in a test is a failed test, with its location.
 #![allow(clippy::unwrap_used)]
 
+mod auth;
 mod cli;
 mod helpers;
 mod ingest;
+mod isolation;
 mod portal;
+mod proxy;
 mod store;
 mod usage;

@@ -1,4 +1,7 @@
-//! The `meterbook` command line: `serve` (default), `demo`, `ingest`, `usage` and `token`.
+//! The `meterbook` command line: `serve` (default), `demo`, `ingest`, `usage`, `user`, `token`
+//! and `audit`.
+
+mod accounts;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,17 +11,18 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use chrono::Utc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use meterbook_core::access::Role;
 use meterbook_core::export::{usage_csv_fields, write_csv_record, USAGE_CSV_COLUMNS};
 use meterbook_core::page::PAGE_SIZE;
 use meterbook_core::query::{UsageQuery, API_VERSION};
 use meterbook_core::usage::{parse_batch, AggregateApi, UsageAggregate};
 use meterbook_core::SubscriptionId;
 
-use crate::auth::issue_token;
+use crate::auth::sessions::SessionPolicy;
 use crate::demo::{self, DemoSpec};
-use crate::store::{self, AggregateRequest, UsageStore};
+use crate::source::UpstreamConfig;
+use crate::store::{self, AggregateRequest, Store, UsageStore};
 use crate::{Application, ServerConfig, DEFAULT_PROVIDER_SUBSCRIPTION};
+use accounts::{AuditArgs, TokenCommand, UserCommand};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -49,9 +53,14 @@ enum Command {
     Ingest { files: Vec<PathBuf> },
     /// Read usage aggregates, like Get-UsageAggregates (filters by reported time).
     Usage(UsageArgs),
+    /// Manage the people who sign in to the portal.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Show the audit log: sign-ins, sign-outs, token and user changes, exports.
+    Audit(AuditArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -62,7 +71,8 @@ struct ServeArgs {
     /// The URL clients reach this server at, when behind a proxy (used in nextLink).
     #[arg(long, env = "MB_PUBLIC_URL")]
     public_url: Option<String>,
-    /// Open the portal without sign-in, seed demo data into an empty store and print demo tokens.
+    /// Seed demo data into an empty store, create the documented demo accounts and print demo
+    /// API tokens.
     #[arg(long)]
     demo: bool,
     /// The provider subscription of the provider usage API's path.
@@ -71,6 +81,22 @@ struct ServeArgs {
     /// Where the built site (JS, WASM, CSS) is.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     site_root: String,
+    /// Front this upstream Azure Stack Hub (https://adminmanagement.<region>.<domain>): usage is
+    /// read from it with Meterbook's own credential, in each caller's scope.
+    #[arg(long, env = "MB_UPSTREAM", requires_all = ["upstream_token_file"])]
+    upstream: Option<String>,
+    /// A file holding the bearer token for the upstream (re-read on every call).
+    #[arg(long, env = "MB_UPSTREAM_TOKEN_FILE")]
+    upstream_token_file: Option<PathBuf>,
+    /// The upstream's provider subscription.
+    #[arg(long, env = "MB_UPSTREAM_SUBSCRIPTION", default_value = DEFAULT_PROVIDER_SUBSCRIPTION)]
+    upstream_subscription: String,
+    /// Minutes a portal session may sit unused before it ends.
+    #[arg(long, env = "MB_SESSION_IDLE_MINUTES", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=10_080))]
+    session_idle_minutes: u64,
+    /// Hours after sign-in a portal session ends, however active.
+    #[arg(long, env = "MB_SESSION_MAX_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..=720))]
+    session_max_hours: u64,
 }
 
 #[derive(Args, Debug, Clone, Copy)]
@@ -113,24 +139,6 @@ enum GranularityArg {
 enum Format {
     Csv,
     Json,
-}
-
-#[derive(Subcommand, Debug)]
-enum TokenCommand {
-    /// Create a token and print it (it is shown only this once).
-    Create {
-        #[arg(long)]
-        role: String,
-        /// A subscription a tenant token may read (repeat for several).
-        #[arg(long = "subscription")]
-        subscriptions: Vec<String>,
-        #[arg(long, default_value = "cli")]
-        name: String,
-    },
-    /// List tokens (without their secrets).
-    List,
-    /// Revoke a token by ID.
-    Revoke { id: i64 },
 }
 
 /// Runs the command line; errors are printed for people, with a non-zero exit code.
@@ -186,7 +194,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Ingest { files } => ingest_files(store.as_ref(), &files).await,
         Command::Usage(args) => print_usage(store.as_ref(), args).await,
-        Command::Token(cmd) => token(store.as_ref(), cmd).await,
+        Command::User(cmd) => accounts::user(store.as_ref(), cmd).await,
+        Command::Token(cmd) => accounts::token(store.as_ref(), cmd).await,
+        Command::Audit(args) => accounts::audit(store.as_ref(), args).await,
     }
 }
 
@@ -202,7 +212,7 @@ impl ServeArgs {
     }
 }
 
-async fn serve(args: ServeArgs, store: Arc<dyn UsageStore>) -> anyhow::Result<()> {
+async fn serve(args: ServeArgs, store: Arc<dyn Store>) -> anyhow::Result<()> {
     let provider_subscription = SubscriptionId::parse(&args.provider_subscription)
         .map_err(|e| anyhow::anyhow!("--provider-subscription: {e}"))?;
     let public_url = args.public_url.map(|u| u.trim_end_matches('/').to_owned());
@@ -211,24 +221,40 @@ async fn serve(args: ServeArgs, store: Arc<dyn UsageStore>) -> anyhow::Result<()
             bail!("--public-url must start with http:// or https://, got '{url}'");
         }
     }
+    let upstream = match (&args.upstream, &args.upstream_token_file) {
+        (Some(url), Some(file)) => {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("--upstream must start with https:// (or http://), got '{url}'");
+            }
+            let subscription = SubscriptionId::parse(&args.upstream_subscription)
+                .map_err(|e| anyhow::anyhow!("--upstream-subscription: {e}"))?;
+            Some(UpstreamConfig::new(url, file.clone(), subscription))
+        }
+        _ => None,
+    };
+    if upstream.is_some() && args.demo {
+        bail!("--demo seeds the embedded store; it cannot be combined with --upstream");
+    }
     if args.demo {
         if store.record_count().await? == 0 {
-            let spec = DemoSpec {
-                tenants: 8,
-                days: 30,
-                seed: 42,
-                now: Utc::now(),
-            };
-            seed_demo(store.as_ref(), &spec).await?;
+            seed_demo(store.as_ref(), &DemoSpec::standard(Utc::now())).await?;
         }
-        print_demo_tokens(store.as_ref()).await?;
+        accounts::ensure_demo_accounts(store.as_ref()).await?;
+        accounts::print_demo_tokens(store.as_ref()).await?;
+    } else {
+        accounts::ensure_first_operator(store.as_ref()).await?;
     }
     let app = Application::build(
         ServerConfig {
             addr: args.addr,
             public_url: public_url.clone(),
             provider_subscription,
-            demo: args.demo,
+            upstream: upstream.clone(),
+            sessions: SessionPolicy {
+                idle: std::time::Duration::from_secs(args.session_idle_minutes * 60),
+                absolute: std::time::Duration::from_secs(args.session_max_hours * 3_600),
+                secure_cookie: false,
+            },
             site_root: args.site_root,
             secret: std::env::var("MB_SECRET").ok(),
         },
@@ -237,8 +263,11 @@ async fn serve(args: ServeArgs, store: Arc<dyn UsageStore>) -> anyhow::Result<()
     .await?;
     let url = public_url.unwrap_or_else(|| format!("http://{}:{}", args.addr.ip(), app.port()));
     println!("Meterbook is serving at {url}  (Ctrl-C to stop)");
-    if !args.demo {
-        println!("The portal opens with --demo until sign-in exists; the API takes tokens from `meterbook token create`.");
+    if let Some(upstream) = &upstream {
+        println!(
+            "Usage is read from the upstream Azure Stack Hub at {}",
+            upstream.base_url
+        );
     }
     app.run().await?;
     Ok(())
@@ -269,40 +298,6 @@ async fn seed_demo(store: &dyn UsageStore, spec: &DemoSpec) -> anyhow::Result<()
         println!(
             "  {:<12} {}  Department={} CostCenter={}",
             t.name, t.subscription_id, t.department, t.cost_center
-        );
-    }
-    Ok(())
-}
-
-/// Rotates and prints the demo tokens: a token is only ever shown when it is created, so each
-/// demo start makes fresh ones and revokes the previous ones.
-async fn print_demo_tokens(store: &dyn UsageStore) -> anyhow::Result<()> {
-    let spec = DemoSpec {
-        tenants: 8,
-        days: 30,
-        seed: 42,
-        now: Utc::now(),
-    };
-    println!("Demo API tokens (new each start; earlier demo tokens are revoked):");
-    let issue = |name: String, role: Role, subs: Vec<SubscriptionId>| async move {
-        store.revoke_tokens_named(&name).await?;
-        let (_, token) = issue_token(store, &name, role, &subs).await?;
-        anyhow::Ok((name, token))
-    };
-    let (name, token) = issue("demo-operator".into(), Role::Operator, vec![]).await?;
-    println!("  {name:<24} operator  {token}");
-    let (name, token) = issue("demo-provider".into(), Role::Provider, vec![]).await?;
-    println!("  {name:<24} provider  {token}");
-    if let Some(first) = demo::tenants(&spec).into_iter().next() {
-        let (name, token) = issue(
-            format!("demo-tenant-{}", first.name.to_lowercase()),
-            Role::Tenant,
-            vec![first.subscription_id.clone()],
-        )
-        .await?;
-        println!(
-            "  {name:<24} tenant    {token}  (subscription {})",
-            first.subscription_id
         );
     }
     Ok(())
@@ -421,59 +416,5 @@ async fn print_usage(store: &dyn UsageStore, args: UsageArgs) -> anyhow::Result<
         out.write_all(b"\n]\n")?;
     }
     out.flush()?;
-    Ok(())
-}
-
-async fn token(store: &dyn UsageStore, cmd: TokenCommand) -> anyhow::Result<()> {
-    match cmd {
-        TokenCommand::Create {
-            role,
-            subscriptions,
-            name,
-        } => {
-            let role = Role::parse(&role).map_err(|e| anyhow::anyhow!(e))?;
-            let subs = subscriptions
-                .iter()
-                .map(|s| {
-                    SubscriptionId::parse(s).map_err(|e| anyhow::anyhow!("--subscription: {e}"))
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            if role != Role::Tenant && !subs.is_empty() {
-                bail!("--subscription applies to tenant tokens only; {role} tokens are not limited to subscriptions");
-            }
-            let (id, token) = issue_token(store, &name, role, &subs).await?;
-            eprintln!("Created {role} token {id} '{name}'. It is shown only now; store it safely:");
-            println!("{token}");
-        }
-        TokenCommand::List => {
-            let tokens = store.list_tokens().await?;
-            if tokens.is_empty() {
-                println!("No tokens. Create one with: meterbook token create --role operator");
-            }
-            for t in tokens {
-                let subs: Vec<&str> = t.subscriptions.iter().map(SubscriptionId::as_str).collect();
-                let state = match t.revoked_at {
-                    Some(at) => format!("revoked {}", at.format("%Y-%m-%d %H:%M")),
-                    None => "active".to_owned(),
-                };
-                println!(
-                    "{:>4}  {:<24} {:<9} {:<22} created {}  {}",
-                    t.id,
-                    t.name,
-                    t.role,
-                    state,
-                    t.created_at.format("%Y-%m-%d %H:%M"),
-                    subs.join(",")
-                );
-            }
-        }
-        TokenCommand::Revoke { id } => {
-            if store.revoke_token(id).await? {
-                println!("Token {id} revoked.");
-            } else {
-                bail!("there is no active token with ID {id} (see `meterbook token list`)");
-            }
-        }
-    }
     Ok(())
 }

@@ -1,5 +1,7 @@
 //! The embedded SQLite store: WAL mode, migrations from `migrations/sqlite`, set-based ingest.
 
+mod accounts;
+
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -7,7 +9,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use meterbook_core::access::Role;
 use meterbook_core::overview::DailyMeterTotal;
 use meterbook_core::page::{Page, PageKey};
 use meterbook_core::time::{from_epoch, DAY_SECONDS, HOUR_SECONDS};
@@ -18,7 +19,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::names::{NameCache, NameKind};
-use super::{AggregateRequest, IngestOutcome, StoreError, TokenInfo, UsageStore};
+use super::{AggregateRequest, IngestOutcome, StoreError, UsageStore};
 
 /// The first usage-time window a page scans (two hours hold a full page of a busy cloud); it
 /// widens fourfold until the page is full.
@@ -114,12 +115,6 @@ fn json_text(map: &Option<Map<String, Value>>) -> Option<String> {
 /// Text the store wrote itself; anything unreadable is shown as "no tags" rather than failing a page.
 fn json_object(text: Option<String>) -> Option<Map<String, Value>> {
     text.and_then(|t| serde_json::from_str(&t).ok())
-}
-
-fn parse_role(raw: &str) -> Role {
-    // The column has a CHECK constraint; an unknown value can only come from a hand-edited
-    // database, and the least privilege is the safe reading of it.
-    Role::parse(raw).unwrap_or(Role::Provider)
 }
 
 #[async_trait]
@@ -345,23 +340,40 @@ impl UsageStore for SqliteStore {
 
     async fn daily_totals(
         &self,
+        subscriptions: Option<&[SubscriptionId]>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<DailyMeterTotal>, StoreError> {
-        let rows = sqlx::query(
+        let mut sql = QueryBuilder::<Sqlite>::new(
             "SELECT s.subscription_id, m.meter_id, t.day, t.quantity, t.records
-             FROM (SELECT subscription, meter, usage_start / ?1 AS day, SUM(quantity) AS quantity, COUNT(*) AS records
-                   FROM usage_records WHERE usage_start >= ?2 AND usage_start < ?3
-                   GROUP BY subscription, meter, day) t
+             FROM (SELECT subscription, meter, usage_start / ",
+        );
+        sql.push_bind(DAY_SECONDS)
+            .push(" AS day, SUM(quantity) AS quantity, COUNT(*) AS records FROM usage_records WHERE usage_start >= ")
+            .push_bind(from.timestamp())
+            .push(" AND usage_start < ")
+            .push_bind(to.timestamp());
+        if let Some(subscriptions) = subscriptions {
+            sql.push(
+                " AND subscription IN (SELECT id FROM subscriptions WHERE subscription_id IN (",
+            );
+            let mut list = sql.separated(", ");
+            for sub in subscriptions {
+                list.push_bind(sub.as_str());
+            }
+            // An empty list reads nothing rather than producing invalid SQL.
+            if subscriptions.is_empty() {
+                list.push("NULL");
+            }
+            sql.push("))");
+        }
+        sql.push(
+            " GROUP BY subscription, meter, day) t
              JOIN subscriptions s ON s.id = t.subscription
              JOIN meters m ON m.id = t.meter
              ORDER BY s.subscription_id, m.meter_id, t.day",
-        )
-        .bind(DAY_SECONDS)
-        .bind(from.timestamp())
-        .bind(to.timestamp())
-        .fetch_all(&self.pool)
-        .await?;
+        );
+        let rows = sql.build().fetch_all(&self.pool).await?;
         rows.into_iter()
             .map(|row| {
                 let day: i64 = row.try_get("day")?;
@@ -399,74 +411,6 @@ impl UsageStore for SqliteStore {
                 .fetch_one(&self.pool)
                 .await?,
         )
-    }
-
-    async fn create_token(
-        &self,
-        name: &str,
-        role: Role,
-        subscriptions: &[SubscriptionId],
-        token_hash: &str,
-    ) -> Result<i64, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id",
-        )
-        .bind(name)
-        .bind(role.as_str())
-        .bind(token_hash)
-        .bind(Utc::now().timestamp())
-        .fetch_one(&mut *tx)
-        .await?;
-        for sub in subscriptions {
-            sqlx::query("INSERT OR IGNORE INTO api_token_subscriptions (token_id, subscription_id) VALUES (?, ?)")
-                .bind(id)
-                .bind(sub.as_str())
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(id)
-    }
-
-    async fn token_by_hash(&self, token_hash: &str) -> Result<Option<TokenInfo>, StoreError> {
-        let row =
-            sqlx::query("SELECT id FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL")
-                .bind(token_hash)
-                .fetch_optional(&self.pool)
-                .await?;
-        match row {
-            None => Ok(None),
-            Some(row) => {
-                let id: i64 = row.try_get("id")?;
-                Ok(self.tokens(Some(id)).await?.into_iter().next())
-            }
-        }
-    }
-
-    async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
-        self.tokens(None).await
-    }
-
-    async fn revoke_token(&self, id: i64) -> Result<bool, StoreError> {
-        let done =
-            sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-                .bind(Utc::now().timestamp())
-                .bind(id)
-                .execute(&self.pool)
-                .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn revoke_tokens_named(&self, name: &str) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
-        )
-        .bind(Utc::now().timestamp())
-        .bind(name)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
     }
 }
 
@@ -559,42 +503,5 @@ impl SqliteStore {
         )
         .push_bind(request.limit as i64 + 1);
         Ok(sql.build().fetch_all(&self.pool).await?)
-    }
-
-    /// Tokens with their subscriptions: one token by ID, or all of them.
-    async fn tokens(&self, only: Option<i64>) -> Result<Vec<TokenInfo>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT t.id, t.name, t.role, t.created_at, t.revoked_at, s.subscription_id
-             FROM api_tokens t LEFT JOIN api_token_subscriptions s ON s.token_id = t.id
-             WHERE ?1 IS NULL OR t.id = ?1
-             ORDER BY t.id, s.subscription_id",
-        )
-        .bind(only)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut tokens: Vec<TokenInfo> = Vec::new();
-        for row in rows {
-            let id: i64 = row.try_get("id")?;
-            if tokens.last().map(|t| t.id) != Some(id) {
-                let role: String = row.try_get("role")?;
-                let revoked: Option<i64> = row.try_get("revoked_at")?;
-                tokens.push(TokenInfo {
-                    id,
-                    name: row.try_get("name")?,
-                    role: parse_role(&role),
-                    subscriptions: Vec::new(),
-                    created_at: from_epoch(row.try_get("created_at")?),
-                    revoked_at: revoked.map(from_epoch),
-                });
-            }
-            let sub: Option<String> = row.try_get("subscription_id")?;
-            if let (Some(token), Some(sub)) = (
-                tokens.last_mut(),
-                sub.and_then(|s| SubscriptionId::parse(&s).ok()),
-            ) {
-                token.subscriptions.push(sub);
-            }
-        }
-        Ok(tokens)
     }
 }

@@ -1,0 +1,187 @@
+//! The guard every request passes: it notes the client's address, refuses cross-site writes
+//! (CSRF), finds the session, and turns anonymous requests for anything but the sign-in page,
+//! static assets and the token-authenticated API away.
+
+use axum::extract::{Request, State};
+use axum::http::header::{HOST, ORIGIN};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use meterbook_app::viewer::{ClientAddress, Viewer};
+
+use super::{client_address, SignedIn};
+use crate::api;
+use crate::state::AppState;
+
+/// What a path is, for deciding who may reach it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathKind {
+    /// The sign-in page and form, sign-out, static assets: anyone.
+    Public,
+    /// The REST API: its handlers check the bearer token or session themselves.
+    Api,
+    /// Leptos server functions: signed-in people only.
+    ServerFunction,
+    /// Portal pages: signed-in people only; others are sent to sign in.
+    Page,
+}
+
+pub fn classify(path: &str) -> PathKind {
+    match path {
+        "/sign-in" | "/auth/sign-in" | "/auth/sign-out" | "/favicon.svg" => PathKind::Public,
+        _ if path.starts_with("/pkg/") => PathKind::Public,
+        _ if api::is_api_path(path) => PathKind::Api,
+        _ if path.starts_with("/api/") => PathKind::ServerFunction,
+        _ => PathKind::Page,
+    }
+}
+
+pub async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let address = client_address(&parts);
+    parts.extensions.insert(ClientAddress(address));
+    if !parts.method.is_safe() && is_cross_site(&parts.headers, state.public_url.as_deref()) {
+        tracing::warn!(path = parts.uri.path(), "cross-site write refused");
+        return (
+            StatusCode::FORBIDDEN,
+            "Refused: this request came from another site (cross-site request forgery protection).",
+        )
+            .into_response();
+    }
+    let signed_in = match state
+        .sessions
+        .resolve(state.store.as_ref(), &parts.headers, Utc::now())
+        .await
+    {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::error!(error = ?e, "session lookup failed");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Meterbook cannot reach its database right now; try again shortly.",
+            )
+                .into_response();
+        }
+    };
+    let kind = classify(parts.uri.path());
+    if let Some((id_hash, session)) = signed_in {
+        tracing::Span::current().record("user.id", session.user.id);
+        parts.extensions.insert(Viewer {
+            user_id: session.user.id,
+            username: session.user.username.clone(),
+            access: session.user.access(),
+            csrf_token: session.csrf_token.clone(),
+        });
+        parts.extensions.insert(SignedIn { id_hash, session });
+    } else {
+        match kind {
+            PathKind::ServerFunction => {
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    "Sign in first: your session has ended or you are not signed in.",
+                )
+                    .into_response()
+            }
+            PathKind::Page => {
+                let wanted = parts
+                    .uri
+                    .path_and_query()
+                    .map(|pq| pq.as_str())
+                    .unwrap_or("/");
+                let query = serde_urlencoded::to_string([("next", wanted)]).unwrap_or_default();
+                return Redirect::to(&format!("/sign-in?{query}")).into_response();
+            }
+            PathKind::Public | PathKind::Api => {}
+        }
+    }
+    request = Request::from_parts(parts, body);
+    next.run(request).await
+}
+
+/// Whether a browser tells us the request came from another site: `Sec-Fetch-Site` says so, or
+/// `Origin` names another host. Requests without either header (scripts, old browsers) pass; the
+/// session's CSRF token still guards every state change.
+pub fn is_cross_site(headers: &HeaderMap, public_url: Option<&str>) -> bool {
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site") {
+        if !matches!(site, "same-origin" | "none") {
+            return true;
+        }
+    }
+    let Some(origin) = headers.get(ORIGIN) else {
+        return false;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return true;
+    };
+    let origin_host = origin
+        .split_once("://")
+        .map(|(_, rest)| rest.trim_end_matches('/'))
+        .unwrap_or("");
+    let expected = match public_url {
+        Some(url) => url
+            .split_once("://")
+            .map(|(_, rest)| rest.split('/').next().unwrap_or(""))
+            .unwrap_or(""),
+        None => header(HOST.as_str()).unwrap_or(""),
+    };
+    origin_host.is_empty() || !origin_host.eq_ignore_ascii_case(expected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn paths_are_classified_for_access() {
+        assert_eq!(classify("/sign-in"), PathKind::Public);
+        assert_eq!(classify("/pkg/meterbook.wasm"), PathKind::Public);
+        assert_eq!(classify("/api/v1/usage-records"), PathKind::Api);
+        assert_eq!(classify("/subscriptions/x/providers/y/z"), PathKind::Api);
+        assert_eq!(classify("/api/load_overview123"), PathKind::ServerFunction);
+        assert_eq!(classify("/"), PathKind::Page);
+        assert_eq!(classify("/tokens"), PathKind::Page);
+        assert_eq!(classify("/no-such-page"), PathKind::Page);
+    }
+
+    #[test]
+    fn cross_site_writes_are_recognised() {
+        let host = ("host", "127.0.0.1:3000");
+        assert!(!is_cross_site(&headers(&[host]), None));
+        assert!(!is_cross_site(
+            &headers(&[host, ("origin", "http://127.0.0.1:3000")]),
+            None
+        ));
+        assert!(is_cross_site(
+            &headers(&[host, ("origin", "http://evil.example")]),
+            None
+        ));
+        assert!(is_cross_site(&headers(&[host, ("origin", "null")]), None));
+        assert!(is_cross_site(
+            &headers(&[host, ("sec-fetch-site", "cross-site")]),
+            None
+        ));
+        assert!(!is_cross_site(
+            &headers(&[host, ("sec-fetch-site", "same-origin")]),
+            None
+        ));
+        assert!(!is_cross_site(
+            &headers(&[host, ("origin", "https://usage.example.com")]),
+            Some("https://usage.example.com/")
+        ));
+        assert!(is_cross_site(
+            &headers(&[host, ("origin", "http://127.0.0.1:3000")]),
+            Some("https://usage.example.com")
+        ));
+    }
+}

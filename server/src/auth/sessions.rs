@@ -1,0 +1,175 @@
+//! Portal sessions: a random ID in an HttpOnly, SameSite=Lax cookie, stored server-side as a
+//! hash with an idle and an absolute expiry, and a CSRF token for state-changing requests.
+
+use std::time::Duration;
+
+use axum::http::header::COOKIE;
+use axum::http::HeaderMap;
+use chrono::{DateTime, Utc};
+
+use super::tokens::{hash_secret, random_secret};
+use crate::store::{NewSession, SessionInfo, Store, StoreError};
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "mb_session";
+
+/// How long sessions live, and whether their cookie is marked `Secure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionPolicy {
+    /// A session unused this long ends.
+    pub idle: Duration,
+    /// A session ends this long after sign-in, however active.
+    pub absolute: Duration,
+    /// Set when the portal is reached over HTTPS (`--public-url https://...`).
+    pub secure_cookie: bool,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            idle: Duration::from_secs(2 * 3_600),
+            absolute: Duration::from_secs(12 * 3_600),
+            secure_cookie: false,
+        }
+    }
+}
+
+/// Activity is recorded at most this often per session, so reads do not each cost a write.
+const TOUCH_INTERVAL_SECONDS: i64 = 60;
+
+/// A session just started: the cookie value to send, and its CSRF token.
+pub struct StartedSession {
+    pub id: String,
+    pub csrf_token: String,
+}
+
+impl SessionPolicy {
+    /// The `Set-Cookie` value that hands `id` to the browser.
+    pub fn cookie(&self, id: &str) -> String {
+        let secure = if self.secure_cookie { "; Secure" } else { "" };
+        format!(
+            "{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+            self.absolute.as_secs()
+        )
+    }
+
+    /// The `Set-Cookie` value that removes the session cookie.
+    pub fn clearing_cookie(&self) -> String {
+        let secure = if self.secure_cookie { "; Secure" } else { "" };
+        format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
+    }
+
+    /// Starts a session for `user_id`. Always a new ID: signing in never reuses an earlier one.
+    pub async fn start(
+        &self,
+        store: &dyn Store,
+        user_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<StartedSession, StoreError> {
+        let id = random_secret().map_err(|e| StoreError::Random(e.to_string()))?;
+        let csrf_token = random_secret().map_err(|e| StoreError::Random(e.to_string()))?;
+        let absolute =
+            chrono::Duration::from_std(self.absolute).unwrap_or(chrono::Duration::hours(12));
+        store
+            .create_session(&NewSession {
+                id_hash: &hash_secret(&id),
+                user_id,
+                csrf_token: &csrf_token,
+                now,
+                expires_at: now + absolute,
+            })
+            .await?;
+        Ok(StartedSession { id, csrf_token })
+    }
+
+    /// The live session a request's cookie names, if any; records activity, and ends a session
+    /// that was idle too long.
+    pub async fn resolve(
+        &self,
+        store: &dyn Store,
+        headers: &HeaderMap,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(String, SessionInfo)>, StoreError> {
+        let Some(id) = session_cookie(headers) else {
+            return Ok(None);
+        };
+        let id_hash = hash_secret(&id);
+        let Some(session) = store.session_by_hash(&id_hash, now).await? else {
+            return Ok(None);
+        };
+        let idle = chrono::Duration::from_std(self.idle).unwrap_or(chrono::Duration::hours(2));
+        if now - session.last_seen_at > idle {
+            store.delete_session(&id_hash).await?;
+            return Ok(None);
+        }
+        if (now - session.last_seen_at).num_seconds() >= TOUCH_INTERVAL_SECONDS {
+            store.touch_session(&id_hash, now).await?;
+        }
+        Ok(Some((id_hash, session)))
+    }
+}
+
+/// The session ID from the `Cookie` headers. Anything malformed reads as "no session": a broken
+/// cookie must never break a request.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim().trim_matches('"').to_owned())
+        .filter(|value| {
+            !value.is_empty()
+                && value.len() <= 128
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(cookies: &[&str]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for c in cookies {
+            map.append(COOKIE, HeaderValue::from_str(c).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others_and_malformed_ones_are_ignored() {
+        assert_eq!(
+            session_cookie(&headers(&["a=1; mb_session=abc_DEF-1; b=2"])),
+            Some("abc_DEF-1".into())
+        );
+        assert_eq!(
+            session_cookie(&headers(&["x=1", "mb_session=zz"])),
+            Some("zz".into())
+        );
+        assert_eq!(session_cookie(&headers(&["mb_session="])), None);
+        assert_eq!(session_cookie(&headers(&["mb_session=a b;c"])), None);
+        assert_eq!(session_cookie(&headers(&["mb_session=<script>"])), None);
+        assert_eq!(session_cookie(&headers(&["garbage"])), None);
+        assert_eq!(
+            session_cookie(&headers(&[&format!("mb_session={}", "a".repeat(500))])),
+            None
+        );
+    }
+
+    #[test]
+    fn cookies_are_http_only_lax_and_secure_over_https() {
+        let mut policy = SessionPolicy::default();
+        let plain = policy.cookie("id");
+        assert!(plain.contains("HttpOnly") && plain.contains("SameSite=Lax"));
+        assert!(!plain.contains("Secure"));
+        policy.secure_cookie = true;
+        assert!(policy.cookie("id").ends_with("; Secure"));
+        assert!(policy.clearing_cookie().contains("Max-Age=0"));
+    }
+}

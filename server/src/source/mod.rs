@@ -1,0 +1,81 @@
+//! Where usage comes from: Meterbook's own store, or an upstream Azure Stack Hub that Meterbook
+//! fronts as an authenticated proxy. The API and the portal read through [`UsageSource`] and do
+//! not know which; every read carries a [`ReadScope`], which only an access check can make.
+
+mod store;
+mod upstream;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use meterbook_core::access::ReadScope;
+use meterbook_core::overview::DailyMeterTotal;
+use meterbook_core::page::Cursor;
+use meterbook_core::query::Granularity;
+use meterbook_core::usage::AggregateLine;
+use meterbook_core::{ArmCode, ArmError};
+
+pub use store::StoreSource;
+pub use upstream::{UpstreamConfig, UpstreamSource};
+
+use crate::store::StoreError;
+
+/// One page of ARM aggregates to read, by reported time, as Azure Stack Hub's API filters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateQuery {
+    pub reported_start: DateTime<Utc>,
+    pub reported_end: DateTime<Utc>,
+    pub granularity: Granularity,
+    pub show_details: bool,
+}
+
+/// A page of aggregates and where the next one starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourcePage {
+    pub items: Vec<AggregateLine>,
+    pub next: Option<Cursor>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The upstream failed, refused Meterbook's credential, or answered nonsense; the message is
+    /// written for the person who asked and holds no secret.
+    #[error("{0}")]
+    Upstream(ArmError),
+    /// A continuation cursor of the other kind of source (e.g. after a restart in another mode).
+    #[error("the continuation token does not belong to this server's usage source")]
+    ForeignCursor,
+    /// ARM pages read one subscription or all of them.
+    #[error("name one subscription to read")]
+    ScopeTooWide,
+}
+
+impl SourceError {
+    pub(crate) fn upstream(code: ArmCode, message: impl Into<String>) -> Self {
+        Self::Upstream(ArmError::new(code, message))
+    }
+}
+
+#[async_trait]
+pub trait UsageSource: Send + Sync + 'static {
+    /// One page of ARM aggregates of one subscription or, for an operator's scope, of all.
+    async fn aggregates(
+        &self,
+        scope: &ReadScope,
+        query: &AggregateQuery,
+        after: Option<Cursor>,
+    ) -> Result<SourcePage, SourceError>;
+
+    /// Per subscription, meter and UTC day of usage: totals of the usage in `[from, to)` of the
+    /// scope's subscriptions.
+    async fn daily_totals(
+        &self,
+        scope: &ReadScope,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DailyMeterTotal>, SourceError>;
+
+    /// A short description for logs and the start-up banner.
+    fn describe(&self) -> String;
+}

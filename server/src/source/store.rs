@@ -1,0 +1,69 @@
+//! The embedded store as a usage source.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use meterbook_core::access::ReadScope;
+use meterbook_core::overview::DailyMeterTotal;
+use meterbook_core::page::{Cursor, PAGE_SIZE};
+
+use super::{AggregateQuery, SourceError, SourcePage, UsageSource};
+use crate::store::{AggregateRequest, Store};
+
+pub struct StoreSource {
+    pub store: Arc<dyn Store>,
+}
+
+#[async_trait]
+impl UsageSource for StoreSource {
+    async fn aggregates(
+        &self,
+        scope: &ReadScope,
+        query: &AggregateQuery,
+        after: Option<Cursor>,
+    ) -> Result<SourcePage, SourceError> {
+        let subscription = match (scope.subscriptions(), scope.single()) {
+            (None, _) => None,
+            (Some(_), Some(one)) => Some(one.clone()),
+            (Some(_), None) => return Err(SourceError::ScopeTooWide),
+        };
+        let after = match after {
+            None => None,
+            Some(Cursor::Key(key)) => Some(key),
+            Some(Cursor::Upstream(_)) => return Err(SourceError::ForeignCursor),
+        };
+        let page = self
+            .store
+            .aggregates(&AggregateRequest {
+                subscription,
+                reported_start: query.reported_start,
+                reported_end: query.reported_end,
+                granularity: query.granularity,
+                show_details: query.show_details,
+                after,
+                limit: PAGE_SIZE,
+            })
+            .await?;
+        Ok(SourcePage {
+            items: page.items,
+            next: page.next.map(Cursor::Key),
+        })
+    }
+
+    async fn daily_totals(
+        &self,
+        scope: &ReadScope,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DailyMeterTotal>, SourceError> {
+        Ok(self
+            .store
+            .daily_totals(scope.subscriptions(), from, to)
+            .await?)
+    }
+
+    fn describe(&self) -> String {
+        "the embedded store".to_owned()
+    }
+}

@@ -1,0 +1,381 @@
+//! An upstream Azure Stack Hub as a usage source: Meterbook calls the provider usage API
+//! (`subscriberUsageAggregates`) with its own credential, applies the caller's scope before the
+//! call, follows continuation tokens, and retries the failures worth retrying.
+//!
+//! The credential is read from a file on every call, so whatever renews it (a cron job, a
+//! sidecar) can replace the file without restarting Meterbook. It never leaves this module.
+//! `nextLink` is never followed as a URL: only its continuation token is kept, and requests go to
+//! the configured base URL alone, so a misbehaving upstream cannot redirect the credential.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use meterbook_core::access::ReadScope;
+use meterbook_core::error::ErrorEnvelope;
+use meterbook_core::overview::DailyMeterTotal;
+use meterbook_core::page::Cursor;
+use meterbook_core::query::{Granularity, API_VERSION};
+use meterbook_core::time::{arm_time, floor_day, floor_hour};
+use meterbook_core::usage::{AggregateLine, UsageAggregatePage};
+use meterbook_core::{ArmCode, SubscriptionId};
+use reqwest::{StatusCode, Url};
+
+use super::{AggregateQuery, SourceError, SourcePage, UsageSource};
+
+/// Usage reported this long after its day still counts towards the portal's daily totals.
+const LATE_REPORTING_DAYS: i64 = 2;
+
+/// How to reach the upstream.
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    /// `https://adminmanagement.<region>.<domain>`, without a trailing slash.
+    pub base_url: String,
+    /// A file holding the bearer token Meterbook presents upstream.
+    pub token_file: PathBuf,
+    /// The upstream's provider subscription.
+    pub subscription: SubscriptionId,
+    /// Attempts per request, counting the first, for 429/503/504 and network errors.
+    pub attempts: u32,
+    /// The first retry waits this long; each later one twice as long.
+    pub first_retry_delay: Duration,
+    pub timeout: Duration,
+}
+
+impl UpstreamConfig {
+    pub fn new(base_url: &str, token_file: PathBuf, subscription: SubscriptionId) -> Self {
+        Self {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            token_file,
+            subscription,
+            attempts: 4,
+            first_retry_delay: Duration::from_millis(250),
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+pub struct UpstreamSource {
+    config: UpstreamConfig,
+    endpoint: Url,
+    client: reqwest::Client,
+}
+
+impl UpstreamSource {
+    pub fn new(config: UpstreamConfig) -> anyhow::Result<Self> {
+        let base = Url::parse(&config.base_url)
+            .map_err(|e| anyhow::anyhow!("--upstream '{}': {e}", config.base_url))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            anyhow::bail!("--upstream must be an http:// or https:// URL");
+        }
+        let endpoint = Url::parse(&format!(
+            "{}/subscriptions/{}/providers/Microsoft.Commerce.Admin/subscriberUsageAggregates",
+            config.base_url, config.subscription
+        ))?;
+        let client = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("meterbook/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            config,
+            endpoint,
+            client,
+        })
+    }
+
+    async fn credential(&self) -> Result<String, SourceError> {
+        let text = tokio::fs::read_to_string(&self.config.token_file)
+            .await
+            .map_err(|e| {
+                tracing::error!(file = %self.config.token_file.display(), error = %e, "upstream token file unreadable");
+                SourceError::upstream(
+                    ArmCode::UpstreamFailed,
+                    "Meterbook cannot read its credential for the upstream Azure Stack Hub; the operator should check --upstream-token-file",
+                )
+            })?;
+        let token = text.trim();
+        if token.is_empty() {
+            return Err(SourceError::upstream(
+                ArmCode::UpstreamFailed,
+                "Meterbook's credential file for the upstream Azure Stack Hub is empty",
+            ));
+        }
+        Ok(token.to_owned())
+    }
+
+    /// One upstream page, retried on 429, 503, 504 and network errors with doubling delays (or
+    /// the upstream's `Retry-After`, up to 30 seconds).
+    async fn fetch(&self, params: &[(&str, String)]) -> Result<UsageAggregatePage, SourceError> {
+        let token = self.credential().await?;
+        let mut delay = self.config.first_retry_delay;
+        let attempts = self.config.attempts.max(1);
+        for attempt in 1..=attempts {
+            let last = attempt == attempts;
+            let sent = self
+                .client
+                .get(self.endpoint.clone())
+                .query(params)
+                .bearer_auth(&token)
+                .send()
+                .await;
+            let response = match sent {
+                Ok(r) => r,
+                Err(e) if !last => {
+                    tracing::warn!(attempt, error = %e, "upstream unreachable; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "upstream unreachable");
+                    return Err(SourceError::upstream(
+                        ArmCode::ServiceUnavailable,
+                        format!("The upstream Azure Stack Hub could not be reached after {attempts} attempts; try again later"),
+                    ));
+                }
+            };
+            let status = response.status();
+            if status.is_success() {
+                let body = response.bytes().await.map_err(|e| {
+                    tracing::error!(error = %e, "upstream body unreadable");
+                    SourceError::upstream(
+                        ArmCode::UpstreamFailed,
+                        "The upstream Azure Stack Hub's answer was cut off",
+                    )
+                })?;
+                return serde_json::from_slice(&body).map_err(|e| {
+                    tracing::error!(error = %e, "upstream answer is not a usage page");
+                    SourceError::upstream(
+                        ArmCode::UpstreamFailed,
+                        "The upstream Azure Stack Hub answered with something that is not a usage page",
+                    )
+                });
+            }
+            let retryable = matches!(
+                status,
+                StatusCode::TOO_MANY_REQUESTS
+                    | StatusCode::SERVICE_UNAVAILABLE
+                    | StatusCode::GATEWAY_TIMEOUT
+            );
+            if retryable && !last {
+                let wait = retry_after(&response).unwrap_or(delay);
+                tracing::warn!(attempt, %status, "upstream busy; retrying");
+                tokio::time::sleep(wait).await;
+                delay *= 2;
+                continue;
+            }
+            let upstream_error = response
+                .json::<ErrorEnvelope>()
+                .await
+                .map(|e| format!("{}: {}", e.error.code, e.error.message))
+                .unwrap_or_else(|_| format!("HTTP {status}"));
+            tracing::warn!(%status, upstream_error, "upstream refused");
+            return Err(match status {
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => SourceError::upstream(
+                    ArmCode::UpstreamFailed,
+                    "The upstream Azure Stack Hub refused Meterbook's credential; the operator should renew the token in --upstream-token-file",
+                ),
+                _ if retryable || status.is_server_error() => SourceError::upstream(
+                    ArmCode::ServiceUnavailable,
+                    format!("The upstream Azure Stack Hub is unavailable ({upstream_error}) after {attempts} attempts; try again later"),
+                ),
+                _ => SourceError::upstream(
+                    ArmCode::UpstreamFailed,
+                    format!("The upstream Azure Stack Hub refused the query: {upstream_error}"),
+                ),
+            });
+        }
+        unreachable!("the last attempt always returns")
+    }
+
+    /// One page for one subscription (or all), in the scope.
+    async fn page(
+        &self,
+        scope: &ReadScope,
+        subscriber: Option<&SubscriptionId>,
+        query: &AggregateQuery,
+        continuation: Option<String>,
+    ) -> Result<SourcePage, SourceError> {
+        let mut params: Vec<(&str, String)> = vec![
+            ("api-version", API_VERSION.to_owned()),
+            ("reportedStartTime", arm_time(query.reported_start)),
+            ("reportedEndTime", arm_time(query.reported_end)),
+            (
+                "aggregationGranularity",
+                query.granularity.as_str().to_owned(),
+            ),
+            ("showDetails", query.show_details.to_string()),
+        ];
+        if let Some(s) = subscriber {
+            params.push(("subscriberId", s.as_str().to_owned()));
+        }
+        if let Some(token) = continuation {
+            params.push(("continuationToken", token));
+        }
+        let page = self.fetch(&params).await?;
+        let mut items = Vec::with_capacity(page.value.len());
+        for aggregate in &page.value {
+            let line = AggregateLine::from_aggregate(aggregate).map_err(|e| {
+                tracing::error!(error = %e, "upstream aggregate unreadable");
+                SourceError::upstream(
+                    ArmCode::UpstreamFailed,
+                    format!(
+                        "The upstream Azure Stack Hub sent an aggregate Meterbook cannot read: {e}"
+                    ),
+                )
+            })?;
+            // The upstream was asked for this scope only; anything else is dropped, not shown.
+            match SubscriptionId::parse(&line.subscription_id) {
+                Ok(s) if scope.covers(&s) => items.push(line),
+                _ => {
+                    tracing::warn!(subscription = %line.subscription_id, "upstream line outside the scope dropped")
+                }
+            }
+        }
+        let next = page
+            .next_link
+            .as_deref()
+            .and_then(continuation_token)
+            .map(Cursor::Upstream);
+        Ok(SourcePage { items, next })
+    }
+}
+
+/// The `continuationToken` of a `nextLink`, which is all Meterbook takes from it.
+fn continuation_token(next_link: &str) -> Option<String> {
+    let url = Url::parse(next_link).ok()?;
+    url.query_pairs()
+        .find(|(k, _)| k.eq_ignore_ascii_case("continuationToken"))
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty())
+}
+
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let seconds: u64 = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(seconds.min(30)))
+}
+
+#[async_trait]
+impl UsageSource for UpstreamSource {
+    async fn aggregates(
+        &self,
+        scope: &ReadScope,
+        query: &AggregateQuery,
+        after: Option<Cursor>,
+    ) -> Result<SourcePage, SourceError> {
+        let subscriber = match (scope.subscriptions(), scope.single()) {
+            (None, _) => None,
+            (Some(_), Some(one)) => Some(one),
+            (Some(_), None) => return Err(SourceError::ScopeTooWide),
+        };
+        let continuation = match after {
+            None => None,
+            Some(Cursor::Upstream(token)) => Some(token),
+            Some(Cursor::Key(_)) => return Err(SourceError::ForeignCursor),
+        };
+        self.page(scope, subscriber, query, continuation).await
+    }
+
+    /// Azure filters by reported time; the portal wants usage time. Usage is reported after it
+    /// happens, so reading what was reported from `from` until [`LATE_REPORTING_DAYS`] after `to`
+    /// (daily pages up to today, hourly pages for today) and keeping usage in `[from, to)` finds
+    /// it all, except usage reported later than that. Counts are of daily aggregate lines.
+    async fn daily_totals(
+        &self,
+        scope: &ReadScope,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DailyMeterTotal>, SourceError> {
+        let now = Utc::now();
+        let today = floor_day(now);
+        let end = (to + chrono::Duration::days(LATE_REPORTING_DAYS)).min(floor_hour(now));
+        let mut segments = Vec::new();
+        if from < end.min(today) {
+            segments.push((Granularity::Daily, from, end.min(today)));
+        }
+        if from.max(today) < end {
+            segments.push((Granularity::Hourly, from.max(today), end));
+        }
+        let subscribers: Vec<Option<&SubscriptionId>> = match scope.subscriptions() {
+            None => vec![None],
+            Some(subs) => subs.iter().map(Some).collect(),
+        };
+        let mut totals: BTreeMap<(String, String, chrono::NaiveDate), (f64, u64)> = BTreeMap::new();
+        for subscriber in subscribers {
+            for &(granularity, start, end) in &segments {
+                let query = AggregateQuery {
+                    reported_start: start,
+                    reported_end: end,
+                    granularity,
+                    show_details: false,
+                };
+                let mut continuation = None;
+                loop {
+                    let page = self.page(scope, subscriber, &query, continuation).await?;
+                    for line in page.items {
+                        if line.usage_start >= from && line.usage_start < to {
+                            let entry = totals
+                                .entry((
+                                    line.subscription_id,
+                                    line.meter_id,
+                                    line.usage_start.date_naive(),
+                                ))
+                                .or_default();
+                            entry.0 += line.quantity;
+                            entry.1 += 1;
+                        }
+                    }
+                    match page.next {
+                        Some(Cursor::Upstream(token)) => continuation = Some(token),
+                        _ => break,
+                    }
+                }
+            }
+        }
+        Ok(totals
+            .into_iter()
+            .map(
+                |((subscription_id, meter_id, day), (quantity, records))| DailyMeterTotal {
+                    subscription_id,
+                    meter_id,
+                    day,
+                    quantity,
+                    records,
+                },
+            )
+            .collect())
+    }
+
+    fn describe(&self) -> String {
+        format!("the upstream Azure Stack Hub at {}", self.config.base_url)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_continuation_token_is_taken_from_a_next_link() {
+        assert_eq!(
+            continuation_token("https://evil.example/x?api-version=1&continuationToken=abc%2Bdef"),
+            Some("abc+def".into())
+        );
+        assert_eq!(
+            continuation_token("https://h/x?ContinuationToken=t"),
+            Some("t".into())
+        );
+        assert_eq!(continuation_token("https://h/x?a=1"), None);
+        assert_eq!(continuation_token("not a url"), None);
+    }
+}
