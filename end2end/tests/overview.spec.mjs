@@ -1,19 +1,14 @@
-// The operator overview in demo mode: the table and the chart show the seeded data, and the
+// The operator overview: the table and the chart show the seeded data of every tenant, and the
 // chart's meter can be changed.
 import { test, expect } from "@playwright/test";
 import { mkdirSync } from "node:fs";
+import { signIn, watchConsole } from "./accounts.mjs";
 
 const screenshots = new URL("../../docs/screenshots/", import.meta.url).pathname;
 
-test("the overview lists every demo tenant and charts their VM hours", async ({ page }) => {
-  const problems = [];
-  page.on("console", (msg) => {
-    if (msg.type() === "error" || msg.type() === "warning") problems.push(msg.text());
-  });
-  page.on("pageerror", (err) => problems.push(err.message));
-
-  await page.goto("/");
-  await expect(page.getByRole("heading", { name: "Usage overview" })).toBeVisible();
+test("an operator's overview lists every demo tenant and charts their VM hours", async ({ page }) => {
+  const problems = watchConsole(page);
+  await signIn(page, "operator");
 
   const rows = page.locator("table.usage-table tbody tr");
   await expect(rows).toHaveCount(8);
@@ -46,6 +41,7 @@ test("the overview lists every demo tenant and charts their VM hours", async ({ 
 });
 
 test("an unknown page says so with a 404", async ({ page }) => {
+  await signIn(page, "operator");
   const response = await page.goto("/no-such-page");
   expect(response.status()).toBe(404);
   await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();

@@ -5,6 +5,7 @@
 //! - a 1,000-aggregate page of the provider API (HTTP, JSON) vs. the plain SQL that computes the
 //!   same page directly on the database;
 //! - page 500 vs. page 1;
+//! - the same pages through a second Meterbook in upstream (proxy) mode vs. read directly;
 //! - the server's resident memory.
 //!
 //! Results print as Markdown for BENCHMARKS.md.
@@ -21,6 +22,7 @@ use meterbook_core::usage::{UsageAggregatePage, UsageRecord};
 use meterbook_core::SubscriptionId;
 use meterbook_server::auth::{issue_token, TokenRequest};
 use meterbook_server::demo::{self, DemoSpec};
+use meterbook_server::source::UpstreamConfig;
 use meterbook_server::store::{self, SqliteStore};
 use meterbook_server::{Application, ServerConfig, DEFAULT_PROVIDER_SUBSCRIPTION};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -163,6 +165,63 @@ async fn main() {
     let http_page_1 = p50(REPEATS, || fetch(&client, &first, &operator)).await;
     let http_page_500 = p50(REPEATS, || fetch(&client, &page_500, &operator)).await;
 
+    // The same pages through a second Meterbook fronting the first as its upstream hub.
+    let credential = dir.path().join("hub-token");
+    std::fs::write(&credential, &operator).unwrap();
+    let proxy_store = store::open(&format!(
+        "sqlite://{}",
+        dir.path().join("proxy.db").display()
+    ))
+    .await
+    .unwrap();
+    let proxy = Application::build(
+        ServerConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            public_url: None,
+            provider_subscription: SubscriptionId::parse(DEFAULT_PROVIDER_SUBSCRIPTION).unwrap(),
+            upstream: Some(UpstreamConfig::new(
+                &base,
+                credential,
+                SubscriptionId::parse(DEFAULT_PROVIDER_SUBSCRIPTION).unwrap(),
+            )),
+            sessions: Default::default(),
+            site_root: dir.path().display().to_string(),
+            secret: None,
+        },
+        proxy_store.clone(),
+    )
+    .await
+    .unwrap();
+    let proxy_base = format!("http://127.0.0.1:{}", proxy.port());
+    tokio::spawn(proxy.run());
+    let (_, proxy_operator) = issue_token(
+        proxy_store.as_ref(),
+        &TokenRequest {
+            name: "bench-operator",
+            role: Role::Operator,
+            subscriptions: &[],
+            created_by: None,
+        },
+    )
+    .await
+    .unwrap();
+    let proxy_first = first.replace(&base, &proxy_base);
+    let mut link = proxy_first.clone();
+    for _ in 1..500 {
+        let body: UsageAggregatePage = client
+            .get(&link)
+            .bearer_auth(&proxy_operator)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        link = body.next_link.expect("more pages");
+    }
+    let proxy_page_1 = p50(REPEATS, || fetch(&client, &proxy_first, &proxy_operator)).await;
+    let proxy_page_500 = p50(REPEATS, || fetch(&client, &link, &proxy_operator)).await;
+
     // Baseline: the plain SQL that computes page 1 and page 500 on the same database.
     let pool = SqlitePoolOptions::new()
         .max_connections(1)
@@ -189,7 +248,19 @@ async fn main() {
         ms(http_page_500) / ms(http_page_1)
     );
     println!(
-        "| resident memory (server and client in one process) | {rss_mb:.0} MB | | | reported |"
+        "| page 1 through a proxy Meterbook (upstream mode), p50 | {:.1} ms | {:.1} ms (direct) | {:.2}x | reported |",
+        ms(proxy_page_1),
+        ms(http_page_1),
+        ms(proxy_page_1) / ms(http_page_1)
+    );
+    println!(
+        "| page 500 through a proxy Meterbook (upstream mode), p50 | {:.1} ms | {:.1} ms (direct) | {:.2}x | reported |",
+        ms(proxy_page_500),
+        ms(http_page_500),
+        ms(proxy_page_500) / ms(http_page_500)
+    );
+    println!(
+        "| resident memory (hub, proxy and client in one process) | {rss_mb:.0} MB | | | reported |"
     );
 }
 

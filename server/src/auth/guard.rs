@@ -96,7 +96,27 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
         }
     }
     request = Request::from_parts(parts, body);
-    next.run(request).await
+    let response = next.run(request).await;
+    if kind == PathKind::ServerFunction && response.status() == StatusCode::INTERNAL_SERVER_ERROR {
+        return input_errors_as_bad_request(response).await;
+    }
+    response
+}
+
+/// Leptos answers a server function whose arguments do not parse with a 500; that is the
+/// client's mistake, so it becomes a 400 with the same body.
+async fn input_errors_as_bad_request(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    if [&b"Args|"[..], b"Deserialization|", b"MissingArg|"]
+        .iter()
+        .any(|prefix| bytes.starts_with(prefix))
+    {
+        parts.status = StatusCode::BAD_REQUEST;
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// Whether a browser tells us the request came from another site: `Sec-Fetch-Site` says so, or

@@ -516,3 +516,59 @@ async fn a_tenant_token_loses_what_its_creator_loses() {
     assert_eq!(app.get(&path(&sub(2)), Some(token)).await.status(), 403);
     assert_eq!(app.get(&path(&sub(1)), Some(token)).await.status(), 200);
 }
+
+#[tokio::test]
+async fn malformed_page_queries_and_server_function_input_get_a_4xx() {
+    let app = spawn_app().await;
+    app.add_user("olivia", Role::Operator, &[]).await;
+    let session = app.sign_in("olivia").await;
+
+    for path in [
+        "/?meter=%ZZ",
+        "/?meter=%00%ff",
+        "/tokens?=&&=",
+        "/?meter=".to_owned().as_str(),
+    ] {
+        let status = app.page(path, &session.cookie).await.status();
+        assert!(status.is_success(), "{path}: {status}");
+    }
+    let bad_id = app
+        .server_fn(
+            "revoke_api_token",
+            &session.cookie,
+            &[("csrf", &session.csrf), ("id", "not-a-number")],
+        )
+        .await;
+    assert!(
+        bad_id.status().is_client_error(),
+        "{} {:?}",
+        bad_id.status(),
+        bad_id.text().await
+    );
+    let missing = app
+        .server_fn(
+            "create_api_token",
+            &session.cookie,
+            &[("csrf", &session.csrf)],
+        )
+        .await;
+    assert!(missing.status().is_client_error(), "{}", missing.status());
+    let garbage = app
+        .client
+        .post(format!("{}/api/create_api_token", app.base))
+        .header("cookie", &session.cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(vec![0xff, 0x00, b'%', b'&', b'='])
+        .send()
+        .await
+        .unwrap();
+    assert!(garbage.status().is_client_error(), "{}", garbage.status());
+    let unknown_fn = app
+        .server_fn("no_such_function", &session.cookie, &[])
+        .await;
+    assert!(
+        unknown_fn.status().is_client_error(),
+        "{}",
+        unknown_fn.status()
+    );
+}

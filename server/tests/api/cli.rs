@@ -143,3 +143,139 @@ fn bad_input_is_refused_with_a_message() {
     let out = meterbook("postgres://nowhere/db", &["token", "list"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database URL"));
 }
+
+fn text(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn meterbook_stdin(db: &str, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meterbook"))
+        .args(args)
+        .env("MB_DATABASE_URL", db)
+        .env("MB_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn users_are_added_granted_disabled_and_audited_from_the_command_line() {
+    let (_dir, db) = fresh_db();
+    let sub = "0f0a4a7b-1c2d-4e5f-8a9b-0c1d2e3f4a5b";
+
+    let added = meterbook(&db, &["user", "add", "alice", "--role", "operator"]);
+    assert!(added.status.success(), "{}", text(&added));
+    assert!(text(&added).contains("Password (shown only now): "));
+    let tenant = meterbook_stdin(
+        &db,
+        &[
+            "user",
+            "add",
+            "bob",
+            "--role",
+            "tenant",
+            "--subscription",
+            sub,
+            "--password-stdin",
+        ],
+        "a long enough password\n",
+    );
+    assert!(tenant.status.success(), "{}", text(&tenant));
+    assert!(!text(&tenant).contains("a long enough password"));
+
+    let duplicate = meterbook(&db, &["user", "add", "ALICE", "--role", "operator"]);
+    assert!(!duplicate.status.success());
+    assert!(text(&duplicate).contains("already exists"));
+    let short = meterbook_stdin(
+        &db,
+        &[
+            "user",
+            "add",
+            "carol",
+            "--role",
+            "operator",
+            "--password-stdin",
+        ],
+        "short\n",
+    );
+    assert!(text(&short).contains("at least 12 characters"));
+    let no_sub = meterbook(&db, &["user", "add", "dan", "--role", "tenant"]);
+    assert!(text(&no_sub).contains("needs at least one --subscription"));
+    let bad_name = meterbook(&db, &["user", "add", "e vil", "--role", "operator"]);
+    assert!(!bad_name.status.success());
+
+    let other = "1f0a4a7b-1c2d-4e5f-8a9b-0c1d2e3f4a5b";
+    assert!(
+        meterbook(&db, &["user", "grant", "bob", "--subscription", other])
+            .status
+            .success()
+    );
+    let revoked = meterbook(&db, &["user", "revoke", "bob", "--subscription", sub]);
+    assert!(text(&revoked).contains(&format!("'bob' now reads: {other}")));
+    assert!(meterbook(&db, &["user", "disable", "bob"]).status.success());
+    let list = text(&meterbook(&db, &["user", "list"]));
+    assert!(list.contains("alice") && list.contains("disabled"));
+    let missing = meterbook(&db, &["user", "passwd", "nobody"]);
+    assert!(text(&missing).contains("there is no user 'nobody'"));
+
+    let audit = text(&meterbook(&db, &["audit", "--json"]));
+    for action in [
+        "user_added",
+        "grant_added",
+        "grant_removed",
+        "user_disabled",
+    ] {
+        assert!(audit.contains(action), "{action} missing from {audit}");
+    }
+    let only = text(&meterbook(&db, &["audit", "--action", "user_disabled"]));
+    assert_eq!(only.lines().count(), 1);
+}
+
+#[test]
+fn the_first_start_creates_an_operator_and_prints_its_password_once() {
+    use std::io::{BufRead, BufReader};
+    let (dir, db) = fresh_db();
+    let first_start = |expect_password: bool| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_meterbook"))
+            .args(["serve", "--addr", "127.0.0.1:0", "--site-root"])
+            .arg(dir.path())
+            .env("MB_DATABASE_URL", &db)
+            .env("MB_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut seen = Vec::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            let serving = line.contains("is serving at");
+            seen.push(line);
+            if serving {
+                break;
+            }
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let printed = seen.join("\n");
+        assert_eq!(printed.contains("password: "), expect_password, "{printed}");
+        printed
+    };
+    let printed = first_start(true);
+    assert!(printed.contains("username: admin"));
+    first_start(false);
+    assert!(text(&meterbook(&db, &["user", "list"])).contains("admin"));
+}
