@@ -47,6 +47,8 @@ pub struct ServerConfig {
     pub upstream: Option<UpstreamConfig>,
     /// Session lifetimes; the cookie is marked `Secure` when `public_url` is https.
     pub sessions: SessionPolicy,
+    /// Take the client address from `X-Forwarded-For` (only behind a reverse proxy that sets it).
+    pub trust_forwarded_for: bool,
     /// Where cargo-leptos wrote the site (JS, WASM, CSS).
     pub site_root: String,
     /// Overrides the stored token-signing secret (`MB_SECRET`).
@@ -91,6 +93,7 @@ impl Application {
             signer: Arc::new(TokenSigner::new(&secret)),
             provider_subscription: config.provider_subscription.clone(),
             public_url: config.public_url.clone(),
+            trust_forwarded_for: config.trust_forwarded_for,
             sessions,
             leptos_options: leptos_options.clone(),
         };

@@ -26,6 +26,8 @@ pub struct AppState {
     /// Absolute base URL clients reach this server at (for `nextLink`, cookies and CSRF checks);
     /// when unset, the request's Host header is used.
     pub public_url: Option<String>,
+    /// Behind a reverse proxy: the client address is the last `X-Forwarded-For` entry.
+    pub trust_forwarded_for: bool,
     /// Session lifetimes and cookie flags.
     pub sessions: SessionPolicy,
     /// Leptos' site configuration, for rendering the portal.

@@ -13,6 +13,7 @@ use chrono::Utc;
 use meterbook_core::access::ReadScope;
 use meterbook_core::export::{usage_csv_fields, write_csv_record, USAGE_CSV_COLUMNS};
 use meterbook_core::query::{UsageQuery, API_VERSION};
+use meterbook_core::ArmCode;
 
 use super::error::ApiError;
 use super::usage::query_params;
@@ -20,6 +21,12 @@ use crate::audit::{self, Event};
 use crate::auth::Caller;
 use crate::source::AggregateQuery;
 use crate::state::AppState;
+
+/// Most rows one export holds (about 150 MB of CSV): beyond it, the caller is asked to narrow
+/// the query rather than the server holding an unbounded file.
+pub const MAX_EXPORT_ROWS: u64 = 500_000;
+/// Most source pages one export follows, in case an upstream sends empty pages without end.
+const MAX_EXPORT_PAGES: u64 = 10_000;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/usage/export", get(export_usage))
@@ -59,7 +66,13 @@ async fn export_usage(
     let mut rows = 0u64;
     for scope in &scopes {
         let mut after = None;
-        loop {
+        for pages in 1.. {
+            if pages > MAX_EXPORT_PAGES {
+                return Err(ApiError::new(
+                    ArmCode::UpstreamFailed,
+                    "The usage source kept paging without end; the export was stopped",
+                ));
+            }
             let page = state
                 .source
                 .aggregates(scope, &aggregate_query, after)
@@ -67,6 +80,14 @@ async fn export_usage(
             for line in &page.items {
                 write_csv_record(&mut csv, &usage_csv_fields(line));
                 rows += 1;
+            }
+            if rows > MAX_EXPORT_ROWS {
+                return Err(ApiError::new(
+                    ArmCode::InvalidProperty,
+                    format!(
+                        "The export would hold more than {MAX_EXPORT_ROWS} rows; narrow the time range, use Daily granularity or showDetails=false, or name one subscription with subscriberId"
+                    ),
+                ));
             }
             match page.next {
                 Some(cursor) => after = Some(cursor),

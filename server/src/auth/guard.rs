@@ -39,7 +39,7 @@ pub fn classify(path: &str) -> PathKind {
 
 pub async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
-    let address = client_address(&parts);
+    let address = client_address(&parts, state.trust_forwarded_for);
     parts.extensions.insert(ClientAddress(address));
     if !parts.method.is_safe() && is_cross_site(&parts.headers, state.public_url.as_deref()) {
         tracing::warn!(path = parts.uri.path(), "cross-site write refused");
@@ -135,18 +135,23 @@ pub fn is_cross_site(headers: &HeaderMap, public_url: Option<&str>) -> bool {
     let Ok(origin) = origin.to_str() else {
         return true;
     };
-    let origin_host = origin
-        .split_once("://")
-        .map(|(_, rest)| rest.trim_end_matches('/'))
-        .unwrap_or("");
-    let expected = match public_url {
-        Some(url) => url
-            .split_once("://")
-            .map(|(_, rest)| rest.split('/').next().unwrap_or(""))
-            .unwrap_or(""),
-        None => header(HOST.as_str()).unwrap_or(""),
-    };
-    origin_host.is_empty() || !origin_host.eq_ignore_ascii_case(expected)
+    let origin = origin.trim_end_matches('/');
+    match public_url {
+        // Scheme, host and port must all match the public URL's.
+        Some(url) => {
+            let expected = match url.split_once("://") {
+                Some((scheme, rest)) => {
+                    format!("{scheme}://{}", rest.split('/').next().unwrap_or(""))
+                }
+                None => return true,
+            };
+            !origin.eq_ignore_ascii_case(&expected)
+        }
+        None => {
+            let host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
+            host.is_empty() || !host.eq_ignore_ascii_case(header(HOST.as_str()).unwrap_or(""))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -203,5 +208,12 @@ mod tests {
             &headers(&[host, ("origin", "http://127.0.0.1:3000")]),
             Some("https://usage.example.com")
         ));
+        assert!(
+            is_cross_site(
+                &headers(&[host, ("origin", "http://usage.example.com")]),
+                Some("https://usage.example.com")
+            ),
+            "plain http is another origin than the https public URL"
+        );
     }
 }

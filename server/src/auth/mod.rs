@@ -7,11 +7,12 @@ pub mod sessions;
 pub mod sign_in;
 pub mod tokens;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use meterbook_app::viewer::ClientAddress;
 use meterbook_core::access::Access;
 use meterbook_core::ArmCode;
 
@@ -41,30 +42,67 @@ pub struct Caller {
     pub address: String,
 }
 
-/// The client's IP address, as the connection reports it.
-pub fn client_address(parts: &Parts) -> String {
-    parts
+/// The client's IP address: the connection's peer, or, behind a trusted reverse proxy, the
+/// address that proxy appended last to `X-Forwarded-For` (earlier entries are the client's to
+/// invent). IPv6 clients are known by their /64, which one host usually owns whole, so rotating
+/// addresses inside it does not dodge the sign-in limit.
+pub fn client_address(parts: &Parts, trust_forwarded_for: bool) -> String {
+    let forwarded = trust_forwarded_for
+        .then(|| {
+            parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+                .next_back()
+        })
+        .flatten();
+    let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
-        .unwrap_or_default()
+        .map(|ConnectInfo(addr)| addr.ip());
+    match forwarded.or(peer) {
+        Some(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Some(IpAddr::V6(v6)) => v6
+            .to_ipv4_mapped()
+            .map(|v4| v4.to_string())
+            .unwrap_or_default(),
+        Some(ip) => ip.to_string(),
+        None => String::new(),
+    }
 }
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    /// A bearer token when the request carries one. Otherwise a session, but only for reads:
-    /// cookies ride along on cross-site requests, so writes through the API take tokens only.
+    /// A bearer token when the request carries one. Otherwise a session, but only for reads from
+    /// this site: cookies ride along on cross-site requests (and top-level navigations), so
+    /// writes through the API take tokens only, and a browser that says the request came from
+    /// elsewhere gets no session.
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let unauthenticated =
             |message: &str| ApiError::new(ArmCode::InvalidAuthenticationToken, message);
-        let address = client_address(parts);
+        let address = parts
+            .extensions
+            .get::<ClientAddress>()
+            .map(|a| a.0.clone())
+            .unwrap_or_default();
         let Some(header) = parts.headers.get(AUTHORIZATION) else {
+            let same_site = parts
+                .headers
+                .get("sec-fetch-site")
+                .and_then(|v| v.to_str().ok())
+                .is_none_or(|site| matches!(site, "same-origin" | "none"));
             return match parts.extensions.get::<SignedIn>() {
-                Some(signed_in) if parts.method.is_safe() => {
+                Some(signed_in) if parts.method.is_safe() && same_site => {
                     let user = &signed_in.session.user;
                     Ok(Caller {
                         actor: format!("user:{}", user.username),

@@ -135,10 +135,14 @@ async fn attempt(
         address,
         detail,
     };
-    // The limit is checked before the password, so a locked account cannot be guessed at even
-    // with the right password, and it applies to names that do not exist just the same.
-    let failures = store.sign_in_failures(&keys, window_start).await?;
-    if failures[0] >= ACCOUNT_FAILURE_LIMIT || failures[1] >= ADDRESS_FAILURE_LIMIT {
+    // Every attempt counts as a failure until its password has been checked, and the count
+    // includes it: parallel guesses cannot all slip in under the limit, and a locked account
+    // cannot be guessed at even with the right password. Names that do not exist are limited
+    // just the same.
+    let attempts = store
+        .record_sign_in_failure(&keys, now, window_start)
+        .await?;
+    if attempts[0] > ACCOUNT_FAILURE_LIMIT || attempts[1] > ADDRESS_FAILURE_LIMIT {
         audit::record(store, event("sign_in_limited", "")).await?;
         return Ok(Attempt::Limited);
     }
@@ -148,12 +152,11 @@ async fn attempt(
         .filter(|(user, _)| user.disabled_at.is_none());
     let verified = verify_password(password, usable.map(|(_, hash)| hash.as_str())).await;
     let Some((user, _)) = usable.filter(|_| verified) else {
-        store
-            .record_sign_in_failure(&keys, now, window_start)
-            .await?;
         audit::record(store, event("sign_in_failed", "")).await?;
         return Ok(Attempt::Refused);
     };
+    // A success is no failure: the account starts afresh, and the address gets its attempt back.
+    store.forget_sign_in_failure(&keys[1]).await?;
     store.clear_sign_in_failures(&account_key).await?;
     // A new session ID at every sign-in; one the browser already had is ended, not reused.
     if let Some((old_hash, _)) = state.sessions.resolve(store, headers, now).await? {

@@ -91,6 +91,11 @@ struct ServeArgs {
     /// The upstream's provider subscription.
     #[arg(long, env = "MB_UPSTREAM_SUBSCRIPTION", default_value = DEFAULT_PROVIDER_SUBSCRIPTION)]
     upstream_subscription: String,
+    /// Behind a reverse proxy that sets X-Forwarded-For: take the client address (for sign-in
+    /// limits and the audit log) from its last entry. Do not set it otherwise: clients could
+    /// then choose their own address.
+    #[arg(long, env = "MB_TRUST_FORWARDED_FOR")]
+    trust_forwarded_for: bool,
     /// Minutes a portal session may sit unused before it ends.
     #[arg(long, env = "MB_SESSION_IDLE_MINUTES", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=10_080))]
     session_idle_minutes: u64,
@@ -250,6 +255,7 @@ async fn serve(args: ServeArgs, store: Arc<dyn Store>) -> anyhow::Result<()> {
             public_url: public_url.clone(),
             provider_subscription,
             upstream: upstream.clone(),
+            trust_forwarded_for: args.trust_forwarded_for,
             sessions: SessionPolicy {
                 idle: std::time::Duration::from_secs(args.session_idle_minutes * 60),
                 absolute: std::time::Duration::from_secs(args.session_max_hours * 3_600),

@@ -27,6 +27,9 @@ use super::{AggregateQuery, SourceError, SourcePage, UsageSource};
 
 /// Usage reported this long after its day still counts towards the portal's daily totals.
 const LATE_REPORTING_DAYS: i64 = 2;
+/// Most upstream pages one portal query follows (10M aggregates), so an upstream that never
+/// stops paging cannot hold a request forever.
+const MAX_PAGES_PER_QUERY: usize = 10_000;
 
 /// How to reach the upstream.
 #[derive(Debug, Clone)]
@@ -178,13 +181,14 @@ impl UpstreamSource {
                     ArmCode::UpstreamFailed,
                     "The upstream Azure Stack Hub refused Meterbook's credential; the operator should renew the token in --upstream-token-file",
                 ),
+                // The upstream's own words stay in the log: they can name its internals.
                 _ if retryable || status.is_server_error() => SourceError::upstream(
                     ArmCode::ServiceUnavailable,
-                    format!("The upstream Azure Stack Hub is unavailable ({upstream_error}) after {attempts} attempts; try again later"),
+                    format!("The upstream Azure Stack Hub is unavailable (HTTP {}) after {attempts} attempts; try again later", status.as_u16()),
                 ),
                 _ => SourceError::upstream(
                     ArmCode::UpstreamFailed,
-                    format!("The upstream Azure Stack Hub refused the query: {upstream_error}"),
+                    format!("The upstream Azure Stack Hub refused the query (HTTP {}); its answer is in Meterbook's log", status.as_u16()),
                 ),
             });
         }
@@ -212,6 +216,7 @@ impl UpstreamSource {
         if let Some(s) = subscriber {
             params.push(("subscriberId", s.as_str().to_owned()));
         }
+        let sent = continuation.clone();
         if let Some(token) = continuation {
             params.push(("continuationToken", token));
         }
@@ -235,10 +240,13 @@ impl UpstreamSource {
                 }
             }
         }
-        let next = page
-            .next_link
-            .as_deref()
-            .and_then(continuation_token)
+        let next = page.next_link.as_deref().and_then(continuation_token);
+        // A page that continues at itself would loop forever; treat it as the last one.
+        if next.is_some() && next == sent {
+            tracing::warn!("upstream repeated its continuation token; stopping there");
+        }
+        let next = next
+            .filter(|n| Some(n) != sent.as_ref())
             .map(Cursor::Upstream);
         Ok(SourcePage { items, next })
     }
@@ -289,7 +297,8 @@ impl UsageSource for UpstreamSource {
     /// Azure filters by reported time; the portal wants usage time. Usage is reported after it
     /// happens, so reading what was reported from `from` until [`LATE_REPORTING_DAYS`] after `to`
     /// (daily pages up to today, hourly pages for today) and keeping usage in `[from, to)` finds
-    /// it all, except usage reported later than that. Counts are of daily aggregate lines.
+    /// it all, except usage reported later than that. Record counts are not known upstream: they
+    /// count aggregate lines (one per subscription, meter and day, and per hour for today).
     async fn daily_totals(
         &self,
         scope: &ReadScope,
@@ -320,7 +329,13 @@ impl UsageSource for UpstreamSource {
                     show_details: false,
                 };
                 let mut continuation = None;
-                loop {
+                for pages in 1.. {
+                    if pages > MAX_PAGES_PER_QUERY {
+                        return Err(SourceError::upstream(
+                            ArmCode::UpstreamFailed,
+                            "The upstream Azure Stack Hub kept paging past Meterbook's limit; narrow the period",
+                        ));
+                    }
                     let page = self.page(scope, subscriber, &query, continuation).await?;
                     for line in page.items {
                         if line.usage_start >= from && line.usage_start < to {

@@ -152,12 +152,8 @@ pub trait AccountStore: Send + Sync + 'static {
         window_start: DateTime<Utc>,
     ) -> Result<Vec<u64>, StoreError>;
 
-    /// Failures per key since `window_start`.
-    async fn sign_in_failures(
-        &self,
-        keys: &[String],
-        window_start: DateTime<Utc>,
-    ) -> Result<Vec<u64>, StoreError>;
+    /// Removes the latest failure recorded under `key`.
+    async fn forget_sign_in_failure(&self, key: &str) -> Result<(), StoreError>;
 
     async fn clear_sign_in_failures(&self, key: &str) -> Result<(), StoreError>;
 

@@ -572,3 +572,106 @@ async fn malformed_page_queries_and_server_function_input_get_a_4xx() {
         unknown_fn.status()
     );
 }
+
+#[tokio::test]
+async fn parallel_guesses_cannot_slip_under_the_account_limit() {
+    let app = spawn_app().await;
+    app.add_user("olivia", Role::Operator, &[]).await;
+
+    let guesses = (0..12).map(|i| {
+        let app = &app;
+        async move {
+            location(
+                &app.post_sign_in("olivia", &format!("guess number {i}"))
+                    .await,
+            )
+        }
+    });
+    let answers = join_all(guesses).await;
+
+    let checked = answers
+        .iter()
+        .filter(|l| l.contains("error=invalid"))
+        .count();
+    assert!(
+        checked <= ACCOUNT_FAILURE_LIMIT as usize,
+        "{checked} guesses were checked: {answers:?}"
+    );
+    assert!(answers
+        .iter()
+        .all(|l| l.contains("error=invalid") || l.contains("error=too_many")));
+}
+
+/// Polls the futures together on this task, so their requests overlap on the server (the tests
+/// need no extra crate for it, and the futures may borrow the app).
+async fn join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut pending: Vec<_> = futures.map(|f| Some(Box::pin(f))).collect();
+    let mut results: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for (slot, result) in pending.iter_mut().zip(results.iter_mut()) {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        *result = Some(v);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => done = false,
+                }
+            }
+        }
+        if done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    results.into_iter().flatten().collect()
+}
+
+#[tokio::test]
+async fn a_session_does_not_read_the_api_for_another_site() {
+    let app = spawn_app().await;
+    app.add_user("olivia", Role::Operator, &[]).await;
+    let session = app.sign_in("olivia").await;
+    let path = format!(
+        "{}{}?{API}&reportedStartTime=2026-01-01T00:00:00Z&reportedEndTime=2026-01-02T00:00:00Z",
+        app.base,
+        provider_path()
+    );
+    let read = |site: &'static str| {
+        app.client
+            .get(&path)
+            .header("cookie", &session.cookie)
+            .header("sec-fetch-site", site)
+            .send()
+    };
+    assert_eq!(read("same-origin").await.unwrap().status(), 200);
+    assert_eq!(read("cross-site").await.unwrap().status(), 401);
+    assert_eq!(read("same-site").await.unwrap().status(), 401);
+}
+
+#[tokio::test]
+async fn the_client_address_comes_from_the_proxy_only_when_trusted() {
+    for (trusted, expected) in [(false, "127.0.0.1"), (true, "203.0.113.7")] {
+        let app = spawn_app_with(Options {
+            trust_forwarded_for: trusted,
+            ..Options::default()
+        })
+        .await;
+        app.client
+            .post(format!("{}/auth/sign-in", app.base))
+            .header("x-forwarded-for", "10.9.9.9, 203.0.113.7")
+            .form(&[("username", "nobody"), ("password", "wrong wrong wrong")])
+            .send()
+            .await
+            .unwrap();
+        let audit = app
+            .store
+            .audit_entries(1, Some("sign_in_failed"))
+            .await
+            .unwrap();
+        assert_eq!(audit[0].address, expected);
+    }
+}

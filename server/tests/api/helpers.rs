@@ -36,6 +36,7 @@ pub struct Options {
     pub public_url: Option<String>,
     pub upstream: Option<UpstreamConfig>,
     pub sessions: Option<SessionPolicy>,
+    pub trust_forwarded_for: bool,
 }
 
 /// A signed-in browser: its session cookie and the session's CSRF token.
@@ -60,6 +61,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             provider_subscription: SubscriptionId::parse(DEFAULT_PROVIDER_SUBSCRIPTION)
                 .expect("id"),
             upstream: options.upstream,
+            trust_forwarded_for: options.trust_forwarded_for,
             sessions: options.sessions.unwrap_or_default(),
             site_root: dir.path().display().to_string(),
             secret: None,

@@ -324,12 +324,15 @@ impl AccountStore for SqliteStore {
         self.count_failures(keys, window_start).await
     }
 
-    async fn sign_in_failures(
-        &self,
-        keys: &[String],
-        window_start: DateTime<Utc>,
-    ) -> Result<Vec<u64>, StoreError> {
-        self.count_failures(keys, window_start).await
+    async fn forget_sign_in_failure(&self, key: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM sign_in_failures WHERE rowid =
+                (SELECT rowid FROM sign_in_failures WHERE key = ? ORDER BY at DESC LIMIT 1)",
+        )
+        .bind(key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn clear_sign_in_failures(&self, key: &str) -> Result<(), StoreError> {
