@@ -1,17 +1,24 @@
 //! `GET /api/v1/usage/export`: every aggregate of a usage query as one CSV file (in
-//! `Usagesummary.ps1` column order), read through the usage source in the caller's scope.
+//! `Usagesummary.ps1` column order), read through the usage source in the caller's scope and
+//! streamed page by page, so an export of any size holds one page in memory.
 //! Takes the ARM query parameters (`reportedStartTime`, `reportedEndTime`,
 //! `aggregationGranularity`, `showDetails`, `subscriberId`); `api-version` may be left out.
-//! Each export is written to the audit log.
+//! Each export is written to the audit log before it is sent.
 
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use chrono::Utc;
+use futures::StreamExt;
 use meterbook_core::access::ReadScope;
 use meterbook_core::export::{usage_csv_fields, write_csv_record, USAGE_CSV_COLUMNS};
+use meterbook_core::page::Cursor;
 use meterbook_core::query::{UsageQuery, API_VERSION};
 use meterbook_core::ArmCode;
 
@@ -19,17 +26,54 @@ use super::error::ApiError;
 use super::usage::query_params;
 use crate::audit::{self, Event};
 use crate::auth::Caller;
-use crate::source::AggregateQuery;
+use crate::source::{AggregateQuery, UsageSource};
 use crate::state::AppState;
 
-/// Most rows one export holds (about 150 MB of CSV): beyond it, the caller is asked to narrow
-/// the query rather than the server holding an unbounded file.
-pub const MAX_EXPORT_ROWS: u64 = 500_000;
 /// Most source pages one export follows, in case an upstream sends empty pages without end.
-const MAX_EXPORT_PAGES: u64 = 10_000;
+const MAX_EXPORT_PAGES: u64 = 100_000;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/usage/export", get(export_usage))
+}
+
+/// The pages of an export, one scope after another, each as CSV rows.
+struct ExportPages {
+    source: Arc<dyn UsageSource>,
+    scopes: VecDeque<ReadScope>,
+    query: AggregateQuery,
+    after: Option<Cursor>,
+    fetched: u64,
+}
+
+impl ExportPages {
+    /// The next page's rows, or `None` after the last.
+    async fn next_rows(&mut self) -> Result<Option<String>, ApiError> {
+        let Some(scope) = self.scopes.front() else {
+            return Ok(None);
+        };
+        self.fetched += 1;
+        if self.fetched > MAX_EXPORT_PAGES {
+            return Err(ApiError::new(
+                ArmCode::UpstreamFailed,
+                "The usage source kept paging without end; the export was stopped",
+            ));
+        }
+        let page = self
+            .source
+            .aggregates(scope, &self.query, self.after.take())
+            .await?;
+        match page.next {
+            Some(cursor) => self.after = Some(cursor),
+            None => {
+                self.scopes.pop_front();
+            }
+        }
+        let mut csv = String::new();
+        for line in &page.items {
+            write_csv_record(&mut csv, &usage_csv_fields(line));
+        }
+        Ok(Some(csv))
+    }
 }
 
 #[tracing::instrument(name = "export_usage", skip_all)]
@@ -48,55 +92,33 @@ async fn export_usage(
     let query = UsageQuery::parse(&params, Utc::now())?;
     let scope = caller.access.read_scope(query.subscriber.as_ref())?;
     // ARM pages hold one subscription or all; a tenant with several grants gets each in turn.
-    let scopes: Vec<ReadScope> = match (scope.subscriptions(), scope.single()) {
+    let scopes: VecDeque<ReadScope> = match (scope.subscriptions(), scope.single()) {
         (Some(subs), None) => subs
             .iter()
             .map(|s| caller.access.read_scope(Some(s)))
             .collect::<Result<_, _>>()?,
-        _ => vec![scope.clone()],
+        _ => VecDeque::from([scope.clone()]),
     };
-    let aggregate_query = AggregateQuery {
-        reported_start: query.reported_start,
-        reported_end: query.reported_end,
-        granularity: query.granularity,
-        show_details: query.show_details,
+    let mut pages = ExportPages {
+        source: state.source.clone(),
+        scopes,
+        query: AggregateQuery {
+            reported_start: query.reported_start,
+            reported_end: query.reported_end,
+            granularity: query.granularity,
+            show_details: query.show_details,
+        },
+        after: None,
+        fetched: 0,
     };
-    let mut csv = String::new();
-    write_csv_record(&mut csv, &USAGE_CSV_COLUMNS);
-    let mut rows = 0u64;
-    for scope in &scopes {
-        let mut after = None;
-        for pages in 1.. {
-            if pages > MAX_EXPORT_PAGES {
-                return Err(ApiError::new(
-                    ArmCode::UpstreamFailed,
-                    "The usage source kept paging without end; the export was stopped",
-                ));
-            }
-            let page = state
-                .source
-                .aggregates(scope, &aggregate_query, after)
-                .await?;
-            for line in &page.items {
-                write_csv_record(&mut csv, &usage_csv_fields(line));
-                rows += 1;
-            }
-            if rows > MAX_EXPORT_ROWS {
-                return Err(ApiError::new(
-                    ArmCode::InvalidProperty,
-                    format!(
-                        "The export would hold more than {MAX_EXPORT_ROWS} rows; narrow the time range, use Daily granularity or showDetails=false, or name one subscription with subscriberId"
-                    ),
-                ));
-            }
-            match page.next {
-                Some(cursor) => after = Some(cursor),
-                None => break,
-            }
-        }
-    }
+    // The first page is read before answering, so a refused or failing query still gets its
+    // ARM error; once rows are on their way, a failure can only cut the download short (and is
+    // logged), which a client sees as an incomplete transfer rather than a complete file.
+    let mut first = String::new();
+    write_csv_record(&mut first, &USAGE_CSV_COLUMNS);
+    first.push_str(&pages.next_rows().await?.unwrap_or_default());
     let detail = format!(
-        "{} to {}, {}, {rows} rows",
+        "{} to {}, {}",
         query.reported_start.to_rfc3339(),
         query.reported_end.to_rfc3339(),
         query.granularity.as_str()
@@ -112,6 +134,21 @@ async fn export_usage(
         },
     )
     .await?;
+    let rest = futures::stream::unfold(Some(pages), |state| async move {
+        let mut pages = state?;
+        match pages.next_rows().await {
+            Ok(Some(rows)) => Some((Ok(rows), Some(pages))),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "export stopped part-way");
+                Some((
+                    Err(std::io::Error::other("the export stopped part-way")),
+                    None,
+                ))
+            }
+        }
+    });
+    let body = futures::stream::once(async { Ok::<_, std::io::Error>(first) }).chain(rest);
     let filename = format!(
         "usage-{}-{}.csv",
         query.reported_start.format("%Y%m%dT%H"),
@@ -125,7 +162,7 @@ async fn export_usage(
                 format!("attachment; filename=\"{filename}\""),
             ),
         ],
-        csv,
+        Body::from_stream(body),
     )
         .into_response())
 }
