@@ -12,7 +12,7 @@ use meterbook_core::overview::DailyMeterTotal;
 use meterbook_core::page::Cursor;
 use meterbook_core::query::Granularity;
 use meterbook_core::usage::AggregateLine;
-use meterbook_core::{ArmCode, ArmError};
+use meterbook_core::{ArmCode, ArmError, SubscriptionId};
 
 pub use store::StoreSource;
 pub use upstream::{UpstreamConfig, UpstreamSource};
@@ -54,6 +54,16 @@ pub enum SourceError {
 impl SourceError {
     pub(crate) fn upstream(code: ArmCode, message: impl Into<String>) -> Self {
         Self::Upstream(ArmError::new(code, message))
+    }
+}
+
+/// The subscription an ARM page is filtered to: one, or `None` for all (an operator's scope).
+/// ARM pages cannot hold a chosen few, so a scope of several subscriptions is refused.
+pub(crate) fn page_subscription(scope: &ReadScope) -> Result<Option<&SubscriptionId>, SourceError> {
+    match (scope.subscriptions(), scope.single()) {
+        (None, _) => Ok(None),
+        (Some(_), Some(one)) => Ok(Some(one)),
+        (Some(_), None) => Err(SourceError::ScopeTooWide),
     }
 }
 

@@ -8,7 +8,7 @@ use meterbook_core::access::ReadScope;
 use meterbook_core::overview::DailyMeterTotal;
 use meterbook_core::page::{Cursor, PAGE_SIZE};
 
-use super::{AggregateQuery, SourceError, SourcePage, UsageSource};
+use super::{page_subscription, AggregateQuery, SourceError, SourcePage, UsageSource};
 use crate::store::{AggregateRequest, Store};
 
 pub struct StoreSource {
@@ -23,11 +23,7 @@ impl UsageSource for StoreSource {
         query: &AggregateQuery,
         after: Option<Cursor>,
     ) -> Result<SourcePage, SourceError> {
-        let subscription = match (scope.subscriptions(), scope.single()) {
-            (None, _) => None,
-            (Some(_), Some(one)) => Some(one.clone()),
-            (Some(_), None) => return Err(SourceError::ScopeTooWide),
-        };
+        let subscription = page_subscription(scope)?.cloned();
         let after = match after {
             None => None,
             Some(Cursor::Key(key)) => Some(key),

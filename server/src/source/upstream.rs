@@ -23,7 +23,7 @@ use meterbook_core::usage::{AggregateLine, UsageAggregatePage};
 use meterbook_core::{ArmCode, SubscriptionId};
 use reqwest::{StatusCode, Url};
 
-use super::{AggregateQuery, SourceError, SourcePage, UsageSource};
+use super::{page_subscription, AggregateQuery, SourceError, SourcePage, UsageSource};
 
 /// Usage reported this long after its day still counts towards the portal's daily totals.
 const LATE_REPORTING_DAYS: i64 = 2;
@@ -281,11 +281,7 @@ impl UsageSource for UpstreamSource {
         query: &AggregateQuery,
         after: Option<Cursor>,
     ) -> Result<SourcePage, SourceError> {
-        let subscriber = match (scope.subscriptions(), scope.single()) {
-            (None, _) => None,
-            (Some(_), Some(one)) => Some(one),
-            (Some(_), None) => return Err(SourceError::ScopeTooWide),
-        };
+        let subscriber = page_subscription(scope)?;
         let continuation = match after {
             None => None,
             Some(Cursor::Upstream(token)) => Some(token),
