@@ -5,13 +5,6 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use std::sync::LazyLock;
-use tokio::sync::Semaphore;
-
-/// Hashes computed at once. Each argon2id run takes 19 MiB and a core for tens of milliseconds;
-/// a burst of sign-ins queues here instead of exhausting memory.
-static HASHING: LazyLock<Semaphore> =
-    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
 
 /// Shortest password accepted for a person's account.
 pub const MIN_PASSWORD_LEN: usize = 12;
@@ -35,10 +28,6 @@ pub async fn hash_password(password: &str) -> Result<String, PasswordError> {
     getrandom::fill(&mut salt).map_err(|e| PasswordError::Random(e.to_string()))?;
     let salt = SaltString::encode_b64(&salt).map_err(|e| PasswordError::Hash(e.to_string()))?;
     let password = password.to_owned();
-    let _permit = HASHING
-        .acquire()
-        .await
-        .map_err(|e| PasswordError::Hash(e.to_string()))?;
     tokio::task::spawn_blocking(move || {
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
@@ -55,9 +44,6 @@ pub async fn verify_password(password: &str, hash: Option<&str>) -> bool {
     let known = hash.is_some();
     let hash = hash.unwrap_or(DUMMY_HASH).to_owned();
     let password = password.to_owned();
-    let Ok(_permit) = HASHING.acquire().await else {
-        return false;
-    };
     let matched = tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
             .map(|parsed| {
