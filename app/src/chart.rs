@@ -18,10 +18,11 @@ pub struct LegendEntry {
 }
 
 #[cfg(feature = "ssr")]
-pub use render::daily_usage_chart;
+pub use render::{daily_usage_chart, explorer_chart, stacked_columns};
 
 #[cfg(feature = "ssr")]
 mod render {
+    use meterbook_core::explore::{ChartData, Step};
     use meterbook_core::overview::Overview;
     use plotters::prelude::*;
 
@@ -35,12 +36,52 @@ mod render {
     /// there is nothing to draw.
     pub fn daily_usage_chart(overview: &Overview) -> Option<RenderedChart> {
         let meter = overview.chart_meter.as_ref()?;
-        if overview.series.is_empty() || overview.days.is_empty() {
+        let labels: Vec<String> = overview
+            .days
+            .iter()
+            .map(|d| d.format("%b %d").to_string())
+            .collect();
+        let series: Vec<(&str, &[f64])> = overview
+            .series
+            .iter()
+            .map(|s| (s.subscription_id.as_str(), s.values.as_slice()))
+            .collect();
+        stacked_columns(&labels, &series, &meter.unit)
+    }
+
+    /// The explorer's chart: its unit's quantities stacked by group per column of time.
+    pub fn explorer_chart(data: &ChartData) -> Option<RenderedChart> {
+        let format = match data.step {
+            Step::Hourly => "%b %d %H:00",
+            Step::Daily => "%b %d",
+            Step::Monthly => "%b %Y",
+        };
+        let labels: Vec<String> = data
+            .columns
+            .iter()
+            .map(|c| c.format(format).to_string())
+            .collect();
+        let series: Vec<(&str, &[f64])> = data
+            .series
+            .iter()
+            .map(|s| (s.name.as_str(), s.values.as_slice()))
+            .collect();
+        stacked_columns(&labels, &series, &data.unit)
+    }
+
+    /// Stacked columns, one per label, with one colour per series (its values one per column) and
+    /// the unit on the value axis. `None` when there is nothing to draw.
+    pub fn stacked_columns(
+        labels: &[String],
+        series: &[(&str, &[f64])],
+        unit: &str,
+    ) -> Option<RenderedChart> {
+        let columns = labels.len();
+        if series.is_empty() || columns == 0 {
             return None;
         }
-        let days = overview.days.len();
-        let totals: Vec<f64> = (0..days)
-            .map(|i| overview.series.iter().map(|s| s.values[i]).sum())
+        let totals: Vec<f64> = (0..columns)
+            .map(|i| series.iter().filter_map(|s| s.1.get(i)).sum())
             .collect();
         let top = totals.iter().copied().fold(0.0_f64, f64::max).max(1e-9) * 1.1;
         let mut svg = String::new();
@@ -51,29 +92,22 @@ mod render {
                 .margin(12)
                 .x_label_area_size(36)
                 .y_label_area_size(72)
-                .build_cartesian_2d(0f64..days as f64, 0f64..top)?;
-            let labels = &overview.days;
+                .build_cartesian_2d(0f64..columns as f64, 0f64..top)?;
             chart
                 .configure_mesh()
                 .disable_x_mesh()
-                .x_labels(days.min(10))
-                .x_label_formatter(&|x| {
-                    labels
-                        .get(x.floor() as usize)
-                        .map(|d| d.format("%b %d").to_string())
-                        .unwrap_or_default()
-                })
+                .x_labels(columns.min(8))
+                .x_label_formatter(&|x| labels.get(x.floor() as usize).cloned().unwrap_or_default())
                 .y_label_formatter(&|y| amount(*y))
-                .y_desc(meter.unit.as_str())
+                .y_desc(unit)
                 .draw()?;
-            let mut base = vec![0.0; days];
-            for (k, series) in overview.series.iter().enumerate() {
+            let mut base = vec![0.0; columns];
+            for (k, (_, values)) in series.iter().enumerate() {
                 let color = series_color(k);
-                let bars: Vec<Rectangle<(f64, f64)>> = series
-                    .values
+                let bars: Vec<Rectangle<(f64, f64)>> = values
                     .iter()
                     .enumerate()
-                    .filter(|(_, v)| **v > 0.0)
+                    .filter(|(i, v)| **v > 0.0 && *i < columns)
                     .map(|(i, v)| {
                         Rectangle::new(
                             [(i as f64 + 0.12, base[i]), (i as f64 + 0.88, base[i] + v)],
@@ -81,7 +115,7 @@ mod render {
                         )
                     })
                     .collect();
-                for (i, v) in series.values.iter().enumerate() {
+                for (i, v) in values.iter().enumerate().take(columns) {
                     base[i] += v;
                 }
                 chart.draw_series(bars)?;
@@ -90,14 +124,13 @@ mod render {
             Ok(())
         })();
         drawn.ok()?;
-        let legend = overview
-            .series
+        let legend = series
             .iter()
             .enumerate()
-            .map(|(k, s)| {
+            .map(|(k, (label, _))| {
                 let RGBColor(r, g, b) = series_color(k);
                 LegendEntry {
-                    label: s.subscription_id.clone(),
+                    label: (*label).to_owned(),
                     color: format!("#{r:02x}{g:02x}{b:02x}"),
                 }
             })

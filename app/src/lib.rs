@@ -16,9 +16,11 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::StaticSegment;
 
+use crate::routes::explorer::ExplorerPage;
 use crate::routes::overview::OverviewPage;
 use crate::routes::sign_in::SignInPage;
 use crate::routes::tokens::TokensPage;
+use crate::routes::widgets::WidgetsPage;
 use crate::viewer::Viewer;
 
 /// The HTML document around the app, rendered on the server.
@@ -56,7 +58,9 @@ pub fn App() -> impl IntoView {
             <main>
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment("") view=OverviewPage/>
+                    <Route path=StaticSegment("usage") view=ExplorerPage/>
                     <Route path=StaticSegment("tokens") view=TokensPage/>
+                    <Route path=StaticSegment("widgets") view=WidgetsPage/>
                     <Route path=StaticSegment("sign-in") view=SignInPage/>
                 </Routes>
             </main>
@@ -81,8 +85,10 @@ fn Account() -> impl IntoView {
                     let role = if v.is_operator() { "operator" } else { "tenant" };
                     view! {
                         <nav class="account" aria-label="Portal">
-                            <A href="/">"Usage"</A>
+                            <A href="/">"Overview"</A>
+                            <A href="/usage">"Explore usage"</A>
                             <A href="/tokens">"API tokens"</A>
+                            <A href="/widgets">"Widgets"</A>
                             <span class="who">{v.username.clone()} " (" {role} ")"</span>
                             <form method="post" action="/auth/sign-out">
                                 <input type="hidden" name="csrf" value=v.csrf_token.clone()/>

@@ -8,9 +8,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use meterbook_core::explore::Exploration;
 use meterbook_core::overview::DailyMeterTotal;
 
 use crate::routes::tokens::{CreatedToken, NewTokenForm, TokenView};
+use crate::routes::widgets::{CreatedWidget, NewWidgetForm, WidgetView};
 use crate::viewer::Viewer;
 
 /// A boxed future, as trait objects need.
@@ -25,6 +27,14 @@ pub trait PortalData: Send + Sync + 'static {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> BoxFuture<'a, Result<Vec<DailyMeterTotal>, String>>;
+
+    /// One page of the usage explorer for the URL query string `search` (the explorer's
+    /// parameters and `after` / `before`), in the viewer's scope.
+    fn explore<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+        search: &'a str,
+    ) -> BoxFuture<'a, Result<Exploration, String>>;
 
     /// The API tokens the viewer may manage: all for operators, their own for tenant users.
     fn list_tokens<'a>(
@@ -42,6 +52,29 @@ pub trait PortalData: Send + Sync + 'static {
 
     /// Revokes one of the tokens the viewer may manage (audited).
     fn revoke_token<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+        address: String,
+        id: i64,
+    ) -> BoxFuture<'a, Result<(), String>>;
+
+    /// The widgets the viewer may manage: all for operators, their own for tenant users.
+    fn list_widgets<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+    ) -> BoxFuture<'a, Result<Vec<WidgetView>, String>>;
+
+    /// Creates a widget for a subscription the viewer may read (audited); the token is in the
+    /// embed code of the answer, once.
+    fn create_widget<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+        address: String,
+        form: NewWidgetForm,
+    ) -> BoxFuture<'a, Result<CreatedWidget, String>>;
+
+    /// Revokes one of the widgets the viewer may manage (audited).
+    fn revoke_widget<'a>(
         &'a self,
         viewer: &'a Viewer,
         address: String,

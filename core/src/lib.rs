@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod error;
+pub mod explore;
 pub mod export;
 pub mod ids;
 pub mod meter;

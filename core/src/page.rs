@@ -118,8 +118,13 @@ impl TokenSigner {
                 u: Some(token.clone()),
             },
         };
+        self.seal_position(fingerprint, &payload)
+    }
+
+    /// A token for any position `T` (the explorer's row keys), bound to `fingerprint`'s query.
+    pub fn seal_position<T: Serialize>(&self, fingerprint: &str, position: &T) -> String {
         // Serializing plain values cannot fail.
-        let bytes = serde_json::to_vec(&payload).unwrap_or_default();
+        let bytes = serde_json::to_vec(position).unwrap_or_default();
         let tag = self.tag(fingerprint, &bytes);
         format!(
             "{}.{}",
@@ -128,8 +133,12 @@ impl TokenSigner {
         )
     }
 
-    /// The position a token continues from, if it was sealed by this signer for this query.
-    pub fn open(&self, fingerprint: &str, token: &str) -> Result<Cursor, TokenError> {
+    /// The position a token made by [`Self::seal_position`] for `fingerprint` carries.
+    pub fn open_position<T: serde::de::DeserializeOwned>(
+        &self,
+        fingerprint: &str,
+        token: &str,
+    ) -> Result<T, TokenError> {
         let (payload_b64, tag_b64) = token.trim().split_once('.').ok_or(TokenError::Malformed)?;
         let payload = URL_SAFE_NO_PAD
             .decode(payload_b64)
@@ -141,9 +150,12 @@ impl TokenSigner {
         if !constant_time_eq(&tag, &expected) {
             return Err(TokenError::BadSignature);
         }
-        let decoded: Payload =
-            serde_json::from_slice(&payload).map_err(|_| TokenError::Malformed)?;
-        match decoded {
+        serde_json::from_slice(&payload).map_err(|_| TokenError::Malformed)
+    }
+
+    /// The position a token continues from, if it was sealed by this signer for this query.
+    pub fn open(&self, fingerprint: &str, token: &str) -> Result<Cursor, TokenError> {
+        match self.open_position::<Payload>(fingerprint, token)? {
             Payload {
                 v: TOKEN_VERSION,
                 k: Some((bucket, subscription, meter, resource, scan_end)),

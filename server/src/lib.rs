@@ -6,10 +6,13 @@ pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod demo;
+pub mod explore;
 pub mod portal;
+pub mod render;
 pub mod source;
 pub mod state;
 pub mod store;
+pub mod widget;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -49,6 +52,8 @@ pub struct ServerConfig {
     pub sessions: SessionPolicy,
     /// Take the client address from `X-Forwarded-For` (only behind a reverse proxy that sets it).
     pub trust_forwarded_for: bool,
+    /// Origins allowed to embed usage widgets (validated by `widget::parse_origins`).
+    pub widget_origins: Vec<String>,
     /// Where cargo-leptos wrote the site (JS, WASM, CSS).
     pub site_root: String,
     /// Overrides the stored token-signing secret (`MB_SECRET`).
@@ -94,10 +99,16 @@ impl Application {
             provider_subscription: config.provider_subscription.clone(),
             public_url: config.public_url.clone(),
             trust_forwarded_for: config.trust_forwarded_for,
+            widget_frame_ancestors: widget::frame_ancestors(&config.widget_origins),
             sessions,
             leptos_options: leptos_options.clone(),
         };
-        let portal: SharedPortalData = Arc::new(portal::Portal { store, source });
+        let portal: SharedPortalData = Arc::new(portal::Portal {
+            store,
+            source,
+            signer: state.signer.clone(),
+            public_url: config.public_url.clone(),
+        });
         let routes = generate_route_list(App);
         let files_and_pages = leptos_axum::file_and_error_handler::<AppState, _>(shell);
         let fallback = move |uri: Uri, state: State<AppState>, request: Request<Body>| {
@@ -113,6 +124,7 @@ impl Application {
         let router = Router::new()
             .merge(api::router(state.upstream))
             .merge(auth::sign_in::router())
+            .merge(widget::router())
             .leptos_routes_with_context(
                 &state,
                 routes,
@@ -123,6 +135,7 @@ impl Application {
                 },
             )
             .fallback(fallback)
+            .layer(axum::middleware::from_fn(render::complete_pages))
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 auth::guard::guard,
@@ -130,6 +143,12 @@ impl Application {
             .layer(SetResponseHeaderLayer::if_not_present(
                 header::X_CONTENT_TYPE_OPTIONS,
                 HeaderValue::from_static("nosniff"),
+            ))
+            // Only the widget may be framed (it sets its own policy); nothing else, against
+            // clickjacking.
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("frame-ancestors 'none'"),
             ))
             .layer(SetResponseHeaderLayer::if_not_present(
                 header::REFERRER_POLICY,

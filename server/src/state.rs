@@ -28,6 +28,8 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// Behind a reverse proxy: the client address is the last `X-Forwarded-For` entry.
     pub trust_forwarded_for: bool,
+    /// CSP `frame-ancestors` sources of the usage widget.
+    pub widget_frame_ancestors: String,
     /// Session lifetimes and cookie flags.
     pub sessions: SessionPolicy,
     /// Leptos' site configuration, for rendering the portal.

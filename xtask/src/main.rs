@@ -22,9 +22,10 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("test") => test(),
         Some("bench") => bench(&args[1..]),
+        Some("bench-portal") => bench_portal(),
         Some("setup") => setup(true),
         _ => Err(
-            "usage: cargo xtask run [meterbook serve args...] | test | bench [args...] | setup"
+            "usage: cargo xtask run [meterbook serve args...] | test | bench [args...] | bench-portal | setup"
                 .into(),
         ),
     };
@@ -235,24 +236,33 @@ fn test() -> Result {
 }
 
 /// Starts a demo server on a free port with a fresh database, runs Playwright, stops the server.
-fn end2end() -> Result {
-    step("browser tests (Playwright, Debian's chromium)");
-    let port = TcpListener::bind("127.0.0.1:0")
+fn free_port() -> Result<u16> {
+    TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
-        .map_err(|e| e.to_string())?
-        .port();
-    let dir = env::temp_dir().join(format!("meterbook-e2e-{}", std::process::id()));
+        .map(|a| a.port())
+        .map_err(|e| e.to_string())
+}
+
+/// A demo server of the `profile` build (debug or release) on a free port with a fresh database:
+/// the server (stopped when dropped), its URL and its log.
+fn demo_server(profile: &str, extra: &[String]) -> Result<(KillOnDrop, String, PathBuf)> {
+    let port = free_port()?;
+    let dir = env::temp_dir().join(format!("meterbook-{profile}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let log = std::fs::File::create(dir.join("server.log")).map_err(|e| e.to_string())?;
-    let base_url = format!("http://127.0.0.1:{port}");
+    let log_path = dir.join("server.log");
+    let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
     let server = cmd(
-        &root().join("target/debug/meterbook").display().to_string(),
+        &root()
+            .join(format!("target/{profile}/meterbook"))
+            .display()
+            .to_string(),
         &["serve", "--demo", "--addr", &format!("127.0.0.1:{port}")],
     )
+    .args(extra)
     .env(
         "MB_DATABASE_URL",
-        format!("sqlite://{}", dir.join("e2e.db").display()),
+        format!("sqlite://{}", dir.join("demo.db").display()),
     )
     .env("LEPTOS_SITE_ROOT", root().join("target/site"))
     .stdout(log.try_clone().map_err(|e| e.to_string())?)
@@ -260,8 +270,23 @@ fn end2end() -> Result {
     .spawn()
     .map_err(|e| format!("starting the server: {e}"))?;
     let mut server = KillOnDrop(server);
-    wait_for_port(port, &mut server.0, &dir.join("server.log"))?;
-    let tokens = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+    wait_for_port(port, &mut server.0, &log_path)?;
+    Ok((server, format!("http://127.0.0.1:{port}"), log_path))
+}
+
+/// Starts a demo server, runs Playwright against it, stops the server.
+fn end2end() -> Result {
+    step("browser tests (Playwright, Debian's chromium)");
+    // The widget test serves "another site" on this port, which the server lets frame widgets.
+    let embed_port = free_port()?;
+    let (server, base_url, log) = demo_server(
+        "debug",
+        &[
+            "--widget-origins".to_owned(),
+            format!("http://127.0.0.1:{embed_port}"),
+        ],
+    )?;
+    let tokens = std::fs::read_to_string(log).unwrap_or_default();
     let operator = tokens
         .lines()
         .find(|l| l.contains("demo-operator"))
@@ -272,7 +297,25 @@ fn end2end() -> Result {
         cmd("npx", &["playwright", "test"])
             .current_dir(root().join("end2end"))
             .env("BASE_URL", &base_url)
+            .env("EMBED_PORT", embed_port.to_string())
             .env("MB_OPERATOR_TOKEN", operator),
+    );
+    drop(server);
+    result
+}
+
+/// `cargo xtask bench-portal`: the release site's first paint and bundle size (BENCHMARKS.md).
+fn bench_portal() -> Result {
+    setup(true)?;
+    step("building the release site");
+    check(&mut cmd("cargo", &["leptos", "build", "--release"]))?;
+    let (server, base_url, _) = demo_server("release", &[])?;
+    step("measuring first paint and the WebAssembly bundle (Chromium)");
+    let result = check(
+        cmd("node", &["bench/portal.mjs"])
+            .current_dir(root().join("end2end"))
+            .env("BASE_URL", &base_url)
+            .env("SITE_ROOT", root().join("target/site")),
     );
     drop(server);
     result

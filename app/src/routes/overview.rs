@@ -190,7 +190,11 @@ fn SubscriptionTable(overview: Overview) -> impl IntoView {
                                     .collect_view();
                                 view! {
                                     <tr>
-                                        <th scope="row"><code>{s.subscription_id.clone()}</code></th>
+                                        <th scope="row">
+                                            <a href=format!("/usage?subscription={}", s.subscription_id) title="Explore this subscription's usage">
+                                                <code>{s.subscription_id.clone()}</code>
+                                            </a>
+                                        </th>
                                         <td class="num">{amount(s.records as f64)}</td>
                                         {cells}
                                     </tr>

@@ -67,7 +67,7 @@ pub async fn load_tokens() -> Result<TokensData, ServerFnError> {
 
 /// The CSRF check of every state-changing server function.
 #[cfg(feature = "ssr")]
-fn check_csrf(viewer: &crate::viewer::Viewer, csrf: &str) -> Result<(), ServerFnError> {
+pub(crate) fn check_csrf(viewer: &crate::viewer::Viewer, csrf: &str) -> Result<(), ServerFnError> {
     if csrf != viewer.csrf_token {
         if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
             response.set_status(http::StatusCode::FORBIDDEN);
@@ -77,6 +77,15 @@ fn check_csrf(viewer: &crate::viewer::Viewer, csrf: &str) -> Result<(), ServerFn
         ));
     }
     Ok(())
+}
+
+/// A refusal the person can act on: answered with 400 and shown as written.
+#[cfg(feature = "ssr")]
+pub(crate) fn bad_request(message: String) -> ServerFnError {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::BAD_REQUEST);
+    }
+    ServerFnError::new(message)
 }
 
 #[server(endpoint = "create_api_token")]
@@ -101,12 +110,7 @@ pub async fn create_api_token(
             },
         )
         .await
-        .map_err(|e| {
-            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-                response.set_status(http::StatusCode::BAD_REQUEST);
-            }
-            ServerFnError::new(e)
-        })
+        .map_err(bad_request)
 }
 
 #[server(endpoint = "revoke_api_token")]
@@ -118,16 +122,11 @@ pub async fn revoke_api_token(csrf: String, id: i64) -> Result<(), ServerFnError
     portal()?
         .revoke_token(&viewer, address, id)
         .await
-        .map_err(|e| {
-            if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-                response.set_status(http::StatusCode::BAD_REQUEST);
-            }
-            ServerFnError::new(e)
-        })
+        .map_err(bad_request)
 }
 
 /// The message of a server function error, without Leptos' prefix.
-fn message(e: &ServerFnError) -> String {
+pub(crate) fn message(e: &ServerFnError) -> String {
     match e {
         ServerFnError::ServerError(m) => m.clone(),
         other => other.to_string(),

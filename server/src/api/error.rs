@@ -50,6 +50,7 @@ impl From<SourceError> for ApiError {
                 ArmCode::InvalidProperty,
                 "continuationToken: it belongs to another usage source; start again without it",
             ),
+            SourceError::TooMany(_) => Self::new(ArmCode::RequestTooLarge, e.to_string()),
             SourceError::ScopeTooWide => Self::new(
                 ArmCode::SubscriptionIdMissingInRequest,
                 "Name one subscription to read",

@@ -154,15 +154,16 @@ async fn export_usage(
         query.reported_start.format("%Y%m%dT%H"),
         query.reported_end.format("%Y%m%dT%H")
     );
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{filename}\""),
-            ),
-        ],
-        Body::from_stream(body),
-    )
-        .into_response())
+    Ok((csv_download(&filename), Body::from_stream(body)).into_response())
+}
+
+/// The headers of a CSV file to save as `filename`.
+pub(super) fn csv_download(filename: &str) -> [(header::HeaderName, String); 2] {
+    [
+        (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+        (
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{filename}\""),
+        ),
+    ]
 }

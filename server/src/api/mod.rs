@@ -1,6 +1,7 @@
 //! The HTTP API: one router per resource, merged here.
 
 pub mod error;
+pub mod explore;
 pub mod export;
 pub mod ingest;
 pub mod usage;
@@ -15,7 +16,10 @@ use crate::state::AppState;
 /// Every API route. A server that fronts an upstream Azure Stack Hub takes no ingest: resource
 /// providers report to the upstream.
 pub fn router(upstream: bool) -> Router<AppState> {
-    let router = Router::new().merge(usage::router()).merge(export::router());
+    let router = Router::new()
+        .merge(usage::router())
+        .merge(export::router())
+        .merge(explore::router());
     if upstream {
         router
     } else {

@@ -17,7 +17,7 @@ use crate::state::AppState;
 /// What a path is, for deciding who may reach it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathKind {
-    /// The sign-in page and form, sign-out, static assets: anyone.
+    /// The sign-in page and form, sign-out, static assets, the usage widget: anyone.
     Public,
     /// The REST API: its handlers check the bearer token or session themselves.
     Api,
@@ -30,6 +30,8 @@ pub enum PathKind {
 pub fn classify(path: &str) -> PathKind {
     match path {
         "/sign-in" | "/auth/sign-in" | "/auth/sign-out" | "/favicon.svg" => PathKind::Public,
+        // The widget checks its own token.
+        "/widget" | "/widget.js" => PathKind::Public,
         _ if path.starts_with("/pkg/") => PathKind::Public,
         _ if api::is_api_path(path) => PathKind::Api,
         _ if path.starts_with("/api/") => PathKind::ServerFunction,

@@ -96,6 +96,11 @@ struct ServeArgs {
     /// then choose their own address.
     #[arg(long, env = "MB_TRUST_FORWARDED_FOR")]
     trust_forwarded_for: bool,
+    /// Origins whose pages may embed usage widgets (CSP frame-ancestors), separated by spaces or
+    /// commas: `https://intranet.example.com`, or `*` for any. Without it, only Meterbook's own
+    /// pages may frame a widget.
+    #[arg(long, env = "MB_WIDGET_ORIGINS", default_value = "")]
+    widget_origins: String,
     /// Minutes a portal session may sit unused before it ends.
     #[arg(long, env = "MB_SESSION_IDLE_MINUTES", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=10_080))]
     session_idle_minutes: u64,
@@ -256,6 +261,8 @@ async fn serve(args: ServeArgs, store: Arc<dyn Store>) -> anyhow::Result<()> {
             provider_subscription,
             upstream: upstream.clone(),
             trust_forwarded_for: args.trust_forwarded_for,
+            widget_origins: crate::widget::parse_origins(&args.widget_origins)
+                .map_err(|e| anyhow::anyhow!("--widget-origins: {e}"))?,
             sessions: SessionPolicy {
                 idle: std::time::Duration::from_secs(args.session_idle_minutes * 60),
                 absolute: std::time::Duration::from_secs(args.session_max_hours * 3_600),

@@ -8,6 +8,7 @@ mod upstream;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use meterbook_core::access::ReadScope;
+use meterbook_core::explore::{TimeBasis, UsageFact};
 use meterbook_core::overview::DailyMeterTotal;
 use meterbook_core::page::Cursor;
 use meterbook_core::query::Granularity;
@@ -18,6 +19,9 @@ pub use store::StoreSource;
 pub use upstream::{UpstreamConfig, UpstreamSource};
 
 use crate::store::StoreError;
+
+/// Most usage records one explorer query reads (about 200 MB held while it is answered).
+pub const MAX_FACTS: usize = 1_000_000;
 
 /// One page of ARM aggregates to read, by reported time, as Azure Stack Hub's API filters.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +50,11 @@ pub enum SourceError {
     /// A continuation cursor of the other kind of source (e.g. after a restart in another mode).
     #[error("the continuation token does not belong to this server's usage source")]
     ForeignCursor,
+    /// An explorer query would read more usage records than one request holds in memory.
+    #[error(
+        "the period holds more than {0} usage records; choose a shorter period or one subscription"
+    )]
+    TooMany(usize),
     /// ARM pages read one subscription or all of them.
     #[error("name one subscription to read")]
     ScopeTooWide,
@@ -85,6 +94,16 @@ pub trait UsageSource: Send + Sync + 'static {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<DailyMeterTotal>, SourceError>;
+
+    /// The hourly usage of the scope whose `basis` time is in `[from, to)`, one fact per record
+    /// (per hourly aggregate upstream): what the explorer reads. At most [`MAX_FACTS`].
+    async fn facts(
+        &self,
+        scope: &ReadScope,
+        basis: TimeBasis,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<UsageFact>, SourceError>;
 
     /// A short description for logs and the start-up banner.
     fn describe(&self) -> String;

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use meterbook_core::access::ReadScope;
+use meterbook_core::explore::{TimeBasis, UsageFact};
 use meterbook_core::overview::DailyMeterTotal;
 use meterbook_core::page::{Cursor, PAGE_SIZE};
 
-use super::{page_subscription, AggregateQuery, SourceError, SourcePage, UsageSource};
+use super::{page_subscription, AggregateQuery, SourceError, SourcePage, UsageSource, MAX_FACTS};
 use crate::store::{AggregateRequest, Store};
 
 pub struct StoreSource {
@@ -57,6 +58,23 @@ impl UsageSource for StoreSource {
             .store
             .daily_totals(scope.subscriptions(), from, to)
             .await?)
+    }
+
+    async fn facts(
+        &self,
+        scope: &ReadScope,
+        basis: TimeBasis,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<UsageFact>, SourceError> {
+        let facts = self
+            .store
+            .facts(scope.subscriptions(), basis, from, to, MAX_FACTS + 1)
+            .await?;
+        if facts.len() > MAX_FACTS {
+            return Err(SourceError::TooMany(MAX_FACTS));
+        }
+        Ok(facts)
     }
 
     fn describe(&self) -> String {

@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use meterbook_core::access::ReadScope;
 use meterbook_core::error::ErrorEnvelope;
+use meterbook_core::explore::{TimeBasis, UsageFact};
 use meterbook_core::overview::DailyMeterTotal;
 use meterbook_core::page::Cursor;
 use meterbook_core::query::{Granularity, API_VERSION};
@@ -23,7 +24,7 @@ use meterbook_core::usage::{AggregateLine, UsageAggregatePage};
 use meterbook_core::{ArmCode, SubscriptionId};
 use reqwest::{StatusCode, Url};
 
-use super::{page_subscription, AggregateQuery, SourceError, SourcePage, UsageSource};
+use super::{page_subscription, AggregateQuery, SourceError, SourcePage, UsageSource, MAX_FACTS};
 
 /// Usage reported this long after its day still counts towards the portal's daily totals.
 const LATE_REPORTING_DAYS: i64 = 2;
@@ -311,47 +312,29 @@ impl UsageSource for UpstreamSource {
         if from.max(today) < end {
             segments.push((Granularity::Hourly, from.max(today), end));
         }
-        let subscribers: Vec<Option<&SubscriptionId>> = match scope.subscriptions() {
-            None => vec![None],
-            Some(subs) => subs.iter().map(Some).collect(),
-        };
         let mut totals: BTreeMap<(String, String, chrono::NaiveDate), (f64, u64)> = BTreeMap::new();
-        for subscriber in subscribers {
-            for &(granularity, start, end) in &segments {
-                let query = AggregateQuery {
-                    reported_start: start,
-                    reported_end: end,
-                    granularity,
-                    show_details: false,
-                };
-                let mut continuation = None;
-                for pages in 1.. {
-                    if pages > MAX_PAGES_PER_QUERY {
-                        return Err(SourceError::upstream(
-                            ArmCode::UpstreamFailed,
-                            "The upstream Azure Stack Hub kept paging past Meterbook's limit; narrow the period",
-                        ));
-                    }
-                    let page = self.page(scope, subscriber, &query, continuation).await?;
-                    for line in page.items {
-                        if line.usage_start >= from && line.usage_start < to {
-                            let entry = totals
-                                .entry((
-                                    line.subscription_id,
-                                    line.meter_id,
-                                    line.usage_start.date_naive(),
-                                ))
-                                .or_default();
-                            entry.0 += line.quantity;
-                            entry.1 += 1;
-                        }
-                    }
-                    match page.next {
-                        Some(Cursor::Upstream(token)) => continuation = Some(token),
-                        _ => break,
-                    }
+        for &(granularity, start, end) in &segments {
+            let query = AggregateQuery {
+                reported_start: start,
+                reported_end: end,
+                granularity,
+                show_details: false,
+            };
+            self.walk(scope, &query, |line| {
+                if line.usage_start >= from && line.usage_start < to {
+                    let entry = totals
+                        .entry((
+                            line.subscription_id,
+                            line.meter_id,
+                            line.usage_start.date_naive(),
+                        ))
+                        .or_default();
+                    entry.0 += line.quantity;
+                    entry.1 += 1;
                 }
-            }
+                Ok(())
+            })
+            .await?;
         }
         Ok(totals
             .into_iter()
@@ -367,8 +350,81 @@ impl UsageSource for UpstreamSource {
             .collect())
     }
 
+    /// Hourly aggregates with details. For usage time, reads what was reported until
+    /// [`LATE_REPORTING_DAYS`] after `to` and keeps usage in `[from, to)`, as `daily_totals` does.
+    async fn facts(
+        &self,
+        scope: &ReadScope,
+        basis: TimeBasis,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<UsageFact>, SourceError> {
+        let latest = floor_hour(Utc::now());
+        let end = match basis {
+            TimeBasis::Usage => (to + chrono::Duration::days(LATE_REPORTING_DAYS)).min(latest),
+            TimeBasis::Reported => to.min(latest),
+        };
+        let mut facts = Vec::new();
+        if from >= end {
+            return Ok(facts);
+        }
+        let query = AggregateQuery {
+            reported_start: from,
+            reported_end: end,
+            granularity: Granularity::Hourly,
+            show_details: true,
+        };
+        self.walk(scope, &query, |line| {
+            if basis == TimeBasis::Reported || (line.usage_start >= from && line.usage_start < to) {
+                if facts.len() == MAX_FACTS {
+                    return Err(SourceError::TooMany(MAX_FACTS));
+                }
+                facts.push(line.into_fact());
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(facts)
+    }
+
     fn describe(&self) -> String {
         format!("the upstream Azure Stack Hub at {}", self.config.base_url)
+    }
+}
+
+impl UpstreamSource {
+    /// Every aggregate of the query in the scope, page by page, each handed to `visit`: once per
+    /// subscriber for a tenant's scope, once for an operator's.
+    async fn walk(
+        &self,
+        scope: &ReadScope,
+        query: &AggregateQuery,
+        mut visit: impl FnMut(AggregateLine) -> Result<(), SourceError> + Send,
+    ) -> Result<(), SourceError> {
+        let subscribers: Vec<Option<&SubscriptionId>> = match scope.subscriptions() {
+            None => vec![None],
+            Some(subs) => subs.iter().map(Some).collect(),
+        };
+        for subscriber in subscribers {
+            let mut continuation = None;
+            for pages in 1.. {
+                if pages > MAX_PAGES_PER_QUERY {
+                    return Err(SourceError::upstream(
+                        ArmCode::UpstreamFailed,
+                        "The upstream Azure Stack Hub kept paging past Meterbook's limit; narrow the period",
+                    ));
+                }
+                let page = self.page(scope, subscriber, query, continuation).await?;
+                for line in page.items {
+                    visit(line)?;
+                }
+                match page.next {
+                    Some(Cursor::Upstream(token)) => continuation = Some(token),
+                    _ => break,
+                }
+            }
+        }
+        Ok(())
     }
 }
 

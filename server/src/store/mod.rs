@@ -4,9 +4,11 @@
 mod accounts;
 mod names;
 mod sqlite;
+mod widgets;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use meterbook_core::explore::{TimeBasis, UsageFact};
 use meterbook_core::overview::DailyMeterTotal;
 use meterbook_core::page::{Page, PageKey};
 use meterbook_core::query::Granularity;
@@ -18,6 +20,7 @@ pub use accounts::{
     AccountStore, AuditEntry, NewSession, NewToken, SessionInfo, TokenInfo, UserInfo,
 };
 pub use sqlite::SqliteStore;
+pub use widgets::{NewWidget, WidgetInfo, WidgetStore};
 
 /// What went wrong in the store. Callers turn these into generic 5xx answers and log the cause.
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +108,17 @@ pub trait UsageStore: Send + Sync + 'static {
         to: DateTime<Utc>,
     ) -> Result<Vec<DailyMeterTotal>, StoreError>;
 
+    /// Up to `limit` usage records of the given subscriptions (`None`: all) whose usage or
+    /// reported time (`basis`) is in `[from, to)`, for the explorer.
+    async fn facts(
+        &self,
+        subscriptions: Option<&[SubscriptionId]>,
+        basis: TimeBasis,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<UsageFact>, StoreError>;
+
     /// How many usage records are stored.
     async fn record_count(&self) -> Result<u64, StoreError>;
 
@@ -113,9 +127,9 @@ pub trait UsageStore: Send + Sync + 'static {
 }
 
 /// Everything Meterbook stores: usage, and people and credentials.
-pub trait Store: UsageStore + AccountStore {}
+pub trait Store: UsageStore + AccountStore + WidgetStore {}
 
-impl<T: UsageStore + AccountStore> Store for T {}
+impl<T: UsageStore + AccountStore + WidgetStore> Store for T {}
 
 /// Opens the store a database URL names, creating and migrating it as needed.
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {

@@ -37,6 +37,7 @@ pub struct Options {
     pub upstream: Option<UpstreamConfig>,
     pub sessions: Option<SessionPolicy>,
     pub trust_forwarded_for: bool,
+    pub widget_origins: Vec<String>,
 }
 
 /// A signed-in browser: its session cookie and the session's CSRF token.
@@ -62,6 +63,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
                 .expect("id"),
             upstream: options.upstream,
             trust_forwarded_for: options.trust_forwarded_for,
+            widget_origins: options.widget_origins,
             sessions: options.sessions.unwrap_or_default(),
             site_root: dir.path().display().to_string(),
             secret: None,
@@ -80,6 +82,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         // Redirects are part of what the tests check, so they are not followed.
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // A request that hangs fails its test with its URL instead of stalling the run.
+            .timeout(std::time::Duration::from_secs(60))
             .build()
             .expect("client"),
         operator,

@@ -5,6 +5,7 @@
 
 mod auth;
 mod cli;
+mod explore;
 mod helpers;
 mod ingest;
 mod isolation;
@@ -12,3 +13,4 @@ mod portal;
 mod proxy;
 mod store;
 mod usage;
+mod widget;

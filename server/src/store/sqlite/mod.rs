@@ -1,6 +1,7 @@
 //! The embedded SQLite store: WAL mode, migrations from `migrations/sqlite`, set-based ingest.
 
 mod accounts;
+mod widgets;
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -9,10 +10,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use meterbook_core::explore::{TimeBasis, UsageFact};
 use meterbook_core::overview::DailyMeterTotal;
 use meterbook_core::page::{Page, PageKey};
 use meterbook_core::time::{from_epoch, DAY_SECONDS, HOUR_SECONDS};
-use meterbook_core::usage::{AggregateLine, InstanceData, UsageRecord};
+use meterbook_core::usage::{tags_as_text, AggregateLine, InstanceData, UsageRecord};
 use meterbook_core::SubscriptionId;
 use serde_json::{Map, Value};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -389,6 +391,69 @@ impl UsageStore for SqliteStore {
             .collect()
     }
 
+    async fn facts(
+        &self,
+        subscriptions: Option<&[SubscriptionId]>,
+        basis: TimeBasis,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<UsageFact>, StoreError> {
+        let (start, end) = match basis {
+            TimeBasis::Usage => (from.timestamp(), to.timestamp()),
+            // Records reported in the window were used within the span the spans table knows.
+            TimeBasis::Reported => match self.reported_span(from, to).await? {
+                Some((first, last)) => (first, last + 1),
+                None => return Ok(Vec::new()),
+            },
+        };
+        let mut sql = QueryBuilder::<Sqlite>::new(
+            "SELECT u.usage_start, s.subscription_id, m.meter_id, r.resource_uri, u.location, \
+             u.tags, u.quantity \
+             FROM usage_records u INDEXED BY usage_records_key \
+             CROSS JOIN subscriptions s ON s.id = u.subscription \
+             CROSS JOIN meters m ON m.id = u.meter \
+             CROSS JOIN resources r ON r.id = u.resource \
+             WHERE u.usage_start >= ",
+        );
+        sql.push_bind(start)
+            .push(" AND u.usage_start < ")
+            .push_bind(end);
+        if basis == TimeBasis::Reported {
+            sql.push(" AND u.reported_time >= ")
+                .push_bind(from.timestamp())
+                .push(" AND u.reported_time < ")
+                .push_bind(to.timestamp());
+        }
+        if let Some(subscriptions) = subscriptions {
+            sql.push(" AND s.subscription_id IN (");
+            let mut list = sql.separated(", ");
+            for sub in subscriptions {
+                list.push_bind(sub.as_str());
+            }
+            if subscriptions.is_empty() {
+                list.push("NULL");
+            }
+            sql.push(")");
+        }
+        sql.push(" LIMIT ").push_bind(limit as i64);
+        let rows = sql.build().fetch_all(&self.pool).await?;
+        rows.into_iter()
+            .map(|row| {
+                let tags: Option<String> = row.try_get("tags")?;
+                Ok(UsageFact {
+                    usage_start: from_epoch(row.try_get("usage_start")?),
+                    subscription_id: row.try_get("subscription_id")?,
+                    meter_id: row.try_get("meter_id")?,
+                    resource_uri: row.try_get("resource_uri")?,
+                    location: row.try_get("location")?,
+                    tags: tag_map(tags.as_deref()),
+                    quantity: row.try_get("quantity")?,
+                })
+            })
+            .collect()
+    }
+
     async fn record_count(&self) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM usage_records")
             .fetch_one(&self.pool)
@@ -421,13 +486,23 @@ impl SqliteStore {
         &self,
         request: &AggregateRequest,
     ) -> Result<Option<(i64, i64)>, StoreError> {
+        self.reported_span(request.reported_start, request.reported_end)
+            .await
+    }
+
+    /// The first and last usage start among records reported in `[from, to)`.
+    async fn reported_span(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Option<(i64, i64)>, StoreError> {
         // Whole hours covering the window (queries are on the hour; this stays right if not).
         let row = sqlx::query(
             "SELECT MIN(first_usage) AS first, MAX(last_usage) AS last FROM reported_spans
              WHERE reported_hour >= ? AND reported_hour < ?",
         )
-        .bind(request.reported_start.timestamp().div_euclid(HOUR_SECONDS))
-        .bind((request.reported_end.timestamp() + HOUR_SECONDS - 1).div_euclid(HOUR_SECONDS))
+        .bind(from.timestamp().div_euclid(HOUR_SECONDS))
+        .bind((to.timestamp() + HOUR_SECONDS - 1).div_euclid(HOUR_SECONDS))
         .fetch_one(&self.pool)
         .await?;
         let first: Option<i64> = row.try_get("first")?;
@@ -503,5 +578,13 @@ impl SqliteStore {
         )
         .push_bind(request.limit as i64 + 1);
         Ok(sql.build().fetch_all(&self.pool).await?)
+    }
+}
+
+/// A stored tags object as name -> text.
+fn tag_map(tags: Option<&str>) -> std::collections::BTreeMap<String, String> {
+    match tags.map(serde_json::from_str::<Value>) {
+        Some(Ok(Value::Object(map))) => tags_as_text(map),
+        _ => Default::default(),
     }
 }

@@ -6,19 +6,28 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use meterbook_app::portal_data::{BoxFuture, PortalData};
 use meterbook_app::routes::tokens::{CreatedToken, NewTokenForm, TokenView};
+use meterbook_app::routes::widgets::{CreatedWidget, NewWidgetForm, WidgetView};
 use meterbook_app::viewer::Viewer;
 use meterbook_core::access::{Role, ScopeError};
+use meterbook_core::explore::Exploration;
 use meterbook_core::overview::DailyMeterTotal;
+use meterbook_core::page::TokenSigner;
 use meterbook_core::SubscriptionId;
 
 use crate::audit::{self, Event};
 use crate::auth::{issue_token, IssueError, TokenRequest};
+use crate::explore::{explore, parse_request, ExploreError};
 use crate::source::{SourceError, UsageSource};
 use crate::store::{Store, StoreError, TokenInfo};
+
+mod widgets;
 
 pub struct Portal {
     pub store: Arc<dyn Store>,
     pub source: Arc<dyn UsageSource>,
+    pub signer: Arc<TokenSigner>,
+    /// Base URL for links handed out (widget embed code); else the request's host is used.
+    pub public_url: Option<String>,
 }
 
 const UNAVAILABLE: &str = "Meterbook cannot reach its database right now; try again shortly";
@@ -45,6 +54,22 @@ fn view_of(t: TokenInfo) -> TokenView {
     }
 }
 
+const NO_GRANTS: &str =
+    "You have not been granted any subscription yet; ask an operator to grant you one";
+
+/// What a viewer is told when the usage source fails: the upstream's own words, a limit they can
+/// act on, or (logged here) that it is unavailable.
+fn source_failed(e: SourceError) -> String {
+    match e {
+        SourceError::Upstream(arm) => arm.message,
+        SourceError::TooMany(_) => e.to_string(),
+        other => {
+            tracing::error!(error = ?other, "portal usage query failed");
+            "The usage source is not available right now; try again shortly".to_owned()
+        }
+    }
+}
+
 /// Tokens a tenant user manages are the ones they created; operators manage all.
 fn owner_filter(viewer: &Viewer) -> Option<i64> {
     (!viewer.is_operator()).then_some(viewer.user_id)
@@ -59,21 +84,40 @@ impl PortalData for Portal {
     ) -> BoxFuture<'a, Result<Vec<DailyMeterTotal>, String>> {
         Box::pin(async move {
             let scope = viewer.access.read_scope(None).map_err(|e| match e {
-                ScopeError::NoReadAccess => {
-                    "You have not been granted any subscription yet; ask an operator to grant you one".to_owned()
-                }
+                ScopeError::NoReadAccess => NO_GRANTS.to_owned(),
                 other => other.to_string(),
             })?;
             self.source
                 .daily_totals(&scope, from, to)
                 .await
-                .map_err(|e| match e {
-                    SourceError::Upstream(arm) => arm.message,
-                    other => {
-                        tracing::error!(error = ?other, "overview query failed");
-                        "The usage source is not available right now; try again shortly".to_owned()
-                    }
-                })
+                .map_err(source_failed)
+        })
+    }
+
+    fn explore<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+        search: &'a str,
+    ) -> BoxFuture<'a, Result<Exploration, String>> {
+        Box::pin(async move {
+            let (query, paging) = parse_request(search).map_err(|e| e.to_string())?;
+            explore(
+                self.source.as_ref(),
+                &self.signer,
+                &viewer.access,
+                query,
+                paging,
+                Utc::now(),
+            )
+            .await
+            .map_err(|e| match e {
+                ExploreError::Scope(ScopeError::NoReadAccess) => NO_GRANTS.to_owned(),
+                ExploreError::Scope(_) => {
+                    "You do not have access to the usage of that subscription".to_owned()
+                }
+                ExploreError::Source(e) => source_failed(e),
+                other => other.to_string(),
+            })
         })
     }
 
@@ -179,5 +223,30 @@ impl PortalData for Portal {
             .await
             .map_err(store_failed)
         })
+    }
+
+    fn list_widgets<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+    ) -> BoxFuture<'a, Result<Vec<WidgetView>, String>> {
+        Box::pin(widgets::list(self, viewer))
+    }
+
+    fn create_widget<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+        address: String,
+        form: NewWidgetForm,
+    ) -> BoxFuture<'a, Result<CreatedWidget, String>> {
+        Box::pin(widgets::create(self, viewer, address, form))
+    }
+
+    fn revoke_widget<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+        address: String,
+        id: i64,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(widgets::revoke(self, viewer, address, id))
     }
 }

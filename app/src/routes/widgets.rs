@@ -1,0 +1,291 @@
+//! Usage widgets in the portal (`/widgets`): operators and tenant users create read-only widget
+//! tokens for one subscription they may read (optionally a few meter categories), with an
+//! expiry; list and revoke them; and copy the embed code, shown once, when one is created.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Days a widget lasts unless the form says otherwise, and the most it may.
+pub const DEFAULT_WIDGET_DAYS: u32 = 90;
+pub const MAX_WIDGET_DAYS: u32 = 365;
+
+/// A widget as the portal lists it, without its token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WidgetView {
+    pub id: i64,
+    pub name: String,
+    pub subscription: String,
+    /// Empty: every category.
+    pub categories: Vec<String>,
+    pub created_by: String,
+    /// `YYYY-MM-DD` UTC.
+    pub created_at: String,
+    pub expires_at: String,
+    /// "active", "expired", "revoked …" or why it no longer works.
+    pub state: String,
+    pub live: bool,
+}
+
+/// What the create form sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewWidgetForm {
+    pub name: String,
+    pub subscription: String,
+    /// Category names separated by commas; empty for all.
+    pub categories: String,
+    /// Days until it expires, as typed.
+    pub days: String,
+    /// Where Meterbook is reached, for the embed code.
+    pub origin: String,
+}
+
+/// A widget just created: the only time its token and embed code are shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedWidget {
+    pub id: i64,
+    pub name: String,
+    pub url: String,
+    pub iframe: String,
+    pub script: String,
+}
+
+/// Everything the widgets page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WidgetsData {
+    pub is_operator: bool,
+    pub grants: Vec<String>,
+    pub categories: Vec<String>,
+    pub csrf_token: String,
+    pub widgets: Vec<WidgetView>,
+}
+
+#[server(endpoint = "load_widgets")]
+pub async fn load_widgets() -> Result<WidgetsData, ServerFnError> {
+    use crate::portal_data::{portal, signed_in};
+    let viewer = signed_in()?;
+    let widgets = portal()?
+        .list_widgets(&viewer)
+        .await
+        .map_err(ServerFnError::new)?;
+    let mut categories: Vec<String> = meterbook_core::meter::catalog()
+        .all()
+        .iter()
+        .map(|m| m.category.clone())
+        .collect();
+    categories.sort();
+    categories.dedup();
+    Ok(WidgetsData {
+        is_operator: viewer.is_operator(),
+        grants: viewer
+            .access
+            .subscriptions
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect(),
+        categories,
+        csrf_token: viewer.csrf_token.clone(),
+        widgets,
+    })
+}
+
+/// The origin the browser reached Meterbook at, for embed code when no public URL is set.
+#[cfg(feature = "ssr")]
+fn request_origin() -> String {
+    let host = use_context::<http::request::Parts>()
+        .and_then(|p| {
+            p.headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("http://{host}")
+}
+
+#[server(endpoint = "create_widget")]
+pub async fn create_widget(
+    csrf: String,
+    name: String,
+    subscription: String,
+    categories: String,
+    days: String,
+) -> Result<CreatedWidget, ServerFnError> {
+    use crate::portal_data::{portal, signed_in};
+    let viewer = signed_in()?;
+    crate::routes::tokens::check_csrf(&viewer, &csrf)?;
+    let address = crate::viewer::current_client_address();
+    portal()?
+        .create_widget(
+            &viewer,
+            address,
+            NewWidgetForm {
+                name,
+                subscription,
+                categories,
+                days,
+                origin: request_origin(),
+            },
+        )
+        .await
+        .map_err(crate::routes::tokens::bad_request)
+}
+
+#[server(endpoint = "revoke_widget")]
+pub async fn revoke_widget(csrf: String, id: i64) -> Result<(), ServerFnError> {
+    use crate::portal_data::{portal, signed_in};
+    let viewer = signed_in()?;
+    crate::routes::tokens::check_csrf(&viewer, &csrf)?;
+    let address = crate::viewer::current_client_address();
+    portal()?
+        .revoke_widget(&viewer, address, id)
+        .await
+        .map_err(crate::routes::tokens::bad_request)
+}
+
+#[component]
+pub fn WidgetsPage() -> impl IntoView {
+    let create = ServerAction::<CreateWidget>::new();
+    let revoke = ServerAction::<RevokeWidget>::new();
+    let data = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| load_widgets(),
+    );
+    view! {
+        <h1>"Usage widgets"</h1>
+        <p class="period">
+            "A widget shows one subscription's usage this month on another page, such as an intranet "
+            "or a customer portal. Anyone with its link sees that summary, so give it an expiry and "
+            "revoke it when it is no longer needed."
+        </p>
+        <CreatedWidgetNotice create/>
+        <Transition fallback=|| view! { <p class="loading" role="status">"Loading widgets…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(page) => view! { <WidgetsBody page create revoke/> }.into_any(),
+                    Err(e) => view! {
+                        <p class="error" role="alert">"The widgets could not be loaded: " {crate::routes::tokens::message(&e)}</p>
+                    }
+                    .into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn CreatedWidgetNotice(create: ServerAction<CreateWidget>) -> impl IntoView {
+    move || {
+        create.value().get().map(|result| match result {
+            Ok(created) => view! {
+                <section class="notice created" role="status">
+                    <h2>"Widget created: " {created.name.clone()}</h2>
+                    <p>"Copy the embed code now: the link is shown only this once (Meterbook keeps only a hash of it)."</p>
+                    <label for="embed-iframe">"Embed as an iframe"</label>
+                    <textarea id="embed-iframe" class="embed" readonly rows="3" data-testid="embed-iframe">{created.iframe.clone()}</textarea>
+                    <label for="embed-script">"Or with a script that inserts it"</label>
+                    <textarea id="embed-script" class="embed" readonly rows="2" data-testid="embed-script">{created.script.clone()}</textarea>
+                    <p><a href=created.url.clone() rel="external" target="_blank" data-testid="widget-url">"Open the widget"</a></p>
+                </section>
+            }
+            .into_any(),
+            Err(e) => view! {
+                <p class="error" role="alert">"The widget was not created: " {crate::routes::tokens::message(&e)}</p>
+            }
+            .into_any(),
+        })
+    }
+}
+
+#[component]
+fn WidgetsBody(
+    page: WidgetsData,
+    create: ServerAction<CreateWidget>,
+    revoke: ServerAction<RevokeWidget>,
+) -> impl IntoView {
+    let csrf = page.csrf_token.clone();
+    let subscription_field = if page.is_operator {
+        view! {
+            <input id="widget-sub" name="subscription" required placeholder="subscription ID (a GUID)"/>
+        }
+        .into_any()
+    } else {
+        view! {
+            <select id="widget-sub" name="subscription" required>
+                {page.grants.iter().map(|s| view! { <option value=s.clone()>{s.clone()}</option> }).collect_view()}
+            </select>
+        }
+        .into_any()
+    };
+    let rows = page
+        .widgets
+        .into_iter()
+        .map(|w| {
+            let csrf = csrf.clone();
+            let categories = if w.categories.is_empty() {
+                "all".to_owned()
+            } else {
+                w.categories.join(", ")
+            };
+            view! {
+                <tr>
+                    <td>{w.name.clone()}</td>
+                    <td><code>{w.subscription.clone()}</code></td>
+                    <td>{categories}</td>
+                    <td>{w.created_by.clone()}</td>
+                    <td>{w.created_at.clone()}</td>
+                    <td>{w.expires_at.clone()}</td>
+                    <td>{w.state.clone()}</td>
+                    <td>
+                        {w.live.then(|| view! {
+                            <ActionForm action=revoke>
+                                <input type="hidden" name="csrf" value=csrf/>
+                                <input type="hidden" name="id" value=w.id/>
+                                <button type="submit" class="secondary" aria-label=format!("Revoke widget {}", w.name)>"Revoke"</button>
+                            </ActionForm>
+                        })}
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card" aria-labelledby="new-widget-title">
+            <h2 id="new-widget-title">"New widget"</h2>
+            <ActionForm action=create attr:class="stacked-form">
+                <input type="hidden" name="csrf" value=page.csrf_token.clone()/>
+                <label for="widget-name">"Name (shown as the widget's title)"</label>
+                <input id="widget-name" name="name" required maxlength="64" placeholder="e.g. Team Atlas cloud usage"/>
+                <label for="widget-sub">"Subscription"</label>
+                {subscription_field}
+                <label for="widget-categories">"Meter categories (separate with commas; empty for all)"</label>
+                <input id="widget-categories" name="categories" list="widget-category-list" placeholder="e.g. Compute, Storage"/>
+                <datalist id="widget-category-list">
+                    {page.categories.iter().map(|c| view! { <option value=c.clone()></option> }).collect_view()}
+                </datalist>
+                <label for="widget-days">"Expires after (days)"</label>
+                <input id="widget-days" name="days" type="number" min="1" max=MAX_WIDGET_DAYS value=DEFAULT_WIDGET_DAYS required/>
+                <button type="submit">"Create widget"</button>
+            </ActionForm>
+        </section>
+        <section class="card" aria-labelledby="widgets-title">
+            <h2 id="widgets-title">{if page.is_operator { "All widgets" } else { "Your widgets" }}</h2>
+            <div class="table-scroll">
+                <table class="usage-table">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Name"</th>
+                            <th scope="col">"Subscription"</th>
+                            <th scope="col">"Categories"</th>
+                            <th scope="col">"Created by"</th>
+                            <th scope="col">"Created (UTC)"</th>
+                            <th scope="col">"Expires (UTC)"</th>
+                            <th scope="col">"State"</th>
+                            <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                        </tr>
+                    </thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+        </section>
+    }
+}

@@ -1,0 +1,629 @@
+//! The usage explorer: what one [`ExploreQuery`] finds in a set of usage facts. Rows of the table
+//! (one per column of time, subscription, meter and resource), totals of the whole query, the
+//! chart's series, and the values each filter can take.
+//!
+//! Pure and shared: the server computes it from any usage source; the portal shows it.
+
+pub mod query;
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::export::ResourceParts;
+use crate::meter::{catalog, meter_key, MeterInfo};
+pub use query::{
+    Dimension, ExploreQuery, Filters, Period, QueryError, SortColumn, Step, TimeBasis,
+};
+
+/// Groups the chart stacks before the rest are summed as "Other".
+pub const CHART_GROUPS: usize = 8;
+/// Values offered per filter (the busiest first); a filter can still be typed into the URL.
+pub const MAX_OPTIONS: usize = 200;
+
+/// An hour of usage of one resource and meter: what a usage source hands the explorer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageFact {
+    pub usage_start: DateTime<Utc>,
+    pub subscription_id: String,
+    pub meter_id: String,
+    pub resource_uri: String,
+    pub location: String,
+    pub tags: BTreeMap<String, String>,
+    pub quantity: f64,
+}
+
+/// One row of the explorer's table: a resource's usage of a meter in one column of time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageRow {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub subscription_id: String,
+    pub meter: MeterInfo,
+    pub resource_uri: String,
+    pub resource_group: String,
+    pub resource_name: String,
+    pub location: String,
+    pub quantity: f64,
+}
+
+/// The whole query's total of one meter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeterTotal {
+    pub meter: MeterInfo,
+    pub quantity: f64,
+    pub rows: usize,
+}
+
+/// One stacked series of the chart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    pub name: String,
+    /// One value per column of [`ChartData::columns`].
+    pub values: Vec<f64>,
+}
+
+/// What the chart draws: one unit's quantities per group and column of time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChartData {
+    pub unit: String,
+    /// Every unit the query's usage has, so the viewer can switch.
+    pub units: Vec<String>,
+    pub group_label: String,
+    pub step: Step,
+    pub columns: Vec<DateTime<Utc>>,
+    pub series: Vec<Series>,
+}
+
+/// A value a filter can take, with what people read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OptionValue {
+    pub value: String,
+    pub label: String,
+}
+
+/// The values of each filter present in the period's usage (before filtering), busiest first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FilterOptions {
+    pub subscriptions: Vec<OptionValue>,
+    pub categories: Vec<OptionValue>,
+    pub meters: Vec<OptionValue>,
+    pub resource_groups: Vec<OptionValue>,
+    pub resources: Vec<OptionValue>,
+    pub locations: Vec<OptionValue>,
+    /// Tag names, and `name=value` pairs.
+    pub tag_names: Vec<String>,
+    pub tags: Vec<OptionValue>,
+}
+
+/// Where a page of rows sits in the query's sorted rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageAt {
+    First,
+    After(usize),
+    Before(usize),
+}
+
+/// Everything an explorer view shows except the paging tokens, which the server adds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Exploration {
+    pub query: ExploreQuery,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub rows: Vec<UsageRow>,
+    /// Index of the page's first row among all rows.
+    pub first_row: usize,
+    pub total_rows: usize,
+    pub totals: Vec<MeterTotal>,
+    pub chart: Option<ChartData>,
+    pub options: FilterOptions,
+    /// Continuation tokens of the next and previous pages (the server signs them).
+    pub next: Option<String>,
+    pub previous: Option<String>,
+}
+
+/// The position of a row in the query's order; a continuation token carries one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RowKey {
+    sort: SortValue,
+    start: i64,
+    subscription: String,
+    meter: String,
+    resource: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum SortValue {
+    Text(String),
+    Number(f64),
+    Time(i64),
+}
+
+impl SortValue {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (Self::Text(a), Self::Text(b)) => a.cmp(b),
+            (Self::Number(a), Self::Number(b)) => a.total_cmp(b),
+            (Self::Time(a), Self::Time(b)) => a.cmp(b),
+            // Keys of one query are all of one kind; a foreign key sorts first, harmlessly.
+            _ => Ordering::Less,
+        }
+    }
+}
+
+impl RowKey {
+    fn of(row: &UsageRow, sort: SortColumn) -> Self {
+        let sort = match sort {
+            SortColumn::Time => SortValue::Time(row.start.timestamp()),
+            SortColumn::Subscription => SortValue::Text(row.subscription_id.clone()),
+            SortColumn::Meter => SortValue::Text(row.meter.name.to_lowercase()),
+            SortColumn::Resource => SortValue::Text(row.resource_uri.to_lowercase()),
+            SortColumn::Location => SortValue::Text(row.location.to_lowercase()),
+            SortColumn::Quantity => SortValue::Number(row.quantity),
+        };
+        Self {
+            sort,
+            start: row.start.timestamp(),
+            subscription: row.subscription_id.clone(),
+            meter: row.meter.id.clone(),
+            resource: row.resource_uri.clone(),
+        }
+    }
+
+    /// Order by the sort column, then by the row's identity, so the order is total and pages
+    /// never overlap or skip, even with equal values.
+    fn cmp(&self, other: &Self, descending: bool) -> Ordering {
+        let primary = self.sort.cmp(&other.sort);
+        let primary = if descending {
+            primary.reverse()
+        } else {
+            primary
+        };
+        primary
+            .then(self.start.cmp(&other.start))
+            .then_with(|| self.subscription.cmp(&other.subscription))
+            .then_with(|| self.meter.cmp(&other.meter))
+            .then_with(|| self.resource.cmp(&other.resource))
+    }
+}
+
+/// The key of the row at `index` of a computed exploration's sorted rows.
+pub fn row_key(row: &UsageRow, query: &ExploreQuery) -> RowKey {
+    RowKey::of(row, query.sort)
+}
+
+/// Facts already narrowed to the query's scope and period, reduced to what the query shows.
+pub struct Explorer {
+    query: ExploreQuery,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    rows: Vec<UsageRow>,
+    keys: Vec<RowKey>,
+    chart: Option<ChartData>,
+    options: FilterOptions,
+    totals: Vec<MeterTotal>,
+}
+
+impl Explorer {
+    /// Filters, groups and sorts `facts` (which the source read for `[from, to)` on the query's
+    /// time basis).
+    pub fn new(
+        query: ExploreQuery,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        facts: &[UsageFact],
+    ) -> Self {
+        let options = filter_options(facts);
+        let matcher = Matcher::new(&query);
+        let kept: Vec<&UsageFact> = facts.iter().filter(|f| matcher.keeps(f)).collect();
+        let mut rows = table_rows(&kept, query.step);
+        let mut keyed: Vec<(RowKey, UsageRow)> = rows
+            .drain(..)
+            .map(|r| (RowKey::of(&r, query.sort), r))
+            .collect();
+        keyed.sort_by(|a, b| a.0.cmp(&b.0, query.descending));
+        let (keys, rows): (Vec<_>, Vec<_>) = keyed.into_iter().unzip();
+        let totals = meter_totals(&rows);
+        let chart = chart_data(&kept, &query, from, to);
+        Self {
+            query,
+            from,
+            to,
+            rows,
+            keys,
+            chart,
+            options,
+            totals,
+        }
+    }
+
+    /// The period's `[from, to)`.
+    pub fn from(&self) -> DateTime<Utc> {
+        self.from
+    }
+
+    pub fn to(&self) -> DateTime<Utc> {
+        self.to
+    }
+
+    /// Every row, in the query's order (for exports).
+    pub fn rows(&self) -> &[UsageRow] {
+        &self.rows
+    }
+
+    /// Where the page that continues from `key` starts (`after`) or ends (`before`).
+    pub fn locate(&self, key: &RowKey, after: bool) -> usize {
+        let descending = self.query.descending;
+        self.keys.partition_point(|k| {
+            let ord = k.cmp(key, descending);
+            if after {
+                ord != Ordering::Greater
+            } else {
+                ord == Ordering::Less
+            }
+        })
+    }
+
+    /// The key of the row at `index`.
+    pub fn key_at(&self, index: usize) -> Option<&RowKey> {
+        self.keys.get(index)
+    }
+
+    /// One page of the view.
+    pub fn page(&self, at: PageAt) -> Exploration {
+        let size = self.query.page_size.max(1);
+        let start = match at {
+            PageAt::First => 0,
+            PageAt::After(i) => i.min(self.rows.len()),
+            // A page before the first full page is the first page.
+            PageAt::Before(i) => i.saturating_sub(size),
+        };
+        let end = (start + size).min(self.rows.len());
+        Exploration {
+            query: self.query.clone(),
+            from: self.from,
+            to: self.to,
+            rows: self.rows[start..end].to_vec(),
+            first_row: start,
+            total_rows: self.rows.len(),
+            totals: self.totals.clone(),
+            chart: self.chart.clone(),
+            options: self.options.clone(),
+            next: None,
+            previous: None,
+        }
+    }
+}
+
+/// Columns of the explorer's CSV download.
+pub const EXPLORE_CSV_COLUMNS: [&str; 12] = [
+    "UsageStart",
+    "UsageEnd",
+    "SubscriptionId",
+    "MeterCategory",
+    "MeterName",
+    "MeterId",
+    "Unit",
+    "ResourceGroup",
+    "ResourceName",
+    "ResourceUri",
+    "Location",
+    "Quantity",
+];
+
+/// One CSV row (unescaped fields) of an explorer row.
+pub fn explore_csv_fields(row: &UsageRow) -> [String; 12] {
+    [
+        crate::time::arm_time(row.start),
+        crate::time::arm_time(row.end),
+        row.subscription_id.clone(),
+        row.meter.category.clone(),
+        row.meter.name.clone(),
+        row.meter.id.clone(),
+        row.meter.unit.clone(),
+        row.resource_group.clone(),
+        row.resource_name.clone(),
+        row.resource_uri.clone(),
+        row.location.clone(),
+        crate::export::format_quantity(row.quantity),
+    ]
+}
+
+/// Decides which facts a query keeps.
+struct Matcher<'q> {
+    query: &'q ExploreQuery,
+    meter: Option<String>,
+}
+
+impl<'q> Matcher<'q> {
+    fn new(query: &'q ExploreQuery) -> Self {
+        Self {
+            query,
+            meter: query.filters.meter.as_deref().map(meter_key),
+        }
+    }
+
+    fn keeps(&self, fact: &UsageFact) -> bool {
+        let f = &self.query.filters;
+        let same = |want: &Option<String>, have: &str| {
+            want.as_deref().is_none_or(|w| w.eq_ignore_ascii_case(have))
+        };
+        if let Some(sub) = &self.query.subscription {
+            if !sub.as_str().eq_ignore_ascii_case(&fact.subscription_id) {
+                return false;
+            }
+        }
+        if let Some(meter) = &self.meter {
+            if meter_key(&fact.meter_id) != *meter {
+                return false;
+            }
+        }
+        if f.category.is_some() && !same(&f.category, &catalog().describe(&fact.meter_id).category)
+        {
+            return false;
+        }
+        if f.resource_group.is_some()
+            && !same(
+                &f.resource_group,
+                &ResourceParts::from_uri(&fact.resource_uri).resource_group,
+            )
+        {
+            return false;
+        }
+        if !same(&f.resource, &fact.resource_uri) || !same(&f.location, &fact.location) {
+            return false;
+        }
+        if let Some((name, value)) = &f.tag {
+            match tag_value(&fact.tags, name) {
+                Some(v) => value == "*" || v.eq_ignore_ascii_case(value),
+                None => false,
+            }
+        } else {
+            true
+        }
+    }
+}
+
+/// A tag's value, its name compared case-insensitively as Azure does.
+fn tag_value<'a>(tags: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
+    tags.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// The value of a fact along a dimension, as the chart's legend shows it.
+fn dimension_value(fact: &UsageFact, dimension: &Dimension) -> String {
+    match dimension {
+        Dimension::Subscription => fact.subscription_id.clone(),
+        Dimension::Category => catalog().describe(&fact.meter_id).category,
+        Dimension::Meter => catalog().describe(&fact.meter_id).name,
+        Dimension::ResourceGroup => non_empty(
+            ResourceParts::from_uri(&fact.resource_uri).resource_group,
+            "(none)",
+        ),
+        Dimension::Resource => {
+            let parts = ResourceParts::from_uri(&fact.resource_uri);
+            non_empty(parts.resource_name, "(no resource)")
+        }
+        Dimension::Location => non_empty(fact.location.clone(), "(no location)"),
+        Dimension::Tag(name) => tag_value(&fact.tags, name)
+            .map(str::to_owned)
+            .unwrap_or_else(|| "(no tag)".to_owned()),
+    }
+}
+
+fn non_empty(s: String, otherwise: &str) -> String {
+    if s.is_empty() {
+        otherwise.to_owned()
+    } else {
+        s
+    }
+}
+
+/// Facts summed per column of time, subscription, meter and resource.
+fn table_rows(facts: &[&UsageFact], step: Step) -> Vec<UsageRow> {
+    let mut meters: HashMap<&str, MeterInfo> = HashMap::new();
+    // (column start, subscription, meter, resource) -> (quantity, a fact of the row).
+    type RowSum<'f> = HashMap<(DateTime<Utc>, &'f str, &'f str, &'f str), (f64, &'f UsageFact)>;
+    let mut sums: RowSum = HashMap::new();
+    for fact in facts {
+        let start = step.bucket(fact.usage_start);
+        let entry = sums
+            .entry((
+                start,
+                fact.subscription_id.as_str(),
+                fact.meter_id.as_str(),
+                fact.resource_uri.as_str(),
+            ))
+            .or_insert((0.0, fact));
+        entry.0 += fact.quantity;
+    }
+    sums.into_iter()
+        .map(
+            |((start, subscription, meter_id, resource), (quantity, fact))| {
+                let meter = meters
+                    .entry(meter_id)
+                    .or_insert_with(|| catalog().describe(meter_id))
+                    .clone();
+                let parts = ResourceParts::from_uri(resource);
+                UsageRow {
+                    start,
+                    end: step.next(start),
+                    subscription_id: subscription.to_owned(),
+                    meter,
+                    resource_uri: resource.to_owned(),
+                    resource_group: parts.resource_group,
+                    resource_name: parts.resource_name,
+                    location: fact.location.clone(),
+                    quantity,
+                }
+            },
+        )
+        .collect()
+}
+
+fn meter_totals(rows: &[UsageRow]) -> Vec<MeterTotal> {
+    let mut by_meter: BTreeMap<(String, String, String), MeterTotal> = BTreeMap::new();
+    for row in rows {
+        let total = by_meter
+            .entry((
+                row.meter.category.clone(),
+                row.meter.name.clone(),
+                row.meter.id.clone(),
+            ))
+            .or_insert_with(|| MeterTotal {
+                meter: row.meter.clone(),
+                quantity: 0.0,
+                rows: 0,
+            });
+        total.quantity += row.quantity;
+        total.rows += 1;
+    }
+    by_meter.into_values().collect()
+}
+
+fn chart_data(
+    facts: &[&UsageFact],
+    query: &ExploreQuery,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Option<ChartData> {
+    let mut unit_weight: BTreeMap<String, usize> = BTreeMap::new();
+    for fact in facts {
+        *unit_weight
+            .entry(catalog().describe(&fact.meter_id).unit)
+            .or_default() += 1;
+    }
+    let units: Vec<String> = unit_weight.keys().cloned().collect();
+    let unit = query
+        .unit
+        .as_ref()
+        .filter(|u| unit_weight.contains_key(*u))
+        .cloned()
+        .or_else(|| {
+            unit_weight
+                .iter()
+                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+                .map(|(u, _)| u.clone())
+        })?;
+    let mut columns = Vec::new();
+    let mut t = query.step.bucket(from);
+    while t < to {
+        columns.push(t);
+        t = query.step.next(t);
+    }
+    let column_of: HashMap<DateTime<Utc>, usize> =
+        columns.iter().enumerate().map(|(i, c)| (*c, i)).collect();
+    let mut groups: HashMap<String, Vec<f64>> = HashMap::new();
+    for fact in facts {
+        if catalog().describe(&fact.meter_id).unit != unit {
+            continue;
+        }
+        let Some(&col) = column_of.get(&query.step.bucket(fact.usage_start)) else {
+            continue;
+        };
+        let values = groups
+            .entry(dimension_value(fact, &query.group_by))
+            .or_insert_with(|| vec![0.0; columns.len()]);
+        values[col] += fact.quantity;
+    }
+    let mut series: Vec<Series> = groups
+        .into_iter()
+        .map(|(name, values)| Series { name, values })
+        .collect();
+    let total = |s: &Series| s.values.iter().sum::<f64>();
+    series.sort_by(|a, b| total(b).total_cmp(&total(a)).then(a.name.cmp(&b.name)));
+    if series.len() > CHART_GROUPS + 1 {
+        let rest = series.split_off(CHART_GROUPS);
+        let mut other = vec![0.0; columns.len()];
+        for s in &rest {
+            for (o, v) in other.iter_mut().zip(&s.values) {
+                *o += v;
+            }
+        }
+        series.push(Series {
+            name: format!("Other ({} more)", rest.len()),
+            values: other,
+        });
+    }
+    Some(ChartData {
+        unit,
+        units,
+        group_label: query.group_by.label(),
+        step: query.step,
+        columns,
+        series,
+    })
+}
+
+fn filter_options(facts: &[UsageFact]) -> FilterOptions {
+    #[derive(Default)]
+    struct Counter(HashMap<String, (String, usize)>);
+    impl Counter {
+        fn add(&mut self, value: &str, label: impl FnOnce() -> String) {
+            if value.is_empty() {
+                return;
+            }
+            match self.0.get_mut(value) {
+                Some(entry) => entry.1 += 1,
+                None => {
+                    self.0.insert(value.to_owned(), (label(), 1));
+                }
+            }
+        }
+        fn busiest(self) -> Vec<OptionValue> {
+            let mut all: Vec<(String, (String, usize))> = self.0.into_iter().collect();
+            all.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then(a.1 .0.cmp(&b.1 .0)));
+            all.truncate(MAX_OPTIONS);
+            all.sort_by_key(|a| a.1 .0.to_lowercase());
+            all.into_iter()
+                .map(|(value, (label, _))| OptionValue { value, label })
+                .collect()
+        }
+    }
+    let (mut subs, mut cats, mut meters, mut groups, mut resources, mut locations, mut tags) = (
+        Counter::default(),
+        Counter::default(),
+        Counter::default(),
+        Counter::default(),
+        Counter::default(),
+        Counter::default(),
+        Counter::default(),
+    );
+    let mut tag_names = BTreeSet::new();
+    let mut described: HashMap<&str, MeterInfo> = HashMap::new();
+    for fact in facts {
+        let meter = described
+            .entry(fact.meter_id.as_str())
+            .or_insert_with(|| catalog().describe(&fact.meter_id));
+        subs.add(&fact.subscription_id, || fact.subscription_id.clone());
+        cats.add(&meter.category, || meter.category.clone());
+        meters.add(&meter.id, || format!("{} ({})", meter.name, meter.category));
+        let parts = ResourceParts::from_uri(&fact.resource_uri);
+        groups.add(&parts.resource_group, || parts.resource_group.clone());
+        resources.add(&fact.resource_uri, || {
+            non_empty(parts.resource_name.clone(), &fact.resource_uri)
+        });
+        locations.add(&fact.location, || fact.location.clone());
+        for (name, value) in &fact.tags {
+            tag_names.insert(name.clone());
+            let pair = format!("{name}={value}");
+            tags.add(&pair, || pair.clone());
+        }
+    }
+    FilterOptions {
+        subscriptions: subs.busiest(),
+        categories: cats.busiest(),
+        meters: meters.busiest(),
+        resource_groups: groups.busiest(),
+        resources: resources.busiest(),
+        locations: locations.busiest(),
+        tag_names: tag_names.into_iter().take(MAX_OPTIONS).collect(),
+        tags: tags.busiest(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,115 @@
+//! The explorer over HTTP, for the portal's browser code and for scripts:
+//! `GET /api/v1/explore` answers one page as JSON (with `next` / `previous` continuation tokens,
+//! passed back as `after` / `before`), `GET /api/v1/explore/export` the whole query as CSV. Both
+//! take the portal's URL parameters (see `ExploreQuery`) and read in the caller's scope.
+
+use axum::extract::State;
+use axum::http::Uri;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::Utc;
+use meterbook_app::chart::explorer_chart;
+use meterbook_app::routes::explorer::ExploreAnswer;
+use meterbook_core::explore::{explore_csv_fields, ExploreQuery, EXPLORE_CSV_COLUMNS};
+use meterbook_core::export::write_csv_record;
+use meterbook_core::ArmCode;
+
+use super::error::ApiError;
+use super::export::csv_download;
+use crate::audit::{self, Event};
+use crate::auth::Caller;
+use crate::explore::{explore, explorer, parse_request, scope_of, ExploreError, Paging};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/explore", get(explore_page))
+        .route("/api/v1/explore/export", get(explore_export))
+}
+
+impl From<ExploreError> for ApiError {
+    fn from(e: ExploreError) -> Self {
+        match e {
+            ExploreError::Query(message) => Self::new(ArmCode::InvalidProperty, message),
+            ExploreError::Token(e) => Self::new(
+                ArmCode::InvalidProperty,
+                format!("after/before: {e}; start again from the first page"),
+            ),
+            ExploreError::Scope(e) => e.into(),
+            ExploreError::Source(e) => e.into(),
+        }
+    }
+}
+
+/// The query and paging parameters of a request.
+fn parse(uri: &Uri) -> Result<(ExploreQuery, Paging), ApiError> {
+    Ok(parse_request(uri.query().unwrap_or(""))?)
+}
+
+#[tracing::instrument(name = "explore", skip_all)]
+async fn explore_page(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let (query, paging) = parse(&uri)?;
+    let with_svg = uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p == "chart=svg"));
+    let page = explore(
+        state.source.as_ref(),
+        &state.signer,
+        &caller.access,
+        query,
+        paging,
+        Utc::now(),
+    )
+    .await?;
+    // The portal asks for the chart drawn on the server (`chart=svg`); scripts get the numbers.
+    let chart_svg = if with_svg {
+        page.chart.as_ref().and_then(explorer_chart)
+    } else {
+        None
+    };
+    Ok(Json(ExploreAnswer {
+        exploration: page,
+        chart_svg,
+    })
+    .into_response())
+}
+
+#[tracing::instrument(name = "explore_export", skip_all)]
+async fn explore_export(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let (query, _) = parse(&uri)?;
+    let scope = scope_of(&caller.access, &query).map_err(ExploreError::from)?;
+    let detail = format!("explorer: {}", query.to_query_string());
+    let explorer = explorer(state.source.as_ref(), &scope, query, Utc::now()).await?;
+    let mut csv = String::new();
+    write_csv_record(&mut csv, &EXPLORE_CSV_COLUMNS);
+    for row in explorer.rows() {
+        write_csv_record(&mut csv, &explore_csv_fields(row));
+    }
+    audit::record(
+        state.store.as_ref(),
+        Event {
+            actor: &caller.actor,
+            action: "export",
+            target: &scope.fingerprint(),
+            address: &caller.address,
+            detail: &detail,
+        },
+    )
+    .await?;
+    let (from, to) = (explorer.from(), explorer.to());
+    let filename = format!(
+        "usage-{}-{}.csv",
+        from.format("%Y%m%d"),
+        (to - chrono::Duration::seconds(1)).format("%Y%m%d")
+    );
+    Ok((csv_download(&filename), csv).into_response())
+}

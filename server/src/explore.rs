@@ -1,0 +1,121 @@
+//! The usage explorer's answers, in one place for the JSON API, the CSV download and the portal:
+//! read the scope's usage facts through the usage source, reduce them with
+//! [`meterbook_core::explore::Explorer`], and sign the tokens of the pages around the one shown.
+
+use chrono::{DateTime, Utc};
+use meterbook_core::access::{Access, ReadScope, ScopeError};
+use meterbook_core::explore::{row_key, Exploration, ExploreQuery, Explorer, PageAt, RowKey};
+use meterbook_core::page::{TokenError, TokenSigner};
+
+use crate::source::{SourceError, UsageSource};
+
+/// Where the page to show starts, as the client asked.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Paging {
+    #[default]
+    First,
+    After(String),
+    Before(String),
+}
+
+impl Paging {
+    /// From the `after` / `before` URL parameters (at most one may be set).
+    pub fn from_params(after: Option<&str>, before: Option<&str>) -> Result<Self, ExploreError> {
+        match (
+            after.filter(|t| !t.is_empty()),
+            before.filter(|t| !t.is_empty()),
+        ) {
+            (None, None) => Ok(Self::First),
+            (Some(t), None) => Ok(Self::After(t.to_owned())),
+            (None, Some(t)) => Ok(Self::Before(t.to_owned())),
+            (Some(_), Some(_)) => Err(ExploreError::Query(
+                "give after or before, not both".to_owned(),
+            )),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExploreError {
+    #[error("{0}")]
+    Query(String),
+    #[error("{0}")]
+    Token(#[from] TokenError),
+    #[error(transparent)]
+    Scope(#[from] ScopeError),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+}
+
+/// The explorer query and paging of a URL query string.
+pub fn parse_request(raw_query: &str) -> Result<(ExploreQuery, Paging), ExploreError> {
+    let params: Vec<(String, String)> =
+        serde_urlencoded::from_str(raw_query.trim_start_matches('?'))
+            .map_err(|_| ExploreError::Query("the query string is malformed".to_owned()))?;
+    let query = ExploreQuery::from_pairs(params.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map_err(|e| ExploreError::Query(e.0))?;
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let paging = Paging::from_params(param("after"), param("before"))?;
+    Ok((query, paging))
+}
+
+/// The scope a query reads: the viewer's, narrowed to the query's subscription if it names one.
+pub fn scope_of(access: &Access, query: &ExploreQuery) -> Result<ReadScope, ScopeError> {
+    access.read_scope(query.subscription.as_ref())
+}
+
+/// The explorer over everything `query` covers in `scope`.
+pub async fn explorer(
+    source: &dyn UsageSource,
+    scope: &ReadScope,
+    query: ExploreQuery,
+    now: DateTime<Utc>,
+) -> Result<Explorer, ExploreError> {
+    let (from, to) = query.period.window(now);
+    let facts = source.facts(scope, query.basis, from, to).await?;
+    Ok(Explorer::new(query, from, to, &facts))
+}
+
+/// One page of the explorer, with signed tokens for the pages after and before it.
+pub async fn explore(
+    source: &dyn UsageSource,
+    signer: &TokenSigner,
+    access: &Access,
+    query: ExploreQuery,
+    paging: Paging,
+    now: DateTime<Utc>,
+) -> Result<Exploration, ExploreError> {
+    // The scope and the token are checked before any usage is read.
+    let scope = scope_of(access, &query)?;
+    let fingerprint = query.fingerprint(&scope.fingerprint());
+    let position = match &paging {
+        Paging::First => None,
+        Paging::After(token) | Paging::Before(token) => {
+            Some(signer.open_position::<RowKey>(&fingerprint, token)?)
+        }
+    };
+    let explorer = explorer(source, &scope, query, now).await?;
+    let at = match (&paging, &position) {
+        (Paging::After(_), Some(key)) => PageAt::After(explorer.locate(key, true)),
+        (Paging::Before(_), Some(key)) => PageAt::Before(explorer.locate(key, false)),
+        _ => PageAt::First,
+    };
+    let mut page = explorer.page(at);
+    let shown_end = page.first_row + page.rows.len();
+    if shown_end < page.total_rows {
+        if let Some(last) = page.rows.last() {
+            page.next = Some(signer.seal_position(&fingerprint, &row_key(last, &page.query)));
+        }
+    }
+    if page.first_row > 0 {
+        if let Some(first) = page.rows.first() {
+            page.previous = Some(signer.seal_position(&fingerprint, &row_key(first, &page.query)));
+        }
+    }
+    Ok(page)
+}

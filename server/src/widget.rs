@@ -1,0 +1,395 @@
+//! The embeddable usage widget. `GET /widget?token=…` answers a small, self-contained HTML page
+//! (no script, no navigation): one subscription's usage this month so far by meter category, a
+//! small chart and when the usage was last updated. `GET /widget.js` is a script that inserts
+//! that page as an `<iframe>` where it is placed.
+//!
+//! Other sites may frame the widget only if the operator allowed their origins
+//! (`--widget-origins`, sent as CSP `frame-ancestors`); every other page refuses to be framed.
+//! A token that is unknown, expired or revoked, or whose creator can no longer read the
+//! subscription, gets a page that says so and holds no usage.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use chrono::{DateTime, Utc};
+use meterbook_app::chart::explorer_chart;
+use meterbook_app::format::{amount, short_id};
+use meterbook_core::access::{Access, Role};
+use meterbook_core::explore::{ExploreQuery, Explorer, Period, TimeBasis};
+use meterbook_core::meter::catalog;
+
+use crate::auth::tokens::hash_secret;
+use crate::state::AppState;
+use crate::store::WidgetInfo;
+
+/// What a widget token looks like: a prefix people recognise, then 256 random bits.
+pub const WIDGET_TOKEN_PREFIX: &str = "mbw_";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/widget", get(widget_page))
+        .route("/widget.js", get(widget_script))
+}
+
+/// The CSP `frame-ancestors` sources for a list of allowed embedding origins.
+pub fn frame_ancestors(origins: &[String]) -> String {
+    let mut sources = vec!["'self'".to_owned()];
+    sources.extend(origins.iter().cloned());
+    sources.join(" ")
+}
+
+/// Reads `--widget-origins`: origins (`https://intranet.example.com`, `http://host:8080`) or `*`,
+/// separated by spaces or commas. Anything else is refused, so nothing can be injected into the
+/// CSP header.
+pub fn parse_origins(raw: &str) -> Result<Vec<String>, String> {
+    raw.split([' ', ',', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|origin| {
+            if origin == "*" {
+                return Ok("*".to_owned());
+            }
+            if !origin
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-:/[]".contains(c))
+            {
+                return Err(format!("'{origin}' is not an origin like https://intranet.example.com"));
+            }
+            let url = reqwest::Url::parse(origin)
+                .map_err(|_| format!("'{origin}' is not an origin like https://intranet.example.com"))?;
+            let plain = matches!(url.scheme(), "http" | "https")
+                && url.host_str().is_some()
+                && url.path() == "/"
+                && url.query().is_none()
+                && url.fragment().is_none()
+                && url.username().is_empty()
+                && url.password().is_none();
+            if !plain || origin.trim_end_matches('/').len() != url.origin().ascii_serialization().len() {
+                return Err(format!(
+                    "'{origin}' is not an origin: give scheme, host and port only, like https://intranet.example.com"
+                ));
+            }
+            Ok(url.origin().ascii_serialization())
+        })
+        .collect()
+}
+
+#[derive(serde::Deserialize)]
+struct WidgetParams {
+    token: Option<String>,
+}
+
+/// Escapes text for HTML content and attribute values.
+fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{margin:0;font:14px/1.4 system-ui,-apple-system,'Segoe UI',sans-serif;color:#1d2433;background:#fff}\
+main{padding:12px 14px}h1{font-size:16px;margin:0}.sub,.updated{color:#5b6475;margin:2px 0 8px;font-size:12px}\
+table{border-collapse:collapse;width:100%;font-size:13px}th,td{text-align:left;padding:3px 4px;border-bottom:1px solid #e3e7ee}\
+td.num{text-align:right;font-variant-numeric:tabular-nums}svg{width:100%;height:auto}figure{margin:8px 0 0}\
+figcaption{font-size:12px;color:#5b6475}.legend{display:flex;flex-wrap:wrap;gap:2px 10px;font-size:12px;list-style:none;padding:0;margin:4px 0 0}\
+.sw{display:inline-block;width:9px;height:9px;margin-right:4px;border-radius:2px}.notice{padding:16px;color:#5b6475}";
+
+/// A whole widget document around `body`.
+fn document(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"robots\" content=\"noindex\"><title>{}</title><style>{STYLE}</style></head>\
+         <body><main>{body}</main></body></html>",
+        esc(title)
+    )
+}
+
+/// The widget's answer, with the headers every widget response carries.
+fn respond(state: &AppState, status: StatusCode, html: String) -> Response {
+    let csp = format!(
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; \
+         form-action 'none'; frame-ancestors {}",
+        state.widget_frame_ancestors
+    );
+    let mut response = (status, html).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    // Origins were validated at start-up, so the header value is always valid.
+    if let Ok(value) = HeaderValue::from_str(&csp) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // The token is in the URL: never send it on.
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+fn notice(state: &AppState, status: StatusCode, message: &str) -> Response {
+    respond(
+        state,
+        status,
+        document(
+            "Usage widget",
+            &format!("<p class=\"notice\" role=\"status\">{}</p>", esc(message)),
+        ),
+    )
+}
+
+/// Why a widget shows no usage, if it does not.
+fn refusal(widget: &WidgetInfo, now: DateTime<Utc>) -> Option<(StatusCode, String)> {
+    if let Some(at) = widget.revoked_at {
+        return Some((
+            StatusCode::GONE,
+            format!(
+                "This usage widget was revoked on {}. Ask its owner for a new one.",
+                at.format("%b %d, %Y")
+            ),
+        ));
+    }
+    if widget.expires_at <= now {
+        return Some((
+            StatusCode::GONE,
+            format!(
+                "This usage widget expired on {}. Ask its owner for a new one.",
+                widget.expires_at.format("%b %d, %Y")
+            ),
+        ));
+    }
+    if !widget.creator_can_read {
+        return Some((
+            StatusCode::FORBIDDEN,
+            "This usage widget no longer works: its owner cannot read this subscription any more."
+                .to_owned(),
+        ));
+    }
+    None
+}
+
+#[tracing::instrument(name = "widget", skip_all)]
+async fn widget_page(
+    State(state): State<AppState>,
+    Query(params): Query<WidgetParams>,
+) -> Response {
+    let Some(token) = params.token.filter(|t| t.starts_with(WIDGET_TOKEN_PREFIX)) else {
+        return notice(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "This widget link has no valid token. Copy the embed code again from Meterbook.",
+        );
+    };
+    let widget = match state.store.widget_by_hash(&hash_secret(&token)).await {
+        Ok(Some(widget)) => widget,
+        Ok(None) => {
+            return notice(
+                &state,
+                StatusCode::NOT_FOUND,
+                "This widget link is not valid. Copy the embed code again from Meterbook.",
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, "widget lookup failed");
+            return notice(
+                &state,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Usage cannot be shown right now; try again shortly.",
+            );
+        }
+    };
+    let now = Utc::now();
+    if let Some((status, message)) = refusal(&widget, now) {
+        return notice(&state, status, &message);
+    }
+    match summary(&state, &widget, now).await {
+        Ok(html) => respond(&state, StatusCode::OK, html),
+        Err(message) => notice(&state, StatusCode::SERVICE_UNAVAILABLE, &message),
+    }
+}
+
+/// This month's usage of the widget's subscription (and categories), as the widget's document.
+async fn summary(
+    state: &AppState,
+    widget: &WidgetInfo,
+    now: DateTime<Utc>,
+) -> Result<String, String> {
+    let access = Access {
+        role: Role::Tenant,
+        subscriptions: vec![widget.subscription.clone()],
+    };
+    let scope = access
+        .read_scope(Some(&widget.subscription))
+        .map_err(|e| e.to_string())?;
+    let query = ExploreQuery {
+        period: Period::ThisMonth,
+        basis: TimeBasis::Usage,
+        subscription: Some(widget.subscription.clone()),
+        ..ExploreQuery::default()
+    };
+    let (from, to) = query.period.window(now);
+    let mut facts = state
+        .source
+        .facts(&scope, TimeBasis::Usage, from, to)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = ?e, "widget usage query failed");
+            "Usage cannot be shown right now; try again shortly.".to_owned()
+        })?;
+    if !widget.categories.is_empty() {
+        facts.retain(|f| {
+            let category = catalog().describe(&f.meter_id).category;
+            widget
+                .categories
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(&category))
+        });
+    }
+    let latest = facts.iter().map(|f| f.usage_start).max();
+    let explorer = Explorer::new(query, from, to, &facts);
+    let page = explorer.page(meterbook_core::explore::PageAt::First);
+
+    let mut by_category: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for total in &page.totals {
+        *by_category
+            .entry((total.meter.category.clone(), total.meter.unit.clone()))
+            .or_default() += total.quantity;
+    }
+    let mut body = format!(
+        "<header><h1>{}</h1><p class=\"sub\">Subscription <code title=\"{sub}\">{}</code> · {} so far (UTC)</p></header>",
+        esc(&widget.name),
+        esc(short_id(widget.subscription.as_str())),
+        from.format("%B %Y"),
+        sub = esc(widget.subscription.as_str()),
+    );
+    if by_category.is_empty() {
+        body.push_str("<p class=\"notice\" role=\"status\">No usage yet this month.</p>");
+    } else {
+        body.push_str(
+            "<table><caption class=\"sub\">Usage this month by meter category</caption>\
+             <thead><tr><th scope=\"col\">Category</th><th scope=\"col\">Quantity</th></tr></thead><tbody>",
+        );
+        for ((category, unit), quantity) in &by_category {
+            body.push_str(&format!(
+                "<tr><th scope=\"row\">{}</th><td class=\"num\" data-category=\"{}\">{} {}</td></tr>",
+                esc(category),
+                esc(category),
+                esc(&amount(*quantity)),
+                esc(unit)
+            ));
+        }
+        body.push_str("</tbody></table>");
+        if let Some((chart, data)) = page
+            .chart
+            .as_ref()
+            .and_then(|data| Some((explorer_chart(data)?, data)))
+        {
+            body.push_str(&format!(
+                "<figure role=\"img\" aria-label=\"Daily {unit} by meter category\">{}<figcaption>Daily {unit} by meter category</figcaption><ul class=\"legend\">",
+                chart.svg,
+                unit = esc(&data.unit)
+            ));
+            for entry in &chart.legend {
+                body.push_str(&format!(
+                    "<li><span class=\"sw\" style=\"background:{}\"></span>{}</li>",
+                    esc(&entry.color),
+                    esc(&entry.label)
+                ));
+            }
+            body.push_str("</ul></figure>");
+        }
+    }
+    body.push_str(&format!(
+        "<p class=\"updated\">Latest usage: {} · shown {} UTC</p>",
+        latest
+            .map(|t| format!(
+                "{} UTC",
+                (t + chrono::Duration::hours(1)).format("%b %d, %H:%M")
+            ))
+            .unwrap_or_else(|| "none yet".to_owned()),
+        now.format("%b %d, %H:%M")
+    ));
+    Ok(document(&format!("{} – usage", widget.name), &body))
+}
+
+/// Inserts the widget as an iframe after the script element that loads it:
+/// `<script src="https://meterbook.example/widget.js" data-token="mbw_…" async></script>`.
+const WIDGET_SCRIPT: &str = r#"// Meterbook usage widget. Place where the widget should appear:
+// <script src="https://METERBOOK/widget.js" data-token="mbw_..." async></script>
+// Optional: data-width, data-height, data-title.
+(function () {
+  var script = document.currentScript;
+  if (!script) { return; }
+  var token = script.getAttribute("data-token");
+  if (!token) { console.error("Meterbook widget: the script tag needs a data-token attribute"); return; }
+  var frame = document.createElement("iframe");
+  frame.src = new URL("/widget?token=" + encodeURIComponent(token), script.src).href;
+  frame.title = script.getAttribute("data-title") || "Cloud usage this month";
+  frame.width = script.getAttribute("data-width") || "380";
+  frame.height = script.getAttribute("data-height") || "420";
+  frame.style.border = "0";
+  frame.referrerPolicy = "no-referrer";
+  script.parentNode.insertBefore(frame, script.nextSibling);
+})();
+"#;
+
+async fn widget_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        WIDGET_SCRIPT,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_plain_origins_or_a_star() {
+        assert_eq!(
+            parse_origins("https://intranet.example.com, http://127.0.0.1:8080/ *").unwrap(),
+            vec![
+                "https://intranet.example.com".to_owned(),
+                "http://127.0.0.1:8080".to_owned(),
+                "*".to_owned()
+            ]
+        );
+        assert!(parse_origins("").unwrap().is_empty());
+        for bad in [
+            "intranet.example.com",
+            "https://a.example/path",
+            "https://a.example?x=1",
+            "javascript:alert(1)",
+            "https://a.example;script-src",
+            "ftp://a.example",
+            "https://user@a.example",
+        ] {
+            assert!(parse_origins(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn text_is_escaped() {
+        assert_eq!(esc("<b a=\"x\">&'"), "&lt;b a=&quot;x&quot;&gt;&amp;&#39;");
+    }
+}
