@@ -169,6 +169,7 @@ mod render {
             .collect();
             let overview = Overview::build(
                 &rows,
+                &[],
                 Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap(),
                 Utc.with_ymd_and_hms(2026, 10, 4, 0, 0, 0).unwrap(),
                 None,
@@ -186,7 +187,7 @@ mod render {
         #[test]
         fn nothing_is_drawn_without_data() {
             let t = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap();
-            assert!(daily_usage_chart(&Overview::build(&[], t, t, None)).is_none());
+            assert!(daily_usage_chart(&Overview::build(&[], &[], t, t, None)).is_none());
         }
     }
 }

@@ -16,8 +16,10 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::StaticSegment;
 
+use crate::routes::audit::AuditPage;
 use crate::routes::explorer::ExplorerPage;
 use crate::routes::overview::OverviewPage;
+use crate::routes::people::PeoplePage;
 use crate::routes::sign_in::SignInPage;
 use crate::routes::tokens::TokensPage;
 use crate::routes::widgets::WidgetsPage;
@@ -61,6 +63,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("usage") view=ExplorerPage/>
                     <Route path=StaticSegment("tokens") view=TokensPage/>
                     <Route path=StaticSegment("widgets") view=WidgetsPage/>
+                    <Route path=StaticSegment("people") view=PeoplePage/>
+                    <Route path=StaticSegment("audit") view=AuditPage/>
                     <Route path=StaticSegment("sign-in") view=SignInPage/>
                 </Routes>
             </main>
@@ -89,6 +93,10 @@ fn Account() -> impl IntoView {
                             <A href="/usage">"Explore usage"</A>
                             <A href="/tokens">"API tokens"</A>
                             <A href="/widgets">"Widgets"</A>
+                            {v.is_operator().then(|| view! {
+                                <A href="/people">"People"</A>
+                                <A href="/audit">"Audit log"</A>
+                            })}
                             <span class="who">{v.username.clone()} " (" {role} ")"</span>
                             <form method="post" action="/auth/sign-out">
                                 <input type="hidden" name="csrf" value=v.csrf_token.clone()/>

@@ -11,6 +11,8 @@ use chrono::{DateTime, Utc};
 use meterbook_core::explore::Exploration;
 use meterbook_core::overview::DailyMeterTotal;
 
+use crate::routes::audit::AuditView;
+use crate::routes::people::{ChangeDone, PersonChange, PersonView};
 use crate::routes::tokens::{CreatedToken, NewTokenForm, TokenView};
 use crate::routes::widgets::{CreatedWidget, NewWidgetForm, WidgetView};
 use crate::viewer::Viewer;
@@ -57,6 +59,28 @@ pub trait PortalData: Send + Sync + 'static {
         address: String,
         id: i64,
     ) -> BoxFuture<'a, Result<(), String>>;
+
+    /// Everyone who may sign in; operators only.
+    fn list_people<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+    ) -> BoxFuture<'a, Result<Vec<PersonView>, String>>;
+
+    /// One change to people by an operator (audited); a generated password is in the answer.
+    fn change_person<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+        address: String,
+        change: PersonChange,
+    ) -> BoxFuture<'a, Result<ChangeDone, String>>;
+
+    /// The latest audit entries (of one action, if given); operators only.
+    fn audit_entries<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+        action: Option<String>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<AuditView>, String>>;
 
     /// The widgets the viewer may manage: all for operators, their own for tenant users.
     fn list_widgets<'a>(

@@ -19,11 +19,26 @@ pub struct DailyMeterTotal {
     pub records: u64,
 }
 
-/// A quantity with its unit: quantities of different units are never added together.
+/// A quantity with its unit (quantities of different units are never added together), and the
+/// quantity of the same length of time before the period, for the change.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UnitAmount {
     pub unit: String,
     pub quantity: f64,
+    #[serde(default)]
+    pub previous: f64,
+}
+
+impl UnitAmount {
+    /// The change against the previous period, in percent; `None` when there was none before.
+    pub fn change_percent(&self) -> Option<f64> {
+        change_percent(self.quantity, self.previous)
+    }
+}
+
+/// `now` against `before`, in percent; `None` when `before` is zero.
+pub fn change_percent(now: f64, before: f64) -> Option<f64> {
+    (before > 0.0).then(|| (now - before) / before * 100.0)
 }
 
 /// One subscription's usage in the period.
@@ -31,6 +46,9 @@ pub struct UnitAmount {
 pub struct SubscriptionSummary {
     pub subscription_id: String,
     pub records: u64,
+    /// The charted meter's total in the period and in the one before.
+    pub chart_total: f64,
+    pub chart_previous: f64,
     /// Category name -> amounts per unit; categories follow [`Overview::categories`].
     pub categories: BTreeMap<String, Vec<UnitAmount>>,
 }
@@ -63,8 +81,43 @@ pub struct Overview {
     pub series: Vec<DailySeries>,
 }
 
-/// Category -> unit -> quantity, while totals are being added up.
-type CategoryUnits = BTreeMap<String, BTreeMap<String, f64>>;
+/// Category -> unit -> (quantity, previous quantity), while totals are being added up.
+type CategoryUnits = BTreeMap<String, BTreeMap<String, (f64, f64)>>;
+
+/// What the subscription table can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OverviewSort {
+    Subscription,
+    Records,
+    /// The charted meter's total.
+    Usage,
+}
+
+impl OverviewSort {
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Subscription => "subscription",
+            Self::Records => "records",
+            Self::Usage => "usage",
+        }
+    }
+
+    /// `usage`, `-records`, …: a leading `-` sorts descending. Unknown values sort by usage,
+    /// largest first (the default).
+    pub fn parse(raw: Option<&str>) -> (Self, bool) {
+        let raw = raw.unwrap_or("-usage");
+        let (key, descending) = match raw.strip_prefix('-') {
+            Some(k) => (k, true),
+            None => (raw, false),
+        };
+        match key {
+            "subscription" => (Self::Subscription, descending),
+            "records" => (Self::Records, descending),
+            "usage" => (Self::Usage, descending),
+            _ => (Self::Usage, true),
+        }
+    }
+}
 
 /// The meter charted when none is asked for: VM hours, the first thing operators look at.
 pub const DEFAULT_CHART_METER: &str = "6DAB500F-A4FD-49C4-956D-229BB9C8C793";
@@ -74,6 +127,7 @@ impl Overview {
     /// (any ID form); by default VM hours, or the meter with the most records.
     pub fn build(
         rows: &[DailyMeterTotal],
+        previous: &[DailyMeterTotal],
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         chart_meter: Option<&str>,
@@ -88,17 +142,31 @@ impl Overview {
             *meters.entry(info.id.clone()).or_default() += row.records;
             let (records, cats) = per_sub.entry(&row.subscription_id).or_default();
             *records += row.records;
-            *cats
-                .entry(info.category)
+            cats.entry(info.category)
                 .or_default()
                 .entry(info.unit)
-                .or_default() += row.quantity;
+                .or_default()
+                .0 += row.quantity;
         }
-        let subscriptions = per_sub
+        // The period before counts only where the period has usage: a change is shown next to
+        // an amount, and a subscription or unit that stopped has nothing to show it next to.
+        for row in previous {
+            let info = catalog.describe(&row.meter_id);
+            if let Some(amount) = per_sub
+                .get_mut(row.subscription_id.as_str())
+                .and_then(|(_, cats)| cats.get_mut(&info.category))
+                .and_then(|units| units.get_mut(&info.unit))
+            {
+                amount.1 += row.quantity;
+            }
+        }
+        let subscriptions: Vec<SubscriptionSummary> = per_sub
             .into_iter()
             .map(|(id, (records, cats))| SubscriptionSummary {
                 subscription_id: id.to_owned(),
                 records,
+                chart_total: 0.0,
+                chart_previous: 0.0,
                 categories: cats
                     .into_iter()
                     .map(|(cat, units)| {
@@ -106,7 +174,11 @@ impl Overview {
                             cat,
                             units
                                 .into_iter()
-                                .map(|(unit, quantity)| UnitAmount { unit, quantity })
+                                .map(|(unit, (quantity, previous))| UnitAmount {
+                                    unit,
+                                    quantity,
+                                    previous,
+                                })
                                 .collect(),
                         )
                     })
@@ -161,6 +233,26 @@ impl Overview {
                 }
             }
         }
+        let mut subscriptions = subscriptions;
+        if let Some(meter_id) = &wanted {
+            for (rows, current) in [(rows, true), (previous, false)] {
+                for row in rows
+                    .iter()
+                    .filter(|r| catalog.describe(&r.meter_id).id == *meter_id)
+                {
+                    if let Some(s) = subscriptions
+                        .iter_mut()
+                        .find(|s| s.subscription_id == row.subscription_id)
+                    {
+                        if current {
+                            s.chart_total += row.quantity;
+                        } else {
+                            s.chart_previous += row.quantity;
+                        }
+                    }
+                }
+            }
+        }
         Self {
             from,
             to,
@@ -177,6 +269,33 @@ impl Overview {
                 .collect(),
             days,
         }
+    }
+}
+
+impl Overview {
+    /// Orders the subscription table; ties keep subscription order.
+    pub fn sort(&mut self, by: OverviewSort, descending: bool) {
+        self.subscriptions.sort_by(|a, b| {
+            let order = match by {
+                OverviewSort::Subscription => a.subscription_id.cmp(&b.subscription_id),
+                OverviewSort::Records => a.records.cmp(&b.records),
+                OverviewSort::Usage => a.chart_total.total_cmp(&b.chart_total),
+            };
+            let order = if descending { order.reverse() } else { order };
+            order.then_with(|| a.subscription_id.cmp(&b.subscription_id))
+        });
+    }
+
+    /// The `n` subscriptions that used the most of the charted meter.
+    pub fn top_consumers(&self, n: usize) -> Vec<&SubscriptionSummary> {
+        let mut top: Vec<&SubscriptionSummary> = self
+            .subscriptions
+            .iter()
+            .filter(|s| s.chart_total > 0.0)
+            .collect();
+        top.sort_by(|a, b| b.chart_total.total_cmp(&a.chart_total));
+        top.truncate(n);
+        top
     }
 }
 
@@ -208,7 +327,7 @@ mod tests {
         ];
         let from = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap();
         let to = Utc.with_ymd_and_hms(2026, 10, 4, 0, 0, 0).unwrap();
-        let o = Overview::build(&rows, from, to, None);
+        let o = Overview::build(&rows, &[], from, to, None);
         assert_eq!(
             o.categories,
             vec!["Compute".to_string(), "Unknown".to_string()]
@@ -218,18 +337,73 @@ mod tests {
         let compute = &a.categories["Compute"];
         assert!(compute.contains(&UnitAmount {
             unit: "VM hours".into(),
-            quantity: 48.0
+            quantity: 48.0,
+            previous: 0.0
         }));
         assert!(compute.contains(&UnitAmount {
             unit: "virtual core hours".into(),
-            quantity: 48.0
+            quantity: 48.0,
+            previous: 0.0
         }));
         assert_eq!(o.chart_meter.as_ref().unwrap().name, "VM size hours");
         assert_eq!(o.days.len(), 3);
         assert_eq!(o.series[0].values, vec![24.0, 24.0, 0.0]);
         assert_eq!(o.series[1].values, vec![0.0, 12.0, 0.0]);
-        let vcpu_chart = Overview::build(&rows, from, to, Some(&vcpu.to_lowercase()));
+        let vcpu_chart = Overview::build(&rows, &[], from, to, Some(&vcpu.to_lowercase()));
         assert_eq!(vcpu_chart.chart_meter.unwrap().name, "Base VM Size Hours");
         assert_eq!(vcpu_chart.series.len(), 1);
+    }
+
+    #[test]
+    fn changes_compare_with_the_period_before_and_the_table_sorts() {
+        let vm_hours = DEFAULT_CHART_METER;
+        let rows = vec![
+            row("a", vm_hours, 10, 30.0),
+            row("b", vm_hours, 10, 10.0),
+            row("c", vm_hours, 10, 20.0),
+        ];
+        let previous = vec![
+            row("a", vm_hours, 1, 20.0),
+            row("b", vm_hours, 1, 20.0),
+            row("gone", vm_hours, 1, 99.0),
+        ];
+        let from = Utc.with_ymd_and_hms(2026, 10, 8, 0, 0, 0).unwrap();
+        let to = Utc.with_ymd_and_hms(2026, 10, 15, 0, 0, 0).unwrap();
+        let mut o = Overview::build(&rows, &previous, from, to, None);
+        let a = &o.subscriptions[0].categories["Compute"][0];
+        assert_eq!(a.change_percent(), Some(50.0));
+        let c = &o.subscriptions[2].categories["Compute"][0];
+        assert_eq!(
+            c.change_percent(),
+            None,
+            "no usage before: no change to show"
+        );
+        assert_eq!(
+            o.subscriptions.len(),
+            3,
+            "a subscription without usage now is not listed"
+        );
+        let top: Vec<&str> = o
+            .top_consumers(2)
+            .iter()
+            .map(|s| s.subscription_id.as_str())
+            .collect();
+        assert_eq!(top, vec!["a", "c"]);
+        o.sort(OverviewSort::Usage, false);
+        let order: Vec<&str> = o
+            .subscriptions
+            .iter()
+            .map(|s| s.subscription_id.as_str())
+            .collect();
+        assert_eq!(order, vec!["b", "c", "a"]);
+        assert_eq!(
+            OverviewSort::parse(Some("-records")),
+            (OverviewSort::Records, true)
+        );
+        assert_eq!(OverviewSort::parse(None), (OverviewSort::Usage, true));
+        assert_eq!(
+            OverviewSort::parse(Some("bogus")),
+            (OverviewSort::Usage, true)
+        );
     }
 }

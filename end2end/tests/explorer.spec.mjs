@@ -173,6 +173,17 @@ test("an operator drills down from the overview to a subscription and to one res
   expect(problems, problems.join("\n")).toEqual([]);
 });
 
+test("the explorer fits a phone's width", async ({ page }) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await signIn(page, "contoso");
+  await page.goto("/usage?period=last-7-days");
+  await expect(page.locator("table.rows")).toBeVisible();
+  // Wide tables scroll inside their card; the page itself never scrolls sideways.
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await page.screenshot({ path: screenshots + "explorer-phone.png" });
+});
+
 test("a bad explorer URL is explained, not a blank page", async ({ page }) => {
   await signIn(page, "contoso");
   await page.goto("/usage?granularity=weekly");

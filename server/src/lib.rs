@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cli;
 pub mod demo;
 pub mod explore;
+pub mod people;
 pub mod portal;
 pub mod render;
 pub mod source;

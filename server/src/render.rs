@@ -61,3 +61,40 @@ pub async fn complete_pages(request: Request, next: Next) -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(method: Method, path: &str) -> Request {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Body::empty())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn only_page_renders_are_buffered() {
+        for path in [
+            "/",
+            "/usage?period=today",
+            "/tokens",
+            "/sign-in",
+            "/no-such-page",
+        ] {
+            assert!(is_page_render(&request(Method::GET, path)), "{path}");
+        }
+        for path in [
+            "/api/v1/explore",
+            "/api/load_overview",
+            "/subscriptions/x/providers/Microsoft.Commerce/UsageAggregates",
+            "/widget",
+            "/pkg/meterbook.js",
+            "/auth/sign-in",
+        ] {
+            assert!(!is_page_render(&request(Method::GET, path)), "{path}");
+        }
+        assert!(!is_page_render(&request(Method::POST, "/")));
+    }
+}

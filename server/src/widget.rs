@@ -102,7 +102,7 @@ fn esc(text: &str) -> String {
 const STYLE: &str = "body{margin:0;font:14px/1.4 system-ui,-apple-system,'Segoe UI',sans-serif;color:#1d2433;background:#fff}\
 main{padding:12px 14px}h1{font-size:16px;margin:0}.sub,.updated{color:#5b6475;margin:2px 0 8px;font-size:12px}\
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{text-align:left;padding:3px 4px;border-bottom:1px solid #e3e7ee}\
-td.num{text-align:right;font-variant-numeric:tabular-nums}svg{width:100%;height:auto}figure{margin:8px 0 0}\
+td.num{text-align:right;font-variant-numeric:tabular-nums}svg{width:100%;height:auto}figure{margin:0 0 8px}\
 figcaption{font-size:12px;color:#5b6475}.legend{display:flex;flex-wrap:wrap;gap:2px 10px;font-size:12px;list-style:none;padding:0;margin:4px 0 0}\
 .sw{display:inline-block;width:9px;height:9px;margin-right:4px;border-radius:2px}.notice{padding:16px;color:#5b6475}";
 
@@ -281,20 +281,6 @@ async fn summary(
     if by_category.is_empty() {
         body.push_str("<p class=\"notice\" role=\"status\">No usage yet this month.</p>");
     } else {
-        body.push_str(
-            "<table><caption class=\"sub\">Usage this month by meter category</caption>\
-             <thead><tr><th scope=\"col\">Category</th><th scope=\"col\">Quantity</th></tr></thead><tbody>",
-        );
-        for ((category, unit), quantity) in &by_category {
-            body.push_str(&format!(
-                "<tr><th scope=\"row\">{}</th><td class=\"num\" data-category=\"{}\">{} {}</td></tr>",
-                esc(category),
-                esc(category),
-                esc(&amount(*quantity)),
-                esc(unit)
-            ));
-        }
-        body.push_str("</tbody></table>");
         if let Some((chart, data)) = page
             .chart
             .as_ref()
@@ -314,6 +300,20 @@ async fn summary(
             }
             body.push_str("</ul></figure>");
         }
+        body.push_str(
+            "<table><caption class=\"sub\">Usage this month by meter category</caption>\
+             <thead><tr><th scope=\"col\">Category</th><th scope=\"col\">Quantity</th></tr></thead><tbody>",
+        );
+        for ((category, unit), quantity) in &by_category {
+            body.push_str(&format!(
+                "<tr><th scope=\"row\">{}</th><td class=\"num\" data-category=\"{}\">{} {}</td></tr>",
+                esc(category),
+                esc(category),
+                esc(&amount(*quantity)),
+                esc(unit)
+            ));
+        }
+        body.push_str("</tbody></table>");
     }
     body.push_str(&format!(
         "<p class=\"updated\">Latest usage: {} · shown {} UTC</p>",
@@ -342,7 +342,7 @@ const WIDGET_SCRIPT: &str = r#"// Meterbook usage widget. Place where the widget
   frame.src = new URL("/widget?token=" + encodeURIComponent(token), script.src).href;
   frame.title = script.getAttribute("data-title") || "Cloud usage this month";
   frame.width = script.getAttribute("data-width") || "380";
-  frame.height = script.getAttribute("data-height") || "420";
+  frame.height = script.getAttribute("data-height") || "600";
   frame.style.border = "0";
   frame.referrerPolicy = "no-referrer";
   script.parentNode.insertBefore(frame, script.nextSibling);

@@ -1,7 +1,9 @@
 //! One page per module.
 
+pub mod audit;
 pub mod explorer;
 pub mod overview;
+pub mod people;
 pub mod sign_in;
 pub mod tokens;
 pub mod widgets;

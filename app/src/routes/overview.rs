@@ -21,9 +21,13 @@ pub struct OverviewResponse {
     pub chart: Option<RenderedChart>,
 }
 
-/// Loads the overview; `meter` picks the charted meter (any ID form).
+/// Loads the overview; `meter` picks the charted meter (any ID form), `sort` orders the table
+/// (`usage`, `records`, `subscription`; `-` in front for descending).
 #[server(endpoint = "load_overview")]
-pub async fn load_overview(meter: Option<String>) -> Result<OverviewResponse, ServerFnError> {
+pub async fn load_overview(
+    meter: Option<String>,
+    sort: Option<String>,
+) -> Result<OverviewResponse, ServerFnError> {
     use chrono::{Duration, Utc};
     use meterbook_core::time::floor_day;
 
@@ -32,11 +36,18 @@ pub async fn load_overview(meter: Option<String>) -> Result<OverviewResponse, Se
     let viewer = signed_in()?;
     let to = floor_day(Utc::now()) + Duration::days(1);
     let from = to - Duration::days(OVERVIEW_DAYS);
-    let rows = portal()?
+    let portal = portal()?;
+    let rows = portal
         .daily_totals(&viewer, from, to)
         .await
         .map_err(ServerFnError::new)?;
-    let overview = Overview::build(&rows, from, to, meter.as_deref());
+    let previous = portal
+        .daily_totals(&viewer, from - Duration::days(OVERVIEW_DAYS), from)
+        .await
+        .map_err(ServerFnError::new)?;
+    let mut overview = Overview::build(&rows, &previous, from, to, meter.as_deref());
+    let (by, descending) = meterbook_core::overview::OverviewSort::parse(sort.as_deref());
+    overview.sort(by, descending);
     let chart = crate::chart::daily_usage_chart(&overview);
     Ok(OverviewResponse {
         overview: Box::new(overview),
@@ -47,7 +58,10 @@ pub async fn load_overview(meter: Option<String>) -> Result<OverviewResponse, Se
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let query = use_query_map();
-    let overview = Resource::new(move || query.read().get("meter"), load_overview);
+    let overview = Resource::new(
+        move || (query.read().get("meter"), query.read().get("sort")),
+        |(meter, sort)| load_overview(meter, sort),
+    );
     view! {
         <h1>"Usage overview"</h1>
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading usage…"</p> }>
@@ -90,6 +104,7 @@ fn OverviewBody(overview: Overview, chart: Option<RenderedChart>) -> impl IntoVi
     view! {
         <p class="period">{period}</p>
         <ChartSection overview=overview.clone() chart/>
+        <TopConsumers overview=overview.clone()/>
         <SubscriptionTable overview/>
     }
     .into_any()
@@ -153,9 +168,97 @@ fn ChartSection(overview: Overview, chart: Option<RenderedChart>) -> impl IntoVi
     }
 }
 
+/// A change against the previous period, as people read it: "+12%", "−3%", or "new".
+fn change_text(percent: Option<f64>) -> (String, &'static str) {
+    match percent {
+        None => ("new".to_owned(), "change new"),
+        Some(p) if p.abs() < 0.5 => ("±0%".to_owned(), "change flat"),
+        Some(p) if p > 0.0 => (format!("+{}%", amount(p.round())), "change up"),
+        Some(p) => (format!("−{}%", amount(p.abs().round())), "change down"),
+    }
+}
+
+#[component]
+fn TopConsumers(overview: Overview) -> impl IntoView {
+    let Some(meter) = overview.chart_meter.clone() else {
+        return ().into_any();
+    };
+    let top: Vec<_> = overview.top_consumers(5).into_iter().cloned().collect();
+    if top.is_empty() {
+        return ().into_any();
+    }
+    view! {
+        <section class="card" aria-labelledby="top-title">
+            <h2 id="top-title">{format!("Top consumers of {} ({})", meter.name, meter.unit)}</h2>
+            <ol class="top-consumers">
+                {top
+                    .into_iter()
+                    .map(|s| {
+                        let (change, class) = change_text(
+                            meterbook_core::overview::change_percent(s.chart_total, s.chart_previous),
+                        );
+                        view! {
+                            <li>
+                                <a href=format!("/usage?subscription={}", s.subscription_id)>
+                                    <code>{short_id(&s.subscription_id).to_owned()}</code>
+                                </a>
+                                " " <span class="amount">{amount(s.chart_total)}</span>
+                                " " <span class=class title="Against the 30 days before">{change}</span>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ol>
+        </section>
+    }
+    .into_any()
+}
+
+/// A column header that sorts the subscription table by `key` (largest first, then reversed),
+/// keeping the charted meter.
+fn sort_link(
+    label: String,
+    key: &'static str,
+    current: Option<String>,
+    meter: &str,
+    num: bool,
+) -> impl IntoView {
+    let descending_now = current.as_deref() == Some(format!("-{key}").as_str())
+        || (current.is_none() && key == "usage");
+    let ascending_now = current.as_deref() == Some(key);
+    let next = if descending_now {
+        key.to_owned()
+    } else {
+        format!("-{key}")
+    };
+    let aria = if descending_now {
+        "descending"
+    } else if ascending_now {
+        "ascending"
+    } else {
+        "none"
+    };
+    view! {
+        <th scope="col" class:num=num aria-sort=aria>
+            <a href=format!("?meter={meter}&sort={next}")>{label}</a>
+        </th>
+    }
+}
+
 #[component]
 fn SubscriptionTable(overview: Overview) -> impl IntoView {
     let categories = overview.categories.clone();
+    let sort = use_query_map().read_untracked().get("sort");
+    let usage_label = overview
+        .chart_meter
+        .as_ref()
+        .map(|m| format!("{} ({})", m.name, m.unit))
+        .unwrap_or_else(|| "Usage".to_owned());
+    let meter = overview
+        .chart_meter
+        .as_ref()
+        .map(|m| m.id.clone())
+        .unwrap_or_default();
     view! {
         <section class="card" aria-labelledby="subs-title">
             <h2 id="subs-title">"Subscriptions"</h2>
@@ -164,8 +267,9 @@ fn SubscriptionTable(overview: Overview) -> impl IntoView {
                     <caption class="visually-hidden">"Usage per subscription and meter category"</caption>
                     <thead>
                         <tr>
-                            <th scope="col">"Subscription"</th>
-                            <th scope="col" class="num">"Records"</th>
+                            {sort_link("Subscription".to_owned(), "subscription", sort.clone(), &meter, false)}
+                            {sort_link("Records".to_owned(), "records", sort.clone(), &meter, true)}
+                            {sort_link(usage_label, "usage", sort.clone(), &meter, true)}
                             {categories.iter().map(|c| view! { <th scope="col">{c.clone()}</th> }).collect_view()}
                         </tr>
                     </thead>
@@ -182,7 +286,15 @@ fn SubscriptionTable(overview: Overview) -> impl IntoView {
                                             <td>
                                                 {amounts
                                                     .into_iter()
-                                                    .map(|a| view! { <div class="amount">{amount(a.quantity)} " " <span class="unit">{a.unit}</span></div> })
+                                                    .map(|a| {
+                                                        let (change, class) = change_text(a.change_percent());
+                                                        view! {
+                                                            <div class="amount">
+                                                                {amount(a.quantity)} " " <span class="unit">{a.unit.clone()}</span>
+                                                                " " <span class=class title="Against the 30 days before">{change}</span>
+                                                            </div>
+                                                        }
+                                                    })
                                                     .collect_view()}
                                             </td>
                                         }
@@ -196,6 +308,7 @@ fn SubscriptionTable(overview: Overview) -> impl IntoView {
                                             </a>
                                         </th>
                                         <td class="num">{amount(s.records as f64)}</td>
+                                        <td class="num">{amount(s.chart_total)}</td>
                                         {cells}
                                     </tr>
                                 }

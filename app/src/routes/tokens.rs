@@ -88,6 +88,15 @@ pub(crate) fn bad_request(message: String) -> ServerFnError {
     ServerFnError::new(message)
 }
 
+/// A refusal because of who is asking: answered with 403 and shown as written.
+#[cfg(feature = "ssr")]
+pub(crate) fn forbidden(message: String) -> ServerFnError {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::FORBIDDEN);
+    }
+    ServerFnError::new(message)
+}
+
 #[server(endpoint = "create_api_token")]
 pub async fn create_api_token(
     csrf: String,

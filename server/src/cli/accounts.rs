@@ -6,10 +6,11 @@ use meterbook_core::access::Role;
 use meterbook_core::SubscriptionId;
 
 use crate::audit::{self, Event};
-use crate::auth::passwords::{generate_password, hash_password};
+use crate::auth::passwords::generate_password;
 use crate::auth::{issue_token, TokenRequest};
 use crate::demo::{self, DemoSpec};
-use crate::store::{Store, StoreError, UserInfo};
+use crate::people::{self, Actor};
+use crate::store::{Store, UserInfo};
 
 /// The password of every documented demo account (see the README).
 pub const DEMO_PASSWORD: &str = "meterbook-demo";
@@ -134,20 +135,13 @@ async fn find_user(store: &dyn Store, username: &str) -> anyhow::Result<UserInfo
     }
 }
 
-/// Usernames: 1 to 64 letters, digits, and `.`, `_`, `-`, `@`.
-fn check_username(username: &str) -> anyhow::Result<()> {
-    let ok = !username.is_empty()
-        && username.len() <= 64
-        && username
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
-    if !ok {
-        bail!("usernames are 1 to 64 letters, digits, '.', '_', '-' or '@'; got '{username}'");
-    }
-    Ok(())
-}
+/// Changes made on the command line are audited as `cli`.
+const CLI: Actor<'static> = Actor {
+    name: "cli",
+    address: "",
+};
 
-/// Adds a user; the error for a taken name says so.
+/// Adds a user (audited); the error for a taken name says so.
 pub async fn add_user(
     store: &dyn Store,
     username: &str,
@@ -155,23 +149,7 @@ pub async fn add_user(
     password: &str,
     subs: &[SubscriptionId],
 ) -> anyhow::Result<i64> {
-    check_username(username)?;
-    match role {
-        Role::Provider => bail!("people are operators or tenants; resource providers use tokens"),
-        Role::Tenant if subs.is_empty() => {
-            bail!("a tenant user needs at least one --subscription")
-        }
-        Role::Operator if !subs.is_empty() => {
-            bail!("operators see every subscription; --subscription is for tenant users")
-        }
-        _ => {}
-    }
-    let hash = hash_password(password).await?;
-    match store.create_user(username, role, &hash, subs).await {
-        Ok(id) => Ok(id),
-        Err(StoreError::Conflict(message)) => bail!("{message}"),
-        Err(e) => Err(e.into()),
-    }
+    Ok(people::add(store, CLI, username, role, password, subs).await?)
 }
 
 pub async fn user(store: &dyn Store, cmd: UserCommand) -> anyhow::Result<()> {
@@ -186,7 +164,6 @@ pub async fn user(store: &dyn Store, cmd: UserCommand) -> anyhow::Result<()> {
             let subs = subscriptions(&raw)?;
             let (password, generated) = read_password(password_stdin)?;
             add_user(store, &username, role, &password, &subs).await?;
-            cli_audit(store, "user_added", &username, role.as_str()).await?;
             println!("Added {role} '{username}'.");
             if generated {
                 println!("Password (shown only now): {password}");
@@ -214,10 +191,7 @@ pub async fn user(store: &dyn Store, cmd: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::Disable { username } => {
             let user = find_user(store, &username).await?;
-            store
-                .set_user_disabled(user.id, true, chrono::Utc::now())
-                .await?;
-            cli_audit(store, "user_disabled", &user.username, "").await?;
+            people::set_disabled(store, CLI, &user, true).await?;
             println!(
                 "Disabled '{}': their sessions ended and their tokens were revoked.",
                 user.username
@@ -225,10 +199,7 @@ pub async fn user(store: &dyn Store, cmd: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::Enable { username } => {
             let user = find_user(store, &username).await?;
-            store
-                .set_user_disabled(user.id, false, chrono::Utc::now())
-                .await?;
-            cli_audit(store, "user_enabled", &user.username, "").await?;
+            people::set_disabled(store, CLI, &user, false).await?;
             println!("Enabled '{}'.", user.username);
         }
         UserCommand::Passwd {
@@ -237,9 +208,7 @@ pub async fn user(store: &dyn Store, cmd: UserCommand) -> anyhow::Result<()> {
         } => {
             let user = find_user(store, &username).await?;
             let (password, generated) = read_password(password_stdin)?;
-            let hash = hash_password(&password).await?;
-            store.set_password(user.id, &hash).await?;
-            cli_audit(store, "password_changed", &user.username, "").await?;
+            people::set_password(store, CLI, &user, &password).await?;
             println!(
                 "Password of '{}' changed; their sessions ended.",
                 user.username
@@ -267,21 +236,8 @@ async fn change_grants(
     granted: bool,
 ) -> anyhow::Result<()> {
     let user = find_user(store, username).await?;
-    if user.role != Role::Tenant {
-        bail!(
-            "'{}' is an operator and sees every subscription; grants are for tenant users",
-            user.username
-        );
-    }
     let subs = subscriptions(raw)?;
-    store.set_grants(user.id, &subs, granted).await?;
-    let ids: Vec<&str> = subs.iter().map(SubscriptionId::as_str).collect();
-    let action = if granted {
-        "grant_added"
-    } else {
-        "grant_removed"
-    };
-    cli_audit(store, action, &user.username, &ids.join(",")).await?;
+    people::change_grants(store, CLI, &user, &subs, granted).await?;
     let user = find_user(store, username).await?;
     let now: Vec<&str> = user
         .subscriptions
@@ -394,7 +350,6 @@ pub async fn ensure_first_operator(store: &dyn Store) -> anyhow::Result<()> {
     }
     let password = generate_password()?;
     add_user(store, "admin", Role::Operator, &password, &[]).await?;
-    cli_audit(store, "user_added", "admin", "operator (first start)").await?;
     println!("Created the first operator account. Sign in to the portal with:");
     println!("  username: admin");
     println!(
@@ -419,7 +374,6 @@ pub async fn ensure_demo_accounts(store: &dyn Store) -> anyhow::Result<()> {
     for (name, role, subs) in accounts {
         if store.user_by_name(&name).await?.is_none() {
             add_user(store, &name, role, DEMO_PASSWORD, &subs).await?;
-            cli_audit(store, "user_added", &name, &format!("{role} (demo)")).await?;
         }
         let subs: Vec<&str> = subs.iter().map(SubscriptionId::as_str).collect();
         println!("  {name:<12} {role:<9} {}", subs.join(","));

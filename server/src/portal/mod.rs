@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use meterbook_app::portal_data::{BoxFuture, PortalData};
+use meterbook_app::routes::audit::AuditView;
+use meterbook_app::routes::people::{ChangeDone, PersonChange, PersonView};
 use meterbook_app::routes::tokens::{CreatedToken, NewTokenForm, TokenView};
 use meterbook_app::routes::widgets::{CreatedWidget, NewWidgetForm, WidgetView};
 use meterbook_app::viewer::Viewer;
@@ -20,6 +22,7 @@ use crate::explore::{explore, parse_request, ExploreError};
 use crate::source::{SourceError, UsageSource};
 use crate::store::{Store, StoreError, TokenInfo};
 
+mod people;
 mod widgets;
 
 pub struct Portal {
@@ -248,5 +251,30 @@ impl PortalData for Portal {
         id: i64,
     ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(widgets::revoke(self, viewer, address, id))
+    }
+
+    fn list_people<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+    ) -> BoxFuture<'a, Result<Vec<PersonView>, String>> {
+        Box::pin(people::list(self, viewer))
+    }
+
+    fn change_person<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+        address: String,
+        change: PersonChange,
+    ) -> BoxFuture<'a, Result<ChangeDone, String>> {
+        Box::pin(people::change(self, viewer, address, change))
+    }
+
+    fn audit_entries<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+        action: Option<String>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<AuditView>, String>> {
+        Box::pin(people::audit(self, viewer, action, limit))
     }
 }

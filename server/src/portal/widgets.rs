@@ -143,7 +143,7 @@ pub(super) async fn create(
         id,
         name: name.to_owned(),
         iframe: format!(
-            "<iframe src=\"{url}\" title=\"Cloud usage this month\" width=\"380\" height=\"420\" style=\"border:0\" referrerpolicy=\"no-referrer\"></iframe>"
+            "<iframe src=\"{url}\" title=\"Cloud usage this month\" width=\"380\" height=\"600\" style=\"border:0\" referrerpolicy=\"no-referrer\"></iframe>"
         ),
         script: format!("<script src=\"{base}/widget.js\" data-token=\"{token}\" async></script>"),
         url,

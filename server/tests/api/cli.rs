@@ -214,7 +214,7 @@ fn users_are_added_granted_disabled_and_audited_from_the_command_line() {
     );
     assert!(text(&short).contains("at least 12 characters"));
     let no_sub = meterbook(&db, &["user", "add", "dan", "--role", "tenant"]);
-    assert!(text(&no_sub).contains("needs at least one --subscription"));
+    assert!(text(&no_sub).contains("needs at least one subscription"));
     let bad_name = meterbook(&db, &["user", "add", "e vil", "--role", "operator"]);
     assert!(!bad_name.status.success());
 

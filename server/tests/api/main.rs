@@ -9,6 +9,7 @@ mod explore;
 mod helpers;
 mod ingest;
 mod isolation;
+mod people;
 mod portal;
 mod proxy;
 mod store;

@@ -1,0 +1,260 @@
+//! People in the portal (`/people`, operators only): add operators and tenant users, grant and
+//! revoke subscriptions, disable and enable, and set a new password (generated, shown once). The
+//! same rules and audit entries as `meterbook user …` on the command line.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::routes::tokens::message;
+
+/// A person as the portal lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonView {
+    pub id: i64,
+    pub username: String,
+    pub role: String,
+    pub subscriptions: Vec<String>,
+    pub created_at: String,
+    pub disabled: bool,
+}
+
+/// What the people page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeopleData {
+    pub csrf_token: String,
+    pub people: Vec<PersonView>,
+}
+
+/// One change to people, as the forms send it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PersonChange {
+    Add {
+        username: String,
+        role: String,
+        subscriptions: String,
+    },
+    Grant {
+        id: i64,
+        subscriptions: String,
+    },
+    Revoke {
+        id: i64,
+        subscriptions: String,
+    },
+    Disable {
+        id: i64,
+    },
+    Enable {
+        id: i64,
+    },
+    NewPassword {
+        id: i64,
+    },
+}
+
+/// What a change did; a generated password is shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeDone {
+    pub message: String,
+    pub password: Option<String>,
+}
+
+#[server(endpoint = "load_people")]
+pub async fn load_people() -> Result<PeopleData, ServerFnError> {
+    use crate::portal_data::{portal, signed_in};
+    let viewer = signed_in()?;
+    let people = portal()?
+        .list_people(&viewer)
+        .await
+        .map_err(crate::routes::tokens::forbidden)?;
+    Ok(PeopleData {
+        csrf_token: viewer.csrf_token.clone(),
+        people,
+    })
+}
+
+#[server(endpoint = "change_person")]
+pub async fn change_person(
+    csrf: String,
+    op: String,
+    id: Option<i64>,
+    username: Option<String>,
+    role: Option<String>,
+    subscriptions: Option<String>,
+) -> Result<ChangeDone, ServerFnError> {
+    use crate::portal_data::{portal, signed_in};
+    let viewer = signed_in()?;
+    crate::routes::tokens::check_csrf(&viewer, &csrf)?;
+    let need_id =
+        || id.ok_or_else(|| crate::routes::tokens::bad_request("Choose a person".to_owned()));
+    let subs = subscriptions.unwrap_or_default();
+    let change = match op.as_str() {
+        "add" => PersonChange::Add {
+            username: username.unwrap_or_default(),
+            role: role.unwrap_or_default(),
+            subscriptions: subs,
+        },
+        "grant" => PersonChange::Grant {
+            id: need_id()?,
+            subscriptions: subs,
+        },
+        "revoke" => PersonChange::Revoke {
+            id: need_id()?,
+            subscriptions: subs,
+        },
+        "disable" => PersonChange::Disable { id: need_id()? },
+        "enable" => PersonChange::Enable { id: need_id()? },
+        "password" => PersonChange::NewPassword { id: need_id()? },
+        other => {
+            return Err(crate::routes::tokens::bad_request(format!(
+                "'{other}' is not a change to people"
+            )))
+        }
+    };
+    let address = crate::viewer::current_client_address();
+    portal()?
+        .change_person(&viewer, address, change)
+        .await
+        .map_err(crate::routes::tokens::bad_request)
+}
+
+#[component]
+pub fn PeoplePage() -> impl IntoView {
+    let change = ServerAction::<ChangePerson>::new();
+    let data = Resource::new(move || change.version().get(), |_| load_people());
+    view! {
+        <h1>"People"</h1>
+        <p class="period">
+            "Operators see every subscription; tenant users see the subscriptions granted to them. "
+            "Changes take effect on their next request and are written to the audit log."
+        </p>
+        <ChangeNotice change/>
+        <Transition fallback=|| view! { <p class="loading" role="status">"Loading people…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(page) => view! { <PeopleBody page change/> }.into_any(),
+                    Err(e) => view! { <p class="error" role="alert">{message(&e)}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn ChangeNotice(change: ServerAction<ChangePerson>) -> impl IntoView {
+    move || {
+        change.value().get().map(|result| match result {
+            Ok(done) => view! {
+                <section class="notice created" role="status">
+                    <p>{done.message.clone()}</p>
+                    {done.password.clone().map(|p| view! {
+                        <p>"Password (shown only now; pass it on safely): "
+                            <code class="secret" data-testid="new-password">{p}</code></p>
+                    })}
+                </section>
+            }
+            .into_any(),
+            Err(e) => view! { <p class="error" role="alert">{message(&e)}</p> }.into_any(),
+        })
+    }
+}
+
+/// A one-button form that makes `op` to one person.
+fn person_button(
+    change: ServerAction<ChangePerson>,
+    op: &'static str,
+    label: &'static str,
+    csrf: String,
+    id: i64,
+    who: &str,
+) -> AnyView {
+    let aria = format!("{label} {who}");
+    view! {
+        <ActionForm action=change>
+            <input type="hidden" name="csrf" value=csrf/>
+            <input type="hidden" name="op" value=op/>
+            <input type="hidden" name="id" value=id/>
+            <button type="submit" class="secondary" aria-label=aria>{label}</button>
+        </ActionForm>
+    }
+    .into_any()
+}
+
+#[component]
+fn PeopleBody(page: PeopleData, change: ServerAction<ChangePerson>) -> impl IntoView {
+    let csrf = page.csrf_token.clone();
+    let rows = page
+        .people
+        .into_iter()
+        .map(|p| {
+            let csrf = csrf.clone();
+            let who = p.username.clone();
+            let tenant = p.role == "tenant";
+            let state = if p.disabled { "disabled" } else { "active" };
+            view! {
+                <tr>
+                    <th scope="row">{p.username.clone()}</th>
+                    <td>{p.role.clone()}</td>
+                    <td>{p.subscriptions.iter().map(|s| view! { <div><code>{s.clone()}</code></div> }).collect_view()}</td>
+                    <td>{p.created_at.clone()}</td>
+                    <td>{state}</td>
+                    <td class="row-actions">
+                        {if p.disabled {
+                            person_button(change, "enable", "Enable", csrf.clone(), p.id, &who)
+                        } else {
+                            person_button(change, "disable", "Disable", csrf.clone(), p.id, &who)
+                        }}
+                        {person_button(change, "password", "New password", csrf.clone(), p.id, &who)}
+                        {tenant.then(|| view! {
+                            <ActionForm action=change attr:class="inline-form">
+                                <input type="hidden" name="csrf" value=csrf.clone()/>
+                                <input type="hidden" name="id" value=p.id/>
+                                <label class="visually-hidden" for=format!("grant-{}", p.id)>{format!("Subscriptions for {}", p.username)}</label>
+                                <input id=format!("grant-{}", p.id) name="subscriptions" placeholder="subscription ID" size="20"/>
+                                <button type="submit" name="op" value="grant" class="secondary">"Grant"</button>
+                                <button type="submit" name="op" value="revoke" class="secondary">"Revoke"</button>
+                            </ActionForm>
+                        })}
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card" aria-labelledby="new-person-title">
+            <h2 id="new-person-title">"Add a person"</h2>
+            <ActionForm action=change attr:class="stacked-form">
+                <input type="hidden" name="csrf" value=page.csrf_token.clone()/>
+                <input type="hidden" name="op" value="add"/>
+                <label for="person-name">"Username"</label>
+                <input id="person-name" name="username" required maxlength="64" autocomplete="off"/>
+                <label for="person-role">"Role"</label>
+                <select id="person-role" name="role">
+                    <option value="tenant">"tenant user: sees the subscriptions granted"</option>
+                    <option value="operator">"operator: sees every subscription"</option>
+                </select>
+                <label for="person-subs">"Subscriptions (tenant users; separate with commas)"</label>
+                <input id="person-subs" name="subscriptions"/>
+                <button type="submit">"Add"</button>
+            </ActionForm>
+        </section>
+        <section class="card" aria-labelledby="people-title">
+            <h2 id="people-title">"Everyone"</h2>
+            <div class="table-scroll">
+                <table class="usage-table">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Username"</th>
+                            <th scope="col">"Role"</th>
+                            <th scope="col">"Subscriptions"</th>
+                            <th scope="col">"Added (UTC)"</th>
+                            <th scope="col">"State"</th>
+                            <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                        </tr>
+                    </thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+        </section>
+    }
+}

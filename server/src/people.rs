@@ -1,0 +1,179 @@
+//! Changes to people (add, disable, enable, a new password, grants), in one place for the
+//! command line and the portal: each is checked, stored and written to the audit log the same
+//! way, whoever makes it.
+
+use chrono::Utc;
+use meterbook_core::access::Role;
+use meterbook_core::SubscriptionId;
+
+use crate::audit::{self, Event};
+use crate::auth::passwords::{hash_password, PasswordError};
+use crate::store::{Store, StoreError, UserInfo};
+
+/// Who makes a change, for the audit log: `cli`, or `user:<name>` and their address.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    pub name: &'a str,
+    pub address: &'a str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PeopleError {
+    /// The change is refused; the message says why, for the person who asked.
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for PeopleError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(message) => Self::Refused(message),
+            other => Self::Store(other),
+        }
+    }
+}
+
+fn refused(message: impl Into<String>) -> PeopleError {
+    PeopleError::Refused(message.into())
+}
+
+/// Usernames: 1 to 64 letters, digits, and `.`, `_`, `-`, `@`.
+pub fn check_username(username: &str) -> Result<(), PeopleError> {
+    let ok = !username.is_empty()
+        && username.len() <= 64
+        && username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(refused(format!(
+            "usernames are 1 to 64 letters, digits, '.', '_', '-' or '@'; got '{username}'"
+        )))
+    }
+}
+
+/// Subscription IDs separated by commas, spaces or new lines.
+pub fn parse_subscriptions(raw: &str) -> Result<Vec<SubscriptionId>, PeopleError> {
+    raw.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(|s| SubscriptionId::parse(s).map_err(|e| refused(format!("'{s}': {e}"))))
+        .collect()
+}
+
+async fn record(
+    store: &dyn Store,
+    actor: Actor<'_>,
+    action: &str,
+    target: &str,
+    detail: &str,
+) -> Result<(), PeopleError> {
+    audit::record(
+        store,
+        Event {
+            actor: actor.name,
+            action,
+            target,
+            address: actor.address,
+            detail,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Adds a person; returns their ID.
+pub async fn add(
+    store: &dyn Store,
+    actor: Actor<'_>,
+    username: &str,
+    role: Role,
+    password: &str,
+    subs: &[SubscriptionId],
+) -> Result<i64, PeopleError> {
+    check_username(username)?;
+    match role {
+        Role::Provider => {
+            return Err(refused(
+                "people are operators or tenants; resource providers use tokens",
+            ))
+        }
+        Role::Tenant if subs.is_empty() => {
+            return Err(refused("a tenant user needs at least one subscription"))
+        }
+        Role::Operator if !subs.is_empty() => {
+            return Err(refused(
+                "operators see every subscription; subscriptions are for tenant users",
+            ))
+        }
+        _ => {}
+    }
+    let hash = hash_password(password).await?;
+    let id = store.create_user(username, role, &hash, subs).await?;
+    record(store, actor, "user_added", username, role.as_str()).await?;
+    Ok(id)
+}
+
+/// Disables (ending their sessions and revoking their tokens) or enables a person.
+pub async fn set_disabled(
+    store: &dyn Store,
+    actor: Actor<'_>,
+    user: &UserInfo,
+    disabled: bool,
+) -> Result<(), PeopleError> {
+    if disabled && actor.name == format!("user:{}", user.username) {
+        return Err(refused("you cannot disable yourself"));
+    }
+    store
+        .set_user_disabled(user.id, disabled, Utc::now())
+        .await?;
+    let action = if disabled {
+        "user_disabled"
+    } else {
+        "user_enabled"
+    };
+    record(store, actor, action, &user.username, "").await
+}
+
+/// Sets a new password; the person's sessions end.
+pub async fn set_password(
+    store: &dyn Store,
+    actor: Actor<'_>,
+    user: &UserInfo,
+    password: &str,
+) -> Result<(), PeopleError> {
+    let hash = hash_password(password).await?;
+    store.set_password(user.id, &hash).await?;
+    record(store, actor, "password_changed", &user.username, "").await
+}
+
+/// Grants (or revokes) subscriptions to a tenant user; effective at their next request.
+pub async fn change_grants(
+    store: &dyn Store,
+    actor: Actor<'_>,
+    user: &UserInfo,
+    subs: &[SubscriptionId],
+    granted: bool,
+) -> Result<(), PeopleError> {
+    if user.role != Role::Tenant {
+        return Err(refused(format!(
+            "'{}' is an operator and sees every subscription; grants are for tenant users",
+            user.username
+        )));
+    }
+    if subs.is_empty() {
+        return Err(refused("name at least one subscription"));
+    }
+    store.set_grants(user.id, subs, granted).await?;
+    let ids: Vec<&str> = subs.iter().map(SubscriptionId::as_str).collect();
+    let action = if granted {
+        "grant_added"
+    } else {
+        "grant_removed"
+    };
+    record(store, actor, action, &user.username, &ids.join(",")).await
+}

@@ -1,0 +1,203 @@
+//! The portal's management of people and its view of the audit log: operators only, with the
+//! same rules and audit entries as the command line (see `crate::people`).
+
+use meterbook_app::routes::audit::AuditView;
+use meterbook_app::routes::people::{ChangeDone, PersonChange, PersonView};
+use meterbook_app::viewer::Viewer;
+use meterbook_core::access::Role;
+use meterbook_core::SubscriptionId;
+
+use super::{store_failed, Portal};
+use crate::auth::passwords::{generate_password, PasswordError};
+use crate::people::{self, Actor, PeopleError};
+use crate::store::UserInfo;
+
+const OPERATORS_ONLY: &str = "Only operators manage people and read the audit log";
+
+fn operator(viewer: &Viewer) -> Result<(), String> {
+    if viewer.is_operator() {
+        Ok(())
+    } else {
+        Err(OPERATORS_ONLY.to_owned())
+    }
+}
+
+fn failed(e: PeopleError) -> String {
+    match e {
+        PeopleError::Refused(message) => message,
+        PeopleError::Password(PasswordError::TooShort) => e.to_string(),
+        PeopleError::Password(other) => {
+            tracing::error!(error = %other, "password handling failed");
+            "Meterbook cannot set passwords right now".to_owned()
+        }
+        PeopleError::Store(e) => store_failed(e),
+    }
+}
+
+fn view_of(u: UserInfo) -> PersonView {
+    PersonView {
+        id: u.id,
+        username: u.username,
+        role: u.role.as_str().to_owned(),
+        subscriptions: u
+            .subscriptions
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect(),
+        created_at: u.created_at.format("%Y-%m-%d").to_string(),
+        disabled: u.disabled_at.is_some(),
+    }
+}
+
+fn generated() -> Result<String, String> {
+    generate_password().map_err(|e| failed(e.into()))
+}
+
+pub(super) async fn list(portal: &Portal, viewer: &Viewer) -> Result<Vec<PersonView>, String> {
+    operator(viewer)?;
+    let users = portal.store.list_users().await.map_err(store_failed)?;
+    Ok(users.into_iter().map(view_of).collect())
+}
+
+async fn find(portal: &Portal, id: i64) -> Result<UserInfo, String> {
+    portal
+        .store
+        .list_users()
+        .await
+        .map_err(store_failed)?
+        .into_iter()
+        .find(|u| u.id == id)
+        .ok_or_else(|| "There is no such person".to_owned())
+}
+
+fn reads(user: &UserInfo) -> String {
+    let subs: Vec<&str> = user
+        .subscriptions
+        .iter()
+        .map(SubscriptionId::as_str)
+        .collect();
+    if subs.is_empty() {
+        "nothing".to_owned()
+    } else {
+        subs.join(", ")
+    }
+}
+
+pub(super) async fn change(
+    portal: &Portal,
+    viewer: &Viewer,
+    address: String,
+    change: PersonChange,
+) -> Result<ChangeDone, String> {
+    operator(viewer)?;
+    let name = format!("user:{}", viewer.username);
+    let actor = Actor {
+        name: &name,
+        address: &address,
+    };
+    let store = portal.store.as_ref();
+    let done = |message: String| ChangeDone {
+        message,
+        password: None,
+    };
+    match change {
+        PersonChange::Add {
+            username,
+            role,
+            subscriptions,
+        } => {
+            let role = Role::parse(&role)?;
+            let subs = people::parse_subscriptions(&subscriptions).map_err(failed)?;
+            let password = generated()?;
+            let username = username.trim();
+            people::add(store, actor, username, role, &password, &subs)
+                .await
+                .map_err(failed)?;
+            Ok(ChangeDone {
+                message: format!("Added {role} '{username}'."),
+                password: Some(password),
+            })
+        }
+        PersonChange::Grant { id, subscriptions } => {
+            grants(portal, actor, id, &subscriptions, true).await
+        }
+        PersonChange::Revoke { id, subscriptions } => {
+            grants(portal, actor, id, &subscriptions, false).await
+        }
+        PersonChange::Disable { id } => {
+            let user = find(portal, id).await?;
+            people::set_disabled(store, actor, &user, true)
+                .await
+                .map_err(failed)?;
+            Ok(done(format!(
+                "Disabled '{}': their sessions ended and their tokens were revoked.",
+                user.username
+            )))
+        }
+        PersonChange::Enable { id } => {
+            let user = find(portal, id).await?;
+            people::set_disabled(store, actor, &user, false)
+                .await
+                .map_err(failed)?;
+            Ok(done(format!("Enabled '{}'.", user.username)))
+        }
+        PersonChange::NewPassword { id } => {
+            let user = find(portal, id).await?;
+            let password = generated()?;
+            people::set_password(store, actor, &user, &password)
+                .await
+                .map_err(failed)?;
+            Ok(ChangeDone {
+                message: format!(
+                    "New password for '{}'; their sessions ended.",
+                    user.username
+                ),
+                password: Some(password),
+            })
+        }
+    }
+}
+
+async fn grants(
+    portal: &Portal,
+    actor: Actor<'_>,
+    id: i64,
+    subscriptions: &str,
+    granted: bool,
+) -> Result<ChangeDone, String> {
+    let user = find(portal, id).await?;
+    let subs = people::parse_subscriptions(subscriptions).map_err(failed)?;
+    people::change_grants(portal.store.as_ref(), actor, &user, &subs, granted)
+        .await
+        .map_err(failed)?;
+    let user = find(portal, id).await?;
+    Ok(ChangeDone {
+        message: format!("'{}' now reads: {}", user.username, reads(&user)),
+        password: None,
+    })
+}
+
+pub(super) async fn audit(
+    portal: &Portal,
+    viewer: &Viewer,
+    action: Option<String>,
+    limit: u32,
+) -> Result<Vec<AuditView>, String> {
+    operator(viewer)?;
+    let entries = portal
+        .store
+        .audit_entries(limit, action.as_deref())
+        .await
+        .map_err(store_failed)?;
+    Ok(entries
+        .into_iter()
+        .map(|e| AuditView {
+            at: e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            actor: e.actor,
+            action: e.action,
+            target: e.target,
+            address: e.address,
+            detail: e.detail,
+        })
+        .collect())
+}

@@ -1,0 +1,177 @@
+//! People and the audit log in the portal: operators only, the same rules as the command line.
+
+use meterbook_core::access::Role;
+use meterbook_core::SubscriptionId;
+use serde_json::Value;
+
+use crate::helpers::*;
+
+fn sub(n: u8) -> SubscriptionId {
+    SubscriptionId::parse(&format!("{n:08x}-3333-4333-8333-333333333333")).unwrap()
+}
+
+async fn change(app: &TestApp, s: &Session, form: &[(&str, &str)]) -> reqwest::Response {
+    let mut all = vec![("csrf", s.csrf.as_str())];
+    all.extend_from_slice(form);
+    app.server_fn("change_person", &s.cookie, &all).await
+}
+
+#[tokio::test]
+async fn an_operator_adds_grants_and_disables_people_and_reads_the_audit_log() {
+    let app = spawn_app().await;
+    app.add_user("olga", Role::Operator, &[]).await;
+    let olga = app.sign_in("olga").await;
+
+    let added = change(
+        &app,
+        &olga,
+        &[
+            ("op", "add"),
+            ("username", "nina"),
+            ("role", "tenant"),
+            ("subscriptions", sub(1).as_str()),
+        ],
+    )
+    .await;
+    assert_eq!(added.status(), 200);
+    let added: Value = added.json().await.unwrap();
+    let password = added["password"].as_str().unwrap().to_owned();
+    assert!(password.len() >= 12);
+    // Nina signs in with the generated password.
+    let response = app.post_sign_in("nina", &password).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/");
+
+    let people: Value = app
+        .server_fn("load_people", &olga.cookie, &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let nina = people["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["username"] == "nina")
+        .unwrap()
+        .clone();
+    let id = nina["id"].as_i64().unwrap().to_string();
+
+    let granted = change(
+        &app,
+        &olga,
+        &[
+            ("op", "grant"),
+            ("id", &id),
+            ("subscriptions", sub(2).as_str()),
+        ],
+    )
+    .await;
+    let message: Value = granted.json().await.unwrap();
+    assert!(message["message"]
+        .as_str()
+        .unwrap()
+        .contains(sub(2).as_str()));
+    let disabled = change(&app, &olga, &[("op", "disable"), ("id", &id)]).await;
+    assert_eq!(disabled.status(), 200);
+    assert_eq!(
+        app.post_sign_in("nina", &password).await.headers()["location"],
+        "/sign-in?error=invalid&next=%2F"
+    );
+
+    // Refusals say why.
+    for (form, needle) in [
+        (
+            vec![
+                ("op", "add"),
+                ("username", "bad name"),
+                ("role", "tenant"),
+                ("subscriptions", sub(1).as_str()),
+            ],
+            "usernames are",
+        ),
+        (
+            vec![("op", "add"), ("username", "tess"), ("role", "tenant")],
+            "at least one subscription",
+        ),
+        (
+            vec![("op", "add"), ("username", "nina"), ("role", "operator")],
+            "nina",
+        ),
+        (
+            vec![
+                ("op", "grant"),
+                ("id", "999"),
+                ("subscriptions", sub(1).as_str()),
+            ],
+            "no such person",
+        ),
+        (vec![("op", "explode")], "not a change"),
+    ] {
+        let response = change(&app, &olga, &form).await;
+        assert_eq!(response.status(), 400, "{form:?}");
+        let text = response.text().await.unwrap();
+        assert!(text.contains(needle), "{form:?}: {text}");
+    }
+    let olga_id = app
+        .store
+        .user_by_name("olga")
+        .await
+        .unwrap()
+        .unwrap()
+        .0
+        .id
+        .to_string();
+    let myself = change(&app, &olga, &[("op", "disable"), ("id", &olga_id)]).await;
+    assert!(myself
+        .text()
+        .await
+        .unwrap()
+        .contains("cannot disable yourself"));
+
+    let audit: Value = app
+        .server_fn("load_audit", &olga.cookie, &[("action", "user_added")])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let entries = audit.as_array().unwrap();
+    assert!(entries
+        .iter()
+        .any(|e| e["target"] == "nina" && e["actor"] == "user:olga"));
+    assert!(entries.iter().all(|e| e["action"] == "user_added"));
+}
+
+#[tokio::test]
+async fn tenant_users_cannot_manage_people_or_read_the_audit_log() {
+    let app = spawn_app().await;
+    app.add_user("tina", Role::Tenant, &[sub(1)]).await;
+    let tina = app.sign_in("tina").await;
+    assert_eq!(
+        app.server_fn("load_people", &tina.cookie, &[])
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        app.server_fn("load_audit", &tina.cookie, &[])
+            .await
+            .status(),
+        403
+    );
+    let response = change(
+        &app,
+        &tina,
+        &[("op", "add"), ("username", "eve"), ("role", "operator")],
+    )
+    .await;
+    assert!(response.status().is_client_error());
+    assert!(app.store.user_by_name("eve").await.unwrap().is_none());
+    let page = app
+        .page("/people", &tina.cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Only operators manage people"));
+}
