@@ -99,13 +99,30 @@ pub fn format_quantity(q: f64) -> String {
     }
 }
 
+/// Whether a spreadsheet would read a text field as a formula (`=`, `+`, `@`, or `-` before
+/// something other than a digit): such fields get a leading `'`, so opening an export cannot run
+/// anything a tenant put in a resource name or tag.
+fn looks_like_formula(f: &str) -> bool {
+    let mut chars = f.chars();
+    match chars.next() {
+        Some('=' | '+' | '@' | '\t' | '\r') => true,
+        Some('-') => !chars.next().is_some_and(|c| c.is_ascii_digit()),
+        _ => false,
+    }
+}
+
 /// Appends one CSV record (RFC 4180: quoted when needed, quotes doubled, CRLF line end).
 pub fn write_csv_record<S: AsRef<str>>(out: &mut String, fields: &[S]) {
     for (i, field) in fields.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        let f = field.as_ref();
+        let guarded;
+        let mut f = field.as_ref();
+        if looks_like_formula(f) {
+            guarded = format!("'{f}");
+            f = &guarded;
+        }
         if f.contains([',', '"', '\n', '\r']) {
             out.push('"');
             out.push_str(&f.replace('"', "\"\""));
@@ -121,6 +138,19 @@ pub fn write_csv_record<S: AsRef<str>>(out: &mut String, fields: &[S]) {
 mod tests {
     use super::*;
     use crate::usage::{parse_any_time, InstanceData};
+
+    #[test]
+    fn fields_a_spreadsheet_would_run_are_defused() {
+        let mut out = String::new();
+        write_csv_record(
+            &mut out,
+            &["=HYPERLINK(\"x\")", "+1", "@SUM", "-x", "-5", "vm-1", "1.5"],
+        );
+        assert_eq!(
+            out,
+            "\"'=HYPERLINK(\"\"x\"\")\",'+1,'@SUM,'-x,-5,vm-1,1.5\r\n"
+        );
+    }
 
     #[test]
     fn resource_parts_come_from_the_uri() {

@@ -92,7 +92,8 @@ pub async fn explore(
 ) -> Result<Exploration, ExploreError> {
     // The scope and the token are checked before any usage is read.
     let scope = scope_of(access, &query)?;
-    let fingerprint = query.fingerprint(&scope.fingerprint());
+    let (from, to) = query.period.window(now);
+    let fingerprint = query.fingerprint(&scope.fingerprint(), from, to);
     let position = match &paging {
         Paging::First => None,
         Paging::After(token) | Paging::Before(token) => {

@@ -146,6 +146,13 @@ pub async fn set_password(
     user: &UserInfo,
     password: &str,
 ) -> Result<(), PeopleError> {
+    if actor.name == format!("user:{}", user.username) {
+        // Their sessions would end with the new password shown once: one missed glance would
+        // lock them out.
+        return Err(refused(
+            "you cannot reset your own password here; ask another operator, or use `meterbook user passwd` on the server",
+        ));
+    }
     let hash = hash_password(password).await?;
     store.set_password(user.id, &hash).await?;
     record(store, actor, "password_changed", &user.username, "").await

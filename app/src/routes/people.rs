@@ -84,6 +84,11 @@ pub async fn change_person(
 ) -> Result<ChangeDone, ServerFnError> {
     use crate::portal_data::{portal, signed_in};
     let viewer = signed_in()?;
+    if !viewer.is_operator() {
+        return Err(crate::routes::tokens::forbidden(
+            "Only operators manage people".to_owned(),
+        ));
+    }
     crate::routes::tokens::check_csrf(&viewer, &csrf)?;
     let need_id =
         || id.ok_or_else(|| crate::routes::tokens::bad_request("Choose a person".to_owned()));

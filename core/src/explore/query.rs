@@ -484,24 +484,38 @@ impl ExploreQuery {
         q
     }
 
-    /// What a continuation token is bound to: the query without its page size, so a token from
-    /// one query (or one viewer) cannot page another.
-    pub fn fingerprint(&self, scope: &str) -> String {
+    /// What a continuation token is bound to: the viewer's scope, the query without its page
+    /// size, and the dates its period stood for, so a token from one query, one viewer or
+    /// yesterday's "today" cannot page another.
+    pub fn fingerprint(&self, scope: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
         let mut q = self.clone();
         q.page_size = 0;
         format!(
-            "explore|{scope}|{}",
+            "explore|{scope}|{}|{}|{}",
+            from.timestamp(),
+            to.timestamp(),
             serde_json::to_string(&q).unwrap_or_default()
         )
     }
 }
 
+/// Years a custom period may name: far beyond any usage, and far from chrono's limits.
+const YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
+
 fn parse_date(name: &str, value: &str) -> Result<NaiveDate, QueryError> {
-    NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
+    let date = NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
         bad(format!(
             "'{name}' must be a date like 2026-11-01, not '{value}'"
         ))
-    })
+    })?;
+    if !YEARS.contains(&date.year()) {
+        return Err(bad(format!(
+            "'{name}' must be a date between {} and {}",
+            YEARS.start(),
+            YEARS.end()
+        )));
+    }
+    Ok(date)
 }
 
 /// `name=value&...`, percent-encoding everything but unreserved characters.
@@ -589,6 +603,14 @@ mod tests {
             (
                 vec![("from", "01/10/2026"), ("to", "2026-10-01")],
                 "a date like",
+            ),
+            (
+                vec![("from", "9999-12-30"), ("to", "9999-12-31")],
+                "between 2000 and 2100",
+            ),
+            (
+                vec![("from", "9999-12-30"), ("to", "9999-12-31")],
+                "between 2000 and 2100",
             ),
             (vec![("granularity", "weekly")], "hourly, daily or monthly"),
             (
