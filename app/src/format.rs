@@ -33,6 +33,49 @@ pub fn amount(value: f64) -> String {
     }
 }
 
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+fn month_name<T: chrono::Datelike>(t: &T) -> &'static str {
+    MONTHS[t.month0() as usize % 12]
+}
+
+// Dates are written by hand rather than with chrono's `format`: its strftime machinery costs the
+// browser bundle tens of kilobytes for five patterns.
+
+/// `Nov 27, 2026`.
+pub fn day_label<T: chrono::Datelike>(t: &T) -> String {
+    format!("{} {:02}, {}", &month_name(t)[..3], t.day(), t.year())
+}
+
+/// `2026-11-27`.
+pub fn iso_day<T: chrono::Datelike>(t: &T) -> String {
+    format!("{:04}-{:02}-{:02}", t.year(), t.month(), t.day())
+}
+
+/// `2026-11-27 13:00`.
+pub fn iso_hour(t: &chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::Timelike;
+    format!("{} {:02}:00", iso_day(t), t.hour())
+}
+
+/// `November 2026`.
+pub fn month_label<T: chrono::Datelike>(t: &T) -> String {
+    format!("{} {}", month_name(t), t.year())
+}
+
 /// The first block of a subscription ID: enough to tell tenants apart in a legend.
 pub fn short_id(id: &str) -> &str {
     id.split('-').next().unwrap_or(id)
@@ -51,6 +94,16 @@ mod tests {
         assert_eq!(amount(0.0014), "0.0014");
         assert_eq!(amount(-1500.0), "-1,500");
         assert_eq!(amount(f64::NAN), "—");
+    }
+
+    #[test]
+    fn dates_are_written_as_chrono_would() {
+        use chrono::TimeZone;
+        let t = chrono::Utc.with_ymd_and_hms(2026, 3, 7, 9, 0, 0).unwrap();
+        assert_eq!(day_label(&t), t.format("%b %d, %Y").to_string());
+        assert_eq!(iso_day(&t), t.format("%Y-%m-%d").to_string());
+        assert_eq!(iso_hour(&t), t.format("%Y-%m-%d %H:00").to_string());
+        assert_eq!(month_label(&t), t.format("%B %Y").to_string());
     }
 
     #[test]

@@ -17,7 +17,7 @@ use meterbook_core::SubscriptionId;
 use serde::{Deserialize, Serialize};
 
 use crate::chart::RenderedChart;
-use crate::format::{amount, short_id};
+use crate::format::{amount, day_label, iso_day, iso_hour, month_label, short_id};
 
 /// One explorer page and, when asked for, its chart drawn as SVG on the server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -165,8 +165,8 @@ fn period_text(e: &Exploration) -> String {
     };
     format!(
         "{} to {} (UTC, {basis})",
-        e.from.format("%b %d, %Y"),
-        (e.to - chrono::Duration::seconds(1)).format("%b %d, %Y")
+        day_label(&e.from),
+        day_label(&(e.to - chrono::Duration::seconds(1)))
     )
 }
 
@@ -327,9 +327,9 @@ fn QueryForm(e: Exploration) -> impl IntoView {
 
 fn column_label(step: Step, t: chrono::DateTime<chrono::Utc>) -> String {
     match step {
-        Step::Hourly => t.format("%Y-%m-%d %H:00").to_string(),
-        Step::Daily => t.format("%Y-%m-%d").to_string(),
-        Step::Monthly => t.format("%B %Y").to_string(),
+        Step::Hourly => iso_hour(&t),
+        Step::Daily => iso_day(&t),
+        Step::Monthly => month_label(&t),
     }
 }
 

@@ -9,7 +9,7 @@ use meterbook_core::overview::Overview;
 use serde::{Deserialize, Serialize};
 
 use crate::chart::RenderedChart;
-use crate::format::{amount, short_id};
+use crate::format::{amount, day_label, short_id};
 
 /// Days the overview covers, ending with today (UTC).
 pub const OVERVIEW_DAYS: i64 = 30;
@@ -84,8 +84,8 @@ pub fn OverviewPage() -> impl IntoView {
 fn OverviewBody(overview: Overview, chart: Option<RenderedChart>) -> impl IntoView {
     let period = format!(
         "{} to {} (UTC, by usage time)",
-        overview.from.format("%b %d, %Y"),
-        (overview.to - chrono::Duration::days(1)).format("%b %d, %Y")
+        day_label(&overview.from),
+        day_label(&(overview.to - chrono::Duration::days(1)))
     );
     if overview.subscriptions.is_empty() {
         return view! {
