@@ -189,7 +189,7 @@ impl RowKey {
     }
 }
 
-/// The key of the row at `index` of a computed exploration's sorted rows.
+/// The position of `row` in `query`'s order: what a continuation token carries.
 pub fn row_key(row: &UsageRow, query: &ExploreQuery) -> RowKey {
     RowKey::of(row, query.sort)
 }
@@ -215,10 +215,11 @@ impl Explorer {
         to: DateTime<Utc>,
         facts: &[UsageFact],
     ) -> Self {
-        let options = filter_options(facts);
-        let matcher = Matcher::new(&query);
+        let meters = Meters::of(facts);
+        let options = filter_options(facts, &meters);
+        let matcher = Matcher::new(&query, &meters);
         let kept: Vec<&UsageFact> = facts.iter().filter(|f| matcher.keeps(f)).collect();
-        let mut rows = table_rows(&kept, query.step);
+        let mut rows = table_rows(&kept, query.step, &meters);
         let mut keyed: Vec<(RowKey, UsageRow)> = rows
             .drain(..)
             .map(|r| (RowKey::of(&r, query.sort), r))
@@ -226,7 +227,7 @@ impl Explorer {
         keyed.sort_by(|a, b| a.0.cmp(&b.0, query.descending));
         let (keys, rows): (Vec<_>, Vec<_>) = keyed.into_iter().unzip();
         let totals = meter_totals(&rows);
-        let chart = chart_data(&kept, &query, from, to);
+        let chart = chart_data(&kept, &query, from, to, &meters);
         Self {
             query,
             from,
@@ -264,11 +265,6 @@ impl Explorer {
                 ord == Ordering::Less
             }
         })
-    }
-
-    /// The key of the row at `index`.
-    pub fn key_at(&self, index: usize) -> Option<&RowKey> {
-        self.keys.get(index)
     }
 
     /// One page of the view.
@@ -331,16 +327,39 @@ pub fn explore_csv_fields(row: &UsageRow) -> [String; 12] {
     ]
 }
 
+/// The catalog's description of each meter the facts name, looked up once per meter rather than
+/// once per fact at every step.
+struct Meters<'f>(HashMap<&'f str, MeterInfo>);
+
+impl<'f> Meters<'f> {
+    fn of(facts: &'f [UsageFact]) -> Self {
+        let mut described = HashMap::new();
+        for fact in facts {
+            described
+                .entry(fact.meter_id.as_str())
+                .or_insert_with(|| catalog().describe(&fact.meter_id));
+        }
+        Self(described)
+    }
+
+    /// A meter of the facts this was made from.
+    fn get(&self, meter_id: &str) -> &MeterInfo {
+        &self.0[meter_id]
+    }
+}
+
 /// Decides which facts a query keeps.
 struct Matcher<'q> {
     query: &'q ExploreQuery,
+    meters: &'q Meters<'q>,
     meter: Option<String>,
 }
 
 impl<'q> Matcher<'q> {
-    fn new(query: &'q ExploreQuery) -> Self {
+    fn new(query: &'q ExploreQuery, meters: &'q Meters<'q>) -> Self {
         Self {
             query,
+            meters,
             meter: query.filters.meter.as_deref().map(meter_key),
         }
     }
@@ -360,8 +379,7 @@ impl<'q> Matcher<'q> {
                 return false;
             }
         }
-        if f.category.is_some() && !same(&f.category, &catalog().describe(&fact.meter_id).category)
-        {
+        if f.category.is_some() && !same(&f.category, &self.meters.get(&fact.meter_id).category) {
             return false;
         }
         if f.resource_group.is_some()
@@ -394,11 +412,11 @@ fn tag_value<'a>(tags: &'a BTreeMap<String, String>, name: &str) -> Option<&'a s
 }
 
 /// The value of a fact along a dimension, as the chart's legend shows it.
-fn dimension_value(fact: &UsageFact, dimension: &Dimension) -> String {
+fn dimension_value(fact: &UsageFact, dimension: &Dimension, meters: &Meters) -> String {
     match dimension {
         Dimension::Subscription => fact.subscription_id.clone(),
-        Dimension::Category => catalog().describe(&fact.meter_id).category,
-        Dimension::Meter => catalog().describe(&fact.meter_id).name,
+        Dimension::Category => meters.get(&fact.meter_id).category.clone(),
+        Dimension::Meter => meters.get(&fact.meter_id).name.clone(),
         Dimension::ResourceGroup => non_empty(
             ResourceParts::from_uri(&fact.resource_uri).resource_group,
             "(none)",
@@ -423,8 +441,7 @@ fn non_empty(s: String, otherwise: &str) -> String {
 }
 
 /// Facts summed per column of time, subscription, meter and resource.
-fn table_rows(facts: &[&UsageFact], step: Step) -> Vec<UsageRow> {
-    let mut meters: HashMap<&str, MeterInfo> = HashMap::new();
+fn table_rows(facts: &[&UsageFact], step: Step, meters: &Meters) -> Vec<UsageRow> {
     // (column start, subscription, meter, resource) -> (quantity, a fact of the row).
     type RowSum<'f> = HashMap<(DateTime<Utc>, &'f str, &'f str, &'f str), (f64, &'f UsageFact)>;
     let mut sums: RowSum = HashMap::new();
@@ -443,10 +460,7 @@ fn table_rows(facts: &[&UsageFact], step: Step) -> Vec<UsageRow> {
     sums.into_iter()
         .map(
             |((start, subscription, meter_id, resource), (quantity, fact))| {
-                let meter = meters
-                    .entry(meter_id)
-                    .or_insert_with(|| catalog().describe(meter_id))
-                    .clone();
+                let meter = meters.get(meter_id).clone();
                 let parts = ResourceParts::from_uri(resource);
                 UsageRow {
                     start,
@@ -489,11 +503,12 @@ fn chart_data(
     query: &ExploreQuery,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    meters: &Meters,
 ) -> Option<ChartData> {
     let mut unit_weight: BTreeMap<String, usize> = BTreeMap::new();
     for fact in facts {
         *unit_weight
-            .entry(catalog().describe(&fact.meter_id).unit)
+            .entry(meters.get(&fact.meter_id).unit.clone())
             .or_default() += 1;
     }
     let units: Vec<String> = unit_weight.keys().cloned().collect();
@@ -518,14 +533,14 @@ fn chart_data(
         columns.iter().enumerate().map(|(i, c)| (*c, i)).collect();
     let mut groups: HashMap<String, Vec<f64>> = HashMap::new();
     for fact in facts {
-        if catalog().describe(&fact.meter_id).unit != unit {
+        if meters.get(&fact.meter_id).unit != unit {
             continue;
         }
         let Some(&col) = column_of.get(&query.step.bucket(fact.usage_start)) else {
             continue;
         };
         let values = groups
-            .entry(dimension_value(fact, &query.group_by))
+            .entry(dimension_value(fact, &query.group_by, meters))
             .or_insert_with(|| vec![0.0; columns.len()]);
         values[col] += fact.quantity;
     }
@@ -558,7 +573,7 @@ fn chart_data(
     })
 }
 
-fn filter_options(facts: &[UsageFact]) -> FilterOptions {
+fn filter_options(facts: &[UsageFact], meters: &Meters) -> FilterOptions {
     #[derive(Default)]
     struct Counter(HashMap<String, (String, usize)>);
     impl Counter {
@@ -583,7 +598,7 @@ fn filter_options(facts: &[UsageFact]) -> FilterOptions {
                 .collect()
         }
     }
-    let (mut subs, mut cats, mut meters, mut groups, mut resources, mut locations, mut tags) = (
+    let (mut subs, mut cats, mut meter_names, mut groups, mut resources, mut locations, mut tags) = (
         Counter::default(),
         Counter::default(),
         Counter::default(),
@@ -593,14 +608,11 @@ fn filter_options(facts: &[UsageFact]) -> FilterOptions {
         Counter::default(),
     );
     let mut tag_names = BTreeSet::new();
-    let mut described: HashMap<&str, MeterInfo> = HashMap::new();
     for fact in facts {
-        let meter = described
-            .entry(fact.meter_id.as_str())
-            .or_insert_with(|| catalog().describe(&fact.meter_id));
+        let meter = meters.get(&fact.meter_id);
         subs.add(&fact.subscription_id, || fact.subscription_id.clone());
         cats.add(&meter.category, || meter.category.clone());
-        meters.add(&meter.id, || format!("{} ({})", meter.name, meter.category));
+        meter_names.add(&meter.id, || format!("{} ({})", meter.name, meter.category));
         let parts = ResourceParts::from_uri(&fact.resource_uri);
         groups.add(&parts.resource_group, || parts.resource_group.clone());
         resources.add(&fact.resource_uri, || {
@@ -616,7 +628,7 @@ fn filter_options(facts: &[UsageFact]) -> FilterOptions {
     FilterOptions {
         subscriptions: subs.busiest(),
         categories: cats.busiest(),
-        meters: meters.busiest(),
+        meters: meter_names.busiest(),
         resource_groups: groups.busiest(),
         resources: resources.busiest(),
         locations: locations.busiest(),
