@@ -228,11 +228,54 @@ fn test() -> Result {
             "warnings",
         ],
     ))?;
-    step("unit and integration tests");
+    step("unit and integration tests (SQLite)");
     check(&mut cmd("cargo", &["test", "--workspace"]))?;
+    postgres_tests()?;
     step("building the site for the browser tests");
     check(&mut cmd("cargo", &["leptos", "build"]))?;
     end2end()
+}
+
+/// Where the integration tests find PostgreSQL when `MB_TEST_POSTGRES` does not say.
+const DEFAULT_TEST_POSTGRES: &str = "postgres://root@127.0.0.1:5432/test";
+
+/// The integration suite once more against PostgreSQL, each test in a schema of its own. Run when
+/// `MB_TEST_POSTGRES` is set or a server answers on 127.0.0.1:5432; skipped, saying so, otherwise,
+/// unless `MB_REQUIRE_POSTGRES=1` (as in CI) makes a missing PostgreSQL an error.
+fn postgres_tests() -> Result {
+    let url = match env::var("MB_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            let reachable = std::net::TcpStream::connect_timeout(
+                &([127, 0, 0, 1], 5432).into(),
+                std::time::Duration::from_secs(2),
+            )
+            .is_ok();
+            if !reachable {
+                if env::var("MB_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+                    return Err(
+                        "PostgreSQL is required (MB_REQUIRE_POSTGRES=1) but nothing answers \
+                                on 127.0.0.1:5432; set MB_TEST_POSTGRES to its URL"
+                            .into(),
+                    );
+                }
+                println!(
+                    "\n==> SKIPPED the PostgreSQL run of the integration tests: nothing answers on \
+                     127.0.0.1:5432 (set MB_TEST_POSTGRES=postgres://USER@HOST/DATABASE to run it)"
+                );
+                return Ok(());
+            }
+            DEFAULT_TEST_POSTGRES.to_owned()
+        }
+    };
+    step(&format!("integration tests against PostgreSQL ({url})"));
+    check(
+        cmd(
+            "cargo",
+            &["test", "-p", "meterbook-server", "--test", "api"],
+        )
+        .env("MB_TEST_POSTGRES", &url),
+    )
 }
 
 /// Starts a demo server on a free port with a fresh database, runs Playwright, stops the server.

@@ -31,7 +31,8 @@ use accounts::{AuditArgs, TokenCommand, UserCommand};
     about = "Usage and chargeback for Azure Stack Hub-style private clouds"
 )]
 struct Cli {
-    /// The store: sqlite://FILE (created if absent).
+    /// The store: sqlite://FILE (created if absent), or postgres://USER@HOST/DATABASE shared by
+    /// any number of servers (add ?options=-c%20search_path%3DSCHEMA for a schema of its own).
     #[arg(
         long,
         global = true,

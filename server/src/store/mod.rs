@@ -3,6 +3,8 @@
 
 mod accounts;
 mod names;
+mod portable;
+mod postgres;
 mod sqlite;
 mod widgets;
 
@@ -19,6 +21,7 @@ use serde::Serialize;
 pub use accounts::{
     AccountStore, AuditEntry, NewSession, NewToken, SessionInfo, TokenInfo, UserInfo,
 };
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use widgets::{NewWidget, WidgetInfo, WidgetStore};
 
@@ -31,7 +34,7 @@ pub enum StoreError {
     Database(#[source] sqlx::Error),
     #[error("migrating the database failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("unsupported database URL '{0}': use sqlite://FILE")]
+    #[error("unsupported database URL '{0}': use sqlite://FILE or postgres://USER@HOST/DATABASE")]
     UnsupportedUrl(String),
     /// A unique name is already taken; the message says which.
     #[error("{0}")]
@@ -99,8 +102,8 @@ pub trait UsageStore: Send + Sync + 'static {
         request: &AggregateRequest,
     ) -> Result<Page<AggregateLine>, StoreError>;
 
-    /// Per subscription, meter and UTC day of usage: the totals of records used in `[from, to)`,
-    /// of the given subscriptions (`None`: all).
+    /// Per subscription, meter and UTC day of usage: the totals of records used in `[from, to)`
+    /// rounded out to whole UTC days, of the given subscriptions (`None`: all).
     async fn daily_totals(
         &self,
         subscriptions: Option<&[SubscriptionId]>,
@@ -135,6 +138,8 @@ impl<T: UsageStore + AccountStore + WidgetStore> Store for T {}
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
         Ok(std::sync::Arc::new(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(std::sync::Arc::new(PostgresStore::open(url).await?))
     } else {
         Err(StoreError::UnsupportedUrl(url.to_owned()))
     }

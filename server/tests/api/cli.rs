@@ -13,11 +13,11 @@ fn meterbook(db: &str, args: &[&str]) -> std::process::Output {
         .expect("run meterbook")
 }
 
-/// A database URL in a temporary directory that lives as long as the returned guard.
-fn fresh_db() -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("cli.db").display());
-    (dir, db)
+/// A fresh database (SQLite, or a PostgreSQL schema) that lives as long as the returned guard.
+fn fresh_db() -> (crate::helpers::TestDatabase, String) {
+    let database = crate::helpers::TestDatabase::new();
+    let url = database.url.clone();
+    (database, url)
 }
 
 #[test]
@@ -140,8 +140,15 @@ fn bad_input_is_refused_with_a_message() {
         assert!(err.starts_with("error: "), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
-    let out = meterbook("postgres://nowhere/db", &["token", "list"]);
+    let out = meterbook("mysql://nowhere/db", &["token", "list"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database URL"));
+    // A PostgreSQL that does not answer is an error that says so, not a hang or a panic.
+    let out = meterbook("postgres://nobody@127.0.0.1:9/db", &["token", "list"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.starts_with("error: ") && !err.contains("panicked"),
+        "{err}"
+    );
 }
 
 fn text(output: &std::process::Output) -> String {
@@ -252,7 +259,7 @@ fn the_first_start_creates_an_operator_and_prints_its_password_once() {
     let first_start = |expect_password: bool| {
         let mut child = Command::new(env!("CARGO_BIN_EXE_meterbook"))
             .args(["serve", "--addr", "127.0.0.1:0", "--site-root"])
-            .arg(dir.path())
+            .arg(dir.dir.path())
             .env("MB_DATABASE_URL", &db)
             .env("MB_LOG", "warn")
             .stdout(std::process::Stdio::piped())

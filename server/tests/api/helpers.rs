@@ -28,7 +28,85 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub operator: String,
     pub provider: String,
-    _dir: tempfile::TempDir,
+    /// Kept for its lifetime: dropping it removes the database.
+    _database: TestDatabase,
+}
+
+/// A fresh, empty database for one test, removed when dropped: a SQLite file, or, when
+/// `MB_TEST_POSTGRES` names a PostgreSQL database (`postgres://root@127.0.0.1:5432/test`), a
+/// schema of its own in it. The whole suite runs against either backend this way, and runs do
+/// not collide.
+pub struct TestDatabase {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    /// The PostgreSQL database and the schema made in it.
+    schema: Option<(String, String)>,
+}
+
+static SCHEMAS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Runs one statement on its own connection and runtime, so it works from sync tests, async
+/// tests and `Drop` alike.
+fn run_sql(database: &str, statement: String) -> Result<(), String> {
+    use sqlx::{Connection, Executor};
+    let database = database.to_owned();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        runtime.block_on(async {
+            let mut conn = sqlx::PgConnection::connect(&database)
+                .await
+                .map_err(|e| format!("connecting to {database}: {e}"))?;
+            conn.execute(statement.as_str())
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        })
+    })
+    .join()
+    .map_err(|_| "the SQL thread panicked".to_owned())?
+}
+
+impl TestDatabase {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match std::env::var("MB_TEST_POSTGRES") {
+            Ok(database) if !database.is_empty() => {
+                let n = SCHEMAS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let schema = format!("mbt_{}_{n}", std::process::id());
+                run_sql(&database, format!("CREATE SCHEMA {schema}"))
+                    .expect("create a test schema");
+                let separator = if database.contains('?') { '&' } else { '?' };
+                Self {
+                    url: format!("{database}{separator}options=-c%20search_path%3D{schema}"),
+                    dir,
+                    schema: Some((database, schema)),
+                }
+            }
+            _ => Self {
+                url: format!("sqlite://{}", dir.path().join("meterbook.db").display()),
+                dir,
+                schema: None,
+            },
+        }
+    }
+}
+
+impl Default for TestDatabase {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((database, schema)) = self.schema.take() {
+            // Best effort: a leftover schema costs disk, not correctness.
+            let _ = run_sql(&database, format!("DROP SCHEMA {schema} CASCADE"));
+        }
+    }
 }
 
 #[derive(Default)]
@@ -52,9 +130,8 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(options: Options) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("meterbook.db").display());
-    let store = store::open(&url).await.expect("open store");
+    let database = TestDatabase::new();
+    let store = store::open(&database.url).await.expect("open store");
     let app = Application::build(
         ServerConfig {
             addr: "127.0.0.1:0".parse().expect("addr"),
@@ -65,7 +142,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             trust_forwarded_for: options.trust_forwarded_for,
             widget_origins: options.widget_origins,
             sessions: options.sessions.unwrap_or_default(),
-            site_root: dir.path().display().to_string(),
+            site_root: database.dir.path().display().to_string(),
             secret: None,
         },
         store.clone(),
@@ -88,7 +165,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             .expect("client"),
         operator,
         provider,
-        _dir: dir,
+        _database: database,
     }
 }
 

@@ -13,10 +13,8 @@ fn t(s: &str) -> DateTime<Utc> {
 
 #[tokio::test]
 async fn small_pages_over_sparse_usage_return_every_line_exactly_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store::open(&format!("sqlite://{}", dir.path().join("s.db").display()))
-        .await
-        .unwrap();
+    let database = crate::helpers::TestDatabase::new();
+    let store = store::open(&database.url).await.unwrap();
     let mut rng = SplitMix64::new(99);
     let subs: Vec<SubscriptionId> = (1..=3)
         .map(|i| SubscriptionId::parse(&format!("{i:08}-0000-4000-8000-000000000000")).unwrap())

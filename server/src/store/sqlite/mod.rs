@@ -1,8 +1,5 @@
 //! The embedded SQLite store: WAL mode, migrations from `migrations/sqlite`, set-based ingest.
 
-mod accounts;
-mod widgets;
-
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -12,20 +9,17 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use meterbook_core::explore::{TimeBasis, UsageFact};
 use meterbook_core::overview::DailyMeterTotal;
-use meterbook_core::page::{Page, PageKey};
-use meterbook_core::time::{from_epoch, DAY_SECONDS, HOUR_SECONDS};
-use meterbook_core::usage::{tags_as_text, AggregateLine, InstanceData, UsageRecord};
+use meterbook_core::page::Page;
+use meterbook_core::time::{from_epoch, DAY_SECONDS};
+use meterbook_core::usage::{AggregateLine, UsageRecord};
 use meterbook_core::SubscriptionId;
-use serde_json::{Map, Value};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::names::{NameCache, NameKind};
+use super::portable::reads::{json_text, usage_reads};
+use super::portable::{account_store, widget_store};
 use super::{AggregateRequest, IngestOutcome, StoreError, UsageStore};
-
-/// The first usage-time window a page scans (two hours hold a full page of a busy cloud); it
-/// widens fourfold until the page is full.
-const INITIAL_WINDOW_SECONDS: i64 = 2 * 3_600;
 
 /// Rows per multi-row INSERT: 11 parameters each stays well under SQLite's 32,766 limit.
 const ROWS_PER_INSERT: usize = 2_500;
@@ -33,6 +27,16 @@ const ROWS_PER_INSERT: usize = 2_500;
 const NAMES_PER_STATEMENT: usize = 500;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+account_store!(super::SqliteStore, sqlx::Sqlite);
+widget_store!(super::SqliteStore, sqlx::Sqlite);
+usage_reads!(
+    super::SqliteStore,
+    sqlx::Sqlite,
+    // Walk the key index's usage-time window, with usage_records the outer loop.
+    usage = "usage_records u INDEXED BY usage_records_key",
+    join = "CROSS JOIN"
+);
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -108,15 +112,6 @@ async fn number_names(
         }
     }
     Ok(numbered)
-}
-
-fn json_text(map: &Option<Map<String, Value>>) -> Option<String> {
-    map.as_ref().map(|m| Value::Object(m.clone()).to_string())
-}
-
-/// Text the store wrote itself; anything unreadable is shown as "no tags" rather than failing a page.
-fn json_object(text: Option<String>) -> Option<Map<String, Value>> {
-    text.and_then(|t| serde_json::from_str(&t).ok())
 }
 
 #[async_trait]
@@ -276,68 +271,7 @@ impl UsageStore for SqliteStore {
         &self,
         request: &AggregateRequest,
     ) -> Result<Page<AggregateLine>, StoreError> {
-        let g = request.granularity.seconds();
-        let (start, scan_end) = match &request.after {
-            Some(after) => (after.bucket, after.scan_end),
-            None => match self.usage_span(request).await? {
-                Some((first, last)) => (first.div_euclid(g) * g, last),
-                None => {
-                    return Ok(Page {
-                        items: Vec::new(),
-                        next: None,
-                    })
-                }
-            },
-        };
-        // Scan a usage-time window after the cursor; widen it until it holds a full page or
-        // reaches the end. Pages therefore cost the same at any depth.
-        let mut width = g.max(INITIAL_WINDOW_SECONDS);
-        let rows = loop {
-            let window_end = start.saturating_add(width);
-            let rows = self.page_rows(request, start, window_end).await?;
-            if rows.len() > request.limit || window_end > scan_end {
-                break rows;
-            }
-            width = width.saturating_mul(4);
-        };
-        let more = rows.len() > request.limit;
-        let mut items = Vec::with_capacity(rows.len().min(request.limit));
-        let mut last_key = None;
-        for row in rows.into_iter().take(request.limit) {
-            let bucket: i64 = row.try_get("bucket")?;
-            let subscription_id: String = row.try_get("subscription_id")?;
-            let meter_id: String = row.try_get("meter_id")?;
-            let resource_uri: String = row.try_get("uri")?;
-            let instance = request
-                .show_details
-                .then(|| -> Result<InstanceData, sqlx::Error> {
-                    Ok(InstanceData {
-                        resource_uri: resource_uri.clone(),
-                        location: row.try_get("location")?,
-                        tags: json_object(row.try_get("tags")?),
-                        additional_info: json_object(row.try_get("additional_info")?),
-                    })
-                });
-            items.push(AggregateLine {
-                subscription_id,
-                meter_id,
-                usage_start: from_epoch(bucket),
-                usage_end: from_epoch(bucket + g),
-                quantity: row.try_get("quantity")?,
-                instance: instance.transpose()?,
-            });
-            last_key = Some(PageKey {
-                bucket,
-                subscription: row.try_get("subscription_key")?,
-                meter: row.try_get("meter_key")?,
-                resource: row.try_get("resource_key")?,
-                scan_end,
-            });
-        }
-        Ok(Page {
-            items,
-            next: if more { last_key } else { None },
-        })
+        self.read_aggregates(request).await
     }
 
     async fn daily_totals(
@@ -352,9 +286,9 @@ impl UsageStore for SqliteStore {
         );
         sql.push_bind(DAY_SECONDS)
             .push(" AS day, SUM(quantity) AS quantity, COUNT(*) AS records FROM usage_records WHERE usage_start >= ")
-            .push_bind(from.timestamp())
+            .push_bind(from.timestamp().div_euclid(DAY_SECONDS) * DAY_SECONDS)
             .push(" AND usage_start < ")
-            .push_bind(to.timestamp());
+            .push_bind((to.timestamp() + DAY_SECONDS - 1).div_euclid(DAY_SECONDS) * DAY_SECONDS);
         if let Some(subscriptions) = subscriptions {
             sql.push(
                 " AND subscription IN (SELECT id FROM subscriptions WHERE subscription_id IN (",
@@ -399,192 +333,14 @@ impl UsageStore for SqliteStore {
         to: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<UsageFact>, StoreError> {
-        let (start, end) = match basis {
-            TimeBasis::Usage => (from.timestamp(), to.timestamp()),
-            // Records reported in the window were used within the span the spans table knows.
-            TimeBasis::Reported => match self.reported_span(from, to).await? {
-                Some((first, last)) => (first, last + 1),
-                None => return Ok(Vec::new()),
-            },
-        };
-        let mut sql = QueryBuilder::<Sqlite>::new(
-            "SELECT u.usage_start, s.subscription_id, m.meter_id, r.resource_uri, u.location, \
-             u.tags, u.quantity \
-             FROM usage_records u INDEXED BY usage_records_key \
-             CROSS JOIN subscriptions s ON s.id = u.subscription \
-             CROSS JOIN meters m ON m.id = u.meter \
-             CROSS JOIN resources r ON r.id = u.resource \
-             WHERE u.usage_start >= ",
-        );
-        sql.push_bind(start)
-            .push(" AND u.usage_start < ")
-            .push_bind(end);
-        if basis == TimeBasis::Reported {
-            sql.push(" AND u.reported_time >= ")
-                .push_bind(from.timestamp())
-                .push(" AND u.reported_time < ")
-                .push_bind(to.timestamp());
-        }
-        if let Some(subscriptions) = subscriptions {
-            sql.push(" AND s.subscription_id IN (");
-            let mut list = sql.separated(", ");
-            for sub in subscriptions {
-                list.push_bind(sub.as_str());
-            }
-            if subscriptions.is_empty() {
-                list.push("NULL");
-            }
-            sql.push(")");
-        }
-        sql.push(" LIMIT ").push_bind(limit as i64);
-        let rows = sql.build().fetch_all(&self.pool).await?;
-        rows.into_iter()
-            .map(|row| {
-                let tags: Option<String> = row.try_get("tags")?;
-                Ok(UsageFact {
-                    usage_start: from_epoch(row.try_get("usage_start")?),
-                    subscription_id: row.try_get("subscription_id")?,
-                    meter_id: row.try_get("meter_id")?,
-                    resource_uri: row.try_get("resource_uri")?,
-                    location: row.try_get("location")?,
-                    tags: tag_map(tags.as_deref()),
-                    quantity: row.try_get("quantity")?,
-                })
-            })
-            .collect()
+        self.read_facts(subscriptions, basis, from, to, limit).await
     }
 
     async fn record_count(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM usage_records")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(n as u64)
+        self.read_record_count().await
     }
 
     async fn signing_secret(&self) -> Result<Vec<u8>, StoreError> {
-        let mut candidate = vec![0u8; 32];
-        getrandom::fill(&mut candidate).map_err(|e| {
-            StoreError::Database(sqlx::Error::Io(std::io::Error::other(e.to_string())))
-        })?;
-        // The first process to get here wins; every other one reads what it wrote.
-        sqlx::query("INSERT OR IGNORE INTO settings (name, value) VALUES ('token_secret', ?)")
-            .bind(&candidate)
-            .execute(&self.pool)
-            .await?;
-        Ok(
-            sqlx::query_scalar("SELECT value FROM settings WHERE name = 'token_secret'")
-                .fetch_one(&self.pool)
-                .await?,
-        )
-    }
-}
-
-impl SqliteStore {
-    /// The first and last usage start among records reported in the request's window (of every
-    /// subscription: a tenant's span lies within it).
-    async fn usage_span(
-        &self,
-        request: &AggregateRequest,
-    ) -> Result<Option<(i64, i64)>, StoreError> {
-        self.reported_span(request.reported_start, request.reported_end)
-            .await
-    }
-
-    /// The first and last usage start among records reported in `[from, to)`.
-    async fn reported_span(
-        &self,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Option<(i64, i64)>, StoreError> {
-        // Whole hours covering the window (queries are on the hour; this stays right if not).
-        let row = sqlx::query(
-            "SELECT MIN(first_usage) AS first, MAX(last_usage) AS last FROM reported_spans
-             WHERE reported_hour >= ? AND reported_hour < ?",
-        )
-        .bind(from.timestamp().div_euclid(HOUR_SECONDS))
-        .bind((to.timestamp() + HOUR_SECONDS - 1).div_euclid(HOUR_SECONDS))
-        .fetch_one(&self.pool)
-        .await?;
-        let first: Option<i64> = row.try_get("first")?;
-        let last: Option<i64> = row.try_get("last")?;
-        Ok(first.zip(last))
-    }
-
-    /// Up to `limit + 1` aggregates after the request's cursor, from records whose usage starts
-    /// in `[window_start, window_end)`. Aggregates are grouped by usage-time bucket, which never
-    /// straddles a window edge because windows start on a bucket and span whole buckets.
-    async fn page_rows(
-        &self,
-        request: &AggregateRequest,
-        window_start: i64,
-        window_end: i64,
-    ) -> Result<Vec<sqlx::sqlite::SqliteRow>, StoreError> {
-        let g = request.granularity.seconds();
-        let bucket = format!("((u.usage_start / {g}) * {g})");
-        let (resource, uri, join) = if request.show_details {
-            (
-                "u.resource",
-                "r.resource_uri",
-                "CROSS JOIN resources r ON r.id = u.resource",
-            )
-        } else {
-            ("0", "''", "")
-        };
-        // CROSS JOIN keeps usage_records the outer loop, walking the key index's window. The
-        // names are functions of the numbers grouped by, as SQLite's bare columns allow.
-        let mut sql = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {bucket} AS bucket, u.subscription AS subscription_key, u.meter AS meter_key, {resource} AS resource_key, \
-             s.subscription_id, m.meter_id, {uri} AS uri, SUM(u.quantity) AS quantity, \
-             MAX(u.location) AS location, MAX(u.tags) AS tags, MAX(u.additional_info) AS additional_info \
-             FROM usage_records u INDEXED BY usage_records_key \
-             CROSS JOIN subscriptions s ON s.id = u.subscription \
-             CROSS JOIN meters m ON m.id = u.meter {join} \
-             WHERE u.usage_start >= "
-        ));
-        sql.push_bind(window_start)
-            .push(" AND u.usage_start < ")
-            .push_bind(window_end)
-            .push(" AND u.reported_time >= ")
-            .push_bind(request.reported_start.timestamp())
-            .push(" AND u.reported_time < ")
-            .push_bind(request.reported_end.timestamp());
-        if let Some(sub) = &request.subscription {
-            sql.push(" AND s.subscription_id = ")
-                .push_bind(sub.as_str());
-        }
-        if let Some(after) = &request.after {
-            // The first condition lets the index seek to the cursor (every row of a later group
-            // satisfies it, because a row starts no earlier than its bucket); the second is exact.
-            for columns in [
-                "u.usage_start, u.subscription, u.meter, u.resource".to_owned(),
-                format!("{bucket}, u.subscription, u.meter, {resource}"),
-            ] {
-                sql.push(format!(" AND ({columns}) > ("));
-                let mut key = sql.separated(", ");
-                for value in [
-                    after.bucket,
-                    after.subscription,
-                    after.meter,
-                    after.resource,
-                ] {
-                    key.push_bind(value);
-                }
-                sql.push(")");
-            }
-        }
-        sql.push(
-            " GROUP BY bucket, subscription_key, meter_key, resource_key \
-             ORDER BY bucket, subscription_key, meter_key, resource_key LIMIT ",
-        )
-        .push_bind(request.limit as i64 + 1);
-        Ok(sql.build().fetch_all(&self.pool).await?)
-    }
-}
-
-/// A stored tags object as name -> text.
-fn tag_map(tags: Option<&str>) -> std::collections::BTreeMap<String, String> {
-    match tags.map(serde_json::from_str::<Value>) {
-        Some(Ok(Value::Object(map))) => tags_as_text(map),
-        _ => Default::default(),
+        self.read_signing_secret().await
     }
 }

@@ -1,0 +1,316 @@
+//! Reading usage in SQL that SQLite and PostgreSQL both run: keyset pages of ARM aggregates,
+//! explorer facts, reported-time spans and the shared signing secret. Each store names its
+//! dialect: how the usage table is read (SQLite is told which index to walk) and how tables are
+//! joined (SQLite's CROSS JOIN fixes the join order; PostgreSQL plans its own).
+
+/// The first usage-time window a page scans (two hours hold a full page of a busy cloud); it
+/// widens fourfold until the page is full.
+pub(crate) const INITIAL_WINDOW_SECONDS: i64 = 2 * 3_600;
+
+/// A tags object as stored (JSON text) to name -> text; anything unreadable is "no tags" rather
+/// than a failed page.
+pub(crate) fn tag_map(tags: Option<&str>) -> std::collections::BTreeMap<String, String> {
+    match tags.map(serde_json::from_str::<serde_json::Value>) {
+        Some(Ok(serde_json::Value::Object(map))) => meterbook_core::usage::tags_as_text(map),
+        _ => Default::default(),
+    }
+}
+
+/// A JSON object as the store keeps it: text, or NULL.
+pub(crate) fn json_text(
+    map: &Option<serde_json::Map<String, serde_json::Value>>,
+) -> Option<String> {
+    map.as_ref()
+        .map(|m| serde_json::Value::Object(m.clone()).to_string())
+}
+
+/// Text the store wrote itself; anything unreadable is shown as "no tags" rather than failing a
+/// page.
+pub(crate) fn json_object(
+    text: Option<String>,
+) -> Option<serde_json::Map<String, serde_json::Value>> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+}
+
+/// Implements the shared reads as inherent methods of `$store` (with a `pool` of `$db`):
+/// `read_aggregates`, `read_facts`, `reported_span`, `read_record_count`, `read_signing_secret`.
+/// `$usage` is the FROM item for `usage_records u`, `$join` the join keyword.
+macro_rules! usage_reads {
+    ($store:ty, $db:ty, usage = $usage:literal, join = $join:literal) => {
+        mod usage_reads_impl {
+            use chrono::{DateTime, Utc};
+            use meterbook_core::explore::{TimeBasis, UsageFact};
+            use meterbook_core::page::{Page, PageKey};
+            use meterbook_core::time::{from_epoch, HOUR_SECONDS};
+            use meterbook_core::usage::{AggregateLine, InstanceData};
+            use meterbook_core::SubscriptionId;
+            use sqlx::{QueryBuilder, Row};
+
+            use crate::store::portable::reads::{json_object, tag_map, INITIAL_WINDOW_SECONDS};
+            use crate::store::{AggregateRequest, StoreError};
+
+            type Db = $db;
+            type DbRow = <Db as sqlx::Database>::Row;
+
+            impl $store {
+                pub(super) async fn read_aggregates(
+                    &self,
+                    request: &AggregateRequest,
+                ) -> Result<Page<AggregateLine>, StoreError> {
+                    let g = request.granularity.seconds();
+                    let (start, scan_end) = match &request.after {
+                        Some(after) => (after.bucket, after.scan_end),
+                        // Every subscription's span: a tenant's lies within it.
+                        None => match self
+                            .reported_span(request.reported_start, request.reported_end)
+                            .await?
+                        {
+                            Some((first, last)) => (first.div_euclid(g) * g, last),
+                            None => {
+                                return Ok(Page {
+                                    items: Vec::new(),
+                                    next: None,
+                                })
+                            }
+                        },
+                    };
+                    // Scan a usage-time window after the cursor; widen it until it holds a full
+                    // page or reaches the end. Pages therefore cost the same at any depth.
+                    let mut width = g.max(INITIAL_WINDOW_SECONDS);
+                    let rows = loop {
+                        let window_end = start.saturating_add(width);
+                        let rows = self.page_rows(request, start, window_end).await?;
+                        if rows.len() > request.limit || window_end > scan_end {
+                            break rows;
+                        }
+                        width = width.saturating_mul(4);
+                    };
+                    let more = rows.len() > request.limit;
+                    let mut items = Vec::with_capacity(rows.len().min(request.limit));
+                    let mut last_key = None;
+                    for row in rows.into_iter().take(request.limit) {
+                        let bucket: i64 = row.try_get("bucket")?;
+                        let resource_uri: String = row.try_get("uri")?;
+                        let instance = request
+                            .show_details
+                            .then(|| -> Result<InstanceData, sqlx::Error> {
+                                Ok(InstanceData {
+                                    resource_uri,
+                                    location: row.try_get("location")?,
+                                    tags: json_object(row.try_get("tags")?),
+                                    additional_info: json_object(row.try_get("additional_info")?),
+                                })
+                            });
+                        items.push(AggregateLine {
+                            subscription_id: row.try_get("subscription_id")?,
+                            meter_id: row.try_get("meter_id")?,
+                            usage_start: from_epoch(bucket),
+                            usage_end: from_epoch(bucket + g),
+                            quantity: row.try_get("quantity")?,
+                            instance: instance.transpose()?,
+                        });
+                        last_key = Some(PageKey {
+                            bucket,
+                            subscription: row.try_get("subscription_key")?,
+                            meter: row.try_get("meter_key")?,
+                            resource: row.try_get("resource_key")?,
+                            scan_end,
+                        });
+                    }
+                    Ok(Page {
+                        items,
+                        next: if more { last_key } else { None },
+                    })
+                }
+
+                /// Up to `limit + 1` aggregates after the request's cursor, from records whose
+                /// usage starts in `[window_start, window_end)`. Aggregates are grouped by
+                /// usage-time bucket, which never straddles a window edge because windows start
+                /// on a bucket and span whole buckets.
+                async fn page_rows(
+                    &self,
+                    request: &AggregateRequest,
+                    window_start: i64,
+                    window_end: i64,
+                ) -> Result<Vec<DbRow>, StoreError> {
+                    let g = request.granularity.seconds();
+                    let bucket = format!("((u.usage_start / {g}) * {g})");
+                    let (resource, uri, join) = if request.show_details {
+                        (
+                            "u.resource",
+                            "MIN(r.resource_uri)",
+                            concat!($join, " resources r ON r.id = u.resource"),
+                        )
+                    } else {
+                        ("CAST(0 AS BIGINT)", "''", "")
+                    };
+                    // The names are functions of the numbers grouped by; MIN picks the one.
+                    let mut sql = QueryBuilder::<Db>::new(format!(
+                        "SELECT {bucket} AS bucket, u.subscription AS subscription_key, \
+                         u.meter AS meter_key, {resource} AS resource_key, \
+                         MIN(s.subscription_id) AS subscription_id, MIN(m.meter_id) AS meter_id, \
+                         {uri} AS uri, SUM(u.quantity) AS quantity, MAX(u.location) AS location, \
+                         MAX(u.tags) AS tags, MAX(u.additional_info) AS additional_info \
+                         FROM {} \
+                         {} subscriptions s ON s.id = u.subscription \
+                         {} meters m ON m.id = u.meter {join} \
+                         WHERE u.usage_start >= ",
+                        $usage, $join, $join
+                    ));
+                    sql.push_bind(window_start)
+                        .push(" AND u.usage_start < ")
+                        .push_bind(window_end)
+                        .push(" AND u.reported_time >= ")
+                        .push_bind(request.reported_start.timestamp())
+                        .push(" AND u.reported_time < ")
+                        .push_bind(request.reported_end.timestamp());
+                    if let Some(sub) = &request.subscription {
+                        sql.push(" AND s.subscription_id = ")
+                            .push_bind(sub.as_str().to_owned());
+                    }
+                    if let Some(after) = &request.after {
+                        // The first condition lets the index seek to the cursor (every row of a
+                        // later group satisfies it, because a row starts no earlier than its
+                        // bucket); the second is exact.
+                        for columns in [
+                            "u.usage_start, u.subscription, u.meter, u.resource".to_owned(),
+                            format!("{bucket}, u.subscription, u.meter, {resource}"),
+                        ] {
+                            sql.push(format!(" AND ({columns}) > ("));
+                            let mut key = sql.separated(", ");
+                            for value in [
+                                after.bucket,
+                                after.subscription,
+                                after.meter,
+                                after.resource,
+                            ] {
+                                key.push_bind(value);
+                            }
+                            sql.push(")");
+                        }
+                    }
+                    sql.push(
+                        " GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 LIMIT ",
+                    )
+                    .push_bind(request.limit as i64 + 1);
+                    Ok(sql.build().fetch_all(&self.pool).await?)
+                }
+
+                pub(super) async fn read_facts(
+                    &self,
+                    subscriptions: Option<&[SubscriptionId]>,
+                    basis: TimeBasis,
+                    from: DateTime<Utc>,
+                    to: DateTime<Utc>,
+                    limit: usize,
+                ) -> Result<Vec<UsageFact>, StoreError> {
+                    let (start, end) = match basis {
+                        TimeBasis::Usage => (from.timestamp(), to.timestamp()),
+                        // Records reported in the window were used within the span the spans
+                        // table knows.
+                        TimeBasis::Reported => match self.reported_span(from, to).await? {
+                            Some((first, last)) => (first, last + 1),
+                            None => return Ok(Vec::new()),
+                        },
+                    };
+                    let mut sql = QueryBuilder::<Db>::new(format!(
+                        "SELECT u.usage_start, s.subscription_id, m.meter_id, r.resource_uri, \
+                         u.location, u.tags, u.quantity \
+                         FROM {} \
+                         {} subscriptions s ON s.id = u.subscription \
+                         {} meters m ON m.id = u.meter \
+                         {} resources r ON r.id = u.resource \
+                         WHERE u.usage_start >= ",
+                        $usage, $join, $join, $join
+                    ));
+                    sql.push_bind(start)
+                        .push(" AND u.usage_start < ")
+                        .push_bind(end);
+                    if basis == TimeBasis::Reported {
+                        sql.push(" AND u.reported_time >= ")
+                            .push_bind(from.timestamp())
+                            .push(" AND u.reported_time < ")
+                            .push_bind(to.timestamp());
+                    }
+                    if let Some(subscriptions) = subscriptions {
+                        sql.push(" AND s.subscription_id IN (");
+                        let mut list = sql.separated(", ");
+                        for sub in subscriptions {
+                            list.push_bind(sub.as_str().to_owned());
+                        }
+                        // An empty list reads nothing rather than producing invalid SQL.
+                        if subscriptions.is_empty() {
+                            list.push("NULL");
+                        }
+                        sql.push(")");
+                    }
+                    sql.push(" LIMIT ").push_bind(limit as i64);
+                    let rows = sql.build().fetch_all(&self.pool).await?;
+                    rows.into_iter()
+                        .map(|row| {
+                            let tags: Option<String> = row.try_get("tags")?;
+                            Ok(UsageFact {
+                                usage_start: from_epoch(row.try_get("usage_start")?),
+                                subscription_id: row.try_get("subscription_id")?,
+                                meter_id: row.try_get("meter_id")?,
+                                resource_uri: row.try_get("resource_uri")?,
+                                location: row.try_get("location")?,
+                                tags: tag_map(tags.as_deref()),
+                                quantity: row.try_get("quantity")?,
+                            })
+                        })
+                        .collect()
+                }
+
+                /// The first and last usage start among records reported in `[from, to)`.
+                pub(super) async fn reported_span(
+                    &self,
+                    from: DateTime<Utc>,
+                    to: DateTime<Utc>,
+                ) -> Result<Option<(i64, i64)>, StoreError> {
+                    // Whole hours covering the window (queries are on the hour; this stays
+                    // right if not).
+                    let row = sqlx::query(
+                        "SELECT MIN(first_usage) AS first, MAX(last_usage) AS last
+                         FROM reported_spans WHERE reported_hour >= $1 AND reported_hour < $2",
+                    )
+                    .bind(from.timestamp().div_euclid(HOUR_SECONDS))
+                    .bind((to.timestamp() + HOUR_SECONDS - 1).div_euclid(HOUR_SECONDS))
+                    .fetch_one(&self.pool)
+                    .await?;
+                    let first: Option<i64> = row.try_get("first")?;
+                    let last: Option<i64> = row.try_get("last")?;
+                    Ok(first.zip(last))
+                }
+
+                pub(super) async fn read_record_count(&self) -> Result<u64, StoreError> {
+                    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM usage_records")
+                        .fetch_one(&self.pool)
+                        .await?;
+                    Ok(n as u64)
+                }
+
+                pub(super) async fn read_signing_secret(&self) -> Result<Vec<u8>, StoreError> {
+                    let mut candidate = vec![0u8; 32];
+                    getrandom::fill(&mut candidate)
+                        .map_err(|e| StoreError::Random(e.to_string()))?;
+                    // The first process to get here wins; every other one reads what it wrote.
+                    sqlx::query(
+                        "INSERT INTO settings (name, value) VALUES ('token_secret', $1)
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(&candidate)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(sqlx::query_scalar(
+                        "SELECT value FROM settings WHERE name = 'token_secret'",
+                    )
+                    .fetch_one(&self.pool)
+                    .await?)
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use usage_reads;
