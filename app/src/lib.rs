@@ -5,6 +5,7 @@
 #![recursion_limit = "256"]
 
 pub mod chart;
+pub mod codec;
 pub mod format;
 #[cfg(feature = "ssr")]
 pub mod portal_data;
@@ -81,7 +82,7 @@ pub async fn who_am_i() -> Result<Option<Viewer>, ServerFnError> {
 /// The navigation and sign-out of a signed-in person.
 #[component]
 fn Account() -> impl IntoView {
-    let viewer = Resource::new(|| (), |_| who_am_i());
+    let viewer = crate::codec::page_resource(|| (), |_| who_am_i());
     view! {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {

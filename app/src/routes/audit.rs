@@ -63,7 +63,7 @@ pub async fn load_audit(
 #[component]
 pub fn AuditPage() -> impl IntoView {
     let query = use_query_map();
-    let entries = Resource::new(
+    let entries = crate::codec::page_resource(
         move || {
             let q = query.read();
             (

@@ -19,10 +19,12 @@ use serde::{Deserialize, Serialize};
 use crate::chart::RenderedChart;
 use crate::format::{amount, day_label, iso_day, iso_hour, month_label, short_id};
 
-/// One explorer page and, when asked for, its chart drawn as SVG on the server.
+/// One explorer page and, when asked for, its chart drawn as SVG on the server. The API answers
+/// the exploration's fields with `chart_svg` beside them; this type nests them instead, because
+/// `serde(flatten)` would make the browser bundle carry a second, buffered deserializer of every
+/// type in an exploration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExploreAnswer {
-    #[serde(flatten)]
     pub exploration: Exploration,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chart_svg: Option<RenderedChart>,
@@ -62,7 +64,15 @@ pub async fn fetch_exploration(search: String) -> Result<ExploreAnswer, String> 
 mod browser {
     use meterbook_core::error::ErrorEnvelope;
 
+    use crate::chart::RenderedChart;
+
     use super::ExploreAnswer;
+
+    #[derive(serde::Deserialize)]
+    struct ChartOnly {
+        #[serde(default)]
+        chart_svg: Option<RenderedChart>,
+    }
 
     /// `GET /api/v1/explore` with the session cookie; ARM errors become their message.
     pub async fn fetch(search: String) -> Result<ExploreAnswer, String> {
@@ -73,14 +83,23 @@ mod browser {
             .await
             .map_err(|_| "Meterbook could not be reached; check the connection and try again")?;
         if response.ok() {
-            return response.json::<ExploreAnswer>().await.map_err(|_| {
-                "Meterbook sent an answer this page cannot read; reload the page".into()
+            let unreadable = || "Meterbook sent an answer this page cannot read; reload the page";
+            let text = response.text().await.map_err(|_| unreadable())?;
+            // The same text twice: once for the exploration (unknown fields are skipped), once
+            // for the chart beside it. Read as bytes, like every other answer (see `codec`).
+            let exploration = serde_json::from_slice(text.as_bytes()).map_err(|_| unreadable())?;
+            let chart: ChartOnly =
+                serde_json::from_slice(text.as_bytes()).map_err(|_| unreadable())?;
+            return Ok(ExploreAnswer {
+                exploration,
+                chart_svg: chart.chart_svg,
             });
         }
         if response.status() == 401 {
             return Err("Your session has ended; sign in again".into());
         }
-        match response.json::<ErrorEnvelope>().await {
+        let text = response.text().await.unwrap_or_default();
+        match serde_json::from_slice::<ErrorEnvelope>(text.as_bytes()) {
             Ok(envelope) => Err(envelope.error.message),
             Err(_) => Err(format!(
                 "Meterbook answered {}; try again",
@@ -106,7 +125,7 @@ pub fn explorer_href(query: &ExploreQuery, paging: Option<(&str, &str)>) -> Stri
 #[component]
 pub fn ExplorerPage() -> impl IntoView {
     let location = use_location();
-    let answer = Resource::new(move || location.search.get(), fetch_exploration);
+    let answer = crate::codec::page_resource(move || location.search.get(), fetch_exploration);
     let (pending, set_pending) = signal(false);
     view! {
         <div class="page-head">

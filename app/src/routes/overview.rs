@@ -58,7 +58,7 @@ pub async fn load_overview(
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let query = use_query_map();
-    let overview = Resource::new(
+    let overview = crate::codec::page_resource(
         move || (query.read().get("meter"), query.read().get("sort")),
         |(meter, sort)| load_overview(meter, sort),
     );

@@ -126,7 +126,7 @@ pub async fn change_person(
 #[component]
 pub fn PeoplePage() -> impl IntoView {
     let change = ServerAction::<ChangePerson>::new();
-    let data = Resource::new(move || change.version().get(), |_| load_people());
+    let data = crate::codec::page_resource(move || change.version().get(), |_| load_people());
     view! {
         <h1>"People"</h1>
         <p class="period">

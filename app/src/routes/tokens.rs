@@ -146,7 +146,7 @@ pub(crate) fn message(e: &ServerFnError) -> String {
 pub fn TokensPage() -> impl IntoView {
     let create = ServerAction::<CreateApiToken>::new();
     let revoke = ServerAction::<RevokeApiToken>::new();
-    let data = Resource::new(
+    let data = crate::codec::page_resource(
         move || (create.version().get(), revoke.version().get()),
         |_| load_tokens(),
     );

@@ -154,7 +154,7 @@ pub async fn revoke_widget(csrf: String, id: i64) -> Result<(), ServerFnError> {
 pub fn WidgetsPage() -> impl IntoView {
     let create = ServerAction::<CreateWidget>::new();
     let revoke = ServerAction::<RevokeWidget>::new();
-    let data = Resource::new(
+    let data = crate::codec::page_resource(
         move || (create.version().get(), revoke.version().get()),
         |_| load_widgets(),
     );

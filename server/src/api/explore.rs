@@ -10,7 +10,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::Utc;
 use meterbook_app::chart::explorer_chart;
-use meterbook_app::routes::explorer::ExploreAnswer;
 use meterbook_core::explore::{explore_csv_fields, ExploreQuery, EXPLORE_CSV_COLUMNS};
 use meterbook_core::export::write_csv_record;
 use meterbook_core::ArmCode;
@@ -21,6 +20,16 @@ use crate::audit::{self, Event};
 use crate::auth::Caller;
 use crate::explore::{explore, explorer, parse_request, scope_of, ExploreError, Paging};
 use crate::state::AppState;
+
+/// `GET /api/v1/explore`: an exploration's fields, and with `chart=svg` the chart drawn as SVG
+/// beside them.
+#[derive(serde::Serialize)]
+struct ExploreResponse {
+    #[serde(flatten)]
+    exploration: meterbook_core::explore::Exploration,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chart_svg: Option<meterbook_app::chart::RenderedChart>,
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -72,7 +81,7 @@ async fn explore_page(
     } else {
         None
     };
-    Ok(Json(ExploreAnswer {
+    Ok(Json(ExploreResponse {
         exploration: page,
         chart_svg,
     })

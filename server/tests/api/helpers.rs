@@ -28,8 +28,10 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub operator: String,
     pub provider: String,
-    /// Kept for its lifetime: dropping it removes the database.
-    _database: TestDatabase,
+    pub database_url: String,
+    _site_root: tempfile::TempDir,
+    /// The database this server made, removed when the server's test ends.
+    _database: Option<TestDatabase>,
 }
 
 /// A fresh, empty database for one test, removed when dropped: a SQLite file, or, when
@@ -131,7 +133,22 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(options: Options) -> TestApp {
     let database = TestDatabase::new();
-    let store = store::open(&database.url).await.expect("open store");
+    let url = database.url.clone();
+    start_server(&url, options, Some(database)).await
+}
+
+impl TestApp {
+    /// Another server on this one's database, as behind a load balancer: it shares every
+    /// session, token and record, and nothing else.
+    pub async fn second_server(&self) -> TestApp {
+        start_server(&self.database_url, Options::default(), None).await
+    }
+}
+
+/// A server on the database at `url`; `owned` is dropped (removing the database) with it.
+async fn start_server(url: &str, options: Options, owned: Option<TestDatabase>) -> TestApp {
+    let store = store::open(url).await.expect("open store");
+    let site_root = tempfile::tempdir().expect("site root");
     let app = Application::build(
         ServerConfig {
             addr: "127.0.0.1:0".parse().expect("addr"),
@@ -142,7 +159,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             trust_forwarded_for: options.trust_forwarded_for,
             widget_origins: options.widget_origins,
             sessions: options.sessions.unwrap_or_default(),
-            site_root: database.dir.path().display().to_string(),
+            site_root: site_root.path().display().to_string(),
             secret: None,
         },
         store.clone(),
@@ -165,7 +182,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             .expect("client"),
         operator,
         provider,
-        _database: database,
+        database_url: url.to_owned(),
+        _site_root: site_root,
+        _database: owned,
     }
 }
 

@@ -12,6 +12,7 @@ mod isolation;
 mod people;
 mod portal;
 mod proxy;
+mod shared;
 mod store;
 mod usage;
 mod widget;

@@ -106,3 +106,84 @@ async fn small_pages_over_sparse_usage_return_every_line_exactly_once() {
         }
     }
 }
+
+#[tokio::test]
+async fn daily_totals_follow_corrections_repeats_and_months() {
+    let database = crate::helpers::TestDatabase::new();
+    let store = store::open(&database.url).await.unwrap();
+    let sub = SubscriptionId::parse("00000001-0000-4000-8000-000000000000").unwrap();
+    let record = |start: &str, resource: &str, quantity: f64| {
+        let start = t(start);
+        UsageRecord {
+            subscription_id: sub.clone(),
+            meter_id: "METER".into(),
+            instance: InstanceData {
+                resource_uri: resource.into(),
+                ..InstanceData::default()
+            },
+            usage_start: start,
+            usage_end: start + Duration::hours(1),
+            reported_time: None,
+            quantity,
+        }
+    };
+    // Two months (so two partitions on PostgreSQL), then a batch of corrections, repeats within
+    // the batch (the last one counts) and duplicates.
+    store
+        .ingest(
+            &[
+                record("2026-01-31T22:00:00Z", "/r/a", 1.0),
+                record("2026-01-31T23:00:00Z", "/r/a", 2.0),
+                record("2026-02-01T00:00:00Z", "/r/a", 4.0),
+            ],
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let outcome = store
+        .ingest(
+            &[
+                record("2026-01-31T22:00:00Z", "/r/a", 1.0),
+                record("2026-01-31T23:00:00Z", "/r/a", 5.0),
+                record("2026-02-01T00:00:00Z", "/r/b", 8.0),
+                record("2026-02-01T00:00:00Z", "/r/b", 16.0),
+            ],
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (outcome.accepted, outcome.duplicates, outcome.corrected),
+        (1, 1, 2)
+    );
+    let totals = store
+        .daily_totals(
+            Some(std::slice::from_ref(&sub)),
+            t("2026-01-01T00:00:00Z"),
+            t("2026-03-01T00:00:00Z"),
+        )
+        .await
+        .unwrap();
+    let days: Vec<(String, f64, u64)> = totals
+        .iter()
+        .map(|d| (d.day.to_string(), d.quantity, d.records))
+        .collect();
+    assert_eq!(
+        days,
+        vec![
+            ("2026-01-31".to_owned(), 6.0, 2),
+            ("2026-02-01".to_owned(), 20.0, 2),
+        ]
+    );
+    assert_eq!(store.record_count().await.unwrap(), 4);
+    let other = SubscriptionId::parse("00000002-0000-4000-8000-000000000000").unwrap();
+    assert!(store
+        .daily_totals(
+            Some(&[other]),
+            t("2026-01-01T00:00:00Z"),
+            t("2026-03-01T00:00:00Z")
+        )
+        .await
+        .unwrap()
+        .is_empty());
+}
