@@ -7,6 +7,7 @@
 pub mod chart;
 pub mod codec;
 pub mod format;
+pub mod forms;
 #[cfg(feature = "ssr")]
 pub mod portal_data;
 pub mod routes;

@@ -357,11 +357,13 @@ fn ChartCard(chart: Option<ChartData>, svg: Option<RenderedChart>) -> impl IntoV
     let Some(chart) = chart else {
         return ().into_any();
     };
+    // Labels are Meterbook's own English words: ASCII lower-casing keeps Unicode's case tables
+    // out of the browser bundle.
     let title = format!(
         "{} by {}, {}",
         chart.unit,
-        chart.group_label.to_lowercase(),
-        chart.step.label().to_lowercase()
+        chart.group_label.to_ascii_lowercase(),
+        chart.step.label().to_ascii_lowercase()
     );
     let step = chart.step;
     view! {

@@ -5,6 +5,8 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::forms::{Fields, ServerForm};
+
 use crate::routes::tokens::message;
 
 /// A person as the portal lists them.
@@ -165,6 +167,17 @@ fn ChangeNotice(change: ServerAction<ChangePerson>) -> impl IntoView {
 }
 
 /// A one-button form that makes `op` to one person.
+fn change_call(f: &Fields) -> Option<ChangePerson> {
+    Some(ChangePerson {
+        csrf: f.text("csrf"),
+        op: f.text("op"),
+        id: f.number("id"),
+        username: f.optional("username"),
+        role: f.optional("role"),
+        subscriptions: f.optional("subscriptions"),
+    })
+}
+
 fn person_button(
     change: ServerAction<ChangePerson>,
     op: &'static str,
@@ -175,12 +188,12 @@ fn person_button(
 ) -> AnyView {
     let aria = format!("{label} {who}");
     view! {
-        <ActionForm action=change>
+        <ServerForm action=change call=change_call>
             <input type="hidden" name="csrf" value=csrf/>
             <input type="hidden" name="op" value=op/>
             <input type="hidden" name="id" value=id/>
             <button type="submit" class="secondary" aria-label=aria>{label}</button>
-        </ActionForm>
+        </ServerForm>
     }
     .into_any()
 }
@@ -211,14 +224,14 @@ fn PeopleBody(page: PeopleData, change: ServerAction<ChangePerson>) -> impl Into
                         }}
                         {person_button(change, "password", "New password", csrf.clone(), p.id, &who)}
                         {tenant.then(|| view! {
-                            <ActionForm action=change attr:class="inline-form">
+                            <ServerForm action=change call=change_call class="inline-form">
                                 <input type="hidden" name="csrf" value=csrf.clone()/>
                                 <input type="hidden" name="id" value=p.id/>
                                 <label class="visually-hidden" for=format!("grant-{}", p.id)>{format!("Subscriptions for {}", p.username)}</label>
                                 <input id=format!("grant-{}", p.id) name="subscriptions" placeholder="subscription ID" size="20"/>
                                 <button type="submit" name="op" value="grant" class="secondary">"Grant"</button>
                                 <button type="submit" name="op" value="revoke" class="secondary">"Revoke"</button>
-                            </ActionForm>
+                            </ServerForm>
                         })}
                     </td>
                 </tr>
@@ -228,7 +241,7 @@ fn PeopleBody(page: PeopleData, change: ServerAction<ChangePerson>) -> impl Into
     view! {
         <section class="card" aria-labelledby="new-person-title">
             <h2 id="new-person-title">"Add a person"</h2>
-            <ActionForm action=change attr:class="stacked-form">
+            <ServerForm action=change call=change_call class="stacked-form">
                 <input type="hidden" name="csrf" value=page.csrf_token.clone()/>
                 <input type="hidden" name="op" value="add"/>
                 <label for="person-name">"Username"</label>
@@ -241,7 +254,7 @@ fn PeopleBody(page: PeopleData, change: ServerAction<ChangePerson>) -> impl Into
                 <label for="person-subs">"Subscriptions (tenant users; separate with commas)"</label>
                 <input id="person-subs" name="subscriptions"/>
                 <button type="submit">"Add"</button>
-            </ActionForm>
+            </ServerForm>
         </section>
         <section class="card" aria-labelledby="people-title">
             <h2 id="people-title">"Everyone"</h2>

@@ -4,6 +4,8 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::forms::{Fields, ServerForm};
+
 /// A token as the portal lists it, without its secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenView {
@@ -142,6 +144,22 @@ pub(crate) fn message(e: &ServerFnError) -> String {
     }
 }
 
+fn create_call(f: &Fields) -> Option<CreateApiToken> {
+    Some(CreateApiToken {
+        csrf: f.text("csrf"),
+        name: f.text("name"),
+        role: f.text("role"),
+        subscriptions: f.text("subscriptions"),
+    })
+}
+
+fn revoke_call(f: &Fields) -> Option<RevokeApiToken> {
+    Some(RevokeApiToken {
+        csrf: f.text("csrf"),
+        id: f.number("id")?,
+    })
+}
+
 #[component]
 pub fn TokensPage() -> impl IntoView {
     let create = ServerAction::<CreateApiToken>::new();
@@ -233,11 +251,11 @@ fn TokensBody(
                     <td>{state}</td>
                     <td>
                         {live.then(|| view! {
-                            <ActionForm action=revoke>
+                            <ServerForm action=revoke call=revoke_call>
                                 <input type="hidden" name="csrf" value=csrf/>
                                 <input type="hidden" name="id" value=t.id/>
                                 <button type="submit" class="secondary" aria-label=format!("Revoke token {}", t.name)>"Revoke"</button>
-                            </ActionForm>
+                            </ServerForm>
                         })}
                     </td>
                 </tr>
@@ -247,7 +265,7 @@ fn TokensBody(
     view! {
         <section class="card" aria-labelledby="new-token-title">
             <h2 id="new-token-title">"New token"</h2>
-            <ActionForm action=create attr:class="stacked-form">
+            <ServerForm action=create call=create_call class="stacked-form">
                 <input type="hidden" name="csrf" value=csrf/>
                 <label for="token-name">"Name"</label>
                 <input id="token-name" name="name" required maxlength="64" placeholder="e.g. billing-export"/>
@@ -255,7 +273,7 @@ fn TokensBody(
                 <label for="token-subs">"Subscriptions (tenant tokens; separate with commas)"</label>
                 <input id="token-subs" name="subscriptions" value=default_subs/>
                 <button type="submit">"Create token"</button>
-            </ActionForm>
+            </ServerForm>
         </section>
         <section class="card" aria-labelledby="tokens-title">
             <h2 id="tokens-title">{if page.is_operator { "All tokens" } else { "Your tokens" }}</h2>

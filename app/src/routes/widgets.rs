@@ -5,6 +5,8 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::forms::{Fields, ServerForm};
+
 /// Days a widget lasts unless the form says otherwise, and the most it may.
 pub const DEFAULT_WIDGET_DAYS: u32 = 90;
 pub const MAX_WIDGET_DAYS: u32 = 365;
@@ -150,6 +152,23 @@ pub async fn revoke_widget(csrf: String, id: i64) -> Result<(), ServerFnError> {
         .map_err(crate::routes::tokens::bad_request)
 }
 
+fn create_call(f: &Fields) -> Option<CreateWidget> {
+    Some(CreateWidget {
+        csrf: f.text("csrf"),
+        name: f.text("name"),
+        subscription: f.text("subscription"),
+        categories: f.text("categories"),
+        days: f.text("days"),
+    })
+}
+
+fn revoke_call(f: &Fields) -> Option<RevokeWidget> {
+    Some(RevokeWidget {
+        csrf: f.text("csrf"),
+        id: f.number("id")?,
+    })
+}
+
 #[component]
 pub fn WidgetsPage() -> impl IntoView {
     let create = ServerAction::<CreateWidget>::new();
@@ -245,11 +264,11 @@ fn WidgetsBody(
                     <td>{w.state.clone()}</td>
                     <td>
                         {w.live.then(|| view! {
-                            <ActionForm action=revoke>
+                            <ServerForm action=revoke call=revoke_call>
                                 <input type="hidden" name="csrf" value=csrf/>
                                 <input type="hidden" name="id" value=w.id/>
                                 <button type="submit" class="secondary" aria-label=format!("Revoke widget {}", w.name)>"Revoke"</button>
-                            </ActionForm>
+                            </ServerForm>
                         })}
                     </td>
                 </tr>
@@ -259,7 +278,7 @@ fn WidgetsBody(
     view! {
         <section class="card" aria-labelledby="new-widget-title">
             <h2 id="new-widget-title">"New widget"</h2>
-            <ActionForm action=create attr:class="stacked-form">
+            <ServerForm action=create call=create_call class="stacked-form">
                 <input type="hidden" name="csrf" value=page.csrf_token.clone()/>
                 <label for="widget-name">"Name (shown as the widget's title)"</label>
                 <input id="widget-name" name="name" required maxlength="64" placeholder="e.g. Team Atlas cloud usage"/>
@@ -273,7 +292,7 @@ fn WidgetsBody(
                 <label for="widget-days">"Expires after (days)"</label>
                 <input id="widget-days" name="days" type="number" min="1" max=MAX_WIDGET_DAYS value=DEFAULT_WIDGET_DAYS required/>
                 <button type="submit">"Create widget"</button>
-            </ActionForm>
+            </ServerForm>
         </section>
         <section class="card" aria-labelledby="widgets-title">
             <h2 id="widgets-title">{if page.is_operator { "All widgets" } else { "Your widgets" }}</h2>

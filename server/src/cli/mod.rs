@@ -62,6 +62,19 @@ enum Command {
     Token(TokenCommand),
     /// Show the audit log: sign-ins, sign-outs, token and user changes, exports.
     Audit(AuditArgs),
+    /// Copy a SQLite store into an empty PostgreSQL database, then check that both hold the
+    /// same (row counts, and the count and sum of usage).
+    Migrate(MigrateArgs),
+}
+
+#[derive(Args, Debug)]
+struct MigrateArgs {
+    /// The store to copy: sqlite://FILE.
+    #[arg(long)]
+    from: String,
+    /// The empty PostgreSQL database to copy into: postgres://USER@HOST/DATABASE.
+    #[arg(long)]
+    to: String,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -188,6 +201,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = cli
         .command
         .unwrap_or(Command::Serve(ServeArgs::parse_default()));
+    if let Command::Migrate(args) = &command {
+        // Names its own two databases; --database plays no part.
+        return migrate(args).await;
+    }
     let store = store::open(&cli.database)
         .await
         .with_context(|| format!("opening {}", cli.database))?;
@@ -208,7 +225,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(cmd) => accounts::user(store.as_ref(), cmd).await,
         Command::Token(cmd) => accounts::token(store.as_ref(), cmd).await,
         Command::Audit(args) => accounts::audit(store.as_ref(), args).await,
+        Command::Migrate(args) => migrate(&args).await,
     }
+}
+
+async fn migrate(args: &MigrateArgs) -> anyhow::Result<()> {
+    let report = store::copy::sqlite_to_postgres(&args.from, &args.to, |copied| {
+        eprintln!("copied {copied} usage records");
+    })
+    .await
+    .with_context(|| format!("copying {} to {}", args.from, args.to))?;
+    println!("{:<26} {:>12} {:>12}", "table", "source", "target");
+    for (table, source, target) in &report.tables {
+        println!("{table:<26} {source:>12} {target:>12}");
+    }
+    let ((n_from, sum_from), (n_to, sum_to)) = report.usage;
+    println!("{:<26} {n_from:>12} {n_to:>12}", "usage records");
+    println!(
+        "{:<26} {sum_from:>12.3} {sum_to:>12.3}",
+        "usage quantity (sum)"
+    );
+    if !report.matches() {
+        bail!(
+            "the copy does not match its source (see the counts above); the target is incomplete"
+        );
+    }
+    println!("the copy matches its source");
+    Ok(())
 }
 
 impl ServeArgs {

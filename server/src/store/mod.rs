@@ -2,6 +2,7 @@
 //! not know which database they run on. SQL lives only below this module.
 
 mod accounts;
+pub mod copy;
 mod names;
 mod portable;
 mod postgres;

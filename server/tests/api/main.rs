@@ -5,6 +5,7 @@
 
 mod auth;
 mod cli;
+mod durability;
 mod explore;
 mod helpers;
 mod ingest;

@@ -64,6 +64,13 @@ impl PostgresStore {
     }
 }
 
+impl PostgresStore {
+    /// The connection pool, for copying a store across (`meterbook migrate`).
+    pub(super) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
 #[async_trait]
 impl UsageStore for PostgresStore {
     async fn ingest(

@@ -114,6 +114,13 @@ async fn number_names(
     Ok(numbered)
 }
 
+impl SqliteStore {
+    /// The connection pool, for copying a store across (`meterbook migrate`).
+    pub(super) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
 #[async_trait]
 impl UsageStore for SqliteStore {
     async fn ingest(
