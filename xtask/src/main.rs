@@ -23,9 +23,10 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("bench") => bench(&args[1..]),
         Some("bench-portal") => bench_portal(),
+        Some("end2end") => setup(true).and_then(|()| browser_tests()),
         Some("setup") => setup(true),
         _ => Err(
-            "usage: cargo xtask run [meterbook serve args...] | test | bench [args...] | bench-portal | setup"
+            "usage: cargo xtask run [meterbook serve args...] | test | end2end | bench [args...] | bench-portal | setup"
                 .into(),
         ),
     };
@@ -231,6 +232,12 @@ fn test() -> Result {
     step("unit and integration tests (SQLite)");
     check(&mut cmd("cargo", &["test", "--workspace"]))?;
     postgres_tests()?;
+    browser_tests()
+}
+
+/// Builds the site (debug) and runs the Playwright tests against it (`cargo xtask end2end` runs
+/// only this, after a portal change).
+fn browser_tests() -> Result {
     step("building the site for the browser tests");
     check(&mut cmd("cargo", &["leptos", "build"]))?;
     end2end()

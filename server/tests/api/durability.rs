@@ -74,7 +74,10 @@ async fn start_server(url: &str, port: u16, site: &std::path::Path) -> Child {
         .unwrap();
     let mut child = child;
     for _ in 0..300 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return child;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
