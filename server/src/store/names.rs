@@ -28,6 +28,15 @@ impl NameKind {
     }
 }
 
+/// The name of `kind` a usage record carries.
+pub fn name_of(kind: NameKind, record: &meterbook_core::usage::UsageRecord) -> &str {
+    match kind {
+        NameKind::Subscription => record.subscription_id.as_str(),
+        NameKind::Meter => &record.meter_id,
+        NameKind::Resource => &record.instance.resource_uri,
+    }
+}
+
 /// Committed name -> number maps, shared by every request of one store.
 #[derive(Debug, Default)]
 pub struct NameCache {

@@ -8,7 +8,7 @@ use meterbook_core::usage::UsageRecord;
 use sqlx::{PgConnection, Row};
 
 use super::PostgresStore;
-use crate::store::names::NameKind;
+use crate::store::names::{name_of, NameKind};
 use crate::store::portable::reads::json_text;
 use crate::store::{IngestOutcome, StoreError};
 
@@ -19,14 +19,6 @@ const INGEST_LOCK: i64 = 0x6d62_696e_6765_7374; // "mbingest"
 
 /// Rows per staging statement: each one sends eleven arrays of this length.
 const ROWS_PER_STATEMENT: usize = 20_000;
-
-fn name_of(kind: NameKind, record: &UsageRecord) -> &str {
-    match kind {
-        NameKind::Subscription => record.subscription_id.as_str(),
-        NameKind::Meter => &record.meter_id,
-        NameKind::Resource => &record.instance.resource_uri,
-    }
-}
 
 /// Numbers `names` of one kind (none of them known to the cache), adding those the table lacks.
 async fn number_names(

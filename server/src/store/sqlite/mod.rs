@@ -16,7 +16,7 @@ use meterbook_core::SubscriptionId;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
-use super::names::{NameCache, NameKind};
+use super::names::{name_of, NameCache, NameKind};
 use super::portable::reads::{json_text, usage_reads};
 use super::portable::{account_store, widget_store};
 use super::{AggregateRequest, IngestOutcome, StoreError, UsageStore};
@@ -69,14 +69,6 @@ impl SqliteStore {
             pool,
             names: Arc::default(),
         })
-    }
-}
-
-fn name_of(kind: NameKind, record: &UsageRecord) -> &str {
-    match kind {
-        NameKind::Subscription => record.subscription_id.as_str(),
-        NameKind::Meter => &record.meter_id,
-        NameKind::Resource => &record.instance.resource_uri,
     }
 }
 
