@@ -5,6 +5,7 @@
 //! so the crate builds for the server and for the browser (wasm32) alike.
 
 pub mod access;
+pub mod csv;
 pub mod error;
 pub mod explore;
 pub mod export;
@@ -13,6 +14,7 @@ pub mod meter;
 pub mod overview;
 pub mod page;
 pub mod query;
+pub mod rating;
 pub mod rng;
 pub mod time;
 pub mod usage;

@@ -12,34 +12,29 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use chrono::{Duration as ChronoDuration, Utc};
+use common::{
+    fetch, ms, number_arg, p50, provider_page_url, rss_kb, send_all, serve, token, walk, Workload,
+    BATCH,
+};
 use meterbook_core::access::Role;
 use meterbook_core::time::floor_day;
-use meterbook_core::usage::{UsageAggregatePage, UsageRecord};
+use meterbook_core::usage::UsageRecord;
 use meterbook_core::SubscriptionId;
-use meterbook_server::auth::{issue_token, TokenRequest};
-use meterbook_server::demo::{self, DemoSpec};
 use meterbook_server::source::UpstreamConfig;
 use meterbook_server::store::{self, SqliteStore};
 use meterbook_server::{Application, ServerConfig, DEFAULT_PROVIDER_SUBSCRIPTION};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Sqlite};
 
-const BATCH: usize = 10_000;
-const REPEATS: usize = 15;
-
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let wanted: usize = args
-        .iter()
-        .position(|a| a == "--records")
-        .and_then(|i| args.get(i + 1))
-        .map(|v| v.replace('_', "").parse().expect("--records N"))
-        .unwrap_or(1_000_000);
+    let wanted = number_arg("--records", 1_000_000);
     let dir = tempfile::tempdir().unwrap();
 
     // The same demo usage the simulator makes, one tenant after another, made batch by batch so
@@ -59,113 +54,22 @@ async fn main() {
     // Meterbook: POST the batches to a real server, two clients at a time.
     let url = format!("sqlite://{}", dir.path().join("meterbook.db").display());
     let store = store::open(&url).await.unwrap();
-    let app = Application::build(
-        ServerConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            public_url: None,
-            provider_subscription: SubscriptionId::parse(DEFAULT_PROVIDER_SUBSCRIPTION).unwrap(),
-            upstream: None,
-            trust_forwarded_for: false,
-            widget_origins: Vec::new(),
-            sessions: Default::default(),
-            site_root: dir.path().display().to_string(),
-            secret: None,
-        },
-        store.clone(),
-    )
-    .await
-    .unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run());
-    let (_, provider) = issue_token(
-        store.as_ref(),
-        &TokenRequest {
-            name: "bench-provider",
-            role: Role::Provider,
-            subscriptions: &[],
-            created_by: None,
-        },
-    )
-    .await
-    .unwrap();
-    let (_, operator) = issue_token(
-        store.as_ref(),
-        &TokenRequest {
-            name: "bench-operator",
-            role: Role::Operator,
-            subscriptions: &[],
-            created_by: None,
-        },
-    )
-    .await
-    .unwrap();
+    let base = serve(store.clone(), dir.path()).await;
+    let provider = token(store.as_ref(), Role::Provider, &[]).await;
+    let operator = token(store.as_ref(), Role::Operator, &[]).await;
     let client = reqwest::Client::new();
-    // JSON is made two batches at a time (so 10M records fit in memory) and only the sending is
-    // timed: the client's serialization is not the server's cost.
-    let mut sending = Duration::ZERO;
-    let mut payload = 0usize;
-    let mut workload = Workload::new(end, wanted);
-    loop {
-        let pair: Vec<String> = workload
-            .by_ref()
-            .take(2)
-            .map(|batch| to_json(&batch))
-            .collect();
-        if pair.is_empty() {
-            break;
-        }
-        payload += pair.iter().map(String::len).sum::<usize>();
-        let started = Instant::now();
-        let sends = pair.into_iter().map(|body| {
-            let (client, base, provider) = (client.clone(), base.clone(), provider.clone());
-            tokio::spawn(async move {
-                let r = client
-                    .post(format!("{base}/api/v1/usage-records"))
-                    .bearer_auth(provider)
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status(), 200, "{:?}", r.text().await);
-            })
-        });
-        for send in sends.collect::<Vec<_>>() {
-            send.await.unwrap();
-        }
-        sending += started.elapsed();
-    }
+    let (sending, payload) =
+        send_all(&client, &base, &provider, Workload::new(end, wanted), 2).await;
     let http_secs = sending.as_secs_f64();
     println!("sent {:.0} MB of JSON", payload as f64 / 1e6);
     assert_eq!(store.record_count().await.unwrap(), wanted as u64);
 
     // Paging the provider API, hourly with details, over everything reported.
     let start = end - ChronoDuration::days(31);
-    let first = format!(
-        "{base}/subscriptions/{DEFAULT_PROVIDER_SUBSCRIPTION}/providers/Microsoft.Commerce.Admin/subscriberUsageAggregates?api-version=2015-06-01-preview&reportedStartTime={}&reportedEndTime={}&aggregationGranularity=Hourly",
-        start.format("%Y-%m-%dT%H:%M:%SZ"),
-        end.format("%Y-%m-%dT%H:%M:%SZ")
-    );
-    let mut link = first.clone();
-    let mut page_500 = None;
-    for page in 1..=500 {
-        let body: UsageAggregatePage = client
-            .get(&link)
-            .bearer_auth(&operator)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(body.value.len(), 1_000);
-        if page == 500 {
-            page_500 = Some(link.clone());
-        }
-        link = body.next_link.expect("more pages");
-    }
-    let page_500 = page_500.unwrap();
-    let http_page_1 = p50(REPEATS, || fetch(&client, &first, &operator)).await;
-    let http_page_500 = p50(REPEATS, || fetch(&client, &page_500, &operator)).await;
+    let first = provider_page_url(&base, start, end);
+    let page_500 = walk(&client, &first, &operator, 500).await;
+    let http_page_1 = p50(|| fetch(&client, &first, &operator)).await;
+    let http_page_500 = p50(|| fetch(&client, &page_500, &operator)).await;
 
     // The same pages through a second Meterbook fronting the first as its upstream hub.
     let credential = dir.path().join("hub-token");
@@ -198,33 +102,11 @@ async fn main() {
     .unwrap();
     let proxy_base = format!("http://127.0.0.1:{}", proxy.port());
     tokio::spawn(proxy.run());
-    let (_, proxy_operator) = issue_token(
-        proxy_store.as_ref(),
-        &TokenRequest {
-            name: "bench-operator",
-            role: Role::Operator,
-            subscriptions: &[],
-            created_by: None,
-        },
-    )
-    .await
-    .unwrap();
+    let proxy_operator = token(proxy_store.as_ref(), Role::Operator, &[]).await;
     let proxy_first = first.replace(&base, &proxy_base);
-    let mut link = proxy_first.clone();
-    for _ in 1..500 {
-        let body: UsageAggregatePage = client
-            .get(&link)
-            .bearer_auth(&proxy_operator)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        link = body.next_link.expect("more pages");
-    }
-    let proxy_page_1 = p50(REPEATS, || fetch(&client, &proxy_first, &proxy_operator)).await;
-    let proxy_page_500 = p50(REPEATS, || fetch(&client, &link, &proxy_operator)).await;
+    let link = walk(&client, &proxy_first, &proxy_operator, 500).await;
+    let proxy_page_1 = p50(|| fetch(&client, &proxy_first, &proxy_operator)).await;
+    let proxy_page_500 = p50(|| fetch(&client, &link, &proxy_operator)).await;
 
     // Baseline: the plain SQL that computes page 1 and page 500 on the same database.
     let pool = SqlitePoolOptions::new()
@@ -233,8 +115,8 @@ async fn main() {
         .await
         .unwrap();
     let (rs, re) = (start.timestamp(), end.timestamp());
-    let sql_page_1 = p50(REPEATS, || plain_page_sql(&pool, rs, re, 0)).await;
-    let sql_page_500 = p50(REPEATS, || plain_page_sql(&pool, rs, re, 499_000)).await;
+    let sql_page_1 = p50(|| plain_page_sql(&pool, rs, re, 0)).await;
+    let sql_page_500 = p50(|| plain_page_sql(&pool, rs, re, 499_000)).await;
     let rss_mb = rss_kb() as f64 / 1024.0;
 
     let http_rate = wanted as f64 / http_secs;
@@ -266,52 +148,6 @@ async fn main() {
     println!(
         "| resident memory (hub, proxy and client in one process) | {rss_mb:.0} MB | | | reported |"
     );
-}
-
-fn to_json(records: &[UsageRecord]) -> String {
-    serde_json::Value::Array(records.iter().map(UsageRecord::to_ingest_json).collect()).to_string()
-}
-
-/// The demo usage of one tenant after another (each its own seed), in batches, up to a count.
-struct Workload {
-    end: chrono::DateTime<Utc>,
-    left: usize,
-    next_seed: u64,
-    buffer: Vec<UsageRecord>,
-}
-
-impl Workload {
-    fn new(end: chrono::DateTime<Utc>, wanted: usize) -> Self {
-        Self {
-            end,
-            left: wanted,
-            next_seed: 1,
-            buffer: Vec::new(),
-        }
-    }
-}
-
-impl Iterator for Workload {
-    type Item = Vec<UsageRecord>;
-
-    fn next(&mut self) -> Option<Vec<UsageRecord>> {
-        let size = BATCH.min(self.left);
-        if size == 0 {
-            return None;
-        }
-        while self.buffer.len() < size {
-            let spec = DemoSpec {
-                tenants: 1,
-                days: 30,
-                seed: self.next_seed,
-                now: self.end - ChronoDuration::seconds(1),
-            };
-            self.buffer.extend(demo::records(&spec));
-            self.next_seed += 1;
-        }
-        self.left -= size;
-        Some(self.buffer.drain(..size).collect())
-    }
 }
 
 /// The baseline writer: names numbered in memory, then multi-row INSERTs of the same columns, one
@@ -428,48 +264,4 @@ async fn plain_page_sql(pool: &sqlx::SqlitePool, rs: i64, re: i64, offset: i64) 
     .await
     .unwrap();
     assert_eq!(rows.len(), 1001);
-}
-
-async fn fetch(client: &reqwest::Client, url: &str, token: &str) {
-    let body = client
-        .get(url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    assert!(body.len() > 100_000);
-}
-
-async fn p50<F, Fut>(n: usize, mut f: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    f().await; // warm-up
-    let mut times = Vec::with_capacity(n);
-    for _ in 0..n {
-        let t = Instant::now();
-        f().await;
-        times.push(t.elapsed());
-    }
-    times.sort();
-    times[n / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }

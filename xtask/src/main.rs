@@ -23,10 +23,11 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("bench") => bench(&args[1..]),
         Some("bench-portal") => bench_portal(),
+        Some("load") => load(&args[1..]),
         Some("end2end") => setup(true).and_then(|()| browser_tests()),
         Some("setup") => setup(true),
         _ => Err(
-            "usage: cargo xtask run [meterbook serve args...] | test | end2end | bench [args...] | bench-portal | setup"
+            "usage: cargo xtask run [meterbook serve args...] | test | end2end | bench [--database URL] [args...] | load [args...] | bench-portal | setup"
                 .into(),
         ),
     };
@@ -398,8 +399,16 @@ fn wait_for_port(port: u16, server: &mut Child, log: &Path) -> Result {
 }
 
 /// `cargo xtask bench`: the ingest and paging benchmark in release mode (see BENCHMARKS.md).
+/// The store benchmark: SQLite by default, PostgreSQL with `--database postgres://...`.
 fn bench(extra: &[String]) -> Result {
-    step("building the benchmark (release)");
+    let example = if extra.iter().any(|a| a == "--database") {
+        "bench_postgres"
+    } else {
+        "bench"
+    };
+    step(&format!(
+        "building and running the {example} benchmark (release)"
+    ));
     let mut c = cmd(
         "cargo",
         &[
@@ -408,10 +417,35 @@ fn bench(extra: &[String]) -> Result {
             "-p",
             "meterbook-server",
             "--example",
-            "bench",
+            example,
             "--",
         ],
     );
     c.args(extra);
+    check(&mut c)
+}
+
+/// The load test: two release `meterbook serve` processes on one PostgreSQL.
+fn load(extra: &[String]) -> Result {
+    step("building the server and the load generator (release)");
+    check(&mut cmd(
+        "cargo",
+        &[
+            "build",
+            "--release",
+            "-p",
+            "meterbook-server",
+            "--bin",
+            "meterbook",
+            "--example",
+            "load",
+        ],
+    ))?;
+    step("playing an hour of traffic against two servers");
+    let target = root().join("target/release");
+    let mut c = cmd(&target.join("examples/load").display().to_string(), &[]);
+    c.arg("--server-bin")
+        .arg(target.join("meterbook"))
+        .args(extra);
     check(&mut c)
 }

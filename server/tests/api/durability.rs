@@ -2,8 +2,6 @@
 //! acknowledged, and leaves no batch half-written: each batch is in the store whole or not at
 //! all. Runs against SQLite, and against PostgreSQL in the suite's PostgreSQL pass.
 
-use std::net::TcpListener;
-use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,6 +14,7 @@ use meterbook_core::SubscriptionId;
 use meterbook_server::store;
 
 use crate::helpers::*;
+use crate::process::{free_port, start_server};
 
 const RECORDS_PER_BATCH: usize = 500;
 const CLIENTS: usize = 4;
@@ -47,44 +46,6 @@ fn batch(n: usize) -> String {
         })
         .collect();
     serde_json::to_string(&as_json(&records)).unwrap()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `meterbook serve` on `port` over the database at `url`, once it accepts connections.
-async fn start_server(url: &str, port: u16, site: &std::path::Path) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_meterbook"))
-        .args([
-            "serve",
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-            "--site-root",
-        ])
-        .arg(site)
-        .env("MB_DATABASE_URL", url)
-        .env("MB_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut child = child;
-    for _ in 0..300 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return child;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("the server did not start on port {port}");
 }
 
 #[tokio::test]

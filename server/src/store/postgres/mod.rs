@@ -95,23 +95,40 @@ impl UsageStore for PostgresStore {
         to: DateTime<Utc>,
     ) -> Result<Vec<DailyMeterTotal>, StoreError> {
         // From the rollup: a month of a busy cloud is thousands of rows here, not millions.
-        let ids: Option<Vec<String>> =
-            subscriptions.map(|subs| subs.iter().map(|s| s.as_str().to_owned()).collect());
-        let rows = sqlx::query(
-            "SELECT s.subscription_id, m.meter_id, d.day, d.quantity, d.records
+        // Whole days: callers ask for UTC days; a partial day would need the hourly rows.
+        let days = (
+            from.timestamp().div_euclid(DAY_SECONDS),
+            (to.timestamp() + DAY_SECONDS - 1).div_euclid(DAY_SECONDS),
+        );
+        let select = "SELECT s.subscription_id, m.meter_id, d.day, d.quantity, d.records
              FROM usage_daily d
              JOIN subscriptions s ON s.id = d.subscription
              JOIN meters m ON m.id = d.meter
-             WHERE d.day >= $1 AND d.day < $2 AND d.records > 0
-               AND ($3::text[] IS NULL OR s.subscription_id = ANY($3))
-             ORDER BY s.subscription_id, m.meter_id, d.day",
-        )
-        // Whole days: callers ask for UTC days; a partial day would need the hourly rows.
-        .bind(from.timestamp().div_euclid(DAY_SECONDS))
-        .bind((to.timestamp() + DAY_SECONDS - 1).div_euclid(DAY_SECONDS))
-        .bind(ids)
-        .fetch_all(&self.pool)
-        .await?;
+             WHERE d.day >= $1 AND d.day < $2 AND d.records > 0";
+        let order = "ORDER BY s.subscription_id, m.meter_id, d.day";
+        // Two statements, not one with an optional filter, so each gets its own plan: a
+        // tenant's read walks its rows of the (subscription, day) index.
+        let rows = match subscriptions {
+            Some(subs) => {
+                let ids: Vec<&str> = subs.iter().map(SubscriptionId::as_str).collect();
+                sqlx::query(&format!(
+                    "{select} AND d.subscription IN
+                       (SELECT id FROM subscriptions WHERE subscription_id = ANY($3)) {order}"
+                ))
+                .bind(days.0)
+                .bind(days.1)
+                .bind(ids)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(&format!("{select} {order}"))
+                    .bind(days.0)
+                    .bind(days.1)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
         rows.into_iter()
             .map(|row| {
                 let day: i64 = row.try_get("day")?;

@@ -1,0 +1,266 @@
+//! What the benchmark and load-test examples share: the workload, a server to measure, tokens,
+//! and timing.
+
+#![allow(dead_code)] // Each example uses its own part of this.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use meterbook_core::access::Role;
+use meterbook_core::usage::{UsageAggregatePage, UsageRecord};
+use meterbook_core::SubscriptionId;
+use meterbook_server::auth::{issue_token, TokenRequest};
+use meterbook_server::demo::{self, DemoSpec};
+use meterbook_server::store::Store;
+use meterbook_server::{Application, ServerConfig, DEFAULT_PROVIDER_SUBSCRIPTION};
+
+/// Records per ingest batch.
+pub const BATCH: usize = 10_000;
+/// Timed repetitions behind each median.
+pub const REPEATS: usize = 15;
+
+/// The value of `--name N` (underscores allowed), or `default`.
+pub fn number_arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(|v| {
+            v.replace('_', "")
+                .parse()
+                .unwrap_or_else(|_| panic!("{name} takes a number, not {v}"))
+        })
+        .unwrap_or(default)
+}
+
+/// The value of `--name TEXT`, or `default`.
+pub fn text_arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// The ingest API's JSON for a batch.
+pub fn to_json(records: &[UsageRecord]) -> String {
+    serde_json::Value::Array(records.iter().map(UsageRecord::to_ingest_json).collect()).to_string()
+}
+
+/// The demo usage of one tenant after another (each its own seed, 30 days ending at `end`), in
+/// batches of [`BATCH`], up to a count; made batch by batch so that 10M records need not be in
+/// memory at once.
+pub struct Workload {
+    end: DateTime<Utc>,
+    left: usize,
+    next_seed: u64,
+    buffer: Vec<UsageRecord>,
+}
+
+impl Workload {
+    pub fn new(end: DateTime<Utc>, wanted: usize) -> Self {
+        Self {
+            end,
+            left: wanted,
+            next_seed: 1,
+            buffer: Vec::new(),
+        }
+    }
+}
+
+impl Iterator for Workload {
+    type Item = Vec<UsageRecord>;
+
+    fn next(&mut self) -> Option<Vec<UsageRecord>> {
+        let size = BATCH.min(self.left);
+        if size == 0 {
+            return None;
+        }
+        while self.buffer.len() < size {
+            let spec = DemoSpec {
+                tenants: 1,
+                days: 30,
+                seed: self.next_seed,
+                now: self.end - ChronoDuration::seconds(1),
+            };
+            self.buffer.extend(demo::records(&spec));
+            self.next_seed += 1;
+        }
+        self.left -= size;
+        Some(self.buffer.drain(..size).collect())
+    }
+}
+
+/// POSTs every batch of `workload` to the ingest API, `clients` batches at a time; returns the
+/// time spent sending and the JSON bytes sent. JSON is made `clients` batches at a time (so 10M
+/// records fit in memory) and only the sending is timed: the client's serialization is not the
+/// server's cost.
+pub async fn send_all(
+    client: &reqwest::Client,
+    base: &str,
+    provider: &str,
+    mut workload: Workload,
+    clients: usize,
+) -> (Duration, usize) {
+    let mut sending = Duration::ZERO;
+    let mut payload = 0usize;
+    loop {
+        let group: Vec<String> = workload
+            .by_ref()
+            .take(clients)
+            .map(|batch| to_json(&batch))
+            .collect();
+        if group.is_empty() {
+            return (sending, payload);
+        }
+        payload += group.iter().map(String::len).sum::<usize>();
+        let started = Instant::now();
+        let sends = group.into_iter().map(|body| {
+            let (client, url, provider) = (
+                client.clone(),
+                format!("{base}/api/v1/usage-records"),
+                provider.to_owned(),
+            );
+            tokio::spawn(async move {
+                let r = client
+                    .post(url)
+                    .bearer_auth(provider)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200, "{:?}", r.text().await);
+            })
+        });
+        for send in sends.collect::<Vec<_>>() {
+            send.await.unwrap();
+        }
+        sending += started.elapsed();
+    }
+}
+
+/// A Meterbook serving `store` in this process; returns its base URL.
+pub async fn serve(store: Arc<dyn Store>, site_root: &std::path::Path) -> String {
+    let app = Application::build(
+        ServerConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            public_url: None,
+            provider_subscription: SubscriptionId::parse(DEFAULT_PROVIDER_SUBSCRIPTION).unwrap(),
+            upstream: None,
+            trust_forwarded_for: false,
+            widget_origins: Vec::new(),
+            sessions: Default::default(),
+            site_root: site_root.display().to_string(),
+            secret: None,
+        },
+        store,
+    )
+    .await
+    .unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run());
+    base
+}
+
+/// A new API token of `role` (tenants: for `subscriptions`).
+pub async fn token(store: &dyn Store, role: Role, subscriptions: &[SubscriptionId]) -> String {
+    let (_, token) = issue_token(
+        store,
+        &TokenRequest {
+            name: "bench",
+            role,
+            subscriptions,
+            created_by: None,
+        },
+    )
+    .await
+    .unwrap();
+    token
+}
+
+/// The provider API's first page of hourly aggregates with details, reported in `[start, end)`.
+pub fn provider_page_url(base: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
+    format!(
+        "{base}/subscriptions/{DEFAULT_PROVIDER_SUBSCRIPTION}/providers/Microsoft.Commerce.Admin/subscriberUsageAggregates?api-version=2015-06-01-preview&reportedStartTime={}&reportedEndTime={}&aggregationGranularity=Hourly",
+        start.format("%Y-%m-%dT%H:%M:%SZ"),
+        end.format("%Y-%m-%dT%H:%M:%SZ")
+    )
+}
+
+/// Follows `nextLink` from `first` to page `page` (1-based), checking that every page is full;
+/// returns page `page`'s link.
+pub async fn walk(client: &reqwest::Client, first: &str, token: &str, page: usize) -> String {
+    let mut link = first.to_owned();
+    for _ in 1..page {
+        let body: UsageAggregatePage = client
+            .get(&link)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body.value.len(), 1_000);
+        link = body.next_link.expect("more pages");
+    }
+    link
+}
+
+/// Reads a page whole (at least 100 kB: a full page of aggregates with details).
+pub async fn fetch(client: &reqwest::Client, url: &str, token: &str) {
+    let body = client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(body.len() > 100_000);
+}
+
+/// The median of [`REPEATS`] timed runs, after one untimed warm-up run.
+pub async fn p50<F, Fut>(mut f: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    f().await;
+    let mut times = Vec::with_capacity(REPEATS);
+    for _ in 0..REPEATS {
+        let t = Instant::now();
+        f().await;
+        times.push(t.elapsed());
+    }
+    percentile(&mut times, 0.5)
+}
+
+/// The `q` quantile (0..=1) of `times`, nearest rank.
+pub fn percentile(times: &mut [Duration], q: f64) -> Duration {
+    if times.is_empty() {
+        return Duration::ZERO;
+    }
+    times.sort();
+    let rank = ((times.len() as f64 * q).ceil() as usize).clamp(1, times.len());
+    times[rank - 1]
+}
+
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// This process's resident memory in kB.
+pub fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}

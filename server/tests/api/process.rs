@@ -1,0 +1,44 @@
+//! `meterbook serve` as a real process, for tests that kill or signal it.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `meterbook serve` on `port` over the database at `url`, once it accepts connections.
+pub async fn start_server(url: &str, port: u16, site: &Path) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meterbook"))
+        .args([
+            "serve",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--site-root",
+        ])
+        .arg(site)
+        .env("MB_DATABASE_URL", url)
+        .env("MB_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..300 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return child;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the server did not start on port {port}");
+}
