@@ -99,7 +99,7 @@ async fn main() {
     for tenant in demo::tenants(&spec) {
         let sub = tenant.subscription_id;
         tenant_tokens.push((
-            token(store.as_ref(), Role::Tenant, &[sub.clone()]).await,
+            token(store.as_ref(), Role::Tenant, std::slice::from_ref(&sub)).await,
             sub,
         ));
     }
@@ -369,6 +369,7 @@ async fn start_server(binary: &str, url: &str, site: &std::path::Path) -> (Child
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let _ = child.kill();
+    let _ = child.wait();
     panic!("{binary} did not start on port {port}");
 }
 

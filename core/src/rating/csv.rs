@@ -315,7 +315,7 @@ impl Builder {
         // Tiers are listed in any order in a file; the card wants them ascending.
         for version in &mut self.versions {
             for rate in &mut version.rates {
-                rate.tiers.sort_by(|a, b| a.from.cmp(&b.from));
+                rate.tiers.sort_by_key(|t| t.from);
             }
         }
         let rows = self.rows;

@@ -93,10 +93,13 @@ impl Iterator for Workload {
     }
 }
 
-/// POSTs every batch of `workload` to the ingest API, `clients` batches at a time; returns the
-/// time spent sending and the JSON bytes sent. JSON is made `clients` batches at a time (so 10M
-/// records fit in memory) and only the sending is timed: the client's serialization is not the
-/// server's cost.
+/// Batches made into JSON ahead of each timed round of sending, per client.
+const AHEAD: usize = 8;
+
+/// POSTs every batch of `workload` to the ingest API from `clients` concurrent clients; returns
+/// the time spent sending and the JSON bytes sent. JSON is made `clients x AHEAD` batches at a
+/// time, untimed (the client's serialization is not the server's cost), then sent with each
+/// client taking the next batch as soon as its last is answered.
 pub async fn send_all(
     client: &reqwest::Client,
     base: &str,
@@ -104,38 +107,48 @@ pub async fn send_all(
     mut workload: Workload,
     clients: usize,
 ) -> (Duration, usize) {
+    let url = format!("{base}/api/v1/usage-records");
     let mut sending = Duration::ZERO;
     let mut payload = 0usize;
     loop {
-        let group: Vec<String> = workload
+        let round: Vec<String> = workload
             .by_ref()
-            .take(clients)
+            .take(clients * AHEAD)
             .map(|batch| to_json(&batch))
             .collect();
-        if group.is_empty() {
+        if round.is_empty() {
             return (sending, payload);
         }
-        payload += group.iter().map(String::len).sum::<usize>();
+        payload += round.iter().map(String::len).sum::<usize>();
+        let queue = Arc::new(std::sync::Mutex::new(round));
         let started = Instant::now();
-        let sends = group.into_iter().map(|body| {
-            let (client, url, provider) = (
-                client.clone(),
-                format!("{base}/api/v1/usage-records"),
-                provider.to_owned(),
-            );
-            tokio::spawn(async move {
-                let r = client
-                    .post(url)
-                    .bearer_auth(provider)
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status(), 200, "{:?}", r.text().await);
+        let workers: Vec<_> = (0..clients)
+            .map(|_| {
+                let (client, url, provider, queue) = (
+                    client.clone(),
+                    url.clone(),
+                    provider.to_owned(),
+                    queue.clone(),
+                );
+                tokio::spawn(async move {
+                    loop {
+                        let Some(body) = queue.lock().unwrap().pop() else {
+                            return;
+                        };
+                        let r = client
+                            .post(&url)
+                            .bearer_auth(&provider)
+                            .body(body)
+                            .send()
+                            .await
+                            .unwrap();
+                        assert_eq!(r.status(), 200, "{:?}", r.text().await);
+                    }
+                })
             })
-        });
-        for send in sends.collect::<Vec<_>>() {
-            send.await.unwrap();
+            .collect();
+        for worker in workers {
+            worker.await.unwrap();
         }
         sending += started.elapsed();
     }

@@ -1,7 +1,9 @@
 //! Writing a batch of usage to PostgreSQL: numbered names, the month partitions the batch needs,
-//! the records staged as arrays, then set-based judging, rollups and inserts in one transaction.
+//! then each chunk of records sent as arrays to one statement that judges, rolls up and writes
+//! them, all in one transaction.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use meterbook_core::usage::UsageRecord;
@@ -17,8 +19,103 @@ use crate::store::{IngestOutcome, StoreError};
 /// changes the same rows in between; serialized batches also cannot deadlock on each other.
 const INGEST_LOCK: i64 = 0x6d62_696e_6765_7374; // "mbingest"
 
-/// Rows per staging statement: each one sends eleven arrays of this length.
+/// Records per statement: each one sends ten arrays of this length.
 const ROWS_PER_STATEMENT: usize = 20_000;
+
+/// Writes one chunk of a batch in one statement, reading the stored rows once:
+/// - `j` is each record with what the store holds for its key and its place among the chunk's
+///   records of the same key. Records are judged in order, as if sent one by one: the first of a
+///   key is compared with the store, each later one with the one before it in the chunk.
+/// - Of each key, only the last record counts: it is inserted when the key is new, replaces the
+///   stored row when its quantity differs, and adds its difference to the daily rollup (so the
+///   rollup equals the rows it summarizes).
+/// - Reported-time spans widen to cover the chunk.
+///
+/// Data-modifying CTEs all run, whether or not the final SELECT reads them; they touch disjoint
+/// rows (new keys, changed keys), and batches hold the ingest lock, so nothing else writes.
+const WRITE_CHUNK_TEMPLATE: &str = "
+WITH st AS (
+    SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],
+                         $6::bigint[], $7::float8[], $8::text[], $9::text[], $10::text[])
+        WITH ORDINALITY AS st (usage_start, subscription, meter, resource, usage_end,
+                               reported_time, quantity, location, tags, additional_info, seq)
+), j AS (
+    {judged}
+), daily AS (
+    INSERT INTO usage_daily (day, subscription, meter, quantity, records)
+    SELECT usage_start / 86400, subscription, meter,
+           SUM(quantity - COALESCE(stored, 0)), COUNT(*) FILTER (WHERE NOT stored_exists)
+    FROM j
+    WHERE last AND (NOT stored_exists OR stored <> quantity)
+    GROUP BY 1, 2, 3
+    ON CONFLICT (day, subscription, meter) DO UPDATE SET
+        quantity = usage_daily.quantity + excluded.quantity,
+        records = usage_daily.records + excluded.records
+), changed AS (
+    UPDATE usage_records u
+    SET quantity = j.quantity, usage_end = j.usage_end, reported_time = j.reported_time,
+        location = j.location, tags = j.tags, additional_info = j.additional_info
+    FROM j
+    WHERE j.last AND j.stored_exists AND j.stored <> j.quantity
+      AND u.usage_start = j.usage_start AND u.subscription = j.subscription
+      AND u.meter = j.meter AND u.resource = j.resource
+), added AS (
+    INSERT INTO usage_records (usage_start, subscription, meter, resource, usage_end,
+                               reported_time, quantity, location, tags, additional_info)
+    SELECT usage_start, subscription, meter, resource, usage_end,
+           reported_time, quantity, location, tags, additional_info
+    FROM j
+    WHERE last AND NOT stored_exists
+    ORDER BY usage_start, subscription, meter, resource
+    ON CONFLICT DO NOTHING
+), spans AS (
+    INSERT INTO reported_spans (reported_hour, first_usage, last_usage)
+    SELECT reported_time / 3600, MIN(usage_start), MAX(usage_start) FROM st
+    GROUP BY reported_time / 3600
+    ON CONFLICT (reported_hour) DO UPDATE SET
+        first_usage = LEAST(reported_spans.first_usage, excluded.first_usage),
+        last_usage = GREATEST(reported_spans.last_usage, excluded.last_usage)
+)
+SELECT COUNT(*) FILTER (WHERE occurrence = 1 AND NOT stored_exists) AS accepted,
+       COUNT(*) FILTER (WHERE CASE WHEN occurrence = 1 THEN stored_exists AND stored = quantity
+                                   ELSE previous = quantity END) AS duplicates,
+       COUNT(*) AS total
+FROM j";
+
+/// `j` for a chunk that repeats keys: the windows find each record's predecessor and the last
+/// record of each key.
+const JUDGED_WITH_REPEATS: &str = "SELECT st.*, u.usage_start IS NOT NULL AS stored_exists, u.quantity AS stored,
+           LAG(st.quantity) OVER w AS previous,
+           ROW_NUMBER() OVER w AS occurrence,
+           ROW_NUMBER() OVER (PARTITION BY st.usage_start, st.subscription, st.meter, st.resource
+                              ORDER BY st.seq DESC) = 1 AS last
+    FROM st
+    LEFT JOIN usage_records u
+      ON u.usage_start = st.usage_start AND u.subscription = st.subscription
+     AND u.meter = st.meter AND u.resource = st.resource
+    WINDOW w AS (PARTITION BY st.usage_start, st.subscription, st.meter, st.resource ORDER BY st.seq)";
+
+/// `j` for a chunk whose keys are all different (the usual case): every record is the first and
+/// last of its key, so the sorts the windows need are skipped.
+const JUDGED_WITHOUT_REPEATS: &str =
+    "SELECT st.*, u.usage_start IS NOT NULL AS stored_exists, u.quantity AS stored,
+           NULL::float8 AS previous, 1 AS occurrence, true AS last
+    FROM st
+    LEFT JOIN usage_records u
+      ON u.usage_start = st.usage_start AND u.subscription = st.subscription
+     AND u.meter = st.meter AND u.resource = st.resource";
+
+/// The chunk statement, with and without repeated keys.
+static WRITE_CHUNK: LazyLock<[String; 2]> = LazyLock::new(|| {
+    [JUDGED_WITHOUT_REPEATS, JUDGED_WITH_REPEATS]
+        .map(|judged| WRITE_CHUNK_TEMPLATE.replace("{judged}", judged))
+});
+
+/// Whether some key occurs more than once in `chunk`.
+fn repeats_keys(keys: impl Iterator<Item = (i64, i64, i64, i64)>) -> bool {
+    let mut seen = HashSet::new();
+    keys.into_iter().any(|key| !seen.insert(key))
+}
 
 /// Numbers `names` of one kind (none of them known to the cache), adding those the table lacks.
 async fn number_names(
@@ -120,22 +217,25 @@ impl PostgresStore {
         if records.is_empty() {
             return Ok(IngestOutcome::default());
         }
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(INGEST_LOCK)
-            .execute(&mut *tx)
-            .await?;
+        // Names are numbered first, outside the batch's transaction and its lock: numbering is
+        // safe to repeat and to race (ON CONFLICT DO NOTHING), and a name numbered for a batch
+        // that then fails costs nothing. The lock is held only for the batch's own writes.
+        let mut conn = self.pool.acquire().await?;
         let mut numbers: Vec<HashMap<String, i64>> = Vec::with_capacity(3);
-        let mut fresh: Vec<(NameKind, HashMap<String, i64>)> = Vec::with_capacity(3);
         for kind in NameKind::ALL {
             let (mut known, missing) = self
                 .names
                 .lookup(kind, records.iter().map(|r| name_of(kind, r)));
-            let numbered = number_names(&mut tx, kind, &missing).await?;
+            let numbered = number_names(&mut conn, kind, &missing).await?;
             known.extend(numbered.iter().map(|(k, v)| (k.clone(), *v)));
+            self.names.remember(kind, numbered);
             numbers.push(known);
-            fresh.push((kind, numbered));
         }
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(INGEST_LOCK)
+            .execute(&mut *tx)
+            .await?;
         let key_of = |kind: NameKind, r: &UsageRecord| -> i64 {
             // Every name of the batch was numbered just above.
             numbers[kind.index()]
@@ -144,162 +244,62 @@ impl PostgresStore {
                 .unwrap_or_default()
         };
         let new_months = self.ensure_partitions(&mut tx, records).await?;
-        sqlx::query(
-            "CREATE TEMP TABLE IF NOT EXISTS staging (
-                seq BIGINT NOT NULL, usage_start BIGINT NOT NULL, subscription BIGINT NOT NULL,
-                meter BIGINT NOT NULL, resource BIGINT NOT NULL, usage_end BIGINT NOT NULL,
-                reported_time BIGINT NOT NULL, quantity DOUBLE PRECISION NOT NULL,
-                location TEXT NOT NULL, tags TEXT, additional_info TEXT
-             ) ON COMMIT DELETE ROWS",
-        )
-        .execute(&mut *tx)
-        .await?;
-        for (chunk_index, chunk) in records.chunks(ROWS_PER_STATEMENT).enumerate() {
-            let first_seq = (chunk_index * ROWS_PER_STATEMENT) as i64;
-            let seq: Vec<i64> = (0..chunk.len() as i64).map(|i| first_seq + i).collect();
+        let mut outcome = IngestOutcome::default();
+        // Chunks run in order in one transaction, so a later chunk judges its records against
+        // what an earlier one wrote, as if the records had come one by one.
+        for chunk in records.chunks(ROWS_PER_STATEMENT) {
             let column = |f: &dyn Fn(&UsageRecord) -> i64| chunk.iter().map(f).collect::<Vec<_>>();
-            sqlx::query(
-                "INSERT INTO staging
-                 SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],
-                                      $5::bigint[], $6::bigint[], $7::bigint[], $8::float8[],
-                                      $9::text[], $10::text[], $11::text[])",
-            )
-            .bind(seq)
-            .bind(column(&|r| r.usage_start.timestamp()))
-            .bind(column(&|r| key_of(NameKind::Subscription, r)))
-            .bind(column(&|r| key_of(NameKind::Meter, r)))
-            .bind(column(&|r| key_of(NameKind::Resource, r)))
-            .bind(column(&|r| r.usage_end.timestamp()))
-            .bind(column(&|r| r.reported_or(received_at).timestamp()))
-            .bind(chunk.iter().map(|r| r.quantity).collect::<Vec<f64>>())
-            .bind(
-                chunk
-                    .iter()
-                    .map(|r| r.instance.location.clone())
-                    .collect::<Vec<String>>(),
-            )
-            .bind(
-                chunk
-                    .iter()
-                    .map(|r| json_text(&r.instance.tags))
-                    .collect::<Vec<Option<String>>>(),
-            )
-            .bind(
-                chunk
-                    .iter()
-                    .map(|r| json_text(&r.instance.additional_info))
-                    .collect::<Vec<Option<String>>>(),
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
-        // Records are judged in order, as if sent one by one: the first of a key is compared
-        // with the store, each later one with the one before it in the batch.
-        let counts = sqlx::query(
-            "WITH s AS (
-                SELECT st.quantity,
-                       LAG(st.quantity) OVER w AS previous,
-                       ROW_NUMBER() OVER w AS occurrence,
-                       u.usage_start IS NOT NULL AS stored_exists, u.quantity AS stored
-                FROM staging st
-                LEFT JOIN usage_records u
-                  ON u.usage_start = st.usage_start AND u.subscription = st.subscription
-                 AND u.meter = st.meter AND u.resource = st.resource
-                WINDOW w AS (PARTITION BY st.usage_start, st.subscription, st.meter, st.resource
-                             ORDER BY st.seq)
-             )
-             SELECT COUNT(*) FILTER (WHERE occurrence = 1 AND NOT stored_exists) AS accepted,
-                    COUNT(*) FILTER (WHERE CASE WHEN occurrence = 1
-                                                THEN stored_exists AND stored = quantity
-                                                ELSE previous = quantity END) AS duplicates,
-                    COUNT(*) FILTER (WHERE occurrence > 1) AS repeats,
-                    COUNT(*) AS total
-             FROM s",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        let accepted: i64 = counts.try_get("accepted")?;
-        let duplicates: i64 = counts.try_get("duplicates")?;
-        let repeats: i64 = counts.try_get("repeats")?;
-        let total: i64 = counts.try_get("total")?;
-        let corrected = total - accepted - duplicates;
-        if repeats > 0 {
-            // The last record of each key is the one that counts.
-            sqlx::query(
-                "DELETE FROM staging WHERE seq NOT IN
-                   (SELECT MAX(seq) FROM staging GROUP BY usage_start, subscription, meter, resource)",
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
-        if accepted + corrected > 0 {
-            // The rollup gains what the batch adds: new rows whole, corrections their difference.
-            sqlx::query(
-                "INSERT INTO usage_daily (day, subscription, meter, quantity, records)
-                 SELECT st.usage_start / 86400, st.subscription, st.meter,
-                        SUM(st.quantity - COALESCE(u.quantity, 0)),
-                        COUNT(*) FILTER (WHERE u.usage_start IS NULL)
-                 FROM staging st
-                 LEFT JOIN usage_records u
-                   ON u.usage_start = st.usage_start AND u.subscription = st.subscription
-                  AND u.meter = st.meter AND u.resource = st.resource
-                 GROUP BY 1, 2, 3
-                 ON CONFLICT (day, subscription, meter) DO UPDATE SET
-                     quantity = usage_daily.quantity + excluded.quantity,
-                     records = usage_daily.records + excluded.records",
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
-        if corrected > 0 {
-            sqlx::query(
-                "UPDATE usage_records u
-                 SET quantity = s.quantity, usage_end = s.usage_end, reported_time = s.reported_time,
-                     location = s.location, tags = s.tags, additional_info = s.additional_info
-                 FROM staging s
-                 WHERE u.usage_start = s.usage_start AND u.subscription = s.subscription
-                   AND u.meter = s.meter AND u.resource = s.resource
-                   AND u.quantity <> s.quantity",
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query(
-            "INSERT INTO reported_spans (reported_hour, first_usage, last_usage)
-             SELECT reported_time / 3600, MIN(usage_start), MAX(usage_start) FROM staging
-             GROUP BY reported_time / 3600
-             ON CONFLICT (reported_hour) DO UPDATE SET
-                 first_usage = LEAST(reported_spans.first_usage, excluded.first_usage),
-                 last_usage = GREATEST(reported_spans.last_usage, excluded.last_usage)",
-        )
-        .execute(&mut *tx)
-        .await?;
-        if accepted > 0 {
-            sqlx::query(
-                "INSERT INTO usage_records (usage_start, subscription, meter, resource, usage_end,
-                                            reported_time, quantity, location, tags, additional_info)
-                 SELECT usage_start, subscription, meter, resource, usage_end,
-                        reported_time, quantity, location, tags, additional_info
-                 FROM staging
-                 ORDER BY usage_start, subscription, meter, resource
-                 ON CONFLICT DO NOTHING",
-            )
-            .execute(&mut *tx)
-            .await?;
+            let repeats = repeats_keys(chunk.iter().map(|r| {
+                (
+                    r.usage_start.timestamp(),
+                    key_of(NameKind::Subscription, r),
+                    key_of(NameKind::Meter, r),
+                    key_of(NameKind::Resource, r),
+                )
+            }));
+            let counts = sqlx::query(&WRITE_CHUNK[usize::from(repeats)])
+                .bind(column(&|r| r.usage_start.timestamp()))
+                .bind(column(&|r| key_of(NameKind::Subscription, r)))
+                .bind(column(&|r| key_of(NameKind::Meter, r)))
+                .bind(column(&|r| key_of(NameKind::Resource, r)))
+                .bind(column(&|r| r.usage_end.timestamp()))
+                .bind(column(&|r| r.reported_or(received_at).timestamp()))
+                .bind(chunk.iter().map(|r| r.quantity).collect::<Vec<f64>>())
+                .bind(
+                    chunk
+                        .iter()
+                        .map(|r| r.instance.location.as_str())
+                        .collect::<Vec<&str>>(),
+                )
+                .bind(
+                    chunk
+                        .iter()
+                        .map(|r| json_text(&r.instance.tags))
+                        .collect::<Vec<Option<String>>>(),
+                )
+                .bind(
+                    chunk
+                        .iter()
+                        .map(|r| json_text(&r.instance.additional_info))
+                        .collect::<Vec<Option<String>>>(),
+                )
+                .fetch_one(&mut *tx)
+                .await?;
+            let count = |name: &str| -> Result<u64, StoreError> {
+                Ok(counts.try_get::<i64, _>(name)?.max(0) as u64)
+            };
+            let (accepted, duplicates, total) =
+                (count("accepted")?, count("duplicates")?, count("total")?);
+            outcome.accepted += accepted;
+            outcome.duplicates += duplicates;
+            outcome.corrected += total - accepted - duplicates;
         }
         tx.commit().await?;
-        for (kind, numbered) in fresh {
-            self.names.remember(kind, numbered);
-        }
         self.partitions
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .extend(new_months);
-        Ok(IngestOutcome {
-            accepted: accepted as u64,
-            duplicates: duplicates as u64,
-            corrected: corrected as u64,
-        })
+        Ok(outcome)
     }
 }
 

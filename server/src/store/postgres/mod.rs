@@ -49,7 +49,11 @@ impl PostgresStore {
     /// search_path=SCHEMA` parameter selects a schema) and applies pending migrations. Several
     /// processes may start at once: migrations run under PostgreSQL's advisory lock.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let options = PgConnectOptions::from_str(url)?;
+        // Prepared statements are planned for their arguments every time: a generic plan,
+        // which PostgreSQL may switch to after five runs, cannot see that a page's time window
+        // is narrow and scans far more than it needs.
+        let options =
+            PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan")]);
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(15))
