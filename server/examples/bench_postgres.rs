@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Datelike, Duration as ChronoDuration, TimeZone, Utc};
 use common::{
-    fetch, ms, number_arg, p50, provider_page_url, send_all, serve, text_arg, token, walk,
-    Workload, BATCH,
+    connect_admin, fetch, fresh_schema, ms, number_arg, p50, provider_page_url, send_all, serve,
+    text_arg, token, walk, Workload, BATCH,
 };
 use meterbook_core::access::Role;
 use meterbook_core::time::floor_day;
@@ -39,25 +39,9 @@ async fn main() {
     let wanted = number_arg("--records", 10_000_000);
     let clients = number_arg("--clients", 4);
     let server = text_arg("--database", "postgres://root@127.0.0.1:5432/test");
-    let admin = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&server)
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to {server}: {e}"));
-    for schema in ["mb_bench_raw", "mb_bench"] {
-        sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            .execute(&admin)
-            .await
-            .unwrap();
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&admin)
-            .await
-            .unwrap();
-    }
-    let in_schema = |schema: &str| {
-        let joiner = if server.contains('?') { '&' } else { '?' };
-        format!("{server}{joiner}options=-c%20search_path%3D{schema}")
-    };
+    let admin = connect_admin(&server).await;
+    let raw_url = fresh_schema(&admin, &server, "mb_bench_raw").await;
+    let url = fresh_schema(&admin, &server, "mb_bench").await;
     let dir = tempfile::tempdir().unwrap();
     let end = floor_day(Utc::now());
     println!(
@@ -65,7 +49,6 @@ async fn main() {
     );
 
     // Baseline: COPY of the same rows into the same schema, names numbered in memory.
-    let raw_url = in_schema("mb_bench_raw");
     drop(PostgresStore::open(&raw_url).await.unwrap());
     let mut raw = RawCopier::open(&raw_url, end).await;
     for batch in Workload::new(end, wanted) {
@@ -74,7 +57,6 @@ async fn main() {
     let raw_secs = raw.elapsed.as_secs_f64();
 
     // Meterbook: POST the batches to a real server.
-    let url = in_schema("mb_bench");
     let store = store::open(&url).await.unwrap();
     let base = serve(store.clone(), dir.path()).await;
     let provider = token(store.as_ref(), Role::Provider, &[]).await;

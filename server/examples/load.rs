@@ -23,8 +23,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Duration as ChronoDuration, Utc};
-use common::{ms, number_arg, percentile, text_arg, to_json, token};
+use chrono::{Duration as ChronoDuration, Utc};
+use common::{
+    connect_admin, fresh_schema, ms, number_arg, percentile, text_arg, time_param, to_json, token,
+};
 use meterbook_core::access::Role;
 use meterbook_core::time::floor_hour;
 use meterbook_core::usage::{UsageAggregatePage, UsageRecord};
@@ -70,7 +72,7 @@ async fn main() {
     let speedup = number_arg("--speedup", 60) as f64;
     let clients = number_arg("--clients", 64);
 
-    let url = fresh_schema(&server).await;
+    let url = fresh_schema(&connect_admin(&server).await, &server, SCHEMA).await;
     let store = store::open(&url).await.unwrap();
     let now = floor_hour(Utc::now());
     let hour_start = now - ChronoDuration::hours(1);
@@ -200,6 +202,12 @@ async fn main() {
     }
 
     let read_end = now;
+    let context: ReadContext = (
+        client.clone(),
+        bases.clone(),
+        tally.clone(),
+        permits.clone(),
+    );
     let mut rng = meterbook_core::rng::SplitMix64::new(7);
     for (t, (tenant_token, sub)) in tenant_tokens.iter().enumerate() {
         for v in 0..views {
@@ -209,17 +217,15 @@ async fn main() {
                 time_param(read_end - ChronoDuration::days(1)),
                 time_param(read_end)
             );
-            let token = tenant_token.clone();
-            let context = (
-                client.clone(),
-                bases.clone(),
-                tally.clone(),
-                permits.clone(),
-            );
-            tasks.push(tokio::spawn(async move {
-                wait_until(clock, real(at), &context.2).await;
-                walk_pages(&context, t + v, &first, &token, Kind::TenantPage).await;
-            }));
+            tasks.push(spawn_walk(
+                &context,
+                clock,
+                real(at),
+                t + v,
+                first,
+                tenant_token.clone(),
+                Kind::TenantPage,
+            ));
         }
     }
     for (e, at) in (0..3_600).step_by(300).enumerate() {
@@ -228,17 +234,15 @@ async fn main() {
             time_param(read_end - ChronoDuration::hours(2)),
             time_param(read_end)
         );
-        let token = operator.clone();
-        let context = (
-            client.clone(),
-            bases.clone(),
-            tally.clone(),
-            permits.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            wait_until(clock, real(at), &context.2).await;
-            walk_pages(&context, e, &first, &token, Kind::OperatorPage).await;
-        }));
+        tasks.push(spawn_walk(
+            &context,
+            clock,
+            real(at),
+            e,
+            first,
+            operator.clone(),
+            Kind::OperatorPage,
+        ));
     }
     for task in tasks {
         task.await.unwrap();
@@ -322,23 +326,6 @@ async fn main() {
     }
 }
 
-/// A fresh `mb_load` schema of the database at `server`; returns the URL that selects it.
-async fn fresh_schema(server: &str) -> String {
-    let admin = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .connect(server)
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to {server}: {e}"));
-    for statement in [
-        format!("DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"),
-        format!("CREATE SCHEMA {SCHEMA}"),
-    ] {
-        sqlx::query(&statement).execute(&admin).await.unwrap();
-    }
-    let joiner = if server.contains('?') { '&' } else { '?' };
-    format!("{server}{joiner}options=-c%20search_path%3D{SCHEMA}")
-}
-
 /// `meterbook serve` on a free port over `url`, once it accepts connections.
 async fn start_server(binary: &str, url: &str, site: &std::path::Path) -> (Child, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -394,6 +381,23 @@ fn record(tally: &Shared, kind: Kind, took: Duration, outcome: Result<(), String
 
 type ReadContext = (reqwest::Client, Vec<String>, Shared, Arc<Semaphore>);
 
+/// Starts reading every page from `first` at `at` after `clock`.
+fn spawn_walk(
+    context: &ReadContext,
+    clock: Instant,
+    at: Duration,
+    turn: usize,
+    first: String,
+    token: String,
+    kind: Kind,
+) -> tokio::task::JoinHandle<()> {
+    let context = context.clone();
+    tokio::spawn(async move {
+        wait_until(clock, at, &context.2).await;
+        walk_pages(&context, turn, &first, &token, kind).await;
+    })
+}
+
 /// Reads every page from `first` (a path), each page from the other server than the last.
 async fn walk_pages(
     (client, bases, tally, permits): &ReadContext,
@@ -431,8 +435,4 @@ async fn walk_pages(
             }
         }
     }
-}
-
-fn time_param(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }

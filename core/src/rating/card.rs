@@ -315,7 +315,7 @@ mod tests {
     use super::*;
     use std::str::FromStr;
 
-    pub(crate) fn at(s: &str) -> DateTime<Utc> {
+    fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().to_utc()
     }
 

@@ -193,12 +193,38 @@ pub async fn token(store: &dyn Store, role: Role, subscriptions: &[SubscriptionI
     token
 }
 
+/// A connection to the PostgreSQL server at `server`, for setting up schemas.
+pub async fn connect_admin(server: &str) -> sqlx::PgPool {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(server)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {server}: {e}"))
+}
+
+/// Drops and recreates `schema` on `server`; returns the URL that selects it.
+pub async fn fresh_schema(admin: &sqlx::PgPool, server: &str, schema: &str) -> String {
+    for statement in [
+        format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+        format!("CREATE SCHEMA {schema}"),
+    ] {
+        sqlx::query(&statement).execute(admin).await.unwrap();
+    }
+    let joiner = if server.contains('?') { '&' } else { '?' };
+    format!("{server}{joiner}options=-c%20search_path%3D{schema}")
+}
+
+/// A time as the usage APIs take it.
+pub fn time_param(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
 /// The provider API's first page of hourly aggregates with details, reported in `[start, end)`.
 pub fn provider_page_url(base: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
     format!(
         "{base}/subscriptions/{DEFAULT_PROVIDER_SUBSCRIPTION}/providers/Microsoft.Commerce.Admin/subscriberUsageAggregates?api-version=2015-06-01-preview&reportedStartTime={}&reportedEndTime={}&aggregationGranularity=Hourly",
-        start.format("%Y-%m-%dT%H:%M:%SZ"),
-        end.format("%Y-%m-%dT%H:%M:%SZ")
+        time_param(start),
+        time_param(end)
     )
 }
 

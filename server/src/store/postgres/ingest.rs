@@ -112,9 +112,9 @@ static WRITE_CHUNK: LazyLock<[String; 2]> = LazyLock::new(|| {
 });
 
 /// Whether some key occurs more than once in `chunk`.
-fn repeats_keys(keys: impl Iterator<Item = (i64, i64, i64, i64)>) -> bool {
+fn repeats_keys(mut keys: impl Iterator<Item = (i64, i64, i64, i64)>) -> bool {
     let mut seen = HashSet::new();
-    keys.into_iter().any(|key| !seen.insert(key))
+    keys.any(|key| !seen.insert(key))
 }
 
 /// Numbers `names` of one kind (none of them known to the cache), adding those the table lacks.
