@@ -95,6 +95,7 @@ async fn main() {
             sessions: Default::default(),
             site_root: dir.path().display().to_string(),
             secret: None,
+            time_zone: meterbook_core::rating::period::Tz::UTC,
         },
         proxy_store.clone(),
     )

@@ -9,11 +9,23 @@
 use chrono::{DateTime, Datelike, Duration, Utc};
 use meterbook_core::ids::hyphenate;
 use meterbook_core::meter::catalog;
+use meterbook_core::rating::csv::rate_card_from_csv;
+use meterbook_core::rating::RateCard;
 use meterbook_core::rng::SplitMix64;
 use meterbook_core::time::{floor_hour, HOUR_SECONDS};
 use meterbook_core::usage::{InstanceData, UsageRecord};
 use meterbook_core::SubscriptionId;
 use serde_json::{json, Map, Value};
+
+/// The demo's sample rate card (USD): list prices for every meter the simulator emits, with a
+/// tiered blob capacity price and included blob transactions and egress.
+pub const RATE_CARD_CSV: &str = include_str!("../data/demo-rate-card.csv");
+
+/// The demo rate card, parsed.
+pub fn rate_card() -> RateCard {
+    rate_card_from_csv(RATE_CARD_CSV)
+        .unwrap_or_else(|e| unreachable!("the embedded demo rate card is valid (tested): {e}"))
+}
 
 /// How much demo usage to make.
 #[derive(Debug, Clone, Copy)]
@@ -457,6 +469,21 @@ mod tests {
             seed: 7,
             now: Utc.with_ymd_and_hms(2026, 11, 26, 10, 30, 0).unwrap(),
         }
+    }
+
+    #[test]
+    fn the_demo_rate_card_prices_every_meter_the_simulator_emits() {
+        let card = rate_card();
+        let standard = DemoSpec::standard(Utc.with_ymd_and_hms(2026, 11, 26, 10, 30, 0).unwrap());
+        let unpriced: std::collections::BTreeSet<String> = records(&standard)
+            .into_iter()
+            .filter(|r| {
+                card.rate_at(&r.subscription_id, &r.meter_id, r.usage_start)
+                    .is_none()
+            })
+            .map(|r| catalog().describe(&r.meter_id).name)
+            .collect();
+        assert!(unpriced.is_empty(), "unpriced demo meters: {unpriced:?}");
     }
 
     #[test]

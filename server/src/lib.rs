@@ -4,6 +4,7 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod chargeback;
 pub mod cli;
 pub mod demo;
 pub mod explore;
@@ -28,6 +29,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use meterbook_app::portal_data::SharedPortalData;
 use meterbook_app::{shell, App};
 use meterbook_core::page::TokenSigner;
+use meterbook_core::rating::period::Tz;
 use meterbook_core::SubscriptionId;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -59,6 +61,8 @@ pub struct ServerConfig {
     pub site_root: String,
     /// Overrides the stored token-signing secret (`MB_SECRET`).
     pub secret: Option<String>,
+    /// The operator's time zone: billing months start at its local midnight.
+    pub time_zone: Tz,
 }
 
 /// A server bound to its port, ready to run: tests bind port 0 and read the port back.
@@ -102,6 +106,7 @@ impl Application {
             trust_forwarded_for: config.trust_forwarded_for,
             widget_frame_ancestors: widget::frame_ancestors(&config.widget_origins),
             sessions,
+            time_zone: config.time_zone,
             leptos_options: leptos_options.clone(),
         };
         let portal: SharedPortalData = Arc::new(portal::Portal {

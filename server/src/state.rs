@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use meterbook_core::page::TokenSigner;
+use meterbook_core::rating::period::Tz;
 use meterbook_core::SubscriptionId;
 
 use crate::auth::sessions::SessionPolicy;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub widget_frame_ancestors: String,
     /// Session lifetimes and cookie flags.
     pub sessions: SessionPolicy,
+    /// The operator's time zone, in which billing months start and end.
+    pub time_zone: Tz,
     /// Leptos' site configuration, for rendering the portal.
     pub leptos_options: LeptosOptions,
 }

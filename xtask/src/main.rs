@@ -23,11 +23,12 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("bench") => bench(&args[1..]),
         Some("bench-portal") => bench_portal(),
+        Some("bench-chargeback") => bench_chargeback(&args[1..]),
         Some("load") => load(&args[1..]),
         Some("end2end") => setup(true).and_then(|()| browser_tests()),
         Some("setup") => setup(true),
         _ => Err(
-            "usage: cargo xtask run [meterbook serve args...] | test | end2end | bench [--database URL] [args...] | load [args...] | bench-portal | setup"
+            "usage: cargo xtask run [meterbook serve args...] | test | end2end | bench [--database URL] [args...] | load [args...] | bench-chargeback [--records N] [--database URL] | bench-portal | setup"
                 .into(),
         ),
     };
@@ -406,6 +407,11 @@ fn bench(extra: &[String]) -> Result {
     } else {
         "bench"
     };
+    run_example(example, extra)
+}
+
+/// Builds and runs a benchmark example of the server in release mode.
+fn run_example(example: &str, extra: &[String]) -> Result {
     step(&format!(
         "building and running the {example} benchmark (release)"
     ));
@@ -423,6 +429,22 @@ fn bench(extra: &[String]) -> Result {
     );
     c.args(extra);
     check(&mut c)
+}
+
+/// `cargo xtask bench-chargeback`: a month's statement against DuckDB over the same data
+/// (BENCHMARKS.md). DuckDB comes from PyPI, installed for this user when missing.
+fn bench_chargeback(extra: &[String]) -> Result {
+    if !cmd("python3", &["-c", "import duckdb"])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        step("installing DuckDB for Python (pip, this user)");
+        check(&mut cmd(
+            "python3",
+            &["-m", "pip", "install", "--user", "--quiet", "duckdb"],
+        ))?;
+    }
+    run_example("bench_chargeback", extra)
 }
 
 /// The load test: two release `meterbook serve` processes on one PostgreSQL.

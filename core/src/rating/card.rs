@@ -227,6 +227,27 @@ impl RateCard {
         }
     }
 
+    /// The part of the card that applies to `subscriptions`: the prices for every tenant, and
+    /// their own prices and discounts (what a tenant may see of it).
+    pub fn for_subscriptions(&self, subscriptions: &[SubscriptionId]) -> Self {
+        let mine = |s: &SubscriptionId| subscriptions.contains(s);
+        Self {
+            currency: self.currency,
+            versions: self
+                .versions
+                .iter()
+                .filter(|v| v.subscription_id.as_ref().is_none_or(mine))
+                .cloned()
+                .collect(),
+            discounts: self
+                .discounts
+                .iter()
+                .filter(|d| mine(&d.subscription_id))
+                .cloned()
+                .collect(),
+        }
+    }
+
     /// The price of `meter_id` (canonical) for `subscription` at `t`: the tenant's own version in
     /// effect if it lists the meter, else the card's. Also returns the version's start, which
     /// tells apart lines priced by different versions.

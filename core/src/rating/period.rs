@@ -7,8 +7,11 @@
 //! starts in).
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
-use chrono_tz::Tz;
+pub use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
+
+/// The longest custom period: a year, leap or not.
+pub const MAX_PERIOD_DAYS: i64 = 366;
 
 /// A billing period.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +73,26 @@ impl BillingPeriod {
         Self::month(year, month, zone)
     }
 
+    /// A month (`2026-10`) or a range of local days (`2026-10-03..2026-10-17`, end exclusive,
+    /// at most [`MAX_PERIOD_DAYS`]) in `zone`: the label a period prints as reads back.
+    pub fn parse(text: &str, zone: Tz) -> Result<Self, String> {
+        let text = text.trim();
+        let Some((from, to)) = text.split_once("..") else {
+            return Self::parse_month(text, zone);
+        };
+        let day = |d: &str| {
+            NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d")
+                .map_err(|_| format!("'{}' is not a date (YYYY-MM-DD)", d.trim()))
+        };
+        let (from, to) = (day(from)?, day(to)?);
+        if (to - from).num_days() > MAX_PERIOD_DAYS {
+            return Err(format!(
+                "a period is at most {MAX_PERIOD_DAYS} days; {from}..{to} is longer"
+            ));
+        }
+        Self::days(from, to, zone)
+    }
+
     /// The month holding `t` in `zone`.
     pub fn month_of(t: DateTime<Utc>, zone: Tz) -> Self {
         let local = t.with_timezone(&zone);
@@ -105,6 +128,27 @@ impl BillingPeriod {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_period_parses_from_a_month_or_a_range_of_days_and_its_label_reads_back() {
+        let berlin = parse_time_zone("Europe/Berlin").unwrap();
+        let month = BillingPeriod::parse("2026-10", berlin).unwrap();
+        assert_eq!(month, BillingPeriod::month(2026, 10, berlin).unwrap());
+        let range = BillingPeriod::parse(" 2026-10-03..2026-10-17 ", berlin).unwrap();
+        assert_eq!(range.start, at("2026-10-02T22:00:00Z"));
+        assert_eq!(range.end, at("2026-10-16T22:00:00Z"));
+        assert_eq!(BillingPeriod::parse(&range.label, berlin).unwrap(), range);
+        assert!(BillingPeriod::parse("2026-10-17..2026-10-03", berlin)
+            .unwrap_err()
+            .contains("not after"));
+        assert!(BillingPeriod::parse("2026-01-01..2027-01-03", berlin)
+            .unwrap_err()
+            .contains("at most 366 days"));
+        assert!(BillingPeriod::parse("2026-13", berlin).is_err());
+        assert!(BillingPeriod::parse("2026-10-03..soon", berlin)
+            .unwrap_err()
+            .contains("'soon' is not a date"));
+    }
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().to_utc()

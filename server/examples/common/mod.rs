@@ -167,6 +167,7 @@ pub async fn serve(store: Arc<dyn Store>, site_root: &std::path::Path) -> String
             sessions: Default::default(),
             site_root: site_root.display().to_string(),
             secret: None,
+            time_zone: meterbook_core::rating::period::Tz::UTC,
         },
         store,
     )

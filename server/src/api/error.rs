@@ -20,6 +20,25 @@ impl ApiError {
     }
 }
 
+/// The answer to a request body that could not be read: too large (over `limit` bytes, with
+/// `advice` on what to send instead), or broken off.
+pub fn unreadable_body(
+    e: &axum::extract::rejection::BytesRejection,
+    limit: usize,
+    advice: &str,
+) -> ApiError {
+    match e.status().as_u16() {
+        413 => ApiError::new(
+            ArmCode::RequestTooLarge,
+            format!("The body exceeds {limit} bytes; {advice}"),
+        ),
+        _ => ApiError::new(
+            ArmCode::InvalidProperty,
+            format!("The body could not be read: {e}"),
+        ),
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match &e {

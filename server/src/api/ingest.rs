@@ -10,7 +10,7 @@ use meterbook_core::error::ErrorDetail;
 use meterbook_core::usage::{parse_batch, UsageRecord};
 use meterbook_core::{ArmCode, ArmError};
 
-use super::error::ApiError;
+use super::error::{unreadable_body, ApiError};
 use crate::auth::Caller;
 use crate::state::AppState;
 use crate::store::IngestOutcome;
@@ -43,16 +43,7 @@ async fn ingest_records(
             ),
         ));
     }
-    let body = body.map_err(|e| match e.status().as_u16() {
-        413 => ApiError::new(
-            ArmCode::RequestTooLarge,
-            format!("The body exceeds {MAX_BODY_BYTES} bytes; send smaller batches"),
-        ),
-        _ => ApiError::new(
-            ArmCode::InvalidProperty,
-            format!("The body could not be read: {e}"),
-        ),
-    })?;
+    let body = body.map_err(|e| unreadable_body(&e, MAX_BODY_BYTES, "send smaller batches"))?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::new(ArmCode::InvalidUsageRecords, "The body is not UTF-8 text"))?;
     let parsed = parse_batch(text).map_err(|e| ApiError::new(ArmCode::InvalidUsageRecords, e))?;

@@ -1,9 +1,11 @@
 //! The HTTP API: one router per resource, merged here.
 
+pub mod billing;
 pub mod error;
 pub mod explore;
 pub mod export;
 pub mod ingest;
+mod ratecard;
 pub mod usage;
 
 use axum::http::{Request, Uri};
@@ -19,7 +21,8 @@ pub fn router(upstream: bool) -> Router<AppState> {
     let router = Router::new()
         .merge(usage::router())
         .merge(export::router())
-        .merge(explore::router());
+        .merge(explore::router())
+        .merge(billing::router());
     if upstream {
         router
     } else {

@@ -5,6 +5,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::{header::HOST, HeaderMap, Uri};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::Utc;
@@ -21,8 +22,32 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new().route(
         "/subscriptions/{subscription}/providers/{namespace}/{resource}",
-        get(usage_aggregates),
+        get(arm_resource),
     )
+}
+
+/// ARM resources share one path shape; the namespace and resource name pick the API.
+async fn arm_resource(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((subscription, namespace, resource)): Path<(String, String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if namespace.eq_ignore_ascii_case("Microsoft.Commerce")
+        && resource.eq_ignore_ascii_case("RateCard")
+    {
+        return super::ratecard::rate_card(&state, &caller, &subscription, &uri).await;
+    }
+    usage_aggregates(
+        state,
+        caller,
+        (subscription, namespace, resource),
+        uri,
+        headers,
+    )
+    .await
+    .map(IntoResponse::into_response)
 }
 
 /// Which of the two usage APIs a path names; ARM matches path segments case-insensitively.
@@ -42,9 +67,9 @@ fn api_of(namespace: &str, resource: &str) -> Option<AggregateApi> {
 
 #[tracing::instrument(name = "usage_aggregates", skip_all, fields(subscription.id = %subscription))]
 async fn usage_aggregates(
-    State(state): State<AppState>,
+    state: AppState,
     caller: Caller,
-    Path((subscription, namespace, resource)): Path<(String, String, String)>,
+    (subscription, namespace, resource): (String, String, String),
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Json<UsageAggregatePage>, ApiError> {
@@ -117,7 +142,7 @@ async fn usage_aggregates(
     }))
 }
 
-fn forbidden(caller: &Caller, subscription: &SubscriptionId) -> ApiError {
+pub(super) fn forbidden(caller: &Caller, subscription: &SubscriptionId) -> ApiError {
     // The subscription is logged, not echoed: a refusal says nothing about other tenants.
     tracing::info!(actor = caller.actor, %subscription, "read refused");
     ApiError::new(

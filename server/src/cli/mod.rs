@@ -1,7 +1,8 @@
-//! The `meterbook` command line: `serve` (default), `demo`, `ingest`, `usage`, `user`, `token`
-//! and `audit`.
+//! The `meterbook` command line: `serve` (default), `demo`, `ingest`, `usage`, `rates`,
+//! `chargeback`, `user`, `token`, `audit` and `migrate`.
 
 mod accounts;
+mod billing;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,6 +15,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use meterbook_core::export::{usage_csv_fields, write_csv_record, USAGE_CSV_COLUMNS};
 use meterbook_core::page::PAGE_SIZE;
 use meterbook_core::query::{UsageQuery, API_VERSION};
+use meterbook_core::rating::period::parse_time_zone;
 use meterbook_core::usage::{parse_batch, AggregateApi, UsageAggregate};
 use meterbook_core::SubscriptionId;
 
@@ -23,6 +25,7 @@ use crate::source::UpstreamConfig;
 use crate::store::{self, AggregateRequest, Store, UsageStore};
 use crate::{Application, ServerConfig, DEFAULT_PROVIDER_SUBSCRIPTION};
 use accounts::{AuditArgs, TokenCommand, UserCommand};
+use billing::{ChargebackArgs, RatesCommand};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -54,6 +57,11 @@ enum Command {
     Ingest { files: Vec<PathBuf> },
     /// Read usage aggregates, like Get-UsageAggregates (filters by reported time).
     Usage(UsageArgs),
+    /// Import or export the rate card that prices usage (CSV or JSON).
+    #[command(subcommand)]
+    Rates(RatesCommand),
+    /// Print a billing period's chargeback statement, by subscription or by tag.
+    Chargeback(ChargebackArgs),
     /// Manage the people who sign in to the portal.
     #[command(subcommand)]
     User(UserCommand),
@@ -118,6 +126,10 @@ struct ServeArgs {
     /// Minutes a portal session may sit unused before it ends.
     #[arg(long, env = "MB_SESSION_IDLE_MINUTES", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=10_080))]
     session_idle_minutes: u64,
+    /// The operator's IANA time zone (Europe/Berlin, UTC): billing months start and end at its
+    /// local midnight.
+    #[arg(long, env = "MB_TIME_ZONE", default_value = "UTC")]
+    time_zone: String,
     /// Hours after sign-in a portal session ends, however active.
     #[arg(long, env = "MB_SESSION_MAX_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..=720))]
     session_max_hours: u64,
@@ -160,7 +172,7 @@ enum GranularityArg {
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy)]
-enum Format {
+pub(crate) enum Format {
     Csv,
     Json,
 }
@@ -222,6 +234,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Ingest { files } => ingest_files(store.as_ref(), &files).await,
         Command::Usage(args) => print_usage(store.as_ref(), args).await,
+        Command::Rates(cmd) => billing::rates(store.as_ref(), cmd).await,
+        Command::Chargeback(args) => billing::chargeback(store.as_ref(), args).await,
         Command::User(cmd) => accounts::user(store.as_ref(), cmd).await,
         Command::Token(cmd) => accounts::token(store.as_ref(), cmd).await,
         Command::Audit(args) => accounts::audit(store.as_ref(), args).await,
@@ -314,6 +328,8 @@ async fn serve(args: ServeArgs, store: Arc<dyn Store>) -> anyhow::Result<()> {
             },
             site_root: args.site_root,
             secret: std::env::var("MB_SECRET").ok(),
+            time_zone: parse_time_zone(&args.time_zone)
+                .map_err(|e| anyhow::anyhow!("--time-zone: {e}"))?,
         },
         store,
     )
@@ -330,8 +346,9 @@ async fn serve(args: ServeArgs, store: Arc<dyn Store>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes the demo records (idempotently: re-running adds nothing) and reports what was written.
-async fn seed_demo(store: &dyn UsageStore, spec: &DemoSpec) -> anyhow::Result<()> {
+/// Writes the demo records (idempotently: re-running adds nothing) and, when no rate card is
+/// saved yet, the demo rate card; reports what was written.
+async fn seed_demo(store: &dyn Store, spec: &DemoSpec) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let records = demo::records(spec);
     let mut total = crate::store::IngestOutcome::default();
@@ -356,6 +373,10 @@ async fn seed_demo(store: &dyn UsageStore, spec: &DemoSpec) -> anyhow::Result<()
             "  {:<12} {}  Department={} CostCenter={}",
             t.name, t.subscription_id, t.department, t.cost_center
         );
+    }
+    if store.rate_card().await?.is_none() {
+        let revision = store.save_rate_card(&demo::rate_card(), "demo").await?;
+        println!("Demo rate card (USD) saved as revision {revision}");
     }
     Ok(())
 }

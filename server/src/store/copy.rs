@@ -95,6 +95,16 @@ const TABLES: &[Table] = &[
         ],
     ),
     (
+        "rate_cards",
+        true,
+        &[
+            ("id", Int),
+            ("card", Text),
+            ("saved_at", Int),
+            ("saved_by", Text),
+        ],
+    ),
+    (
         "audit_log",
         true,
         &[

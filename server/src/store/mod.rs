@@ -6,6 +6,7 @@ pub mod copy;
 mod names;
 mod portable;
 mod postgres;
+mod rates;
 mod sqlite;
 mod widgets;
 
@@ -15,6 +16,7 @@ use meterbook_core::explore::{TimeBasis, UsageFact};
 use meterbook_core::overview::DailyMeterTotal;
 use meterbook_core::page::{Page, PageKey};
 use meterbook_core::query::Granularity;
+use meterbook_core::rating::statement::TaggedHour;
 use meterbook_core::usage::{AggregateLine, UsageRecord};
 use meterbook_core::SubscriptionId;
 use serde::Serialize;
@@ -23,6 +25,7 @@ pub use accounts::{
     AccountStore, AuditEntry, NewSession, NewToken, SessionInfo, TokenInfo, UserInfo,
 };
 pub use postgres::PostgresStore;
+pub use rates::{RateStore, StoredRateCard};
 pub use sqlite::SqliteStore;
 pub use widgets::{NewWidget, WidgetInfo, WidgetStore};
 
@@ -42,6 +45,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("no randomness available: {0}")]
     Random(String),
+    /// Stored data the store cannot read back (a hand-edited row).
+    #[error("unreadable stored data: {0}")]
+    Corrupt(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -123,6 +129,17 @@ pub trait UsageStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<UsageFact>, StoreError>;
 
+    /// Per subscription, meter and usage start (and value of the tag `tag_key`, when given):
+    /// the usage of records used in `[from, to)` of the given subscriptions (`None`: all), for
+    /// chargeback.
+    async fn usage_hours(
+        &self,
+        subscriptions: Option<&[SubscriptionId]>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        tag_key: Option<&str>,
+    ) -> Result<Vec<TaggedHour>, StoreError>;
+
     /// How many usage records are stored.
     async fn record_count(&self) -> Result<u64, StoreError>;
 
@@ -130,10 +147,10 @@ pub trait UsageStore: Send + Sync + 'static {
     async fn signing_secret(&self) -> Result<Vec<u8>, StoreError>;
 }
 
-/// Everything Meterbook stores: usage, and people and credentials.
-pub trait Store: UsageStore + AccountStore + WidgetStore {}
+/// Everything Meterbook stores: usage, people and credentials, widgets and rate cards.
+pub trait Store: UsageStore + AccountStore + WidgetStore + RateStore {}
 
-impl<T: UsageStore + AccountStore + WidgetStore> Store for T {}
+impl<T: UsageStore + AccountStore + WidgetStore + RateStore> Store for T {}
 
 /// Opens the store a database URL names, creating and migrating it as needed.
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {

@@ -365,3 +365,96 @@ fn migrate_copies_a_sqlite_store_into_postgresql_and_checks_the_copy() {
         text(&again)
     );
 }
+
+#[test]
+fn rate_cards_import_and_export_and_demo_usage_is_charged_back() {
+    let (dir, db) = fresh_db();
+    let demo = meterbook(
+        &db,
+        &["demo", "--tenants", "3", "--days", "3", "--seed", "9"],
+    );
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&demo.stdout).contains("Demo rate card (USD) saved as revision 1")
+    );
+
+    // The demo card exports, and a bad edit of it is refused naming the row.
+    let exported = dir.dir.path().join("card.csv");
+    let exported = exported.to_str().unwrap();
+    assert!(meterbook(&db, &["rates", "export", exported])
+        .status
+        .success());
+    let text = std::fs::read_to_string(exported).unwrap();
+    let mut rows: Vec<String> = text.lines().map(str::to_owned).collect();
+    rows[3] = rows[3].replacen(",USD,", ",EUR,", 1);
+    let edited = dir.dir.path().join("edited.csv");
+    std::fs::write(&edited, rows.join("\n")).unwrap();
+    let refused = meterbook(&db, &["rates", "import", edited.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("row 4") && err.contains("not changed"),
+        "{err}"
+    );
+
+    // JSON out and back in makes revision 2.
+    let json_file = dir.dir.path().join("card.json");
+    assert!(
+        meterbook(&db, &["rates", "export", json_file.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let imported = meterbook(&db, &["rates", "import", json_file.to_str().unwrap()]);
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    assert!(String::from_utf8_lossy(&imported.stdout).contains("revision 2 is in effect"));
+    let again = meterbook(&db, &["rates", "export", "-"]);
+    assert_eq!(String::from_utf8(again.stdout).unwrap(), text);
+
+    // Every demo meter is priced: the statement of the demo's days has no unpriced line.
+    let today = chrono::Utc::now().date_naive();
+    let month = format!(
+        "{}..{}",
+        today - chrono::Duration::days(4),
+        today + chrono::Duration::days(1)
+    );
+    let csv = meterbook(
+        &db,
+        &["chargeback", "--period", &month, "--by", "tag:Department"],
+    );
+    assert!(
+        csv.status.success(),
+        "{}",
+        String::from_utf8_lossy(&csv.stderr)
+    );
+    let text = String::from_utf8(csv.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() > 10, "{text}");
+    assert!(!text.contains(",unpriced,"), "{text}");
+    let json = meterbook(&db, &["chargeback", "--period", &month, "--format", "json"]);
+    let statement: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(statement["groupBy"]["kind"], "subscription");
+    let total: f64 = statement["total"].as_str().unwrap().parse().unwrap();
+    assert!(total > 0.0, "{total}");
+
+    for args in [
+        &["chargeback", "--period", "October"][..],
+        &["chargeback", "--by", "tag:"][..],
+        &["chargeback", "--time-zone", "Mars/Olympus"][..],
+        &["rates", "import", "card.xlsx"][..],
+    ] {
+        let out = meterbook(&db, args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).starts_with("error: "),
+            "{args:?}"
+        );
+    }
+}

@@ -161,6 +161,7 @@ async fn start_server(url: &str, options: Options, owned: Option<TestDatabase>) 
             sessions: options.sessions.unwrap_or_default(),
             site_root: site_root.path().display().to_string(),
             secret: None,
+            time_zone: meterbook_core::rating::period::Tz::UTC,
         },
         store.clone(),
     )

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod billing;
 mod cli;
 mod durability;
 mod explore;

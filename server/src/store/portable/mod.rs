@@ -1,6 +1,7 @@
 //! Store code whose SQL both SQLite and PostgreSQL run, expanded once per store.
 
 mod accounts;
+mod rates;
 pub(crate) mod reads;
 mod widgets;
 
@@ -8,6 +9,7 @@ use meterbook_core::access::Role;
 use meterbook_core::SubscriptionId;
 
 pub(crate) use accounts::account_store;
+pub(crate) use rates::rate_store;
 pub(crate) use widgets::widget_store;
 
 pub(crate) fn parse_role(raw: &str) -> Role {

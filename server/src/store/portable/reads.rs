@@ -33,14 +33,24 @@ pub(crate) fn json_object(
 }
 
 /// Implements the shared reads as inherent methods of `$store` (with a `pool` of `$db`):
-/// `read_aggregates`, `read_facts`, `reported_span`, `read_record_count`, `read_signing_secret`.
-/// `$usage` is the FROM item for `usage_records u`, `$join` the join keyword.
+/// `read_aggregates`, `read_facts`, `read_usage_hours`, `reported_span`, `read_record_count`,
+/// `read_signing_secret`. `$usage` is the FROM item for `usage_records u`, `$join` the join
+/// keyword; a tag's value is read as `$tag_open` `$tag_argument(key)` (bound) `$tag_close`.
 macro_rules! usage_reads {
-    ($store:ty, $db:ty, usage = $usage:literal, join = $join:literal) => {
+    (
+        $store:ty,
+        $db:ty,
+        usage = $usage:literal,
+        join = $join:literal,
+        tag = ($tag_open:literal, $tag_argument:path, $tag_close:literal)
+    ) => {
         mod usage_reads_impl {
             use chrono::{DateTime, Utc};
             use meterbook_core::explore::{TimeBasis, UsageFact};
             use meterbook_core::page::{Page, PageKey};
+            use meterbook_core::rating::money::quantity_decimal;
+            use meterbook_core::rating::statement::TaggedHour;
+            use meterbook_core::rating::UsageHour;
             use meterbook_core::time::{from_epoch, HOUR_SECONDS};
             use meterbook_core::usage::{AggregateLine, InstanceData};
             use meterbook_core::SubscriptionId;
@@ -51,6 +61,20 @@ macro_rules! usage_reads {
 
             type Db = $db;
             type DbRow = <Db as sqlx::Database>::Row;
+
+            /// Appends `(id, ...)` of bound subscription IDs. An empty list reads nothing rather
+            /// than producing invalid SQL.
+            pub(super) fn push_list(sql: &mut QueryBuilder<'_, Db>, subscriptions: &[SubscriptionId]) {
+                sql.push("(");
+                let mut list = sql.separated(", ");
+                for sub in subscriptions {
+                    list.push_bind(sub.as_str().to_owned());
+                }
+                if subscriptions.is_empty() {
+                    list.push("NULL");
+                }
+                sql.push(")");
+            }
 
             impl $store {
                 pub(super) async fn read_aggregates(
@@ -233,16 +257,8 @@ macro_rules! usage_reads {
                             .push_bind(to.timestamp());
                     }
                     if let Some(subscriptions) = subscriptions {
-                        sql.push(" AND s.subscription_id IN (");
-                        let mut list = sql.separated(", ");
-                        for sub in subscriptions {
-                            list.push_bind(sub.as_str().to_owned());
-                        }
-                        // An empty list reads nothing rather than producing invalid SQL.
-                        if subscriptions.is_empty() {
-                            list.push("NULL");
-                        }
-                        sql.push(")");
+                        sql.push(" AND s.subscription_id IN ");
+                        push_list(&mut sql, subscriptions);
                     }
                     sql.push(" LIMIT ").push_bind(limit as i64);
                     let rows = sql.build().fetch_all(&self.pool).await?;
@@ -257,6 +273,66 @@ macro_rules! usage_reads {
                                 location: row.try_get("location")?,
                                 tags: tag_map(tags.as_deref()),
                                 quantity: row.try_get("quantity")?,
+                            })
+                        })
+                        .collect()
+                }
+
+                pub(super) async fn read_usage_hours(
+                    &self,
+                    subscriptions: Option<&[SubscriptionId]>,
+                    from: DateTime<Utc>,
+                    to: DateTime<Utc>,
+                    tag_key: Option<&str>,
+                ) -> Result<Vec<TaggedHour>, StoreError> {
+                    let mut sql = QueryBuilder::<Db>::new(
+                        "SELECT s.subscription_id, m.meter_id, t.usage_start, t.tag_value, t.quantity \
+                         FROM (SELECT u.subscription, u.meter, u.usage_start, ",
+                    );
+                    match tag_key {
+                        Some(key) => {
+                            sql.push($tag_open)
+                                .push_bind($tag_argument(key))
+                                .push($tag_close);
+                        }
+                        None => {
+                            sql.push("CAST(NULL AS TEXT)");
+                        }
+                    }
+                    sql.push(" AS tag_value, SUM(u.quantity) AS quantity FROM usage_records u WHERE u.usage_start >= ")
+                        .push_bind(from.timestamp())
+                        .push(" AND u.usage_start < ")
+                        .push_bind(to.timestamp());
+                    if let Some(subscriptions) = subscriptions {
+                        sql.push(" AND u.subscription IN (SELECT id FROM subscriptions WHERE subscription_id IN ");
+                        push_list(&mut sql, subscriptions);
+                        sql.push(")");
+                    }
+                    sql.push(format!(
+                        " GROUP BY u.subscription, u.meter, u.usage_start, tag_value) t \
+                         {} subscriptions s ON s.id = t.subscription \
+                         {} meters m ON m.id = t.meter",
+                        $join, $join
+                    ));
+                    let rows = sql.build().fetch_all(&self.pool).await?;
+                    rows.into_iter()
+                        .map(|row| {
+                            let subscription: String = row.try_get("subscription_id")?;
+                            let quantity: f64 = row.try_get("quantity")?;
+                            // Only a hand-edited row holds these: ingest checks both.
+                            let corrupt = |what: &str| {
+                                StoreError::Corrupt(format!("{what} of subscription {subscription}"))
+                            };
+                            Ok(TaggedHour {
+                                hour: UsageHour {
+                                    subscription_id: SubscriptionId::parse(&subscription)
+                                        .map_err(|_| corrupt("the ID"))?,
+                                    meter_id: row.try_get("meter_id")?,
+                                    usage_start: from_epoch(row.try_get("usage_start")?),
+                                    quantity: quantity_decimal(quantity)
+                                        .ok_or_else(|| corrupt("a quantity"))?,
+                                },
+                                tag_value: row.try_get("tag_value")?,
                             })
                         })
                         .collect()

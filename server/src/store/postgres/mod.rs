@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use meterbook_core::explore::{TimeBasis, UsageFact};
 use meterbook_core::overview::DailyMeterTotal;
 use meterbook_core::page::Page;
+use meterbook_core::rating::statement::TaggedHour;
 use meterbook_core::time::{from_epoch, DAY_SECONDS};
 use meterbook_core::usage::{AggregateLine, UsageRecord};
 use meterbook_core::SubscriptionId;
@@ -22,19 +23,26 @@ use sqlx::{PgPool, Row};
 
 use super::names::NameCache;
 use super::portable::reads::usage_reads;
-use super::portable::{account_store, widget_store};
+use super::portable::{account_store, rate_store, widget_store};
 use super::{AggregateRequest, IngestOutcome, StoreError, UsageStore};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 account_store!(super::PostgresStore, sqlx::Postgres);
 widget_store!(super::PostgresStore, sqlx::Postgres);
+rate_store!(super::PostgresStore);
 usage_reads!(
     super::PostgresStore,
     sqlx::Postgres,
     usage = "usage_records u",
-    join = "JOIN"
+    join = "JOIN",
+    tag = ("(u.tags::jsonb ->> ", super::tag_key, ")")
 );
+
+/// A tag key as `->>` takes it.
+fn tag_key(key: &str) -> String {
+    key.to_owned()
+}
 
 #[derive(Clone)]
 pub struct PostgresStore {
@@ -157,6 +165,17 @@ impl UsageStore for PostgresStore {
         limit: usize,
     ) -> Result<Vec<UsageFact>, StoreError> {
         self.read_facts(subscriptions, basis, from, to, limit).await
+    }
+
+    async fn usage_hours(
+        &self,
+        subscriptions: Option<&[SubscriptionId]>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        tag_key: Option<&str>,
+    ) -> Result<Vec<TaggedHour>, StoreError> {
+        self.read_usage_hours(subscriptions, from, to, tag_key)
+            .await
     }
 
     async fn record_count(&self) -> Result<u64, StoreError> {

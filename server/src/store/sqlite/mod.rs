@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use meterbook_core::explore::{TimeBasis, UsageFact};
 use meterbook_core::overview::DailyMeterTotal;
 use meterbook_core::page::Page;
+use meterbook_core::rating::statement::TaggedHour;
 use meterbook_core::time::{from_epoch, DAY_SECONDS};
 use meterbook_core::usage::{AggregateLine, UsageRecord};
 use meterbook_core::SubscriptionId;
@@ -18,7 +19,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::names::{name_of, NameCache, NameKind};
 use super::portable::reads::{json_text, usage_reads};
-use super::portable::{account_store, widget_store};
+use super::portable::{account_store, rate_store, widget_store};
 use super::{AggregateRequest, IngestOutcome, StoreError, UsageStore};
 
 /// Rows per multi-row INSERT: 11 parameters each stays well under SQLite's 32,766 limit.
@@ -30,13 +31,21 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 
 account_store!(super::SqliteStore, sqlx::Sqlite);
 widget_store!(super::SqliteStore, sqlx::Sqlite);
+rate_store!(super::SqliteStore);
 usage_reads!(
     super::SqliteStore,
     sqlx::Sqlite,
     // Walk the key index's usage-time window, with usage_records the outer loop.
     usage = "usage_records u INDEXED BY usage_records_key",
-    join = "CROSS JOIN"
+    join = "CROSS JOIN",
+    // A tag's value, as text whatever its JSON type.
+    tag = ("CAST(json_extract(u.tags, ", super::tag_path, ") AS TEXT)")
 );
+
+/// The JSON path of a tag key (grouping keys never hold `"`, which a path cannot quote).
+fn tag_path(key: &str) -> String {
+    format!("$.\"{key}\"")
+}
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -290,17 +299,10 @@ impl UsageStore for SqliteStore {
             .push_bind((to.timestamp() + DAY_SECONDS - 1).div_euclid(DAY_SECONDS) * DAY_SECONDS);
         if let Some(subscriptions) = subscriptions {
             sql.push(
-                " AND subscription IN (SELECT id FROM subscriptions WHERE subscription_id IN (",
+                " AND subscription IN (SELECT id FROM subscriptions WHERE subscription_id IN ",
             );
-            let mut list = sql.separated(", ");
-            for sub in subscriptions {
-                list.push_bind(sub.as_str());
-            }
-            // An empty list reads nothing rather than producing invalid SQL.
-            if subscriptions.is_empty() {
-                list.push("NULL");
-            }
-            sql.push("))");
+            usage_reads_impl::push_list(&mut sql, subscriptions);
+            sql.push(")");
         }
         sql.push(
             " GROUP BY subscription, meter, day) t
@@ -333,6 +335,17 @@ impl UsageStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<UsageFact>, StoreError> {
         self.read_facts(subscriptions, basis, from, to, limit).await
+    }
+
+    async fn usage_hours(
+        &self,
+        subscriptions: Option<&[SubscriptionId]>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        tag_key: Option<&str>,
+    ) -> Result<Vec<TaggedHour>, StoreError> {
+        self.read_usage_hours(subscriptions, from, to, tag_key)
+            .await
     }
 
     async fn record_count(&self) -> Result<u64, StoreError> {

@@ -1,0 +1,325 @@
+//! Chargeback statements: a billing period's priced usage, grouped by subscription or by the
+//! value of a tag (Department, CostCenter, any key), with subtotals and a total.
+//!
+//! Pricing always happens per subscription ([`price_period`]): the subscription is what a tenant
+//! is billed for, so its included quantities and tiers count once. Grouped by a tag, each of a
+//! subscription's lines is shared out among the tag's values in proportion to how much of that
+//! meter the resources carrying each value used in the period. Shared amounts are cut to the
+//! currency's minor unit and the leftover minor units go to the largest remainders, so the
+//! groups add up exactly to the subscriptions' totals. Usage of resources without the tag goes
+//! to a group with no value.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::card::RateCard;
+use super::money::Currency;
+use super::period::BillingPeriod;
+use super::price::{price_period, LinePricing, PricedLine, PricingError, UsageHour};
+use crate::export::write_csv_record;
+use crate::meter::catalog;
+use crate::SubscriptionId;
+
+/// What a statement's groups are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind", content = "key")]
+pub enum GroupBy {
+    Subscription,
+    /// The value of this tag key on the resources that used the meters.
+    Tag(String),
+}
+
+impl GroupBy {
+    /// Parses `subscription` or `tag:KEY` (as the CLI and the API take it).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("subscription") {
+            return Ok(Self::Subscription);
+        }
+        match text.split_once(':') {
+            Some((kind, key)) if kind.eq_ignore_ascii_case("tag") => {
+                let key = key.trim();
+                if key.is_empty() || key.len() > 512 || key.contains(['"', '\\']) {
+                    Err(
+                        "a tag key is 1 to 512 characters without \" or \\: tag:Department"
+                            .to_owned(),
+                    )
+                } else {
+                    Ok(Self::Tag(key.to_owned()))
+                }
+            }
+            _ => Err(format!(
+                "'{text}' is not a grouping: use subscription or tag:KEY (such as tag:Department)"
+            )),
+        }
+    }
+
+    /// The tag key to read from usage, if any.
+    pub fn tag_key(&self) -> Option<&str> {
+        match self {
+            Self::Subscription => None,
+            Self::Tag(key) => Some(key),
+        }
+    }
+}
+
+impl std::fmt::Display for GroupBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Subscription => f.write_str("subscription"),
+            Self::Tag(key) => write!(f, "tag:{key}"),
+        }
+    }
+}
+
+/// Usage of one meter by one subscription in one usage hour, from resources with one value of
+/// the grouping tag (`None`: without the tag, or grouping by subscription).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaggedHour {
+    pub hour: UsageHour,
+    pub tag_value: Option<String>,
+}
+
+/// One statement line: a priced line with the meter's name and unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatementLine {
+    pub subscription_id: SubscriptionId,
+    pub meter_id: String,
+    pub meter_name: String,
+    pub unit: String,
+    pub pricing: LinePricing,
+    pub unit_price: Option<Decimal>,
+    pub discount_percent: Decimal,
+    pub quantity: Decimal,
+    /// `None` when unpriced.
+    pub amount: Option<Decimal>,
+}
+
+/// The lines of one subscription or one tag value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatementGroup {
+    /// The subscription ID or the tag value; `None` for usage without the tag.
+    pub key: Option<String>,
+    pub subtotal: Decimal,
+    /// Lines with usage no version of the card prices.
+    pub unpriced_lines: usize,
+    pub lines: Vec<StatementLine>,
+}
+
+/// A billing period's chargeback.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Statement {
+    pub period: BillingPeriod,
+    pub time_zone: String,
+    pub group_by: GroupBy,
+    pub currency: Currency,
+    pub total: Decimal,
+    pub groups: Vec<StatementGroup>,
+    pub computed_at: DateTime<Utc>,
+}
+
+/// Prices the period's usage with `card` and groups it.
+pub fn build_statement(
+    card: &RateCard,
+    period: BillingPeriod,
+    time_zone: &str,
+    group_by: GroupBy,
+    usage: Vec<TaggedHour>,
+    computed_at: DateTime<Utc>,
+) -> Result<Statement, PricingError> {
+    let currency = card.currency();
+    // How much of each subscription's meter each tag value used, for sharing out.
+    let mut shares: BTreeMap<(SubscriptionId, String), BTreeMap<Option<String>, Decimal>> =
+        BTreeMap::new();
+    let mut hours: BTreeMap<(SubscriptionId, String, DateTime<Utc>), Decimal> = BTreeMap::new();
+    for TaggedHour { hour, tag_value } in usage {
+        if !period.contains(hour.usage_start) {
+            continue;
+        }
+        let series = (hour.subscription_id.clone(), hour.meter_id.clone());
+        *shares
+            .entry(series)
+            .or_default()
+            .entry(tag_value)
+            .or_default() += hour.quantity;
+        *hours
+            .entry((hour.subscription_id, hour.meter_id, hour.usage_start))
+            .or_default() += hour.quantity;
+    }
+    let hours = hours
+        .into_iter()
+        .map(
+            |((subscription_id, meter_id, usage_start), quantity)| UsageHour {
+                subscription_id,
+                meter_id,
+                usage_start,
+                quantity,
+            },
+        )
+        .collect();
+    let priced = price_period(card, hours)?;
+    let mut groups: BTreeMap<Option<String>, Vec<StatementLine>> = BTreeMap::new();
+    for line in priced {
+        match group_by {
+            GroupBy::Subscription => groups
+                .entry(Some(line.subscription_id.to_string()))
+                .or_default()
+                .push(describe(&line, line.quantity, line.amount)),
+            GroupBy::Tag(_) => {
+                let series = (line.subscription_id.clone(), line.meter_id.clone());
+                let used = shares.get(&series).cloned().unwrap_or_default();
+                for (value, quantity, amount) in share_out(&line, &used, currency) {
+                    groups
+                        .entry(value)
+                        .or_default()
+                        .push(describe(&line, quantity, amount));
+                }
+            }
+        }
+    }
+    let groups: Vec<StatementGroup> = groups
+        .into_iter()
+        .map(|(key, lines)| StatementGroup {
+            key,
+            subtotal: lines.iter().filter_map(|l| l.amount).sum(),
+            unpriced_lines: lines.iter().filter(|l| l.amount.is_none()).count(),
+            lines,
+        })
+        .collect();
+    Ok(Statement {
+        total: groups.iter().map(|g| g.subtotal).sum(),
+        period,
+        time_zone: time_zone.to_owned(),
+        group_by,
+        currency,
+        groups,
+        computed_at,
+    })
+}
+
+fn describe(line: &PricedLine, quantity: Decimal, amount: Option<Decimal>) -> StatementLine {
+    let meter = catalog().describe(&line.meter_id);
+    StatementLine {
+        subscription_id: line.subscription_id.clone(),
+        meter_id: line.meter_id.clone(),
+        meter_name: meter.name,
+        unit: meter.unit,
+        pricing: line.pricing,
+        unit_price: line.unit_price,
+        discount_percent: line.discount_percent,
+        quantity,
+        amount,
+    }
+}
+
+/// Quantities are shared to this many decimal places.
+const SHARED_QUANTITY_DP: u32 = 6;
+
+/// Shares a line out among tag values by their use of its meter: `(value, quantity, amount)`,
+/// amounts adding up exactly to the line's (largest remainder, in minor units).
+fn share_out(
+    line: &PricedLine,
+    used: &BTreeMap<Option<String>, Decimal>,
+    currency: Currency,
+) -> Vec<(Option<String>, Decimal, Option<Decimal>)> {
+    let total: Decimal = used.values().sum();
+    if used.len() <= 1 || total.is_zero() {
+        // One value (or no measurable use at all): it takes the whole line.
+        let value = used.keys().next().cloned().flatten();
+        return vec![(value, line.quantity, line.amount)];
+    }
+    let fraction = |q: &Decimal| q / total;
+    let quantities = used.iter().map(|(value, q)| {
+        let quantity = (line.quantity * fraction(q))
+            .round_dp(SHARED_QUANTITY_DP)
+            .normalize();
+        (value.clone(), quantity)
+    });
+    let Some(amount) = line.amount else {
+        return quantities.map(|(v, q)| (v, q, None)).collect();
+    };
+    let unit = Decimal::new(1, currency.minor_units());
+    let minor = amount / unit;
+    let exact: Vec<Decimal> = used.values().map(|q| minor * fraction(q)).collect();
+    let mut whole: Vec<Decimal> = exact.iter().map(|e| e.trunc()).collect();
+    let mut left = minor - whole.iter().sum::<Decimal>();
+    let mut order: Vec<usize> = (0..exact.len()).collect();
+    // Largest remainder first; ties keep the values' order, so the result is deterministic.
+    order.sort_by(|&a, &b| (exact[b] - whole[b]).cmp(&(exact[a] - whole[a])));
+    for i in order {
+        if left < Decimal::ONE {
+            break;
+        }
+        whole[i] += Decimal::ONE;
+        left -= Decimal::ONE;
+    }
+    quantities
+        .zip(whole)
+        .map(|((value, quantity), minor)| (value, quantity, Some((minor * unit).normalize())))
+        .collect()
+}
+
+/// The CSV header of statement lines.
+pub const STATEMENT_CSV_COLUMNS: [&str; 13] = [
+    "period",
+    "group_by",
+    "group",
+    "subscription_id",
+    "meter_id",
+    "meter_name",
+    "unit",
+    "pricing",
+    "unit_price",
+    "discount_percent",
+    "quantity",
+    "currency",
+    "amount",
+];
+
+/// A statement as CSV: one row per line (unpriced lines have empty price and amount).
+pub fn statement_csv(statement: &Statement) -> String {
+    let mut out = String::new();
+    write_csv_record(&mut out, &STATEMENT_CSV_COLUMNS);
+    let text = |d: Option<Decimal>| d.map(|d| d.normalize().to_string()).unwrap_or_default();
+    for group in &statement.groups {
+        for line in &group.lines {
+            write_csv_record(
+                &mut out,
+                &[
+                    statement.period.label.clone(),
+                    statement.group_by.to_string(),
+                    group.key.clone().unwrap_or_default(),
+                    line.subscription_id.to_string(),
+                    line.meter_id.clone(),
+                    line.meter_name.clone(),
+                    line.unit.clone(),
+                    pricing_label(line.pricing),
+                    text(line.unit_price),
+                    line.discount_percent.normalize().to_string(),
+                    line.quantity.normalize().to_string(),
+                    statement.currency.code().to_owned(),
+                    text(line.amount),
+                ],
+            );
+        }
+    }
+    out
+}
+
+/// `unpriced`, `included` or `tier 1` (tiers counted from 1, as people read them).
+pub fn pricing_label(pricing: LinePricing) -> String {
+    match pricing {
+        LinePricing::Unpriced => "unpriced".to_owned(),
+        LinePricing::Included => "included".to_owned(),
+        LinePricing::Tier(n) => format!("tier {}", n + 1),
+    }
+}
+
+#[cfg(test)]
+mod tests;

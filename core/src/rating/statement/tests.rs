@@ -1,0 +1,222 @@
+use std::str::FromStr;
+
+use chrono::{Duration, TimeZone};
+
+use super::*;
+use crate::rating::csv::rate_card_from_csv;
+
+/// Catalog meters: "Base VM Size Hours" (virtual core hours) and BlockBlobCapacity (GB x hours).
+const VM: &str = "FAB6EB84-500B-4A09-A8CA-7358F8BBAEA5";
+const BLOB: &str = "09F8879E-87E9-4305-A572-4B7BE209F857";
+const SUB_A: &str = "11111111-1111-4111-8111-111111111111";
+const SUB_B: &str = "22222222-2222-4222-8222-222222222222";
+
+fn d(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+fn october() -> BillingPeriod {
+    BillingPeriod::month(2026, 10, chrono_tz::UTC).unwrap()
+}
+
+/// VM hours at 0.10 from October; blob capacity is not priced.
+fn card() -> RateCard {
+    rate_card_from_csv(&format!(
+        "kind,currency,effective_from,meter_id,included_quantity,tier_start,unit_price\n\
+         price,USD,2026-10-01,{VM},0,0,0.10\n"
+    ))
+    .unwrap()
+}
+
+fn usage(sub: &str, meter: &str, hour: i64, quantity: &str, tag: Option<&str>) -> TaggedHour {
+    TaggedHour {
+        hour: UsageHour {
+            subscription_id: SubscriptionId::parse(sub).unwrap(),
+            meter_id: meter.to_owned(),
+            usage_start: Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap()
+                + Duration::hours(hour),
+            quantity: d(quantity),
+        },
+        tag_value: tag.map(str::to_owned),
+    }
+}
+
+fn computed_at() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap()
+}
+
+fn build(group_by: GroupBy, usage: Vec<TaggedHour>) -> Statement {
+    build_statement(&card(), october(), "UTC", group_by, usage, computed_at()).unwrap()
+}
+
+#[test]
+fn by_subscription_each_tenant_gets_its_lines_subtotal_and_unpriced_usage() {
+    // A: 3 hours x 1.5 vCPU = 4.5 x 0.10 = 0.45, plus 2 GB x hours with no price.
+    // B: 10 vCPU hours = 1.00. Total 1.45.
+    let statement = build(
+        GroupBy::Subscription,
+        vec![
+            usage(SUB_A, VM, 0, "1.5", None),
+            usage(SUB_A, VM, 1, "1.5", None),
+            usage(SUB_A, VM, 2, "1.5", None),
+            usage(SUB_A, BLOB, 0, "2", None),
+            usage(SUB_B, VM, 5, "10", None),
+        ],
+    );
+    assert_eq!(statement.total, d("1.45"));
+    assert_eq!(statement.groups.len(), 2);
+    let a = &statement.groups[0];
+    assert_eq!(a.key.as_deref(), Some(SUB_A));
+    assert_eq!(a.subtotal, d("0.45"));
+    assert_eq!(a.unpriced_lines, 1);
+    let lines: Vec<_> = a
+        .lines
+        .iter()
+        .map(|l| (l.meter_name.as_str(), l.unit.as_str(), l.quantity, l.amount))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("BlockBlobCapacity", "GB x hours", d("2"), None),
+            (
+                "Base VM Size Hours",
+                "virtual core hours",
+                d("4.5"),
+                Some(d("0.45"))
+            ),
+        ]
+    );
+    assert_eq!(statement.groups[1].subtotal, d("1.00"));
+}
+
+#[test]
+fn usage_outside_the_period_is_left_out() {
+    let statement = build(
+        GroupBy::Subscription,
+        vec![
+            usage(SUB_A, VM, -1, "7", None),
+            usage(SUB_A, VM, 31 * 24, "7", None),
+            usage(SUB_A, VM, 31 * 24 - 1, "1", None),
+        ],
+    );
+    assert_eq!(statement.total, d("0.10"));
+}
+
+#[test]
+fn by_tag_a_line_is_shared_by_use_and_the_cents_add_up() {
+    // 4 vCPU hours at 0.10 = 0.40, used 2 by Finance, 1 by Sales and 1 by untagged resources:
+    // 0.20, 0.10 and 0.10.
+    let statement = build(
+        GroupBy::Tag("Department".into()),
+        vec![
+            usage(SUB_A, VM, 0, "1", Some("Finance")),
+            usage(SUB_A, VM, 0, "1", Some("Sales")),
+            usage(SUB_A, VM, 0, "1", None),
+            usage(SUB_A, VM, 1, "1", Some("Finance")),
+        ],
+    );
+    let groups: Vec<_> = statement
+        .groups
+        .iter()
+        .map(|g| (g.key.as_deref(), g.subtotal, g.lines[0].quantity))
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            (None, d("0.1"), d("1")),
+            (Some("Finance"), d("0.2"), d("2")),
+            (Some("Sales"), d("0.1"), d("1")),
+        ]
+    );
+    assert_eq!(statement.total, d("0.40"));
+}
+
+#[test]
+fn by_tag_leftover_cents_go_to_the_largest_remainders() {
+    // One vCPU hour at 0.10 used 0.66 by Finance and 0.34 by Sales: 6.6 and 3.4 cents. Cut to
+    // whole cents that is 6 + 3; the cent left goes to Finance's larger remainder.
+    let shared = |finance: &str, sales: &str| {
+        let statement = build(
+            GroupBy::Tag("Department".into()),
+            vec![
+                usage(SUB_A, VM, 0, finance, Some("Finance")),
+                usage(SUB_A, VM, 0, sales, Some("Sales")),
+            ],
+        );
+        assert_eq!(statement.total, d("0.10"));
+        statement
+            .groups
+            .iter()
+            .map(|g| g.subtotal)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(shared("0.66", "0.34"), [d("0.07"), d("0.03")]);
+    // 2.5 and 7.5 cents: tied remainders, the first value in order takes the cent.
+    assert_eq!(shared("0.25", "0.75"), [d("0.03"), d("0.07")]);
+}
+
+#[test]
+fn by_tag_tiers_count_over_the_whole_subscription() {
+    // Two departments each use 600 GB x hours of a card whose first 1,000 cost 0.10 and the rest
+    // 0.05: the subscription pays 100 + 10 = 110, shared 55 / 55, not 60 + 60.
+    let card = rate_card_from_csv(&format!(
+        "kind,currency,effective_from,meter_id,included_quantity,tier_start,unit_price\n\
+         price,USD,2026-10-01,{BLOB},0,0,0.10\n\
+         price,USD,2026-10-01,{BLOB},0,1000,0.05\n"
+    ))
+    .unwrap();
+    let statement = build_statement(
+        &card,
+        october(),
+        "UTC",
+        GroupBy::Tag("CostCenter".into()),
+        vec![
+            usage(SUB_A, BLOB, 0, "600", Some("CC-1")),
+            usage(SUB_A, BLOB, 1, "600", Some("CC-2")),
+        ],
+        computed_at(),
+    )
+    .unwrap();
+    let subtotals: Vec<_> = statement.groups.iter().map(|g| g.subtotal).collect();
+    assert_eq!(subtotals, [d("55"), d("55")]);
+    assert_eq!(statement.total, d("110"));
+}
+
+#[test]
+fn groupings_parse_and_print_back() {
+    assert_eq!(GroupBy::parse("subscription"), Ok(GroupBy::Subscription));
+    assert_eq!(
+        GroupBy::parse("tag:Department"),
+        Ok(GroupBy::Tag("Department".into()))
+    );
+    assert_eq!(
+        GroupBy::Tag("CostCenter".into()).to_string(),
+        "tag:CostCenter"
+    );
+    assert!(GroupBy::parse("tag:").is_err());
+    assert!(GroupBy::parse("meter").unwrap_err().contains("tag:KEY"));
+}
+
+#[test]
+fn csv_has_one_row_per_line_field_by_field() {
+    let statement = build(
+        GroupBy::Subscription,
+        vec![
+            usage(SUB_A, VM, 0, "4.5", None),
+            usage(SUB_A, BLOB, 0, "2", None),
+        ],
+    );
+    let csv = statement_csv(&statement);
+    let rows: Vec<&str> = csv.split("\r\n").collect();
+    assert_eq!(rows[0], STATEMENT_CSV_COLUMNS.join(","));
+    assert_eq!(
+        rows[1],
+        format!("2026-10,subscription,{SUB_A},{SUB_A},{BLOB},BlockBlobCapacity,GB x hours,unpriced,,0,2,USD,")
+    );
+    assert_eq!(
+        rows[2],
+        format!("2026-10,subscription,{SUB_A},{SUB_A},{VM},Base VM Size Hours,virtual core hours,tier 1,0.1,0,4.5,USD,0.45")
+    );
+    assert_eq!(rows[3], "");
+    assert_eq!(rows.len(), 4);
+}

@@ -1,0 +1,223 @@
+//! The billing API:
+//! - `GET /api/v1/rates[?format=csv]`: the rate card in effect; operators get all of it, tenants
+//!   the prices and discounts that apply to their subscriptions.
+//! - `PUT /api/v1/rates`: an operator saves a new rate card (`text/csv` or `application/json`);
+//!   a refused card changes nothing and the answer names the row at fault.
+//! - `GET /api/v1/chargeback?period=2026-10&by=tag:Department&format=csv&subscriberId=...`: a
+//!   billing period's statement in the caller's scope (the current month when no period is
+//!   given; months are in the server's `--time-zone`).
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::Utc;
+use meterbook_core::rating::period::BillingPeriod;
+use meterbook_core::rating::statement::{statement_csv, GroupBy};
+use meterbook_core::rating::{read_rate_card, write_rate_card, RateCardFormat};
+use meterbook_core::{ArmCode, SubscriptionId};
+use serde::Serialize;
+
+use super::error::{unreadable_body, ApiError};
+use super::export::csv_download;
+use super::usage::query_params;
+use crate::audit::{self, Event};
+use crate::auth::Caller;
+use crate::chargeback::{self, ChargebackError, ChargebackRequest};
+use crate::state::AppState;
+
+/// Largest rate card accepted: thousands of meters and tenant prices fit in far less.
+const MAX_RATE_CARD_BYTES: usize = 4 * 1024 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/rates", get(get_rates).put(put_rates))
+        .route("/api/v1/chargeback", get(get_chargeback))
+        .layer(DefaultBodyLimit::max(MAX_RATE_CARD_BYTES))
+}
+
+/// `format=csv|json` (JSON when absent).
+fn wanted_format(params: &[(String, String)]) -> Result<RateCardFormat, ApiError> {
+    match param(params, "format") {
+        None => Ok(RateCardFormat::Json),
+        Some(f) if f.eq_ignore_ascii_case("json") => Ok(RateCardFormat::Json),
+        Some(f) if f.eq_ignore_ascii_case("csv") => Ok(RateCardFormat::Csv),
+        Some(f) => Err(ApiError::new(
+            ArmCode::InvalidProperty,
+            format!("format: '{f}' is not csv or json"),
+        )),
+    }
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+impl From<ChargebackError> for ApiError {
+    fn from(e: ChargebackError) -> Self {
+        match e {
+            ChargebackError::NoRateCard => Self::new(ArmCode::NotFound, e.to_string()),
+            ChargebackError::Store(e) => e.into(),
+            ChargebackError::Pricing(e) => {
+                tracing::error!(error = %e, "pricing failed");
+                Self::new(
+                    ArmCode::InvalidProperty,
+                    format!("{e}: a price or quantity is too large to compute"),
+                )
+            }
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RateCardAnswer {
+    revision: i64,
+    saved_at: chrono::DateTime<Utc>,
+    saved_by: String,
+    card: meterbook_core::rating::RateCardDraft,
+}
+
+#[tracing::instrument(name = "get_rates", skip_all)]
+async fn get_rates(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let params = query_params(&uri)?;
+    let format = wanted_format(&params)?;
+    let scope = caller.access.read_scope(None)?;
+    let stored = state
+        .store
+        .rate_card()
+        .await?
+        .ok_or(ChargebackError::NoRateCard)?;
+    let card = match scope.subscriptions() {
+        None => stored.card,
+        Some(subs) => stored.card.for_subscriptions(subs),
+    };
+    Ok(match format {
+        RateCardFormat::Csv => (
+            csv_download(&format!("rate-card-{}.csv", stored.revision)),
+            write_rate_card(&card, RateCardFormat::Csv),
+        )
+            .into_response(),
+        RateCardFormat::Json => Json(RateCardAnswer {
+            revision: stored.revision,
+            saved_at: stored.saved_at,
+            saved_by: stored.saved_by,
+            card: card.to_draft(),
+        })
+        .into_response(),
+    })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Saved {
+    revision: i64,
+}
+
+#[tracing::instrument(name = "put_rates", skip_all)]
+async fn put_rates(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<Saved>, ApiError> {
+    if !caller.access.can_read_all() {
+        return Err(ApiError::new(
+            ArmCode::AuthorizationFailed,
+            format!(
+                "'{}' ({} role) may not change the rate card: only operators may",
+                caller.name, caller.access.role
+            ),
+        ));
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let format = RateCardFormat::of_media_type(content_type).ok_or_else(|| {
+        ApiError::new(
+            ArmCode::UnsupportedMediaType,
+            "Send the rate card as text/csv or application/json",
+        )
+    })?;
+    let body = body
+        .map_err(|e| unreadable_body(&e, MAX_RATE_CARD_BYTES, "a rate card is never that large"))?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::new(ArmCode::InvalidProperty, "The body is not UTF-8 text"))?;
+    let card = read_rate_card(text, format).map_err(|e| {
+        ApiError::new(
+            ArmCode::InvalidProperty,
+            format!("The rate card was refused, nothing changed: {e}"),
+        )
+    })?;
+    let revision = state.store.save_rate_card(&card, &caller.actor).await?;
+    audit::record(
+        state.store.as_ref(),
+        Event {
+            actor: &caller.actor,
+            action: "rates.import",
+            target: &format!("revision {revision}"),
+            address: &caller.address,
+            detail: "",
+        },
+    )
+    .await?;
+    Ok(Json(Saved { revision }))
+}
+
+#[tracing::instrument(name = "get_chargeback", skip_all)]
+async fn get_chargeback(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    if state.upstream {
+        return Err(ApiError::new(
+            ArmCode::NotFound,
+            "Chargeback reads the embedded store; this server reads usage from an upstream",
+        ));
+    }
+    let params = query_params(&uri)?;
+    let format = wanted_format(&params)?;
+    let invalid =
+        |name: &str, e: String| ApiError::new(ArmCode::InvalidProperty, format!("{name}: {e}"));
+    let zone = state.time_zone;
+    let period = match param(&params, "period") {
+        Some(text) => BillingPeriod::parse(text, zone).map_err(|e| invalid("period", e))?,
+        None => BillingPeriod::month_of(Utc::now(), zone),
+    };
+    let group_by = GroupBy::parse(param(&params, "by").unwrap_or("subscription"))
+        .map_err(|e| invalid("by", e))?;
+    let requested = param(&params, "subscriberId")
+        .map(SubscriptionId::parse)
+        .transpose()
+        .map_err(|e| invalid("subscriberId", e))?;
+    let scope = caller.access.read_scope(requested.as_ref())?;
+    let statement = chargeback::statement(
+        state.store.as_ref(),
+        &ChargebackRequest {
+            period,
+            zone,
+            group_by,
+            subscriptions: scope.subscriptions(),
+        },
+    )
+    .await?;
+    Ok(match format {
+        RateCardFormat::Csv => (
+            csv_download(&format!("chargeback-{}.csv", statement.period.label)),
+            statement_csv(&statement),
+        )
+            .into_response(),
+        RateCardFormat::Json => Json(statement).into_response(),
+    })
+}

@@ -1,0 +1,388 @@
+//! Rate cards and chargeback through the API and the command line: prices in, statements out,
+//! each reader in their own scope.
+
+use std::str::FromStr;
+
+use chrono::{TimeZone, Utc};
+use meterbook_core::rating::statement::STATEMENT_CSV_COLUMNS;
+use meterbook_core::usage::{InstanceData, UsageRecord};
+use meterbook_core::SubscriptionId;
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+
+use crate::helpers::{as_json, spawn_app, TestApp};
+
+/// "Base VM Size Hours" (virtual core hours) and BlockBlobCapacity (GB x hours).
+const VM: &str = "FAB6EB84-500B-4A09-A8CA-7358F8BBAEA5";
+const BLOB: &str = "09F8879E-87E9-4305-A572-4B7BE209F857";
+const HEADER: &str = "kind,subscription_id,currency,effective_from,effective_to,meter_id,included_quantity,tier_start,unit_price,discount_percent";
+
+fn sub(n: u8) -> SubscriptionId {
+    SubscriptionId::parse(&format!(
+        "{n}{n}{n}{n}{n}{n}{n}{n}-1111-4111-8111-111111111111"
+    ))
+    .unwrap()
+}
+
+/// VM cores at 0.10 an hour; the first 10 core hours of a month free for tenant 2, who also
+/// gets 10% off. Blob capacity has no price.
+fn card_csv() -> String {
+    format!(
+        "{HEADER}\n\
+         price,,USD,2026-01-01,,{VM},0,0,0.10,\n\
+         price,{b},USD,2026-01-01,,{VM},10,0,0.10,\n\
+         discount,{b},USD,2026-01-01,,,,,,10\n",
+        b = sub(2)
+    )
+}
+
+async fn put_rates(
+    app: &TestApp,
+    body: &str,
+    content_type: &str,
+    token: &str,
+) -> reqwest::Response {
+    app.client
+        .put(format!("{}/api/v1/rates", app.base))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A record of `quantity` used by `resource` of `subscription` in October 2026's `hour`.
+fn record(
+    subscription: &SubscriptionId,
+    meter: &str,
+    hour: i64,
+    quantity: f64,
+    department: Option<&str>,
+    resource: &str,
+) -> UsageRecord {
+    let start = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap() + chrono::Duration::hours(hour);
+    let tags = department.map(|d| {
+        let mut map = serde_json::Map::new();
+        map.insert("Department".into(), json!(d));
+        map
+    });
+    UsageRecord {
+        subscription_id: subscription.clone(),
+        meter_id: meter.to_owned(),
+        instance: InstanceData {
+            resource_uri: format!("/subscriptions/{subscription}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/{resource}"),
+            location: "local".into(),
+            tags,
+            additional_info: None,
+        },
+        usage_start: start,
+        usage_end: start + chrono::Duration::hours(1),
+        reported_time: Some(start + chrono::Duration::hours(2)),
+        quantity,
+    }
+}
+
+fn d(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+fn decimal(v: &Value) -> Decimal {
+    d(v.as_str()
+        .unwrap_or_else(|| panic!("a decimal string: {v}")))
+}
+
+#[tokio::test]
+async fn operators_save_rate_cards_and_tenants_see_only_their_prices() {
+    let app = spawn_app().await;
+    let tenant = app.tenant_token(&sub(1)).await;
+
+    let none = app.get("/api/v1/rates", Some(&app.operator)).await;
+    assert_eq!(none.status(), 404);
+    assert!(none
+        .text()
+        .await
+        .unwrap()
+        .contains("meterbook rates import"));
+
+    let refused = put_rates(&app, &card_csv(), "text/csv", &tenant).await;
+    assert_eq!(refused.status(), 403);
+    let unsupported = put_rates(&app, &card_csv(), "text/plain", &app.operator).await;
+    assert_eq!(unsupported.status(), 415);
+    let negative = format!(
+        "{HEADER}\nprice,,USD,2026-01-01,,{VM},0,0,0.10,\nprice,,USD,2026-01-01,,{BLOB},0,0,-1,\n"
+    );
+    let invalid = put_rates(&app, &negative, "text/csv", &app.operator).await;
+    assert_eq!(invalid.status(), 400);
+    let message = invalid.text().await.unwrap();
+    assert!(
+        message.contains("row 3") && message.contains("nothing changed"),
+        "{message}"
+    );
+    assert_eq!(
+        app.get("/api/v1/rates", Some(&app.operator)).await.status(),
+        404,
+        "a refused card is not saved"
+    );
+
+    let saved = put_rates(&app, &card_csv(), "text/csv; charset=utf-8", &app.operator).await;
+    assert_eq!(saved.status(), 200);
+    assert_eq!(saved.json::<Value>().await.unwrap()["revision"], 1);
+
+    let all: Value = app
+        .get("/api/v1/rates", Some(&app.operator))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["revision"], 1);
+    assert_eq!(all["card"]["currency"], "USD");
+    assert_eq!(all["card"]["versions"].as_array().unwrap().len(), 2);
+    assert_eq!(all["card"]["discounts"].as_array().unwrap().len(), 1);
+
+    // Tenant 1 sees the card's prices, not tenant 2's own prices or discount.
+    let mine: Value = app
+        .get("/api/v1/rates", Some(&tenant))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine["card"]["versions"].as_array().unwrap().len(), 1);
+    assert!(mine["card"]["versions"][0].get("subscriptionId").is_none());
+    assert_eq!(mine["card"]["discounts"], json!([]));
+
+    // CSV reads back as the same card, and saving the JSON form makes revision 2.
+    let csv = app
+        .get("/api/v1/rates?format=csv", Some(&app.operator))
+        .await;
+    assert!(csv.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let csv = csv.text().await.unwrap();
+    assert!(csv.starts_with(HEADER));
+    assert_eq!(csv.lines().count(), 4);
+    let json_body = all["card"].to_string();
+    let resaved = put_rates(&app, &json_body, "application/json", &app.operator).await;
+    assert_eq!(resaved.json::<Value>().await.unwrap()["revision"], 2);
+    let again: Value = app
+        .get("/api/v1/rates", Some(&app.operator))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["card"], all["card"]);
+
+    let bad_json = put_rates(
+        &app,
+        "{\"currency\": \"USD\"",
+        "application/json",
+        &app.operator,
+    )
+    .await;
+    assert_eq!(bad_json.status(), 400);
+    assert!(bad_json.text().await.unwrap().contains("JSON line 1"));
+}
+
+#[tokio::test]
+async fn chargeback_prices_usage_by_subscription_and_by_department_in_each_scope() {
+    let app = spawn_app().await;
+    let (one, two) = (sub(1), sub(2));
+    let records = vec![
+        // Tenant 1: 2 + 4 core hours, Finance and Sales; 50 GB x hours of blob (no price).
+        record(&one, VM, 0, 2.0, Some("Finance"), "vm1"),
+        record(&one, VM, 1, 4.0, Some("Sales"), "vm2"),
+        record(&one, BLOB, 0, 50.0, None, "sa1"),
+        // Tenant 2: 30 core hours, 10 of them free, 10% off: 20 x 0.10 x 0.9 = 1.80.
+        record(&two, VM, 5, 30.0, Some("Finance"), "vm3"),
+        // September and November usage is outside October.
+        record(&one, VM, -1, 100.0, Some("Finance"), "vm1"),
+        record(&one, VM, 31 * 24, 100.0, Some("Finance"), "vm1"),
+    ];
+    app.ingest(&as_json(&records)).await;
+
+    let no_card = app
+        .get("/api/v1/chargeback?period=2026-10", Some(&app.operator))
+        .await;
+    assert_eq!(no_card.status(), 404);
+    put_rates(&app, &card_csv(), "text/csv", &app.operator).await;
+
+    let statement: Value = app
+        .get("/api/v1/chargeback?period=2026-10", Some(&app.operator))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(statement["period"]["label"], "2026-10");
+    assert_eq!(statement["currency"], "USD");
+    // 6 x 0.10 = 0.60 for tenant 1, 1.80 for tenant 2.
+    assert_eq!(decimal(&statement["total"]), d("2.40"));
+    let groups = statement["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2);
+    assert_eq!(groups[0]["key"], one.to_string());
+    assert_eq!(decimal(&groups[0]["subtotal"]), d("0.60"));
+    assert_eq!(groups[0]["unpricedLines"], 1);
+    let unpriced = &groups[0]["lines"][0];
+    assert_eq!(
+        (unpriced["meterName"].as_str(), unpriced["pricing"].as_str()),
+        (Some("BlockBlobCapacity"), Some("unpriced"))
+    );
+    assert_eq!(decimal(&unpriced["quantity"]), d("50"));
+    assert_eq!(decimal(&groups[1]["subtotal"]), d("1.80"));
+    let included = &groups[1]["lines"][0];
+    assert_eq!(
+        (included["pricing"].as_str(), decimal(&included["quantity"])),
+        (Some("included"), d("10"))
+    );
+
+    // By department: Finance 0.20 + 1.80, Sales 0.40; the blob usage has no department.
+    let by_department: Value = app
+        .get(
+            "/api/v1/chargeback?period=2026-10&by=tag:Department",
+            Some(&app.operator),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let subtotals: Vec<(Value, Decimal)> = by_department["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["key"].clone(), decimal(&g["subtotal"])))
+        .collect();
+    assert_eq!(
+        subtotals,
+        [
+            (Value::Null, d("0")),
+            (json!("Finance"), d("2.00")),
+            (json!("Sales"), d("0.40"))
+        ]
+    );
+    assert_eq!(decimal(&by_department["total"]), d("2.40"));
+
+    // A tenant gets its own statement only.
+    let tenant = app.tenant_token(&one).await;
+    let own: Value = app
+        .get("/api/v1/chargeback?period=2026-10", Some(&tenant))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(own["groups"].as_array().unwrap().len(), 1);
+    assert_eq!(decimal(&own["total"]), d("0.60"));
+    let other = app
+        .get(
+            &format!("/api/v1/chargeback?period=2026-10&subscriberId={two}"),
+            Some(&tenant),
+        )
+        .await;
+    assert_eq!(other.status(), 403);
+    assert_eq!(
+        app.get("/api/v1/chargeback?period=2026-10", None)
+            .await
+            .status(),
+        401
+    );
+
+    // CSV, field by field.
+    let csv = app
+        .get(
+            &format!("/api/v1/chargeback?period=2026-10&format=csv&subscriberId={two}"),
+            Some(&app.operator),
+        )
+        .await;
+    assert!(csv.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("chargeback-2026-10.csv"));
+    let text = csv.text().await.unwrap();
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows[0], STATEMENT_CSV_COLUMNS.join(","));
+    assert_eq!(
+        rows[1..],
+        [
+            format!("2026-10,subscription,{two},{two},{VM},Base VM Size Hours,virtual core hours,included,0,0,10,USD,0"),
+            format!("2026-10,subscription,{two},{two},{VM},Base VM Size Hours,virtual core hours,tier 1,0.1,10,20,USD,1.8"),
+        ]
+    );
+
+    for (query, expected) in [
+        ("period=2026-13", "period:"),
+        ("period=2026-10&by=meter", "by:"),
+        ("period=2026-10&format=xlsx", "format:"),
+        ("period=2026-01-01..2027-06-01", "at most 366 days"),
+    ] {
+        let response = app
+            .get(&format!("/api/v1/chargeback?{query}"), Some(&app.operator))
+            .await;
+        assert_eq!(response.status(), 400, "{query}");
+        let body = response.text().await.unwrap();
+        assert!(body.contains(expected), "{query}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn azure_rate_card_api_answers_the_prices_a_subscription_pays() {
+    let app = spawn_app().await;
+    put_rates(&app, &card_csv(), "text/csv", &app.operator).await;
+    let path = |s: &SubscriptionId, query: &str| {
+        format!("/Subscriptions/{s}/providers/Microsoft.Commerce/RateCard?{query}")
+    };
+    let filter = "api-version=2015-06-01-preview&$filter=OfferDurableId%20eq%20'MS-AZR-0003P'%20and%20Currency%20eq%20'USD'%20and%20Locale%20eq%20'en-US'%20and%20RegionInfo%20eq%20'US'";
+
+    // Tenant 2 pays its own price less 10%, with its 10 included core hours.
+    let tenant = app.tenant_token(&sub(2)).await;
+    let answer: Value = app
+        .get(&path(&sub(2), filter), Some(&tenant))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["Currency"], "USD");
+    assert_eq!(answer["Locale"], "en-US");
+    assert_eq!(answer["IsTaxIncluded"], false);
+    assert_eq!(answer["OfferTerms"], json!([]));
+    let meters = answer["Meters"].as_array().unwrap();
+    assert_eq!(meters.len(), 1);
+    assert_eq!(meters[0]["MeterId"], VM);
+    assert_eq!(meters[0]["MeterName"], "Base VM Size Hours");
+    assert_eq!(meters[0]["MeterCategory"], "Compute");
+    assert_eq!(meters[0]["Unit"], "virtual core hours");
+    assert_eq!(meters[0]["IncludedQuantity"], 10.0);
+    assert_eq!(meters[0]["MeterRates"], json!({"0": 0.09}));
+    assert_eq!(meters[0]["EffectiveDate"], "2026-01-01T00:00:00Z");
+
+    // The operator may read any subscription's card; tenant 2 may not read tenant 1's.
+    let operator: Value = app
+        .get(&path(&sub(1), filter), Some(&app.operator))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(operator["Meters"][0]["MeterRates"], json!({"0": 0.1}));
+    assert_eq!(
+        app.get(&path(&sub(1), filter), Some(&tenant))
+            .await
+            .status(),
+        403
+    );
+
+    for (query, status) in [
+        ("", 400),
+        ("api-version=2099-01-01", 400),
+        (
+            "api-version=2015-06-01-preview&$filter=Currency%20eq%20'EUR'",
+            400,
+        ),
+        (
+            "api-version=2015-06-01-preview&$filter=Color%20eq%20'red'",
+            400,
+        ),
+    ] {
+        let response = app.get(&path(&sub(2), query), Some(&tenant)).await;
+        assert_eq!(response.status(), status, "{query}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body["error"]["message"].as_str().is_some(), "{query}");
+    }
+}
