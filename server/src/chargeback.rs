@@ -4,7 +4,7 @@
 use chrono::Utc;
 use meterbook_core::rating::period::{BillingPeriod, Tz};
 use meterbook_core::rating::price::PricingError;
-use meterbook_core::rating::statement::{build_statement, GroupBy, Statement};
+use meterbook_core::rating::statement::{build_statement, price_spans, GroupBy, Statement};
 use meterbook_core::SubscriptionId;
 
 use crate::store::{Store, StoreError};
@@ -44,9 +44,9 @@ pub async fn statement(
         .ok_or(ChargebackError::NoRateCard)?
         .card;
     let usage = store
-        .usage_hours(
+        .usage_totals(
             request.subscriptions,
-            request.period.start,
+            &price_spans(&card, &request.period),
             request.period.end,
             request.group_by.tag_key(),
         )

@@ -4,7 +4,7 @@
 //! Pricing always happens per subscription ([`price_period`]): the subscription is what a tenant
 //! is billed for, so its included quantities and tiers count once. Grouped by a tag, each of a
 //! subscription's lines is shared out among the tag's values in proportion to how much of that
-//! meter the resources carrying each value used in the period. Shared amounts are cut to the
+//! meter the resources carrying each value used at the line's price (its version and discount). Shared amounts are cut to the
 //! currency's minor unit and the leftover minor units go to the largest remainders, so the
 //! groups add up exactly to the subscriptions' totals. Usage of resources without the tag goes
 //! to a group with no value.
@@ -75,12 +75,36 @@ impl std::fmt::Display for GroupBy {
     }
 }
 
-/// Usage of one meter by one subscription in one usage hour, from resources with one value of
-/// the grouping tag (`None`: without the tag, or grouping by subscription).
+/// Usage of one meter by one subscription, from resources with one value of the grouping tag
+/// (`None`: without the tag, or grouping by subscription). `usage.usage_start` is an hour's
+/// start, or the start of a span of [`price_spans`] whose hours it sums.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TaggedHour {
-    pub hour: UsageHour,
+pub struct TaggedUsage {
+    pub usage: UsageHour,
     pub tag_value: Option<String>,
+}
+
+/// The starts of the spans of `period` over which no price or discount of `card` changes: the
+/// period's start, then every version's and discount's start or end inside it. Pricing a span's
+/// total at its start gives the same lines as pricing its hours one by one (tiers and included
+/// quantities count the total, whatever the order within), so a store can sum each span in one
+/// pass instead of sending every hour.
+pub fn price_spans(card: &RateCard, period: &BillingPeriod) -> Vec<DateTime<Utc>> {
+    let edges = card
+        .versions()
+        .iter()
+        .flat_map(|v| [Some(v.effective_from), v.effective_to])
+        .chain(
+            card.discounts()
+                .iter()
+                .flat_map(|d| [Some(d.effective_from), d.effective_to]),
+        )
+        .flatten()
+        .filter(|t| period.start < *t && *t < period.end);
+    let mut starts: Vec<DateTime<Utc>> = std::iter::once(period.start).chain(edges).collect();
+    starts.sort();
+    starts.dedup();
+    starts
 }
 
 /// One statement line: a priced line with the meter's name and unit.
@@ -130,24 +154,38 @@ pub fn build_statement(
     period: BillingPeriod,
     time_zone: &str,
     group_by: GroupBy,
-    usage: Vec<TaggedHour>,
+    usage: Vec<TaggedUsage>,
     computed_at: DateTime<Utc>,
 ) -> Result<Statement, PricingError> {
     let currency = card.currency();
-    // How much of each subscription's meter each tag value used, for sharing out.
-    let mut shares: BTreeMap<(SubscriptionId, String), BTreeMap<Option<String>, Decimal>> =
-        BTreeMap::new();
+    // How much each tag value used of each subscription's meter, per price that applied: a
+    // line is shared by the use made at its price.
+    let mut shares: BTreeMap<ShareKey, BTreeMap<Option<String>, Decimal>> = BTreeMap::new();
     let mut hours: BTreeMap<(SubscriptionId, String, DateTime<Utc>), Decimal> = BTreeMap::new();
-    for TaggedHour { hour, tag_value } in usage {
+    for TaggedUsage {
+        usage: hour,
+        tag_value,
+    } in usage
+    {
         if !period.contains(hour.usage_start) {
             continue;
         }
-        let series = (hour.subscription_id.clone(), hour.meter_id.clone());
-        *shares
-            .entry(series)
-            .or_default()
-            .entry(tag_value)
-            .or_default() += hour.quantity;
+        if group_by != GroupBy::Subscription {
+            let (subscription, meter, t) =
+                (&hour.subscription_id, &hour.meter_id, hour.usage_start);
+            let version_from = card.rate_at(subscription, meter, t).map(|(_, from)| from);
+            let key = ShareKey {
+                subscription_id: subscription.clone(),
+                meter_id: meter.clone(),
+                version_from,
+                // Unpriced lines carry no discount.
+                discount_percent: match version_from {
+                    Some(_) => card.discount_at(subscription, t),
+                    None => Decimal::ZERO,
+                },
+            };
+            *shares.entry(key).or_default().entry(tag_value).or_default() += hour.quantity;
+        }
         *hours
             .entry((hour.subscription_id, hour.meter_id, hour.usage_start))
             .or_default() += hour.quantity;
@@ -172,8 +210,7 @@ pub fn build_statement(
                 .or_default()
                 .push(describe(&line, line.quantity, line.amount)),
             GroupBy::Tag(_) => {
-                let series = (line.subscription_id.clone(), line.meter_id.clone());
-                let used = shares.get(&series).cloned().unwrap_or_default();
+                let used = use_at_price(&shares, &line);
                 for (value, quantity, amount) in share_out(&line, &used, currency) {
                     groups
                         .entry(value)
@@ -201,6 +238,43 @@ pub fn build_statement(
         groups,
         computed_at,
     })
+}
+
+/// Whose use a line's units were: a subscription's meter at one version and discount.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct ShareKey {
+    subscription_id: SubscriptionId,
+    meter_id: String,
+    version_from: Option<DateTime<Utc>>,
+    discount_percent: Decimal,
+}
+
+/// Each tag value's use behind `line`: at the line's version and discount. Included units are
+/// listed without a discount, so their line counts the version's use under any discount.
+fn use_at_price(
+    shares: &BTreeMap<ShareKey, BTreeMap<Option<String>, Decimal>>,
+    line: &PricedLine,
+) -> BTreeMap<Option<String>, Decimal> {
+    let mut used: BTreeMap<Option<String>, Decimal> = BTreeMap::new();
+    let first = ShareKey {
+        subscription_id: line.subscription_id.clone(),
+        meter_id: line.meter_id.clone(),
+        version_from: line.version_from,
+        discount_percent: Decimal::MIN,
+    };
+    let same_version = shares.range(first..).take_while(|(key, _)| {
+        key.subscription_id == line.subscription_id
+            && key.meter_id == line.meter_id
+            && key.version_from == line.version_from
+    });
+    for (key, values) in same_version {
+        if line.pricing == LinePricing::Included || key.discount_percent == line.discount_percent {
+            for (value, quantity) in values {
+                *used.entry(value.clone()).or_default() += quantity;
+            }
+        }
+    }
+    used
 }
 
 fn describe(line: &PricedLine, quantity: Decimal, amount: Option<Decimal>) -> StatementLine {

@@ -16,7 +16,7 @@ use meterbook_core::explore::{TimeBasis, UsageFact};
 use meterbook_core::overview::DailyMeterTotal;
 use meterbook_core::page::{Page, PageKey};
 use meterbook_core::query::Granularity;
-use meterbook_core::rating::statement::TaggedHour;
+use meterbook_core::rating::statement::TaggedUsage;
 use meterbook_core::usage::{AggregateLine, UsageRecord};
 use meterbook_core::SubscriptionId;
 use serde::Serialize;
@@ -129,16 +129,17 @@ pub trait UsageStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<UsageFact>, StoreError>;
 
-    /// Per subscription, meter and usage start (and value of the tag `tag_key`, when given):
-    /// the usage of records used in `[from, to)` of the given subscriptions (`None`: all), for
-    /// chargeback.
-    async fn usage_hours(
+    /// Per subscription, meter, span (each from one of the ascending `spans` to the next, the
+    /// last to `end`) and value of the tag `tag_key` (when given): the usage of the records of the
+    /// given subscriptions (`None`: all) that started in the span, dated at its start. Chargeback
+    /// reads spans over which prices do not change, so totals price as the hours would.
+    async fn usage_totals(
         &self,
         subscriptions: Option<&[SubscriptionId]>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
+        spans: &[DateTime<Utc>],
+        end: DateTime<Utc>,
         tag_key: Option<&str>,
-    ) -> Result<Vec<TaggedHour>, StoreError>;
+    ) -> Result<Vec<TaggedUsage>, StoreError>;
 
     /// How many usage records are stored.
     async fn record_count(&self) -> Result<u64, StoreError>;

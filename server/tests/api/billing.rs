@@ -386,3 +386,60 @@ async fn azure_rate_card_api_answers_the_prices_a_subscription_pays() {
         assert!(body["error"]["message"].as_str().is_some(), "{query}");
     }
 }
+
+#[tokio::test]
+async fn a_price_change_inside_the_period_prices_each_side_at_its_own_price() {
+    let app = spawn_app().await;
+    let one = sub(1);
+    app.ingest(&as_json(&[
+        record(&one, VM, 0, 1.0, Some("Finance"), "vm1"),
+        record(&one, VM, 14 * 24 - 1, 2.0, Some(""), "vm2"),
+        record(&one, VM, 19 * 24, 4.0, None, "vm3"),
+    ]))
+    .await;
+    let card = format!(
+        "{HEADER}\n\
+         price,,USD,2026-01-01,2026-10-15,{VM},0,0,0.10,\n\
+         price,,USD,2026-10-15,,{VM},0,0,0.20,\n"
+    );
+    put_rates(&app, &card, "text/csv", &app.operator).await;
+    let statement: Value = app
+        .get("/api/v1/chargeback?period=2026-10", Some(&app.operator))
+        .await
+        .json()
+        .await
+        .unwrap();
+    // 3 units at 0.10 before the 15th, 4 at 0.20 after.
+    let lines: Vec<(Decimal, Decimal)> = statement["groups"][0]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (decimal(&l["quantity"]), decimal(&l["amount"])))
+        .collect();
+    assert_eq!(lines, [(d("3"), d("0.30")), (d("4"), d("0.80"))]);
+
+    // An empty tag value is a department of its own, apart from untagged usage.
+    let by_department: Value = app
+        .get(
+            "/api/v1/chargeback?period=2026-10&by=tag:Department",
+            Some(&app.operator),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let groups: Vec<(Value, Decimal)> = by_department["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["key"].clone(), decimal(&g["subtotal"])))
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            (Value::Null, d("0.80")),
+            (json!(""), d("0.20")),
+            (json!("Finance"), d("0.10"))
+        ]
+    );
+}

@@ -28,9 +28,9 @@ fn card() -> RateCard {
     .unwrap()
 }
 
-fn usage(sub: &str, meter: &str, hour: i64, quantity: &str, tag: Option<&str>) -> TaggedHour {
-    TaggedHour {
-        hour: UsageHour {
+fn usage(sub: &str, meter: &str, hour: i64, quantity: &str, tag: Option<&str>) -> TaggedUsage {
+    TaggedUsage {
+        usage: UsageHour {
             subscription_id: SubscriptionId::parse(sub).unwrap(),
             meter_id: meter.to_owned(),
             usage_start: Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap()
@@ -45,7 +45,7 @@ fn computed_at() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap()
 }
 
-fn build(group_by: GroupBy, usage: Vec<TaggedHour>) -> Statement {
+fn build(group_by: GroupBy, usage: Vec<TaggedUsage>) -> Statement {
     build_statement(&card(), october(), "UTC", group_by, usage, computed_at()).unwrap()
 }
 
@@ -219,4 +219,66 @@ fn csv_has_one_row_per_line_field_by_field() {
     );
     assert_eq!(rows[3], "");
     assert_eq!(rows.len(), 4);
+}
+
+#[test]
+fn spans_break_where_a_price_or_discount_changes_inside_the_period() {
+    let card = rate_card_from_csv(&format!(
+        "kind,subscription_id,currency,effective_from,effective_to,meter_id,included_quantity,tier_start,unit_price,discount_percent\n\
+         price,,USD,2026-01-01,2026-10-15,{VM},0,0,0.10,\n\
+         price,,USD,2026-10-15,,{VM},0,0,0.20,\n\
+         discount,{SUB_A},USD,2026-10-20T12:00:00Z,2026-12-01,,,,,5\n"
+    ))
+    .unwrap();
+    let at = |d, h| Utc.with_ymd_and_hms(2026, 10, d, h, 0, 0).unwrap();
+    assert_eq!(
+        price_spans(&card, &october()),
+        [at(1, 0), at(15, 0), at(20, 12)]
+    );
+    // A span's total prices as its hours would. One unit every 12 hours from 14 October:
+    // 2 at 0.10 before the 15th, 11 at 0.20 before the discount, 7 at 0.20 less 5% after it.
+    let hours: Vec<TaggedUsage> = (0..20)
+        .map(|i| usage(SUB_A, VM, 13 * 24 + i * 12, "1", None))
+        .collect();
+    let by_hour = build_statement(
+        &card,
+        october(),
+        "UTC",
+        GroupBy::Subscription,
+        hours.clone(),
+        computed_at(),
+    )
+    .unwrap();
+    let spans = price_spans(&card, &october());
+    let mut totals: Vec<TaggedUsage> = Vec::new();
+    for h in hours {
+        let start = *spans
+            .iter()
+            .rev()
+            .find(|s| **s <= h.usage.usage_start)
+            .unwrap();
+        match totals.iter_mut().find(|t| t.usage.usage_start == start) {
+            Some(t) => t.usage.quantity += h.usage.quantity,
+            None => totals.push(TaggedUsage {
+                usage: UsageHour {
+                    usage_start: start,
+                    ..h.usage
+                },
+                tag_value: None,
+            }),
+        }
+    }
+    let by_span = build_statement(
+        &card,
+        october(),
+        "UTC",
+        GroupBy::Subscription,
+        totals,
+        computed_at(),
+    )
+    .unwrap();
+    assert_eq!(by_span.groups, by_hour.groups);
+    let amounts: Vec<_> = by_hour.groups[0].lines.iter().map(|l| l.amount).collect();
+    assert_eq!(amounts, [Some(d("0.20")), Some(d("2.20")), Some(d("1.33"))]);
+    assert_eq!(by_hour.total, d("3.73"));
 }

@@ -16,6 +16,31 @@ pub(crate) fn tag_map(tags: Option<&str>) -> std::collections::BTreeMap<String, 
     }
 }
 
+/// One row of a store's usage totals for chargeback.
+pub(crate) fn tagged_usage(
+    subscription: String,
+    meter_id: String,
+    span: chrono::DateTime<chrono::Utc>,
+    tag_value: Option<String>,
+    quantity: f64,
+) -> Result<meterbook_core::rating::statement::TaggedUsage, crate::store::StoreError> {
+    // Only a hand-edited row holds these: ingest checks both.
+    let corrupt = |what: &str| {
+        crate::store::StoreError::Corrupt(format!("{what} of subscription {subscription}"))
+    };
+    Ok(meterbook_core::rating::statement::TaggedUsage {
+        usage: meterbook_core::rating::UsageHour {
+            subscription_id: meterbook_core::SubscriptionId::parse(&subscription)
+                .map_err(|_| corrupt("the ID"))?,
+            meter_id,
+            usage_start: span,
+            quantity: meterbook_core::rating::money::quantity_decimal(quantity)
+                .ok_or_else(|| corrupt("a quantity"))?,
+        },
+        tag_value,
+    })
+}
+
 /// A JSON object as the store keeps it: text, or NULL.
 pub(crate) fn json_text(
     map: &Option<serde_json::Map<String, serde_json::Value>>,
@@ -33,24 +58,15 @@ pub(crate) fn json_object(
 }
 
 /// Implements the shared reads as inherent methods of `$store` (with a `pool` of `$db`):
-/// `read_aggregates`, `read_facts`, `read_usage_hours`, `reported_span`, `read_record_count`,
-/// `read_signing_secret`. `$usage` is the FROM item for `usage_records u`, `$join` the join
-/// keyword; a tag's value is read as `$tag_open` `$tag_argument(key)` (bound) `$tag_close`.
+/// `read_aggregates`, `read_facts`, `reported_span`, `read_record_count`, `read_signing_secret`,
+/// and `push_list` for SQL lists of subscriptions. `$usage` is the FROM item for
+/// `usage_records u`, `$join` the join keyword.
 macro_rules! usage_reads {
-    (
-        $store:ty,
-        $db:ty,
-        usage = $usage:literal,
-        join = $join:literal,
-        tag = ($tag_open:literal, $tag_argument:path, $tag_close:literal)
-    ) => {
+    ($store:ty, $db:ty, usage = $usage:literal, join = $join:literal) => {
         mod usage_reads_impl {
             use chrono::{DateTime, Utc};
             use meterbook_core::explore::{TimeBasis, UsageFact};
             use meterbook_core::page::{Page, PageKey};
-            use meterbook_core::rating::money::quantity_decimal;
-            use meterbook_core::rating::statement::TaggedHour;
-            use meterbook_core::rating::UsageHour;
             use meterbook_core::time::{from_epoch, HOUR_SECONDS};
             use meterbook_core::usage::{AggregateLine, InstanceData};
             use meterbook_core::SubscriptionId;
@@ -273,66 +289,6 @@ macro_rules! usage_reads {
                                 location: row.try_get("location")?,
                                 tags: tag_map(tags.as_deref()),
                                 quantity: row.try_get("quantity")?,
-                            })
-                        })
-                        .collect()
-                }
-
-                pub(super) async fn read_usage_hours(
-                    &self,
-                    subscriptions: Option<&[SubscriptionId]>,
-                    from: DateTime<Utc>,
-                    to: DateTime<Utc>,
-                    tag_key: Option<&str>,
-                ) -> Result<Vec<TaggedHour>, StoreError> {
-                    let mut sql = QueryBuilder::<Db>::new(
-                        "SELECT s.subscription_id, m.meter_id, t.usage_start, t.tag_value, t.quantity \
-                         FROM (SELECT u.subscription, u.meter, u.usage_start, ",
-                    );
-                    match tag_key {
-                        Some(key) => {
-                            sql.push($tag_open)
-                                .push_bind($tag_argument(key))
-                                .push($tag_close);
-                        }
-                        None => {
-                            sql.push("CAST(NULL AS TEXT)");
-                        }
-                    }
-                    sql.push(" AS tag_value, SUM(u.quantity) AS quantity FROM usage_records u WHERE u.usage_start >= ")
-                        .push_bind(from.timestamp())
-                        .push(" AND u.usage_start < ")
-                        .push_bind(to.timestamp());
-                    if let Some(subscriptions) = subscriptions {
-                        sql.push(" AND u.subscription IN (SELECT id FROM subscriptions WHERE subscription_id IN ");
-                        push_list(&mut sql, subscriptions);
-                        sql.push(")");
-                    }
-                    sql.push(format!(
-                        " GROUP BY u.subscription, u.meter, u.usage_start, tag_value) t \
-                         {} subscriptions s ON s.id = t.subscription \
-                         {} meters m ON m.id = t.meter",
-                        $join, $join
-                    ));
-                    let rows = sql.build().fetch_all(&self.pool).await?;
-                    rows.into_iter()
-                        .map(|row| {
-                            let subscription: String = row.try_get("subscription_id")?;
-                            let quantity: f64 = row.try_get("quantity")?;
-                            // Only a hand-edited row holds these: ingest checks both.
-                            let corrupt = |what: &str| {
-                                StoreError::Corrupt(format!("{what} of subscription {subscription}"))
-                            };
-                            Ok(TaggedHour {
-                                hour: UsageHour {
-                                    subscription_id: SubscriptionId::parse(&subscription)
-                                        .map_err(|_| corrupt("the ID"))?,
-                                    meter_id: row.try_get("meter_id")?,
-                                    usage_start: from_epoch(row.try_get("usage_start")?),
-                                    quantity: quantity_decimal(quantity)
-                                        .ok_or_else(|| corrupt("a quantity"))?,
-                                },
-                                tag_value: row.try_get("tag_value")?,
                             })
                         })
                         .collect()

@@ -3,6 +3,7 @@
 //! in step with every batch so long ranges read days, not hours.
 
 mod ingest;
+mod totals;
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -14,7 +15,7 @@ use chrono::{DateTime, Utc};
 use meterbook_core::explore::{TimeBasis, UsageFact};
 use meterbook_core::overview::DailyMeterTotal;
 use meterbook_core::page::Page;
-use meterbook_core::rating::statement::TaggedHour;
+use meterbook_core::rating::statement::TaggedUsage;
 use meterbook_core::time::{from_epoch, DAY_SECONDS};
 use meterbook_core::usage::{AggregateLine, UsageRecord};
 use meterbook_core::SubscriptionId;
@@ -35,14 +36,8 @@ usage_reads!(
     super::PostgresStore,
     sqlx::Postgres,
     usage = "usage_records u",
-    join = "JOIN",
-    tag = ("(u.tags::jsonb ->> ", super::tag_key, ")")
+    join = "JOIN"
 );
-
-/// A tag key as `->>` takes it.
-fn tag_key(key: &str) -> String {
-    key.to_owned()
-}
 
 #[derive(Clone)]
 pub struct PostgresStore {
@@ -167,15 +162,14 @@ impl UsageStore for PostgresStore {
         self.read_facts(subscriptions, basis, from, to, limit).await
     }
 
-    async fn usage_hours(
+    async fn usage_totals(
         &self,
         subscriptions: Option<&[SubscriptionId]>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
+        spans: &[DateTime<Utc>],
+        end: DateTime<Utc>,
         tag_key: Option<&str>,
-    ) -> Result<Vec<TaggedHour>, StoreError> {
-        self.read_usage_hours(subscriptions, from, to, tag_key)
-            .await
+    ) -> Result<Vec<TaggedUsage>, StoreError> {
+        self.sum_usage(subscriptions, spans, end, tag_key).await
     }
 
     async fn record_count(&self) -> Result<u64, StoreError> {

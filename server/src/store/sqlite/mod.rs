@@ -1,5 +1,7 @@
 //! The embedded SQLite store: WAL mode, migrations from `migrations/sqlite`, set-based ingest.
 
+mod totals;
+
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -10,7 +12,7 @@ use chrono::{DateTime, Utc};
 use meterbook_core::explore::{TimeBasis, UsageFact};
 use meterbook_core::overview::DailyMeterTotal;
 use meterbook_core::page::Page;
-use meterbook_core::rating::statement::TaggedHour;
+use meterbook_core::rating::statement::TaggedUsage;
 use meterbook_core::time::{from_epoch, DAY_SECONDS};
 use meterbook_core::usage::{AggregateLine, UsageRecord};
 use meterbook_core::SubscriptionId;
@@ -37,9 +39,7 @@ usage_reads!(
     sqlx::Sqlite,
     // Walk the key index's usage-time window, with usage_records the outer loop.
     usage = "usage_records u INDEXED BY usage_records_key",
-    join = "CROSS JOIN",
-    // A tag's value, as text whatever its JSON type.
-    tag = ("CAST(json_extract(u.tags, ", super::tag_path, ") AS TEXT)")
+    join = "CROSS JOIN"
 );
 
 /// The JSON path of a tag key (grouping keys never hold `"`, which a path cannot quote).
@@ -337,15 +337,14 @@ impl UsageStore for SqliteStore {
         self.read_facts(subscriptions, basis, from, to, limit).await
     }
 
-    async fn usage_hours(
+    async fn usage_totals(
         &self,
         subscriptions: Option<&[SubscriptionId]>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
+        spans: &[DateTime<Utc>],
+        end: DateTime<Utc>,
         tag_key: Option<&str>,
-    ) -> Result<Vec<TaggedHour>, StoreError> {
-        self.read_usage_hours(subscriptions, from, to, tag_key)
-            .await
+    ) -> Result<Vec<TaggedUsage>, StoreError> {
+        self.sum_usage(subscriptions, spans, end, tag_key).await
     }
 
     async fn record_count(&self) -> Result<u64, StoreError> {
