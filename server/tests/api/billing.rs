@@ -395,12 +395,15 @@ async fn a_price_change_inside_the_period_prices_each_side_at_its_own_price() {
         record(&one, VM, 0, 1.0, Some("Finance"), "vm1"),
         record(&one, VM, 14 * 24 - 1, 2.0, Some(""), "vm2"),
         record(&one, VM, 19 * 24, 4.0, None, "vm3"),
+        record(&one, VM, 24 * 24 + 5, 10.0, Some("Finance"), "vm1"),
     ]))
     .await;
+    // The discount starts at noon: the store reads that day's hours, not its daily total.
     let card = format!(
         "{HEADER}\n\
          price,,USD,2026-01-01,2026-10-15,{VM},0,0,0.10,\n\
-         price,,USD,2026-10-15,,{VM},0,0,0.20,\n"
+         price,,USD,2026-10-15,,{VM},0,0,0.20,\n\
+         discount,{one},USD,2026-10-20T12:00:00Z,,,,,,50\n"
     );
     put_rates(&app, &card, "text/csv", &app.operator).await;
     let statement: Value = app
@@ -409,14 +412,21 @@ async fn a_price_change_inside_the_period_prices_each_side_at_its_own_price() {
         .json()
         .await
         .unwrap();
-    // 3 units at 0.10 before the 15th, 4 at 0.20 after.
+    // 3 units at 0.10 before the 15th, 4 at 0.20 after, 10 at 0.20 less half.
     let lines: Vec<(Decimal, Decimal)> = statement["groups"][0]["lines"]
         .as_array()
         .unwrap()
         .iter()
         .map(|l| (decimal(&l["quantity"]), decimal(&l["amount"])))
         .collect();
-    assert_eq!(lines, [(d("3"), d("0.30")), (d("4"), d("0.80"))]);
+    assert_eq!(
+        lines,
+        [
+            (d("3"), d("0.30")),
+            (d("4"), d("0.80")),
+            (d("10"), d("1.00"))
+        ]
+    );
 
     // An empty tag value is a department of its own, apart from untagged usage.
     let by_department: Value = app
@@ -439,7 +449,7 @@ async fn a_price_change_inside_the_period_prices_each_side_at_its_own_price() {
         [
             (Value::Null, d("0.80")),
             (json!(""), d("0.20")),
-            (json!("Finance"), d("0.10"))
+            (json!("Finance"), d("1.10"))
         ]
     );
 }
