@@ -17,6 +17,8 @@ pub enum ArmCode {
     InvalidUsageRecords,
     RequestTooLarge,
     UnsupportedMediaType,
+    /// The request conflicts with the resource's state (a closed billing period).
+    Conflict,
     NotFound,
     ServiceUnavailable,
     /// The upstream Azure Stack Hub failed or refused Meterbook's own credential.
@@ -40,6 +42,7 @@ impl ArmCode {
             Self::InvalidUsageRecords => "InvalidUsageRecords",
             Self::RequestTooLarge => "RequestTooLarge",
             Self::UnsupportedMediaType => "UnsupportedMediaType",
+            Self::Conflict => "Conflict",
             Self::NotFound => "NotFound",
             Self::ServiceUnavailable => "ServiceUnavailable",
             Self::UpstreamFailed => "UpstreamFailed",
@@ -62,6 +65,7 @@ impl ArmCode {
             Self::SubscriptionNotFound | Self::NotFound => 404,
             Self::RequestTooLarge => 413,
             Self::UnsupportedMediaType => 415,
+            Self::Conflict => 409,
             Self::ServiceUnavailable => 503,
             Self::UpstreamFailed => 502,
             Self::InternalServerError => 500,

@@ -1,13 +1,21 @@
 //! Chargeback: a billing period's statement, from the stored usage and the rate card in effect.
 //! The CLI and the API both come here, so a statement reads the same wherever it is asked for.
+//!
+//! A statement is computed when asked for. An operator may also record a run (kept, and compared
+//! with the previous run of the same statement, so late usage shows as changes) and close a
+//! period: closing records a final run of every statement the period has runs of (and the one by
+//! subscription), and from then on the period answers those runs and runs no more.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use meterbook_core::rating::period::{BillingPeriod, Tz};
 use meterbook_core::rating::price::PricingError;
-use meterbook_core::rating::statement::{build_statement, price_spans, GroupBy, Statement};
+use meterbook_core::rating::statement::{
+    build_statement, price_spans, statement_changes, GroupBy, LineChange, Statement,
+};
 use meterbook_core::SubscriptionId;
+use serde::Serialize;
 
-use crate::store::{Store, StoreError};
+use crate::store::{StatementKey, Store, StoreError};
 
 /// Why no statement could be made.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +25,13 @@ pub enum ChargebackError {
          `meterbook rates import FILE` or PUT /api/v1/rates"
     )]
     NoRateCard,
+    #[error("period {0} is closed: its statements are frozen")]
+    Closed(String),
+    #[error(
+        "period {period} is closed and has no statement by {group_by}: closing froze only the \
+         statements it had runs of"
+    )]
+    NotFrozen { period: String, group_by: String },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -33,8 +48,45 @@ pub struct ChargebackRequest<'a> {
     pub subscriptions: Option<&'a [SubscriptionId]>,
 }
 
-/// The statement of `request` at the current rate card.
+impl ChargebackRequest<'_> {
+    fn key<'k>(&'k self, group_by: &'k str) -> StatementKey<'k> {
+        StatementKey {
+            period: &self.period.label,
+            time_zone: self.zone.name(),
+            group_by,
+        }
+    }
+}
+
+/// The statement of `request`: the frozen one of a closed period, else computed now.
 pub async fn statement(
+    store: &dyn Store,
+    request: &ChargebackRequest<'_>,
+) -> Result<Statement, ChargebackError> {
+    let closed_at = store
+        .period_closed_at(&request.period.label, request.zone.name())
+        .await?;
+    let Some(closed_at) = closed_at else {
+        return compute(store, request).await;
+    };
+    let group_by = request.group_by.to_string();
+    let run = store
+        .last_run(request.key(&group_by))
+        .await?
+        .ok_or_else(|| ChargebackError::NotFrozen {
+            period: request.period.label.clone(),
+            group_by: group_by.clone(),
+        })?;
+    let mut frozen = run.statement;
+    frozen.closed_at = Some(closed_at);
+    Ok(match request.subscriptions {
+        Some(subs) => frozen.for_subscriptions(subs),
+        None => frozen,
+    })
+}
+
+/// Prices the request's usage at the current rate card.
+async fn compute(
     store: &dyn Store,
     request: &ChargebackRequest<'_>,
 ) -> Result<Statement, ChargebackError> {
@@ -59,4 +111,98 @@ pub async fn statement(
         usage,
         Utc::now(),
     )?)
+}
+
+/// A recorded run: the statement, and what changed since the previous run of it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Run {
+    pub statement: Statement,
+    /// When the previous run was computed; `None` for the first run.
+    pub previous_run_at: Option<DateTime<Utc>>,
+    pub changes: Vec<LineChange>,
+}
+
+/// Computes every subscription's statement of `period`, keeps it, and compares it with the
+/// previous run. Refused for a closed period.
+pub async fn record_run(
+    store: &dyn Store,
+    period: &BillingPeriod,
+    zone: Tz,
+    group_by: &GroupBy,
+    actor: &str,
+) -> Result<Run, ChargebackError> {
+    if store
+        .period_closed_at(&period.label, zone.name())
+        .await?
+        .is_some()
+    {
+        return Err(ChargebackError::Closed(period.label.clone()));
+    }
+    let request = ChargebackRequest {
+        period: period.clone(),
+        zone,
+        group_by: group_by.clone(),
+        subscriptions: None,
+    };
+    let grouping = group_by.to_string();
+    let previous = store.last_run(request.key(&grouping)).await?;
+    let statement = compute(store, &request).await?;
+    store
+        .save_run(request.key(&grouping), &statement, actor)
+        .await?;
+    let (previous_run_at, changes) = match previous {
+        Some(run) => (
+            Some(run.statement.computed_at),
+            statement_changes(&run.statement, &statement),
+        ),
+        None => (None, Vec::new()),
+    };
+    Ok(Run {
+        statement,
+        previous_run_at,
+        changes,
+    })
+}
+
+/// What closing a period did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Closed {
+    pub period: String,
+    pub time_zone: String,
+    /// The statements frozen (`subscription`, `tag:Department`, ...), each with its last run.
+    pub frozen: Vec<Run>,
+}
+
+/// Records a final run of every statement `period` has runs of (and of the one by
+/// subscription), then closes the period. Refused if it is closed already.
+pub async fn close_period(
+    store: &dyn Store,
+    period: &BillingPeriod,
+    zone: Tz,
+    actor: &str,
+) -> Result<Closed, ChargebackError> {
+    let mut groupings = store.run_groupings(&period.label, zone.name()).await?;
+    let by_subscription = GroupBy::Subscription.to_string();
+    if !groupings.contains(&by_subscription) {
+        groupings.insert(0, by_subscription);
+    }
+    let mut frozen = Vec::with_capacity(groupings.len());
+    for grouping in &groupings {
+        // Stored groupings were made from a GroupBy and parse back.
+        let group_by = GroupBy::parse(grouping).map_err(StoreError::Corrupt)?;
+        frozen.push(record_run(store, period, zone, &group_by, actor).await?);
+    }
+    if !store
+        .close_period(&period.label, zone.name(), actor)
+        .await?
+    {
+        return Err(ChargebackError::Closed(period.label.clone()));
+    }
+    Ok(Closed {
+        period: period.label.clone(),
+        time_zone: zone.name().to_owned(),
+        frozen,
+    })
 }

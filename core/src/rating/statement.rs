@@ -146,6 +146,26 @@ pub struct Statement {
     pub total: Decimal,
     pub groups: Vec<StatementGroup>,
     pub computed_at: DateTime<Utc>,
+    /// Set when the period is closed: this is its frozen statement.
+    #[serde(default)]
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+impl Statement {
+    /// The part of the statement about `subscriptions` (a tenant's view of an operator's
+    /// statement): their lines only, subtotals and total added up again.
+    pub fn for_subscriptions(mut self, subscriptions: &[SubscriptionId]) -> Self {
+        for group in &mut self.groups {
+            group
+                .lines
+                .retain(|l| subscriptions.contains(&l.subscription_id));
+            group.subtotal = group.lines.iter().filter_map(|l| l.amount).sum();
+            group.unpriced_lines = group.lines.iter().filter(|l| l.amount.is_none()).count();
+        }
+        self.groups.retain(|g| !g.lines.is_empty());
+        self.total = self.groups.iter().map(|g| g.subtotal).sum();
+        self
+    }
 }
 
 /// Prices the period's usage with `card` and groups it.
@@ -237,6 +257,7 @@ pub fn build_statement(
         currency,
         groups,
         computed_at,
+        closed_at: None,
     })
 }
 
@@ -336,6 +357,81 @@ fn share_out(
     quantities
         .zip(whole)
         .map(|((value, quantity), minor)| (value, quantity, Some((minor * unit).normalize())))
+        .collect()
+}
+
+/// How one line changed between two runs of a statement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LineChange {
+    pub group: Option<String>,
+    pub subscription_id: SubscriptionId,
+    pub meter_id: String,
+    pub meter_name: String,
+    pub pricing: LinePricing,
+    pub unit_price: Option<Decimal>,
+    pub discount_percent: Decimal,
+    /// `None`: the line is new.
+    pub was_quantity: Option<Decimal>,
+    pub was_amount: Option<Decimal>,
+    /// `None`: the line is gone.
+    pub quantity: Option<Decimal>,
+    pub amount: Option<Decimal>,
+}
+
+/// What changed from `old` to `new` (late usage, corrections, new prices): every line added,
+/// removed or with another quantity or amount, ordered by group and line.
+pub fn statement_changes(old: &Statement, new: &Statement) -> Vec<LineChange> {
+    type Key = (
+        Option<String>,
+        SubscriptionId,
+        String,
+        LinePricing,
+        Option<Decimal>,
+        Decimal,
+    );
+    let lines = |s: &Statement| -> BTreeMap<Key, StatementLine> {
+        s.groups
+            .iter()
+            .flat_map(|g| {
+                g.lines.iter().map(|l| {
+                    let key = (
+                        g.key.clone(),
+                        l.subscription_id.clone(),
+                        l.meter_id.clone(),
+                        l.pricing,
+                        l.unit_price,
+                        l.discount_percent,
+                    );
+                    (key, l.clone())
+                })
+            })
+            .collect()
+    };
+    let (before, after) = (lines(old), lines(new));
+    let keys: std::collections::BTreeSet<&Key> = before.keys().chain(after.keys()).collect();
+    keys.into_iter()
+        .filter_map(|key| {
+            let (was, is) = (before.get(key), after.get(key));
+            let same = matches!((was, is), (Some(a), Some(b)) if a.quantity == b.quantity && a.amount == b.amount);
+            if same {
+                return None;
+            }
+            let line = is.or(was)?;
+            Some(LineChange {
+                group: key.0.clone(),
+                subscription_id: line.subscription_id.clone(),
+                meter_id: line.meter_id.clone(),
+                meter_name: line.meter_name.clone(),
+                pricing: line.pricing,
+                unit_price: line.unit_price,
+                discount_percent: line.discount_percent,
+                was_quantity: was.map(|l| l.quantity),
+                was_amount: was.and_then(|l| l.amount),
+                quantity: is.map(|l| l.quantity),
+                amount: is.and_then(|l| l.amount),
+            })
+        })
         .collect()
 }
 

@@ -5,13 +5,17 @@
 //!   a refused card changes nothing and the answer names the row at fault.
 //! - `GET /api/v1/chargeback?period=2026-10&by=tag:Department&format=csv&subscriberId=...`: a
 //!   billing period's statement in the caller's scope (the current month when no period is
-//!   given; months are in the server's `--time-zone`).
+//!   given; months are in the server's `--time-zone`); a closed period's frozen statement.
+//! - `POST /api/v1/chargeback/runs?period=...&by=...`: an operator records a run of a statement
+//!   and sees what changed since the previous run.
+//! - `POST /api/v1/chargeback/close?period=...`: an operator closes a period, freezing its
+//!   statements.
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use meterbook_core::rating::period::BillingPeriod;
@@ -35,6 +39,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/rates", get(get_rates).put(put_rates))
         .route("/api/v1/chargeback", get(get_chargeback))
+        .route("/api/v1/chargeback/runs", post(post_run))
+        .route("/api/v1/chargeback/close", post(post_close))
         .layer(DefaultBodyLimit::max(MAX_RATE_CARD_BYTES))
 }
 
@@ -62,6 +68,9 @@ impl From<ChargebackError> for ApiError {
     fn from(e: ChargebackError) -> Self {
         match e {
             ChargebackError::NoRateCard => Self::new(ArmCode::NotFound, e.to_string()),
+            ChargebackError::Closed(_) | ChargebackError::NotFrozen { .. } => {
+                Self::new(ArmCode::Conflict, e.to_string())
+            }
             ChargebackError::Store(e) => e.into(),
             ChargebackError::Pricing(e) => {
                 tracing::error!(error = %e, "pricing failed");
@@ -130,15 +139,7 @@ async fn put_rates(
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<Saved>, ApiError> {
-    if !caller.access.can_read_all() {
-        return Err(ApiError::new(
-            ArmCode::AuthorizationFailed,
-            format!(
-                "'{}' ({} role) may not change the rate card: only operators may",
-                caller.name, caller.access.role
-            ),
-        ));
-    }
+    operators_only(&caller, "change the rate card")?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -180,27 +181,14 @@ async fn get_chargeback(
     caller: Caller,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    if state.upstream {
-        return Err(ApiError::new(
-            ArmCode::NotFound,
-            "Chargeback reads the embedded store; this server reads usage from an upstream",
-        ));
-    }
     let params = query_params(&uri)?;
     let format = wanted_format(&params)?;
-    let invalid =
-        |name: &str, e: String| ApiError::new(ArmCode::InvalidProperty, format!("{name}: {e}"));
+    let (period, group_by) = period_and_grouping(&state, &params)?;
     let zone = state.time_zone;
-    let period = match param(&params, "period") {
-        Some(text) => BillingPeriod::parse(text, zone).map_err(|e| invalid("period", e))?,
-        None => BillingPeriod::month_of(Utc::now(), zone),
-    };
-    let group_by = GroupBy::parse(param(&params, "by").unwrap_or("subscription"))
-        .map_err(|e| invalid("by", e))?;
     let requested = param(&params, "subscriberId")
         .map(SubscriptionId::parse)
         .transpose()
-        .map_err(|e| invalid("subscriberId", e))?;
+        .map_err(|e| ApiError::new(ArmCode::InvalidProperty, format!("subscriberId: {e}")))?;
     let scope = caller.access.read_scope(requested.as_ref())?;
     let statement = chargeback::statement(
         state.store.as_ref(),
@@ -220,4 +208,105 @@ async fn get_chargeback(
             .into_response(),
         RateCardFormat::Json => Json(statement).into_response(),
     })
+}
+
+/// `period` (the current month when absent) and `by` (`subscription` when absent). Chargeback
+/// reads the embedded store, so a server fronting an upstream has none.
+fn period_and_grouping(
+    state: &AppState,
+    params: &[(String, String)],
+) -> Result<(BillingPeriod, GroupBy), ApiError> {
+    if state.upstream {
+        return Err(ApiError::new(
+            ArmCode::NotFound,
+            "Chargeback reads the embedded store; this server reads usage from an upstream",
+        ));
+    }
+    let invalid =
+        |name: &str, e: String| ApiError::new(ArmCode::InvalidProperty, format!("{name}: {e}"));
+    let period = match param(params, "period") {
+        Some(text) => {
+            BillingPeriod::parse(text, state.time_zone).map_err(|e| invalid("period", e))?
+        }
+        None => BillingPeriod::month_of(Utc::now(), state.time_zone),
+    };
+    let group_by = GroupBy::parse(param(params, "by").unwrap_or("subscription"))
+        .map_err(|e| invalid("by", e))?;
+    Ok((period, group_by))
+}
+
+/// Refuses anyone but an operator to `act`.
+fn operators_only(caller: &Caller, act: &str) -> Result<(), ApiError> {
+    if caller.access.can_read_all() {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ArmCode::AuthorizationFailed,
+            format!(
+                "'{}' ({} role) may not {act}: only operators may",
+                caller.name, caller.access.role
+            ),
+        ))
+    }
+}
+
+#[tracing::instrument(name = "post_run", skip_all)]
+async fn post_run(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+) -> Result<Json<chargeback::Run>, ApiError> {
+    operators_only(&caller, "record chargeback runs")?;
+    let params = query_params(&uri)?;
+    let (period, group_by) = period_and_grouping(&state, &params)?;
+    let run = chargeback::record_run(
+        state.store.as_ref(),
+        &period,
+        state.time_zone,
+        &group_by,
+        &caller.actor,
+    )
+    .await?;
+    audit::record(
+        state.store.as_ref(),
+        Event {
+            actor: &caller.actor,
+            action: "chargeback.run",
+            target: &period.label,
+            address: &caller.address,
+            detail: &format!("{group_by}: {} changed lines", run.changes.len()),
+        },
+    )
+    .await?;
+    Ok(Json(run))
+}
+
+#[tracing::instrument(name = "post_close", skip_all)]
+async fn post_close(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+) -> Result<Json<chargeback::Closed>, ApiError> {
+    operators_only(&caller, "close billing periods")?;
+    let params = query_params(&uri)?;
+    let (period, _) = period_and_grouping(&state, &params)?;
+    let closed = chargeback::close_period(
+        state.store.as_ref(),
+        &period,
+        state.time_zone,
+        &caller.actor,
+    )
+    .await?;
+    audit::record(
+        state.store.as_ref(),
+        Event {
+            actor: &caller.actor,
+            action: "chargeback.close",
+            target: &period.label,
+            address: &caller.address,
+            detail: &format!("{} statements frozen", closed.frozen.len()),
+        },
+    )
+    .await?;
+    Ok(Json(closed))
 }

@@ -64,6 +64,13 @@ pub struct ChargebackArgs {
     time_zone: String,
     #[arg(long, value_enum, default_value_t = Format::Csv)]
     format: Format,
+    /// Keep this run of the statement (every subscription) and list what changed since the
+    /// previous run (on standard error).
+    #[arg(long, conflicts_with_all = ["subscriptions", "close"])]
+    record: bool,
+    /// Close the period: record a final run of each of its statements and freeze them.
+    #[arg(long, requires = "period", conflicts_with = "subscriptions")]
+    close: bool,
 }
 
 /// The format a file is in: `--format`, else its extension.
@@ -93,15 +100,11 @@ pub async fn rates(store: &dyn Store, command: RatesCommand) -> anyhow::Result<(
                 anyhow::anyhow!("{}: {e}; the rate card was not changed", file.display())
             })?;
             let revision = store.save_rate_card(&card, CLI_ACTOR).await?;
-            audit::record(
+            audit_cli(
                 store,
-                Event {
-                    actor: CLI_ACTOR,
-                    action: "rates.import",
-                    target: &format!("revision {revision}"),
-                    address: "",
-                    detail: &file.display().to_string(),
-                },
+                "rates.import",
+                &format!("revision {revision}"),
+                &file.display().to_string(),
             )
             .await?;
             let prices: usize = card.versions().iter().map(|v| v.rates.len()).sum();
@@ -154,13 +157,63 @@ pub async fn chargeback(store: &dyn Store, args: ChargebackArgs) -> anyhow::Resu
         .iter()
         .map(|s| SubscriptionId::parse(s).map_err(|e| anyhow::anyhow!("--subscription: {e}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let request = ChargebackRequest {
-        period,
-        zone,
-        group_by,
-        subscriptions: (!subscriptions.is_empty()).then_some(subscriptions.as_slice()),
+    if args.close {
+        let closed = chargeback::close_period(store, &period, zone, CLI_ACTOR).await?;
+        audit_cli(store, "chargeback.close", &period.label, "").await?;
+        for run in &closed.frozen {
+            eprintln!(
+                "froze {} {}: total {} {} ({} lines changed since the previous run)",
+                run.statement.period.label,
+                run.statement.group_by,
+                run.statement.total,
+                run.statement.currency,
+                run.changes.len()
+            );
+        }
+        println!("period {} ({}) is closed", closed.period, closed.time_zone);
+        return Ok(());
+    }
+    let statement = if args.record {
+        let run = chargeback::record_run(store, &period, zone, &group_by, CLI_ACTOR).await?;
+        audit_cli(
+            store,
+            "chargeback.run",
+            &period.label,
+            &group_by.to_string(),
+        )
+        .await?;
+        match run.previous_run_at {
+            None => eprintln!("first recorded run of this statement"),
+            Some(at) => eprintln!(
+                "{} lines changed since the run of {}",
+                run.changes.len(),
+                at.to_rfc3339()
+            ),
+        }
+        for c in &run.changes {
+            let text =
+                |d: Option<rust_decimal::Decimal>| d.map_or("-".to_owned(), |d| d.to_string());
+            eprintln!(
+                "  {} {} {}: quantity {} -> {}, amount {} -> {}",
+                c.group.as_deref().unwrap_or("(untagged)"),
+                c.subscription_id,
+                c.meter_name,
+                text(c.was_quantity),
+                text(c.quantity),
+                text(c.was_amount),
+                text(c.amount)
+            );
+        }
+        run.statement
+    } else {
+        let request = ChargebackRequest {
+            period,
+            zone,
+            group_by,
+            subscriptions: (!subscriptions.is_empty()).then_some(subscriptions.as_slice()),
+        };
+        chargeback::statement(store, &request).await?
     };
-    let statement = chargeback::statement(store, &request).await?;
     let text = match args.format {
         Format::Csv => statement_csv(&statement),
         Format::Json => {
@@ -178,5 +231,26 @@ pub async fn chargeback(store: &dyn Store, args: ChargebackArgs) -> anyhow::Resu
         statement.currency,
         statement.groups.len()
     );
+    Ok(())
+}
+
+/// Writes a change made at the command line to the audit log.
+async fn audit_cli(
+    store: &dyn Store,
+    action: &str,
+    target: &str,
+    detail: &str,
+) -> anyhow::Result<()> {
+    audit::record(
+        store,
+        Event {
+            actor: CLI_ACTOR,
+            action,
+            target,
+            address: "",
+            detail,
+        },
+    )
+    .await?;
     Ok(())
 }

@@ -105,6 +105,29 @@ const TABLES: &[Table] = &[
         ],
     ),
     (
+        "chargeback_runs",
+        true,
+        &[
+            ("id", Int),
+            ("period", Text),
+            ("time_zone", Text),
+            ("group_by", Text),
+            ("statement", Text),
+            ("computed_at", Int),
+            ("computed_by", Text),
+        ],
+    ),
+    (
+        "closed_periods",
+        false,
+        &[
+            ("period", Text),
+            ("time_zone", Text),
+            ("closed_at", Int),
+            ("closed_by", Text),
+        ],
+    ),
+    (
         "audit_log",
         true,
         &[

@@ -25,7 +25,7 @@ pub use accounts::{
     AccountStore, AuditEntry, NewSession, NewToken, SessionInfo, TokenInfo, UserInfo,
 };
 pub use postgres::PostgresStore;
-pub use rates::{RateStore, StoredRateCard};
+pub use rates::{ChargebackStore, RateStore, StatementKey, StoredRateCard, StoredRun};
 pub use sqlite::SqliteStore;
 pub use widgets::{NewWidget, WidgetInfo, WidgetStore};
 
@@ -148,10 +148,11 @@ pub trait UsageStore: Send + Sync + 'static {
     async fn signing_secret(&self) -> Result<Vec<u8>, StoreError>;
 }
 
-/// Everything Meterbook stores: usage, people and credentials, widgets and rate cards.
-pub trait Store: UsageStore + AccountStore + WidgetStore + RateStore {}
+/// Everything Meterbook stores: usage, people and credentials, widgets, rate cards and
+/// chargeback runs.
+pub trait Store: UsageStore + AccountStore + WidgetStore + RateStore + ChargebackStore {}
 
-impl<T: UsageStore + AccountStore + WidgetStore + RateStore> Store for T {}
+impl<T: UsageStore + AccountStore + WidgetStore + RateStore + ChargebackStore> Store for T {}
 
 /// Opens the store a database URL names, creating and migrating it as needed.
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {

@@ -1,8 +1,9 @@
-//! Rate cards: the prices chargeback applies. Every save is a new revision; the newest is in
-//! effect, and earlier ones stay as the record of what prices were.
+//! What billing keeps: rate cards (every save a new revision; the newest is in effect, earlier
+//! ones stay as the record of what prices were), chargeback runs and closed periods.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use meterbook_core::rating::statement::Statement;
 use meterbook_core::rating::RateCard;
 
 use super::StoreError;
@@ -23,4 +24,54 @@ pub trait RateStore: Send + Sync + 'static {
 
     /// The rate card in effect, or `None` before the first is saved.
     async fn rate_card(&self) -> Result<Option<StoredRateCard>, StoreError>;
+}
+
+/// A statement as it was computed and kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRun {
+    pub id: i64,
+    pub statement: Statement,
+    pub computed_by: String,
+}
+
+/// Which statement: a period (its label), the time zone it is in, and a grouping (`subscription`
+/// or `tag:KEY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatementKey<'a> {
+    pub period: &'a str,
+    pub time_zone: &'a str,
+    pub group_by: &'a str,
+}
+
+#[async_trait]
+pub trait ChargebackStore: Send + Sync + 'static {
+    /// Keeps a statement of every subscription; returns the run's ID.
+    async fn save_run(
+        &self,
+        key: StatementKey<'_>,
+        statement: &Statement,
+        computed_by: &str,
+    ) -> Result<i64, StoreError>;
+
+    /// The latest run of a statement, if any.
+    async fn last_run(&self, key: StatementKey<'_>) -> Result<Option<StoredRun>, StoreError>;
+
+    /// The groupings a period has runs of.
+    async fn run_groupings(&self, period: &str, time_zone: &str)
+        -> Result<Vec<String>, StoreError>;
+
+    /// Marks a period closed; false if it already was.
+    async fn close_period(
+        &self,
+        period: &str,
+        time_zone: &str,
+        closed_by: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// When a period was closed, if it was.
+    async fn period_closed_at(
+        &self,
+        period: &str,
+        time_zone: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
 }

@@ -453,3 +453,129 @@ async fn a_price_change_inside_the_period_prices_each_side_at_its_own_price() {
         ]
     );
 }
+
+#[tokio::test]
+async fn runs_show_late_usage_and_a_closed_period_stays_frozen() {
+    let app = spawn_app().await;
+    let (one, two) = (sub(1), sub(2));
+    app.ingest(&as_json(&[record(
+        &one,
+        VM,
+        0,
+        2.0,
+        Some("Finance"),
+        "vm1",
+    )]))
+    .await;
+    put_rates(&app, &card_csv(), "text/csv", &app.operator).await;
+    let post = |path: String, token: String| {
+        let request = app
+            .client
+            .post(format!("{}{path}", app.base))
+            .bearer_auth(token);
+        async move { request.send().await.unwrap() }
+    };
+    let runs = "/api/v1/chargeback/runs?period=2026-10".to_owned();
+    let tenant = app.tenant_token(&one).await;
+    assert_eq!(post(runs.clone(), tenant.clone()).await.status(), 403);
+
+    let first: Value = post(runs.clone(), app.operator.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["previousRunAt"], Value::Null);
+    assert_eq!(first["changes"], json!([]));
+    assert_eq!(decimal(&first["statement"]["total"]), d("0.20"));
+
+    // Late usage: the next run lists the line that changed, with before and after.
+    app.ingest(&as_json(&[record(
+        &one,
+        VM,
+        3,
+        1.0,
+        Some("Finance"),
+        "vm1",
+    )]))
+    .await;
+    let second: Value = post(runs.clone(), app.operator.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(second["previousRunAt"].is_string());
+    let changes = second["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0]["meterName"], "Base VM Size Hours");
+    assert_eq!(
+        (
+            decimal(&changes[0]["wasAmount"]),
+            decimal(&changes[0]["amount"])
+        ),
+        (d("0.20"), d("0.30"))
+    );
+
+    // Closing freezes the statements: later usage no longer changes them.
+    let close = "/api/v1/chargeback/close?period=2026-10".to_owned();
+    assert_eq!(post(close.clone(), tenant.clone()).await.status(), 403);
+    let closed: Value = post(close.clone(), app.operator.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(closed["period"], "2026-10");
+    assert_eq!(closed["frozen"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        post(close.clone(), app.operator.clone()).await.status(),
+        409
+    );
+    assert_eq!(post(runs.clone(), app.operator.clone()).await.status(), 409);
+
+    app.ingest(&as_json(&[
+        record(&one, VM, 4, 50.0, None, "vm9"),
+        record(&two, VM, 4, 50.0, None, "vm8"),
+    ]))
+    .await;
+    let frozen: Value = app
+        .get("/api/v1/chargeback?period=2026-10", Some(&app.operator))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(decimal(&frozen["total"]), d("0.30"));
+    assert!(frozen["closedAt"].is_string());
+    let own: Value = app
+        .get("/api/v1/chargeback?period=2026-10", Some(&tenant))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(decimal(&own["total"]), d("0.30"));
+    let tenant_two = app.tenant_token(&two).await;
+    let none: Value = app
+        .get("/api/v1/chargeback?period=2026-10", Some(&tenant_two))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        none["groups"],
+        json!([]),
+        "tenant 2 had no usage when the period closed"
+    );
+    let unfrozen = app
+        .get(
+            "/api/v1/chargeback?period=2026-10&by=tag:Department",
+            Some(&app.operator),
+        )
+        .await;
+    assert_eq!(unfrozen.status(), 409);
+    // November is still open.
+    let november: Value = app
+        .get("/api/v1/chargeback?period=2026-11", Some(&app.operator))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(november["closedAt"], Value::Null);
+}

@@ -444,6 +444,27 @@ fn rate_cards_import_and_export_and_demo_usage_is_charged_back() {
     let total: f64 = statement["total"].as_str().unwrap().parse().unwrap();
     assert!(total > 0.0, "{total}");
 
+    // Recorded runs, then closing the period freezes it.
+    let record = meterbook(&db, &["chargeback", "--period", &month, "--record"]);
+    assert!(
+        record.status.success(),
+        "{}",
+        String::from_utf8_lossy(&record.stderr)
+    );
+    assert!(String::from_utf8_lossy(&record.stderr).contains("first recorded run"));
+    let again = meterbook(&db, &["chargeback", "--period", &month, "--record"]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("0 lines changed since the run of"));
+    let close = meterbook(&db, &["chargeback", "--period", &month, "--close"]);
+    assert!(
+        close.status.success(),
+        "{}",
+        String::from_utf8_lossy(&close.stderr)
+    );
+    assert!(String::from_utf8_lossy(&close.stdout).contains("is closed"));
+    let refused = meterbook(&db, &["chargeback", "--period", &month, "--record"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("is closed"));
+
     for args in [
         &["chargeback", "--period", "October"][..],
         &["chargeback", "--by", "tag:"][..],

@@ -282,3 +282,54 @@ fn spans_break_where_a_price_or_discount_changes_inside_the_period() {
     assert_eq!(amounts, [Some(d("0.20")), Some(d("2.20")), Some(d("1.33"))]);
     assert_eq!(by_hour.total, d("3.73"));
 }
+
+#[test]
+fn changes_list_lines_added_removed_and_changed_between_runs() {
+    let first = build(
+        GroupBy::Subscription,
+        vec![
+            usage(SUB_A, VM, 0, "4", None),
+            usage(SUB_B, VM, 0, "1", None),
+        ],
+    );
+    // Late usage for A, B corrected to nothing, new unpriced usage for A.
+    let second = build(
+        GroupBy::Subscription,
+        vec![
+            usage(SUB_A, VM, 0, "4", None),
+            usage(SUB_A, VM, 1, "2", None),
+            usage(SUB_A, BLOB, 1, "5", None),
+        ],
+    );
+    let changes: Vec<_> = statement_changes(&first, &second)
+        .into_iter()
+        .map(|c| (c.group, c.meter_name, c.was_amount, c.amount, c.quantity))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            (
+                Some(SUB_A.into()),
+                "BlockBlobCapacity".into(),
+                None,
+                None,
+                Some(d("5"))
+            ),
+            (
+                Some(SUB_A.into()),
+                "Base VM Size Hours".into(),
+                Some(d("0.40")),
+                Some(d("0.60")),
+                Some(d("6"))
+            ),
+            (
+                Some(SUB_B.into()),
+                "Base VM Size Hours".into(),
+                Some(d("0.10")),
+                None,
+                None
+            ),
+        ]
+    );
+    assert!(statement_changes(&second, &second).is_empty());
+}

@@ -1,7 +1,7 @@
 //! [`RateStore`](crate::store::RateStore) in SQL that SQLite and PostgreSQL both run (see
 //! [`account_store`](super::account_store) for why this is a macro).
 
-/// Implements `RateStore` for `$store` (a struct with a `pool`).
+/// Implements `RateStore` and `ChargebackStore` for `$store` (a struct with a `pool`).
 macro_rules! rate_store {
     ($store:ty) => {
         mod rate_store_impl {
@@ -11,7 +11,10 @@ macro_rules! rate_store {
             use meterbook_core::time::from_epoch;
             use sqlx::Row;
 
-            use crate::store::{RateStore, StoreError, StoredRateCard};
+            use crate::store::{
+                ChargebackStore, RateStore, StatementKey, StoreError, StoredRateCard, StoredRun,
+            };
+            use meterbook_core::rating::statement::Statement;
 
             #[async_trait]
             impl RateStore for $store {
@@ -59,6 +62,111 @@ macro_rules! rate_store {
                         saved_at: from_epoch(row.try_get("saved_at")?),
                         saved_by: row.try_get("saved_by")?,
                     }))
+                }
+            }
+
+            #[async_trait]
+            impl ChargebackStore for $store {
+                async fn save_run(
+                    &self,
+                    key: StatementKey<'_>,
+                    statement: &Statement,
+                    computed_by: &str,
+                ) -> Result<i64, StoreError> {
+                    let json = serde_json::to_string(statement)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO chargeback_runs
+                             (period, time_zone, group_by, statement, computed_at, computed_by)
+                         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                    )
+                    .bind(key.period)
+                    .bind(key.time_zone)
+                    .bind(key.group_by)
+                    .bind(json)
+                    .bind(statement.computed_at.timestamp())
+                    .bind(computed_by)
+                    .fetch_one(&self.pool)
+                    .await?;
+                    Ok(id)
+                }
+
+                async fn last_run(
+                    &self,
+                    key: StatementKey<'_>,
+                ) -> Result<Option<StoredRun>, StoreError> {
+                    let Some(row) = sqlx::query(
+                        "SELECT id, statement, computed_by FROM chargeback_runs
+                         WHERE period = $1 AND time_zone = $2 AND group_by = $3
+                         ORDER BY id DESC LIMIT 1",
+                    )
+                    .bind(key.period)
+                    .bind(key.time_zone)
+                    .bind(key.group_by)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    else {
+                        return Ok(None);
+                    };
+                    let id: i64 = row.try_get("id")?;
+                    let json: String = row.try_get("statement")?;
+                    let statement = serde_json::from_str(&json).map_err(|e| {
+                        StoreError::Corrupt(format!("chargeback run {id}: {e}"))
+                    })?;
+                    Ok(Some(StoredRun {
+                        id,
+                        statement,
+                        computed_by: row.try_get("computed_by")?,
+                    }))
+                }
+
+                async fn run_groupings(
+                    &self,
+                    period: &str,
+                    time_zone: &str,
+                ) -> Result<Vec<String>, StoreError> {
+                    Ok(sqlx::query_scalar(
+                        "SELECT DISTINCT group_by FROM chargeback_runs
+                         WHERE period = $1 AND time_zone = $2 ORDER BY group_by",
+                    )
+                    .bind(period)
+                    .bind(time_zone)
+                    .fetch_all(&self.pool)
+                    .await?)
+                }
+
+                async fn close_period(
+                    &self,
+                    period: &str,
+                    time_zone: &str,
+                    closed_by: &str,
+                ) -> Result<bool, StoreError> {
+                    let done = sqlx::query(
+                        "INSERT INTO closed_periods (period, time_zone, closed_at, closed_by)
+                         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(period)
+                    .bind(time_zone)
+                    .bind(Utc::now().timestamp())
+                    .bind(closed_by)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn period_closed_at(
+                    &self,
+                    period: &str,
+                    time_zone: &str,
+                ) -> Result<Option<chrono::DateTime<Utc>>, StoreError> {
+                    let at: Option<i64> = sqlx::query_scalar(
+                        "SELECT closed_at FROM closed_periods WHERE period = $1 AND time_zone = $2",
+                    )
+                    .bind(period)
+                    .bind(time_zone)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    Ok(at.map(from_epoch))
                 }
             }
         }
