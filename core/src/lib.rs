@@ -11,6 +11,7 @@ pub mod explore;
 pub mod export;
 pub mod ids;
 pub mod meter;
+pub mod odata;
 pub mod overview;
 pub mod page;
 pub mod query;

@@ -5,6 +5,7 @@ pub mod error;
 pub mod explore;
 pub mod export;
 pub mod ingest;
+mod odata;
 mod ratecard;
 pub mod usage;
 
@@ -22,7 +23,8 @@ pub fn router(upstream: bool) -> Router<AppState> {
         .merge(usage::router())
         .merge(export::router())
         .merge(explore::router())
-        .merge(billing::router());
+        .merge(billing::router())
+        .merge(odata::router());
     if upstream {
         router
     } else {
@@ -32,7 +34,10 @@ pub fn router(upstream: bool) -> Router<AppState> {
 
 /// Paths that belong to the API: unknown ones get an ARM 404 rather than the portal's page.
 pub fn is_api_path(path: &str) -> bool {
-    path.starts_with("/api/v1/") || path.starts_with("/subscriptions/") || path == "/subscriptions"
+    path.starts_with("/api/v1/")
+        || path.starts_with("/subscriptions/")
+        || path == "/subscriptions"
+        || path.starts_with("/odata/")
 }
 
 /// The ARM 404 for an unknown API path.

@@ -160,15 +160,9 @@ pub fn query_params(uri: &Uri) -> Result<Vec<(String, String)>, ApiError> {
         .map_err(|_| ApiError::new(ArmCode::InvalidProperty, "The query string is malformed"))
 }
 
-/// The absolute URL of the next page: this request with its continuation token replaced.
-fn next_link(
-    state: &AppState,
-    headers: &HeaderMap,
-    uri: &Uri,
-    params: &[(String, String)],
-    token: &str,
-) -> String {
-    let base = match &state.public_url {
+/// Where clients reach this server: the public URL, else `http://` and the request's Host.
+pub(super) fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+    match &state.public_url {
         Some(url) => url.trim_end_matches('/').to_owned(),
         None => {
             let host = headers
@@ -177,7 +171,18 @@ fn next_link(
                 .unwrap_or("localhost");
             format!("http://{host}")
         }
-    };
+    }
+}
+
+/// The absolute URL of the next page: this request with its continuation token replaced.
+fn next_link(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    params: &[(String, String)],
+    token: &str,
+) -> String {
+    let base = base_url(state, headers);
     let mut kept: Vec<(&str, &str)> = params
         .iter()
         .filter(|(k, _)| !k.eq_ignore_ascii_case("continuationToken"))

@@ -10,19 +10,12 @@ use meterbook_core::SubscriptionId;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
-use crate::helpers::{as_json, spawn_app, TestApp};
+use crate::helpers::{as_json, spawn_app, sub, TestApp};
 
 /// "Base VM Size Hours" (virtual core hours) and BlockBlobCapacity (GB x hours).
 const VM: &str = "FAB6EB84-500B-4A09-A8CA-7358F8BBAEA5";
 const BLOB: &str = "09F8879E-87E9-4305-A572-4B7BE209F857";
 const HEADER: &str = "kind,subscription_id,currency,effective_from,effective_to,meter_id,included_quantity,tier_start,unit_price,discount_percent";
-
-fn sub(n: u8) -> SubscriptionId {
-    SubscriptionId::parse(&format!(
-        "{n}{n}{n}{n}{n}{n}{n}{n}-1111-4111-8111-111111111111"
-    ))
-    .unwrap()
-}
 
 /// VM cores at 0.10 an hour; the first 10 core hours of a month free for tenant 2, who also
 /// gets 10% off. Blob capacity has no price.

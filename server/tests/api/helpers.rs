@@ -360,6 +360,14 @@ pub fn provider_path() -> String {
     format!("/subscriptions/{DEFAULT_PROVIDER_SUBSCRIPTION}/providers/Microsoft.Commerce.Admin/subscriberUsageAggregates")
 }
 
+/// A made-up subscription ID for tenant `n` (1 to 9): `11111111-1111-4111-8111-111111111111`.
+pub fn sub(n: u8) -> SubscriptionId {
+    SubscriptionId::parse(&format!(
+        "{n}{n}{n}{n}{n}{n}{n}{n}-1111-4111-8111-111111111111"
+    ))
+    .expect("a subscription ID")
+}
+
 pub fn tenant_path(sub: &SubscriptionId) -> String {
     format!("/subscriptions/{sub}/providers/Microsoft.Commerce/UsageAggregates")
 }

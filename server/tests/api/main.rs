@@ -11,6 +11,7 @@ mod explore;
 mod helpers;
 mod ingest;
 mod isolation;
+mod odata;
 mod people;
 mod portal;
 mod process;
