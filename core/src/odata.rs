@@ -16,7 +16,11 @@ use crate::SubscriptionId;
 pub const ODATA_PAGE_SIZE: usize = 1_000;
 
 /// An entity set: its name, its entity type's name, and its properties as (name, EDM type).
-pub type EntitySet = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+pub type EntitySet = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
 
 /// The entity sets.
 pub const ENTITY_SETS: [EntitySet; 2] = [

@@ -62,6 +62,11 @@ const TABLES: &[Table] = &[
         ],
     ),
     (
+        "sign_in_failures",
+        true,
+        &[("id", Int), ("key", Text), ("at", Int)],
+    ),
+    (
         "api_tokens",
         true,
         &[

@@ -311,6 +311,12 @@ fn migrate_copies_a_sqlite_store_into_postgresql_and_checks_the_copy() {
         &source,
         &["token", "create", "--role", "operator"],
     ));
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    assert!(
+        meterbook(&source, &["chargeback", "--period", &month, "--record"])
+            .status
+            .success()
+    );
 
     let out = meterbook(
         &source,
@@ -352,6 +358,13 @@ fn migrate_copies_a_sqlite_store_into_postgresql_and_checks_the_copy() {
         token.lines().any(|l| !l.is_empty()) && tokens.contains("operator active"),
         "{tokens}"
     );
+
+    // So did the rate card, the recorded chargeback run and the sign-in failure counters.
+    for table in ["rate_cards", "chargeback_runs", "sign_in_failures"] {
+        assert!(report.contains(table), "{report}");
+    }
+    let card = |db: &str| text(&meterbook(db, &["rates", "export", "-"]));
+    assert_eq!(card(&target.url), card(&source));
 
     // A second copy into the same database is refused: it is no longer empty.
     let again = meterbook(

@@ -16,6 +16,24 @@ pub(crate) fn tag_map(tags: Option<&str>) -> std::collections::BTreeMap<String, 
     }
 }
 
+/// One row of a store's daily totals: day number (days since the epoch, UTC) and record count as
+/// SQL answers them.
+pub(crate) fn daily_total(
+    subscription_id: String,
+    meter_id: String,
+    day: i64,
+    quantity: f64,
+    records: i64,
+) -> meterbook_core::overview::DailyMeterTotal {
+    meterbook_core::overview::DailyMeterTotal {
+        subscription_id,
+        meter_id,
+        day: meterbook_core::time::from_epoch(day * meterbook_core::time::DAY_SECONDS).date_naive(),
+        quantity,
+        records: records.max(0) as u64,
+    }
+}
+
 /// One row of a store's usage totals for chargeback.
 pub(crate) fn tagged_usage(
     subscription: String,

@@ -16,14 +16,14 @@ use meterbook_core::explore::{TimeBasis, UsageFact};
 use meterbook_core::overview::DailyMeterTotal;
 use meterbook_core::page::Page;
 use meterbook_core::rating::statement::TaggedUsage;
-use meterbook_core::time::{from_epoch, DAY_SECONDS};
+use meterbook_core::time::DAY_SECONDS;
 use meterbook_core::usage::{AggregateLine, UsageRecord};
 use meterbook_core::SubscriptionId;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
 
 use super::names::NameCache;
-use super::portable::reads::usage_reads;
+use super::portable::reads::{daily_total, usage_reads};
 use super::portable::{account_store, rate_store, widget_store};
 use super::{AggregateRequest, IngestOutcome, StoreError, UsageStore};
 
@@ -138,15 +138,13 @@ impl UsageStore for PostgresStore {
         };
         rows.into_iter()
             .map(|row| {
-                let day: i64 = row.try_get("day")?;
-                let records: i64 = row.try_get("records")?;
-                Ok(DailyMeterTotal {
-                    subscription_id: row.try_get("subscription_id")?,
-                    meter_id: row.try_get("meter_id")?,
-                    day: from_epoch(day * DAY_SECONDS).date_naive(),
-                    quantity: row.try_get("quantity")?,
-                    records: records as u64,
-                })
+                Ok(daily_total(
+                    row.try_get("subscription_id")?,
+                    row.try_get("meter_id")?,
+                    row.try_get("day")?,
+                    row.try_get("quantity")?,
+                    row.try_get("records")?,
+                ))
             })
             .collect()
     }
