@@ -306,6 +306,8 @@ async fn serve(args: ServeArgs, store: Arc<dyn Store>) -> anyhow::Result<()> {
     if args.demo {
         if store.record_count().await? == 0 {
             seed_demo(store.as_ref(), &DemoSpec::standard(Utc::now())).await?;
+        } else {
+            ensure_demo_rate_card(store.as_ref()).await?;
         }
         accounts::ensure_demo_accounts(store.as_ref()).await?;
         accounts::print_demo_tokens(store.as_ref()).await?;
@@ -374,6 +376,12 @@ async fn seed_demo(store: &dyn Store, spec: &DemoSpec) -> anyhow::Result<()> {
             t.name, t.subscription_id, t.department, t.cost_center
         );
     }
+    ensure_demo_rate_card(store).await
+}
+
+/// Saves the demo rate card when no rate card is saved yet (a store seeded before Meterbook had
+/// rate cards gets one too).
+async fn ensure_demo_rate_card(store: &dyn Store) -> anyhow::Result<()> {
     if store.rate_card().await?.is_none() {
         let revision = store.save_rate_card(&demo::rate_card(), "demo").await?;
         println!("Demo rate card (USD) saved as revision {revision}");
