@@ -34,6 +34,27 @@ pub(crate) fn daily_total(
     }
 }
 
+/// Appends the number (0, 1, ...) of the span of `spans` (ascending starts) that the usage row
+/// `u` starts in, for chargeback's totals.
+pub(crate) fn push_span_number<'args, DB: sqlx::Database>(
+    sql: &mut sqlx::QueryBuilder<'args, DB>,
+    spans: &[chrono::DateTime<chrono::Utc>],
+) where
+    i64: sqlx::Encode<'args, DB> + sqlx::Type<DB>,
+{
+    if spans.len() <= 1 {
+        sql.push("0");
+        return;
+    }
+    sql.push("CASE");
+    for (i, start) in spans.iter().enumerate().skip(1).rev() {
+        sql.push(" WHEN u.usage_start >= ")
+            .push_bind(start.timestamp())
+            .push(format!(" THEN {i}"));
+    }
+    sql.push(" ELSE 0 END");
+}
+
 /// One row of a store's usage totals for chargeback.
 pub(crate) fn tagged_usage(
     subscription: String,

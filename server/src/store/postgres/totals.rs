@@ -10,7 +10,7 @@ use meterbook_core::SubscriptionId;
 use sqlx::{Postgres, QueryBuilder, Row};
 
 use super::PostgresStore;
-use crate::store::portable::reads::tagged_usage;
+use crate::store::portable::reads::{push_span_number, tagged_usage};
 use crate::store::StoreError;
 
 /// Where a part of a span's usage is read.
@@ -47,18 +47,7 @@ impl PostgresStore {
             "SELECT s.subscription_id, m.meter_id, t.span, t.tag_value, t.quantity
              FROM (SELECT u.subscription, u.meter, ",
         );
-        // The number of the span each record falls in.
-        if spans.len() > 1 {
-            sql.push("CASE");
-            for (i, start) in spans.iter().enumerate().skip(1).rev() {
-                sql.push(" WHEN u.usage_start >= ")
-                    .push_bind(start.timestamp())
-                    .push(format!(" THEN {i}"));
-            }
-            sql.push(" ELSE 0 END");
-        } else {
-            sql.push("0");
-        }
+        push_span_number(&mut sql, spans);
         sql.push(" AS span, ");
         match tag_key {
             // `->>` answers any JSON value as text; tags are JSON the store wrote itself.

@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::{tag_path, SqliteStore};
-use crate::store::portable::reads::tagged_usage;
+use crate::store::portable::reads::{push_span_number, tagged_usage};
 use crate::store::StoreError;
 
 /// How a key packs `(subscription, meter, span)`: `(subscription * meters + meter) * spans + span`.
@@ -135,18 +135,7 @@ impl SqliteStore {
             .push(" + u.meter) * ")
             .push_bind(packing.spans)
             .push(" + ");
-        // The number of the span each record falls in.
-        if spans.len() > 1 {
-            sql.push("CASE");
-            for (i, start) in spans.iter().enumerate().skip(1).rev() {
-                sql.push(" WHEN u.usage_start >= ")
-                    .push_bind(start.timestamp())
-                    .push(format!(" THEN {i}"));
-            }
-            sql.push(" ELSE 0 END");
-        } else {
-            sql.push("0");
-        }
+        push_span_number(&mut sql, spans);
         match tag_key {
             Some(key) => {
                 sql.push(", COALESCE('v' || CAST(json_extract(u.tags, ")
