@@ -96,7 +96,8 @@ fn subscriptions(raw: &[String]) -> anyhow::Result<Vec<SubscriptionId>> {
         .collect()
 }
 
-async fn cli_audit(
+/// Writes a change made at the command line to the audit log.
+pub(super) async fn cli_audit(
     store: &dyn Store,
     action: &str,
     target: &str,

@@ -11,10 +11,10 @@ use meterbook_core::rating::statement::{statement_csv, GroupBy};
 use meterbook_core::rating::{read_rate_card, write_rate_card, RateCardFormat};
 use meterbook_core::SubscriptionId;
 
-use crate::audit::{self, Event};
 use crate::chargeback::{self, ChargebackRequest};
 use crate::store::Store;
 
+use super::accounts::cli_audit;
 use super::Format;
 
 /// Who the audit log names for changes made at the command line.
@@ -100,7 +100,7 @@ pub async fn rates(store: &dyn Store, command: RatesCommand) -> anyhow::Result<(
                 anyhow::anyhow!("{}: {e}; the rate card was not changed", file.display())
             })?;
             let revision = store.save_rate_card(&card, CLI_ACTOR).await?;
-            audit_cli(
+            cli_audit(
                 store,
                 "rates.import",
                 &format!("revision {revision}"),
@@ -159,7 +159,7 @@ pub async fn chargeback(store: &dyn Store, args: ChargebackArgs) -> anyhow::Resu
         .collect::<anyhow::Result<Vec<_>>>()?;
     if args.close {
         let closed = chargeback::close_period(store, &period, zone, CLI_ACTOR).await?;
-        audit_cli(store, "chargeback.close", &period.label, "").await?;
+        cli_audit(store, "chargeback.close", &period.label, "").await?;
         for run in &closed.frozen {
             eprintln!(
                 "froze {} {}: total {} {} ({} lines changed since the previous run)",
@@ -175,7 +175,7 @@ pub async fn chargeback(store: &dyn Store, args: ChargebackArgs) -> anyhow::Resu
     }
     let statement = if args.record {
         let run = chargeback::record_run(store, &period, zone, &group_by, CLI_ACTOR).await?;
-        audit_cli(
+        cli_audit(
             store,
             "chargeback.run",
             &period.label,
@@ -231,26 +231,5 @@ pub async fn chargeback(store: &dyn Store, args: ChargebackArgs) -> anyhow::Resu
         statement.currency,
         statement.groups.len()
     );
-    Ok(())
-}
-
-/// Writes a change made at the command line to the audit log.
-async fn audit_cli(
-    store: &dyn Store,
-    action: &str,
-    target: &str,
-    detail: &str,
-) -> anyhow::Result<()> {
-    audit::record(
-        store,
-        Event {
-            actor: CLI_ACTOR,
-            action,
-            target,
-            address: "",
-            detail,
-        },
-    )
-    .await?;
     Ok(())
 }
