@@ -19,6 +19,7 @@ use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::StaticSegment;
 
 use crate::routes::audit::AuditPage;
+use crate::routes::costs::CostsPage;
 use crate::routes::explorer::ExplorerPage;
 use crate::routes::overview::OverviewPage;
 use crate::routes::people::PeoplePage;
@@ -63,6 +64,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment("") view=OverviewPage/>
                     <Route path=StaticSegment("usage") view=ExplorerPage/>
+                    <Route path=StaticSegment("costs") view=CostsPage/>
                     <Route path=StaticSegment("tokens") view=TokensPage/>
                     <Route path=StaticSegment("widgets") view=WidgetsPage/>
                     <Route path=StaticSegment("people") view=PeoplePage/>
@@ -93,6 +95,7 @@ fn Account() -> impl IntoView {
                         <nav class="account" aria-label="Portal">
                             <A href="/">"Overview"</A>
                             <A href="/usage">"Explore usage"</A>
+                            <A href="/costs">"Costs"</A>
                             <A href="/tokens">"API tokens"</A>
                             <A href="/widgets">"Widgets"</A>
                             {v.is_operator().then(|| view! {

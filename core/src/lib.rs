@@ -19,6 +19,7 @@ pub mod rating;
 pub mod rng;
 pub mod time;
 pub mod usage;
+pub mod webhook;
 
 pub use error::{ArmCode, ArmError};
 pub use ids::SubscriptionId;

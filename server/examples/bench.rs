@@ -96,6 +96,7 @@ async fn main() {
             site_root: dir.path().display().to_string(),
             secret: None,
             time_zone: meterbook_core::rating::period::Tz::UTC,
+            webhooks: meterbook_server::webhooks::DeliveryPolicy::default(),
         },
         proxy_store.clone(),
     )

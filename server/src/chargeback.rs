@@ -5,8 +5,11 @@
 //! with the previous run of the same statement, so late usage shows as changes) and close a
 //! period: closing records a final run of every statement the period has runs of (and the one by
 //! subscription), and from then on the period answers those runs and runs no more.
+//!
+//! Closing also queues each frozen statement for every webhook (see [`crate::webhooks`]); an
+//! operator can push a statement at any time too.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use meterbook_core::rating::period::{BillingPeriod, Tz};
 use meterbook_core::rating::price::PricingError;
 use meterbook_core::rating::statement::{
@@ -16,6 +19,7 @@ use meterbook_core::SubscriptionId;
 use serde::Serialize;
 
 use crate::store::{StatementKey, Store, StoreError};
+use crate::webhooks::{statement_push, PERIOD_CLOSED, STATEMENT_PUSHED};
 
 /// Why no statement could be made.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +36,11 @@ pub enum ChargebackError {
          statements it had runs of"
     )]
     NotFrozen { period: String, group_by: String },
+    #[error(
+        "no webhook is configured to push to: an operator adds one with \
+         `meterbook webhooks add URL` or POST /api/v1/webhooks"
+    )]
+    NoWebhooks,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -117,6 +126,8 @@ async fn compute(
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Run {
+    /// The run's ID: pushes of it carry it, and the same ID is the same statement.
+    pub run_id: i64,
     pub statement: Statement,
     /// When the previous run was computed; `None` for the first run.
     pub previous_run_at: Option<DateTime<Utc>>,
@@ -148,7 +159,7 @@ pub async fn record_run(
     let grouping = group_by.to_string();
     let previous = store.last_run(request.key(&grouping)).await?;
     let statement = compute(store, &request).await?;
-    store
+    let run_id = store
         .save_run(request.key(&grouping), &statement, actor)
         .await?;
     let (previous_run_at, changes) = match previous {
@@ -159,6 +170,7 @@ pub async fn record_run(
         None => (None, Vec::new()),
     };
     Ok(Run {
+        run_id,
         statement,
         previous_run_at,
         changes,
@@ -173,6 +185,8 @@ pub struct Closed {
     pub time_zone: String,
     /// The statements frozen (`subscription`, `tag:Department`, ...), each with its last run.
     pub frozen: Vec<Run>,
+    /// Webhook deliveries queued: each frozen statement to each webhook.
+    pub deliveries_queued: u64,
 }
 
 /// Records a final run of every statement `period` has runs of (and of the one by
@@ -194,15 +208,84 @@ pub async fn close_period(
         let group_by = GroupBy::parse(grouping).map_err(StoreError::Corrupt)?;
         frozen.push(record_run(store, period, zone, &group_by, actor).await?);
     }
-    if !store
-        .close_period(&period.label, zone.name(), actor)
+    // Kept to the second, as the store keeps it: the pushed statement and the one readers get
+    // say the same.
+    let closed_at = Utc::now().trunc_subsecs(0);
+    let pushes: Vec<_> = frozen
+        .iter()
+        .map(|run| {
+            let mut statement = run.statement.clone();
+            statement.closed_at = Some(closed_at);
+            statement_push(PERIOD_CLOSED, run.run_id, &statement)
+        })
+        .collect();
+    let deliveries_queued = store
+        .close_period(&period.label, zone.name(), actor, closed_at, &pushes)
         .await?
-    {
-        return Err(ChargebackError::Closed(period.label.clone()));
-    }
+        .ok_or_else(|| ChargebackError::Closed(period.label.clone()))?;
     Ok(Closed {
         period: period.label.clone(),
         time_zone: zone.name().to_owned(),
         frozen,
+        deliveries_queued,
+    })
+}
+
+/// What pushing a statement did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pushed {
+    /// The run pushed: a closed period's frozen statement, else a run recorded for the push.
+    pub run_id: i64,
+    pub period: String,
+    pub group_by: String,
+    pub deliveries_queued: u64,
+}
+
+/// Queues a statement for every webhook: a closed period's frozen statement, or else a run
+/// recorded now (so what was sent is on record).
+pub async fn push_statement(
+    store: &dyn Store,
+    period: &BillingPeriod,
+    zone: Tz,
+    group_by: &GroupBy,
+    actor: &str,
+) -> Result<Pushed, ChargebackError> {
+    if store.webhooks().await?.is_empty() {
+        return Err(ChargebackError::NoWebhooks);
+    }
+    let grouping = group_by.to_string();
+    let closed_at = store.period_closed_at(&period.label, zone.name()).await?;
+    let (run_id, statement) = match closed_at {
+        Some(closed_at) => {
+            let key = StatementKey {
+                period: &period.label,
+                time_zone: zone.name(),
+                group_by: &grouping,
+            };
+            let run = store
+                .last_run(key)
+                .await?
+                .ok_or_else(|| ChargebackError::NotFrozen {
+                    period: period.label.clone(),
+                    group_by: grouping.clone(),
+                })?;
+            let mut statement = run.statement;
+            statement.closed_at = Some(closed_at);
+            (run.id, statement)
+        }
+        None => {
+            let run = record_run(store, period, zone, group_by, actor).await?;
+            (run.run_id, run.statement)
+        }
+    };
+    let deliveries_queued = store
+        .queue_push(&statement_push(STATEMENT_PUSHED, run_id, &statement))
+        .await?;
+    Ok(Pushed {
+        run_id,
+        period: period.label.clone(),
+        group_by: grouping,
+        deliveries_queued,
     })
 }

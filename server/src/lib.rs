@@ -14,6 +14,7 @@ pub mod render;
 pub mod source;
 pub mod state;
 pub mod store;
+pub mod webhooks;
 pub mod widget;
 
 use std::net::SocketAddr;
@@ -63,12 +64,15 @@ pub struct ServerConfig {
     pub secret: Option<String>,
     /// The operator's time zone: billing months start at its local midnight.
     pub time_zone: Tz,
+    /// How statements are pushed to webhooks and retried.
+    pub webhooks: webhooks::DeliveryPolicy,
 }
 
 /// A server bound to its port, ready to run: tests bind port 0 and read the port back.
 pub struct Application {
     listener: tokio::net::TcpListener,
     router: Router,
+    sender: webhooks::Sender,
 }
 
 impl Application {
@@ -91,6 +95,8 @@ impl Application {
                 store: store.clone(),
             }),
         };
+        let webhook_wake = Arc::new(tokio::sync::Notify::new());
+        let sender = webhooks::Sender::new(store.clone(), config.webhooks, webhook_wake.clone())?;
         let mut sessions = config.sessions;
         sessions.secure_cookie |= config
             .public_url
@@ -107,6 +113,7 @@ impl Application {
             widget_frame_ancestors: widget::frame_ancestors(&config.widget_origins),
             sessions,
             time_zone: config.time_zone,
+            webhook_wake,
             leptos_options: leptos_options.clone(),
         };
         let portal: SharedPortalData = Arc::new(portal::Portal {
@@ -114,6 +121,8 @@ impl Application {
             source,
             signer: state.signer.clone(),
             public_url: config.public_url.clone(),
+            upstream: config.upstream.is_some(),
+            time_zone: config.time_zone,
         });
         let routes = generate_route_list(App);
         let files_and_pages = leptos_axum::file_and_error_handler::<AppState, _>(shell);
@@ -131,6 +140,11 @@ impl Application {
             .merge(api::router(state.upstream))
             .merge(auth::sign_in::router())
             .merge(widget::router())
+            .route(
+                "/costs/rate-card",
+                axum::routing::post(portal::upload_rate_card)
+                    .layer(axum::extract::DefaultBodyLimit::max(5 * 1024 * 1024)),
+            )
             .leptos_routes_with_context(
                 &state,
                 routes,
@@ -166,27 +180,39 @@ impl Application {
                     .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
             )
             .with_state(state);
-        Ok(Self { listener, router })
+        Ok(Self {
+            listener,
+            router,
+            sender,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
-    /// Serves until the process receives Ctrl-C or SIGTERM; in-flight requests finish first.
+    /// Serves (and sends webhook deliveries) until the process receives Ctrl-C or SIGTERM;
+    /// in-flight requests and delivery attempts finish first.
     pub async fn run(self) -> std::io::Result<()> {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let sender = tokio::spawn(self.sender.run(stopped));
         // ARM paths are normalised before routing, so the outer router only hands every request
         // on; it is there to give handlers the client's address.
         let normalized = tower::ServiceBuilder::new()
             .map_request(api::normalize_arm_path::<Body>)
             .service(self.router);
         let app = Router::new().fallback_service(normalized);
-        axum::serve(
+        let served = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown_signal())
-        .await
+        .await;
+        // The sender's attempts under way end within their timeout; one cut short is retried by
+        // a server that runs on, once its claim runs out.
+        let _ = stop.send(true);
+        let _ = sender.await;
+        served
     }
 }
 

@@ -35,6 +35,8 @@ pub struct AppState {
     pub sessions: SessionPolicy,
     /// The operator's time zone, in which billing months start and end.
     pub time_zone: Tz,
+    /// Wakes this server's webhook sender when a push is queued.
+    pub webhook_wake: Arc<tokio::sync::Notify>,
     /// Leptos' site configuration, for rendering the portal.
     pub leptos_options: LeptosOptions,
 }

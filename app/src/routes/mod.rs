@@ -1,6 +1,7 @@
 //! One page per module.
 
 pub mod audit;
+pub mod costs;
 pub mod explorer;
 pub mod overview;
 pub mod people;

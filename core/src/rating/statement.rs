@@ -356,7 +356,12 @@ fn share_out(
     }
     quantities
         .zip(whole)
-        .map(|((value, quantity), minor)| (value, quantity, Some((minor * unit).normalize())))
+        .map(|((value, quantity), minor)| {
+            // Written with the currency's minor units, as every other amount is ("0.20").
+            let mut amount = minor * unit;
+            amount.rescale(currency.minor_units());
+            (value, quantity, Some(amount))
+        })
         .collect()
 }
 

@@ -168,6 +168,7 @@ pub async fn serve(store: Arc<dyn Store>, site_root: &std::path::Path) -> String
             site_root: site_root.display().to_string(),
             secret: None,
             time_zone: meterbook_core::rating::period::Tz::UTC,
+            webhooks: meterbook_server::webhooks::DeliveryPolicy::default(),
         },
         store,
     )

@@ -9,11 +9,13 @@
 //! - `POST /api/v1/chargeback/runs?period=...&by=...`: an operator records a run of a statement
 //!   and sees what changed since the previous run.
 //! - `POST /api/v1/chargeback/close?period=...`: an operator closes a period, freezing its
-//!   statements.
+//!   statements and queueing them for every webhook.
+//! - `POST /api/v1/chargeback/push?period=...&by=...`: an operator pushes a statement to every
+//!   webhook now (a closed period's frozen one, or a run recorded for the push).
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderMap, Uri};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -27,7 +29,6 @@ use serde::Serialize;
 use super::error::{unreadable_body, ApiError};
 use super::export::csv_download;
 use super::usage::query_params;
-use crate::audit::{self, Event};
 use crate::auth::Caller;
 use crate::chargeback::{self, ChargebackError, ChargebackRequest};
 use crate::state::AppState;
@@ -41,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/chargeback", get(get_chargeback))
         .route("/api/v1/chargeback/runs", post(post_run))
         .route("/api/v1/chargeback/close", post(post_close))
+        .route("/api/v1/chargeback/push", post(post_push))
         .layer(DefaultBodyLimit::max(MAX_RATE_CARD_BYTES))
 }
 
@@ -57,7 +59,7 @@ fn wanted_format(params: &[(String, String)]) -> Result<RateCardFormat, ApiError
     }
 }
 
-fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(super) fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -68,9 +70,9 @@ impl From<ChargebackError> for ApiError {
     fn from(e: ChargebackError) -> Self {
         match e {
             ChargebackError::NoRateCard => Self::new(ArmCode::NotFound, e.to_string()),
-            ChargebackError::Closed(_) | ChargebackError::NotFrozen { .. } => {
-                Self::new(ArmCode::Conflict, e.to_string())
-            }
+            ChargebackError::Closed(_)
+            | ChargebackError::NotFrozen { .. }
+            | ChargebackError::NoWebhooks => Self::new(ArmCode::Conflict, e.to_string()),
             ChargebackError::Store(e) => e.into(),
             ChargebackError::Pricing(e) => {
                 tracing::error!(error = %e, "pricing failed");
@@ -161,17 +163,14 @@ async fn put_rates(
         )
     })?;
     let revision = state.store.save_rate_card(&card, &caller.actor).await?;
-    audit::record(
-        state.store.as_ref(),
-        Event {
-            actor: &caller.actor,
-            action: "rates.import",
-            target: &format!("revision {revision}"),
-            address: &caller.address,
-            detail: "",
-        },
-    )
-    .await?;
+    caller
+        .audit(
+            state.store.as_ref(),
+            "rates.import",
+            &format!("revision {revision}"),
+            "",
+        )
+        .await?;
     Ok(Json(Saved { revision }))
 }
 
@@ -236,7 +235,7 @@ fn period_and_grouping(
 }
 
 /// Refuses anyone but an operator to `act`.
-fn operators_only(caller: &Caller, act: &str) -> Result<(), ApiError> {
+pub(super) fn operators_only(caller: &Caller, act: &str) -> Result<(), ApiError> {
     if caller.access.can_read_all() {
         Ok(())
     } else {
@@ -267,17 +266,14 @@ async fn post_run(
         &caller.actor,
     )
     .await?;
-    audit::record(
-        state.store.as_ref(),
-        Event {
-            actor: &caller.actor,
-            action: "chargeback.run",
-            target: &period.label,
-            address: &caller.address,
-            detail: &format!("{group_by}: {} changed lines", run.changes.len()),
-        },
-    )
-    .await?;
+    caller
+        .audit(
+            state.store.as_ref(),
+            "chargeback.run",
+            &period.label,
+            &format!("{group_by}: {} changed lines", run.changes.len()),
+        )
+        .await?;
     Ok(Json(run))
 }
 
@@ -297,16 +293,50 @@ async fn post_close(
         &caller.actor,
     )
     .await?;
-    audit::record(
+    caller
+        .audit(
+            state.store.as_ref(),
+            "chargeback.close",
+            &period.label,
+            &format!(
+                "{} statements frozen, {} webhook deliveries queued",
+                closed.frozen.len(),
+                closed.deliveries_queued
+            ),
+        )
+        .await?;
+    state.webhook_wake.notify_one();
+    Ok(Json(closed))
+}
+
+#[tracing::instrument(name = "post_push", skip_all)]
+async fn post_push(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+) -> Result<(StatusCode, Json<chargeback::Pushed>), ApiError> {
+    operators_only(&caller, "push statements to webhooks")?;
+    let params = query_params(&uri)?;
+    let (period, group_by) = period_and_grouping(&state, &params)?;
+    let pushed = chargeback::push_statement(
         state.store.as_ref(),
-        Event {
-            actor: &caller.actor,
-            action: "chargeback.close",
-            target: &period.label,
-            address: &caller.address,
-            detail: &format!("{} statements frozen", closed.frozen.len()),
-        },
+        &period,
+        state.time_zone,
+        &group_by,
+        &caller.actor,
     )
     .await?;
-    Ok(Json(closed))
+    caller
+        .audit(
+            state.store.as_ref(),
+            "chargeback.push",
+            &period.label,
+            &format!(
+                "{group_by}: run {}, {} webhook deliveries queued",
+                pushed.run_id, pushed.deliveries_queued
+            ),
+        )
+        .await?;
+    state.webhook_wake.notify_one();
+    Ok((StatusCode::ACCEPTED, Json(pushed)))
 }

@@ -16,7 +16,6 @@ use meterbook_core::ArmCode;
 
 use super::error::ApiError;
 use super::export::csv_download;
-use crate::audit::{self, Event};
 use crate::auth::Caller;
 use crate::explore::{explore, explorer, parse_request, scope_of, ExploreError, Paging};
 use crate::state::AppState;
@@ -103,17 +102,14 @@ async fn explore_export(
     for row in explorer.rows() {
         write_csv_record(&mut csv, &explore_csv_fields(row));
     }
-    audit::record(
-        state.store.as_ref(),
-        Event {
-            actor: &caller.actor,
-            action: "export",
-            target: &scope.fingerprint(),
-            address: &caller.address,
-            detail: &detail,
-        },
-    )
-    .await?;
+    caller
+        .audit(
+            state.store.as_ref(),
+            "export",
+            &scope.fingerprint(),
+            &detail,
+        )
+        .await?;
     let (from, to) = (explorer.from(), explorer.to());
     let filename = format!(
         "usage-{}-{}.csv",

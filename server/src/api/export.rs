@@ -24,7 +24,6 @@ use meterbook_core::ArmCode;
 
 use super::error::ApiError;
 use super::usage::query_params;
-use crate::audit::{self, Event};
 use crate::auth::Caller;
 use crate::source::{AggregateQuery, UsageSource};
 use crate::state::AppState;
@@ -123,17 +122,14 @@ async fn export_usage(
         query.reported_end.to_rfc3339(),
         query.granularity.as_str()
     );
-    audit::record(
-        state.store.as_ref(),
-        Event {
-            actor: &caller.actor,
-            action: "export",
-            target: &scope.fingerprint(),
-            address: &caller.address,
-            detail: &detail,
-        },
-    )
-    .await?;
+    caller
+        .audit(
+            state.store.as_ref(),
+            "export",
+            &scope.fingerprint(),
+            &detail,
+        )
+        .await?;
     let rest = futures::stream::unfold(Some(pages), |state| async move {
         let mut pages = state?;
         match pages.next_rows().await {

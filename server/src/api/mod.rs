@@ -8,6 +8,7 @@ pub mod ingest;
 mod odata;
 mod ratecard;
 pub mod usage;
+mod webhooks;
 
 use axum::http::{Request, Uri};
 use axum::response::IntoResponse;
@@ -24,7 +25,8 @@ pub fn router(upstream: bool) -> Router<AppState> {
         .merge(export::router())
         .merge(explore::router())
         .merge(billing::router())
-        .merge(odata::router());
+        .merge(odata::router())
+        .merge(webhooks::router());
     if upstream {
         router
     } else {

@@ -42,6 +42,29 @@ pub struct Caller {
     pub address: String,
 }
 
+impl Caller {
+    /// Writes what this caller did to the audit log.
+    pub async fn audit(
+        &self,
+        store: &dyn crate::store::Store,
+        action: &str,
+        target: &str,
+        detail: &str,
+    ) -> Result<(), crate::store::StoreError> {
+        crate::audit::record(
+            store,
+            crate::audit::Event {
+                actor: &self.actor,
+                action,
+                target,
+                address: &self.address,
+                detail,
+            },
+        )
+        .await
+    }
+}
+
 /// The client's IP address: the connection's peer, or, behind a trusted reverse proxy, the
 /// address that proxy appended last to `X-Forwarded-For` (earlier entries are the client's to
 /// invent). IPv6 clients are known by their /64, which one host usually owns whole, so rotating

@@ -1,4 +1,4 @@
-//! `meterbook rates import|export` and `meterbook chargeback`.
+//! `meterbook rates import|export` and `meterbook chargeback` (show, record, close, push).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -68,9 +68,14 @@ pub struct ChargebackArgs {
     /// previous run (on standard error).
     #[arg(long, conflicts_with_all = ["subscriptions", "close"])]
     record: bool,
-    /// Close the period: record a final run of each of its statements and freeze them.
+    /// Close the period: record a final run of each of its statements, freeze them, and queue
+    /// them for every webhook.
     #[arg(long, requires = "period", conflicts_with = "subscriptions")]
     close: bool,
+    /// Queue the statement (a closed period's frozen one, else a run recorded now) for every
+    /// webhook; a running server sends it.
+    #[arg(long, conflicts_with_all = ["subscriptions", "close", "record"])]
+    push: bool,
 }
 
 /// The format a file is in: `--format`, else its extension.
@@ -170,7 +175,28 @@ pub async fn chargeback(store: &dyn Store, args: ChargebackArgs) -> anyhow::Resu
                 run.changes.len()
             );
         }
-        println!("period {} ({}) is closed", closed.period, closed.time_zone);
+        println!(
+            "period {} ({}) is closed; {} webhook deliveries queued",
+            closed.period, closed.time_zone, closed.deliveries_queued
+        );
+        return Ok(());
+    }
+    if args.push {
+        let pushed = chargeback::push_statement(store, &period, zone, &group_by, CLI_ACTOR).await?;
+        cli_audit(
+            store,
+            "chargeback.push",
+            &period.label,
+            &format!(
+                "{group_by}: run {}, {} webhook deliveries queued",
+                pushed.run_id, pushed.deliveries_queued
+            ),
+        )
+        .await?;
+        println!(
+            "run {} of {} by {} queued for {} webhook(s); a running server sends it",
+            pushed.run_id, pushed.period, pushed.group_by, pushed.deliveries_queued
+        );
         return Ok(());
     }
     let statement = if args.record {

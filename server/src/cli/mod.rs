@@ -1,8 +1,9 @@
 //! The `meterbook` command line: `serve` (default), `demo`, `ingest`, `usage`, `rates`,
-//! `chargeback`, `user`, `token`, `audit` and `migrate`.
+//! `chargeback`, `webhooks`, `user`, `token`, `audit` and `migrate`.
 
 mod accounts;
 mod billing;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,6 +27,7 @@ use crate::store::{self, AggregateRequest, Store, UsageStore};
 use crate::{Application, ServerConfig, DEFAULT_PROVIDER_SUBSCRIPTION};
 use accounts::{AuditArgs, TokenCommand, UserCommand};
 use billing::{ChargebackArgs, RatesCommand};
+use webhooks::WebhookCommand;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -62,6 +64,9 @@ enum Command {
     Rates(RatesCommand),
     /// Print a billing period's chargeback statement, by subscription or by tag.
     Chargeback(ChargebackArgs),
+    /// Manage the webhooks statements are pushed to, and read their delivery log.
+    #[command(subcommand)]
+    Webhooks(WebhookCommand),
     /// Manage the people who sign in to the portal.
     #[command(subcommand)]
     User(UserCommand),
@@ -236,6 +241,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Usage(args) => print_usage(store.as_ref(), args).await,
         Command::Rates(cmd) => billing::rates(store.as_ref(), cmd).await,
         Command::Chargeback(args) => billing::chargeback(store.as_ref(), args).await,
+        Command::Webhooks(cmd) => webhooks::webhooks(store.as_ref(), cmd).await,
         Command::User(cmd) => accounts::user(store.as_ref(), cmd).await,
         Command::Token(cmd) => accounts::token(store.as_ref(), cmd).await,
         Command::Audit(args) => accounts::audit(store.as_ref(), args).await,
@@ -332,6 +338,7 @@ async fn serve(args: ServeArgs, store: Arc<dyn Store>) -> anyhow::Result<()> {
             secret: std::env::var("MB_SECRET").ok(),
             time_zone: parse_time_zone(&args.time_zone)
                 .map_err(|e| anyhow::anyhow!("--time-zone: {e}"))?,
+            webhooks: crate::webhooks::DeliveryPolicy::default(),
         },
         store,
     )

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use meterbook_app::portal_data::{BoxFuture, PortalData};
 use meterbook_app::routes::audit::AuditView;
+use meterbook_app::routes::costs::CostsView;
 use meterbook_app::routes::people::{ChangeDone, PersonChange, PersonView};
 use meterbook_app::routes::tokens::{CreatedToken, NewTokenForm, TokenView};
 use meterbook_app::routes::widgets::{CreatedWidget, NewWidgetForm, WidgetView};
@@ -22,8 +23,11 @@ use crate::explore::{explore, parse_request, ExploreError};
 use crate::source::{SourceError, UsageSource};
 use crate::store::{Store, StoreError, TokenInfo};
 
+mod costs;
 mod people;
 mod widgets;
+
+pub use costs::upload_rate_card;
 
 pub struct Portal {
     pub store: Arc<dyn Store>,
@@ -31,6 +35,10 @@ pub struct Portal {
     pub signer: Arc<TokenSigner>,
     /// Base URL for links handed out (widget embed code); else the request's host is used.
     pub public_url: Option<String>,
+    /// Usage comes from an upstream: there is nothing in the store to price.
+    pub upstream: bool,
+    /// The operator's time zone, in which billing months start and end.
+    pub time_zone: meterbook_core::rating::period::Tz,
 }
 
 const UNAVAILABLE: &str = "Meterbook cannot reach its database right now; try again shortly";
@@ -122,6 +130,15 @@ impl PortalData for Portal {
                 other => other.to_string(),
             })
         })
+    }
+
+    fn costs<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+        period: Option<String>,
+        by: Option<String>,
+    ) -> BoxFuture<'a, Result<CostsView, String>> {
+        Box::pin(costs::costs(self, viewer, period, by))
     }
 
     fn list_tokens<'a>(

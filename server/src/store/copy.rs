@@ -1,6 +1,7 @@
 //! `meterbook migrate`: copies a SQLite store into an empty PostgreSQL one (people, grants,
-//! sessions, tokens, widgets, the audit log, the signing secret and every usage record), then
-//! checks that both hold the same: row counts per table, and the count and sum of usage.
+//! sessions, tokens, widgets, rate cards, chargeback runs, webhooks and their deliveries, the
+//! audit log, the signing secret and every usage record), then checks that both hold the same:
+//! row counts per table, and the count and sum of usage.
 //!
 //! Usage goes through the PostgreSQL store's own ingest, so partitions, rollups and reported
 //! spans are built as for any batch; everything else is copied row for row with its IDs, so
@@ -21,10 +22,11 @@ enum Kind {
     Int,
     OptInt,
     Text,
+    OptText,
     Blob,
 }
 
-use Kind::{Blob, Int, OptInt, Text};
+use Kind::{Blob, Int, OptInt, OptText, Text};
 
 /// A table copied row for row: its name, whether it numbers its rows (its sequence is then moved
 /// past the copied IDs), and its columns.
@@ -133,6 +135,37 @@ const TABLES: &[Table] = &[
         ],
     ),
     (
+        "webhooks",
+        true,
+        &[
+            ("id", Int),
+            ("url", Text),
+            ("secret", Text),
+            ("created_at", Int),
+            ("created_by", Text),
+            ("deleted_at", OptInt),
+        ],
+    ),
+    (
+        "webhook_deliveries",
+        true,
+        &[
+            ("id", Int),
+            ("webhook_id", Int),
+            ("event", Text),
+            ("idempotency_key", Text),
+            ("payload", Text),
+            ("created_at", Int),
+            ("status", Text),
+            ("attempts", Int),
+            ("next_attempt_at", Int),
+            ("last_attempt_at", OptInt),
+            ("last_status", OptInt),
+            ("last_error", OptText),
+            ("delivered_at", OptInt),
+        ],
+    ),
+    (
         "audit_log",
         true,
         &[
@@ -148,7 +181,7 @@ const TABLES: &[Table] = &[
     ("settings", false, &[("name", Text), ("value", Blob)]),
 ];
 
-/// Rows per INSERT when copying a table (at most 9 columns: well under PostgreSQL's 65,535
+/// Rows per INSERT when copying a table (at most 13 columns: well under PostgreSQL's 65,535
 /// parameters).
 const ROWS_PER_INSERT: usize = 1_000;
 /// Usage records per ingested batch.
@@ -275,6 +308,9 @@ async fn copy_table(
                         values.push_bind(v);
                     }),
                     Text => row.try_get::<String, _>(*name).map(|v| {
+                        values.push_bind(v);
+                    }),
+                    OptText => row.try_get::<Option<String>, _>(*name).map(|v| {
                         values.push_bind(v);
                     }),
                     Blob => row.try_get::<Vec<u8>, _>(*name).map(|v| {

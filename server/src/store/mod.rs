@@ -8,6 +8,7 @@ mod portable;
 mod postgres;
 mod rates;
 mod sqlite;
+mod webhooks;
 mod widgets;
 
 use async_trait::async_trait;
@@ -27,6 +28,9 @@ pub use accounts::{
 pub use postgres::PostgresStore;
 pub use rates::{ChargebackStore, RateStore, StatementKey, StoredRateCard, StoredRun};
 pub use sqlite::SqliteStore;
+pub use webhooks::{
+    AttemptResult, DeliveryInfo, DeliveryStatus, DueDelivery, Push, WebhookInfo, WebhookStore,
+};
 pub use widgets::{NewWidget, WidgetInfo, WidgetStore};
 
 /// What went wrong in the store. Callers turn these into generic 5xx answers and log the cause.
@@ -148,11 +152,17 @@ pub trait UsageStore: Send + Sync + 'static {
     async fn signing_secret(&self) -> Result<Vec<u8>, StoreError>;
 }
 
-/// Everything Meterbook stores: usage, people and credentials, widgets, rate cards and
-/// chargeback runs.
-pub trait Store: UsageStore + AccountStore + WidgetStore + RateStore + ChargebackStore {}
+/// Everything Meterbook stores: usage, people and credentials, widgets, rate cards, chargeback
+/// runs and webhook deliveries.
+pub trait Store:
+    UsageStore + AccountStore + WidgetStore + RateStore + ChargebackStore + WebhookStore
+{
+}
 
-impl<T: UsageStore + AccountStore + WidgetStore + RateStore + ChargebackStore> Store for T {}
+impl<T> Store for T where
+    T: UsageStore + AccountStore + WidgetStore + RateStore + ChargebackStore + WebhookStore
+{
+}
 
 /// Opens the store a database URL names, creating and migrating it as needed.
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use meterbook_core::rating::statement::Statement;
 use meterbook_core::rating::RateCard;
 
-use super::StoreError;
+use super::{Push, StoreError};
 
 /// The rate card in effect, and when and by whom it was saved.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,13 +60,17 @@ pub trait ChargebackStore: Send + Sync + 'static {
     async fn run_groupings(&self, period: &str, time_zone: &str)
         -> Result<Vec<String>, StoreError>;
 
-    /// Marks a period closed; false if it already was.
+    /// Marks a period closed at `closed_at` and queues `pushes` to every webhook, both or
+    /// neither; returns how many deliveries were queued, or `None` (and nothing queued) if the
+    /// period already was closed.
     async fn close_period(
         &self,
         period: &str,
         time_zone: &str,
         closed_by: &str,
-    ) -> Result<bool, StoreError>;
+        closed_at: DateTime<Utc>,
+        pushes: &[Push],
+    ) -> Result<Option<u64>, StoreError>;
 
     /// When a period was closed, if it was.
     async fn period_closed_at(

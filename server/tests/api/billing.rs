@@ -19,7 +19,7 @@ const HEADER: &str = "kind,subscription_id,currency,effective_from,effective_to,
 
 /// VM cores at 0.10 an hour; the first 10 core hours of a month free for tenant 2, who also
 /// gets 10% off. Blob capacity has no price.
-fn card_csv() -> String {
+pub(crate) fn card_csv() -> String {
     format!(
         "{HEADER}\n\
          price,,USD,2026-01-01,,{VM},0,0,0.10,\n\
@@ -74,6 +74,23 @@ fn record(
         reported_time: Some(start + chrono::Duration::hours(2)),
         quantity,
     }
+}
+
+/// October usage of two tenants in two departments, and the test card: 2.40 in all (tenant 1
+/// 0.20 Finance and 0.40 Sales, tenant 2 1.80 Finance).
+pub(crate) async fn seed_october(app: &TestApp) {
+    assert_eq!(
+        put_rates(app, &card_csv(), "text/csv", &app.operator)
+            .await
+            .status(),
+        200
+    );
+    let records = vec![
+        record(&sub(1), VM, 0, 2.0, Some("Finance"), "vm1"),
+        record(&sub(1), VM, 1, 4.0, Some("Sales"), "vm2"),
+        record(&sub(2), VM, 5, 30.0, Some("Finance"), "vm3"),
+    ];
+    app.ingest(&as_json(&records)).await;
 }
 
 fn d(s: &str) -> Decimal {

@@ -14,6 +14,7 @@ use meterbook_server::auth::{issue_token, TokenRequest};
 use meterbook_server::demo::{self, DemoSpec};
 use meterbook_server::source::UpstreamConfig;
 use meterbook_server::store::{self, Store};
+use meterbook_server::webhooks::DeliveryPolicy;
 use meterbook_server::{Application, ServerConfig, DEFAULT_PROVIDER_SUBSCRIPTION};
 use serde_json::Value;
 
@@ -118,7 +119,17 @@ pub struct Options {
     pub sessions: Option<SessionPolicy>,
     pub trust_forwarded_for: bool,
     pub widget_origins: Vec<String>,
+    pub webhooks: Option<DeliveryPolicy>,
 }
+
+/// Webhook retries in a test come after a second, not half a minute.
+pub const FAST_WEBHOOKS: DeliveryPolicy = DeliveryPolicy {
+    first_backoff: std::time::Duration::from_secs(1),
+    max_backoff: std::time::Duration::from_secs(2),
+    max_attempts: 3,
+    timeout: std::time::Duration::from_secs(5),
+    poll: std::time::Duration::from_millis(200),
+};
 
 /// A signed-in browser: its session cookie and the session's CSRF token.
 #[derive(Debug, Clone)]
@@ -162,6 +173,7 @@ async fn start_server(url: &str, options: Options, owned: Option<TestDatabase>) 
             site_root: site_root.path().display().to_string(),
             secret: None,
             time_zone: meterbook_core::rating::period::Tz::UTC,
+            webhooks: options.webhooks.unwrap_or(FAST_WEBHOOKS),
         },
         store.clone(),
     )

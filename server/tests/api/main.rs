@@ -6,6 +6,7 @@
 mod auth;
 mod billing;
 mod cli;
+mod costs;
 mod durability;
 mod explore;
 mod helpers;
@@ -20,4 +21,5 @@ mod shared;
 mod shutdown;
 mod store;
 mod usage;
+mod webhooks;
 mod widget;

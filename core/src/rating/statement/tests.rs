@@ -129,6 +129,13 @@ fn by_tag_a_line_is_shared_by_use_and_the_cents_add_up() {
         ]
     );
     assert_eq!(statement.total, d("0.40"));
+    // Shared amounts are written in cents, as every other amount is.
+    let written: Vec<String> = statement
+        .groups
+        .iter()
+        .map(|g| g.subtotal.to_string())
+        .collect();
+    assert_eq!(written, ["0.10", "0.20", "0.10"]);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 mod accounts;
 mod rates;
 pub(crate) mod reads;
+pub(crate) mod webhooks;
 mod widgets;
 
 use meterbook_core::access::Role;
@@ -10,6 +11,7 @@ use meterbook_core::SubscriptionId;
 
 pub(crate) use accounts::account_store;
 pub(crate) use rates::rate_store;
+pub(crate) use webhooks::webhook_store;
 pub(crate) use widgets::widget_store;
 
 pub(crate) fn parse_role(raw: &str) -> Role {

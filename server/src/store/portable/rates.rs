@@ -11,8 +11,10 @@ macro_rules! rate_store {
             use meterbook_core::time::from_epoch;
             use sqlx::Row;
 
+            use crate::store::portable::webhooks::QUEUE_PUSH;
             use crate::store::{
-                ChargebackStore, RateStore, StatementKey, StoreError, StoredRateCard, StoredRun,
+                ChargebackStore, Push, RateStore, StatementKey, StoreError, StoredRateCard,
+                StoredRun,
             };
             use meterbook_core::rating::statement::Statement;
 
@@ -140,18 +142,37 @@ macro_rules! rate_store {
                     period: &str,
                     time_zone: &str,
                     closed_by: &str,
-                ) -> Result<bool, StoreError> {
+                    closed_at: chrono::DateTime<Utc>,
+                    pushes: &[Push],
+                ) -> Result<Option<u64>, StoreError> {
+                    let now = closed_at.timestamp();
+                    let mut tx = self.pool.begin().await?;
                     let done = sqlx::query(
                         "INSERT INTO closed_periods (period, time_zone, closed_at, closed_by)
                          VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                     )
                     .bind(period)
                     .bind(time_zone)
-                    .bind(Utc::now().timestamp())
+                    .bind(now)
                     .bind(closed_by)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
-                    Ok(done.rows_affected() == 1)
+                    if done.rows_affected() != 1 {
+                        return Ok(None);
+                    }
+                    let mut queued = 0;
+                    for push in pushes {
+                        queued += sqlx::query(QUEUE_PUSH)
+                            .bind(push.event)
+                            .bind(&push.key_prefix)
+                            .bind(&push.payload)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                    }
+                    tx.commit().await?;
+                    Ok(Some(queued))
                 }
 
                 async fn period_closed_at(

@@ -24,7 +24,7 @@ use sqlx::{PgPool, Row};
 
 use super::names::NameCache;
 use super::portable::reads::{daily_total, usage_reads};
-use super::portable::{account_store, rate_store, widget_store};
+use super::portable::{account_store, rate_store, webhook_store, widget_store};
 use super::{AggregateRequest, IngestOutcome, StoreError, UsageStore};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -32,6 +32,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 account_store!(super::PostgresStore, sqlx::Postgres);
 widget_store!(super::PostgresStore, sqlx::Postgres);
 rate_store!(super::PostgresStore);
+webhook_store!(super::PostgresStore, sqlx::Postgres);
 usage_reads!(
     super::PostgresStore,
     sqlx::Postgres,

@@ -21,7 +21,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::names::{name_of, NameCache, NameKind};
 use super::portable::reads::{daily_total, json_text, usage_reads};
-use super::portable::{account_store, rate_store, widget_store};
+use super::portable::{account_store, rate_store, webhook_store, widget_store};
 use super::{AggregateRequest, IngestOutcome, StoreError, UsageStore};
 
 /// Rows per multi-row INSERT: 11 parameters each stays well under SQLite's 32,766 limit.
@@ -34,6 +34,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 account_store!(super::SqliteStore, sqlx::Sqlite);
 widget_store!(super::SqliteStore, sqlx::Sqlite);
 rate_store!(super::SqliteStore);
+webhook_store!(super::SqliteStore, sqlx::Sqlite);
 usage_reads!(
     super::SqliteStore,
     sqlx::Sqlite,

@@ -1,0 +1,276 @@
+//! Costs (`/costs`): a billing period's chargeback in the viewer's scope (every tenant for an
+//! operator, their own subscriptions for a tenant user), grouped by tenant or by a tag such as
+//! Department, with the cost of the months before it as a chart. Operators also see the rate
+//! card in effect and upload a new one here.
+//!
+//! Amounts arrive as text formatted on the server: the browser never does decimal arithmetic,
+//! and the bundle carries no decimal type.
+
+use leptos::prelude::*;
+use leptos_router::components::Form;
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
+
+use crate::chart::RenderedChart;
+use crate::routes::tokens::message;
+
+/// Groupings offered in the form; the API takes any tag key.
+pub const GROUPINGS: [(&str, &str); 3] = [
+    ("subscription", "Tenant (subscription)"),
+    ("tag:Department", "Department tag"),
+    ("tag:CostCenter", "Cost center tag"),
+];
+
+/// Most statement lines the page lists; the CSV download has all of them.
+pub const MAX_LINES_SHOWN: usize = 500;
+
+/// A billing period's costs as the page shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CostsView {
+    /// `2026-10`, or `2026-10-03..2026-10-17`.
+    pub period: String,
+    pub time_zone: String,
+    /// `subscription` or `tag:KEY`.
+    pub grouping: String,
+    pub currency: String,
+    pub total: String,
+    /// When the figures were computed, or that the period is closed and since when.
+    pub status: String,
+    pub groups: Vec<CostGroup>,
+    /// The first [`MAX_LINES_SHOWN`] lines.
+    pub lines: Vec<CostLine>,
+    pub line_count: usize,
+    /// The cost of this period and the months before it, stacked by group.
+    pub chart: Option<RenderedChart>,
+    /// Operators: the rate card in effect and the session's CSRF token for replacing it.
+    pub rate_card: Option<RateCardView>,
+}
+
+/// One tenant's or tag value's part.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CostGroup {
+    /// The subscription ID or tag value; `(untagged)` for usage without the tag.
+    pub name: String,
+    pub subtotal: String,
+    /// Of the total, as `12.5%`.
+    pub share: String,
+    pub unpriced_lines: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CostLine {
+    pub group: String,
+    pub subscription: String,
+    pub meter: String,
+    pub quantity: String,
+    pub unit: String,
+    /// `0.10`, `included`, or `no price`.
+    pub price: String,
+    pub discount: String,
+    pub amount: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RateCardView {
+    /// `Revision 3, saved 2026-11-20 09:00 UTC by user:alice`, or that none is saved.
+    pub summary: String,
+    pub csrf_token: String,
+}
+
+/// Loads the costs of `period` (the current month when absent) grouped `by` (`subscription`
+/// when absent).
+#[server(endpoint = "load_costs")]
+pub async fn load_costs(
+    period: Option<String>,
+    by: Option<String>,
+) -> Result<CostsView, ServerFnError> {
+    use crate::portal_data::{portal, signed_in};
+    let viewer = signed_in()?;
+    let period = period.filter(|p| !p.is_empty());
+    let by = by.filter(|b| !b.is_empty());
+    portal()?
+        .costs(&viewer, period, by)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+#[component]
+pub fn CostsPage() -> impl IntoView {
+    let query = use_query_map();
+    let costs = crate::codec::page_resource(
+        move || {
+            let q = query.read();
+            (q.get("period"), q.get("by"))
+        },
+        |(period, by)| load_costs(period, by),
+    );
+    let period = move || query.read().get("period").unwrap_or_default();
+    let by = move || query.read().get("by").unwrap_or_default();
+    let notice = move || {
+        let q = query.read();
+        if let Some(revision) = q.get("saved") {
+            let text = format!("Rate card revision {revision} is in effect.");
+            Some(view! { <p class="notice" role="status">{text}</p> }.into_any())
+        } else {
+            q.get("card_error")
+                .map(|e| view! { <p class="error" role="alert">{e}</p> }.into_any())
+        }
+    };
+    view! {
+        <h1>"Costs"</h1>
+        {notice}
+        <Form method="GET" action="/costs" attr:class="card query-form">
+            <fieldset>
+                <legend>"Statement"</legend>
+                <div class="field">
+                    <label for="costs-period">"Billing period"</label>
+                    <input id="costs-period" name="period" type="text" value=period
+                        placeholder="2026-10 or 2026-10-03..2026-10-17"/>
+                </div>
+                <div class="field">
+                    <label for="costs-by">"Group by"</label>
+                    <select id="costs-by" name="by">
+                        {GROUPINGS
+                            .into_iter()
+                            .map(|(value, label)| view! {
+                                <option value=value selected=move || by() == value>{label}</option>
+                            })
+                            .collect_view()}
+                    </select>
+                </div>
+            </fieldset>
+            <div class="actions"><button type="submit">"Show"</button></div>
+        </Form>
+        <Transition fallback=|| view! { <p class="loading" role="status">"Pricing usage…"</p> }>
+            {move || Suspend::new(async move {
+                match costs.await {
+                    Ok(costs) => view! { <CostsBody costs/> }.into_any(),
+                    Err(e) => view! { <p class="error" role="alert">{message(&e)}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn CostsBody(costs: CostsView) -> impl IntoView {
+    let query = format!("period={}&by={}", costs.period, costs.grouping);
+    let csv = format!("/api/v1/chargeback?{query}&format=csv");
+    let json = format!("/api/v1/chargeback?{query}&format=json");
+    let shown = costs.lines.len();
+    let more = (costs.line_count > shown).then(|| {
+        format!(
+            "The first {shown} of {} lines; the CSV has all of them.",
+            costs.line_count
+        )
+    });
+    view! {
+        <section class="card totals" aria-label="Total">
+            <p class="total">
+                <span class="label">{format!("Total for {} ({})", costs.period, costs.time_zone)}</span>
+                <strong>{costs.total} " " {costs.currency.clone()}</strong>
+            </p>
+            <p class="muted">{costs.status}</p>
+            <p class="downloads">
+                <a class="button" href=csv rel="external" download="">"Download CSV"</a>
+                " "
+                <a class="button secondary" href=json rel="external">"JSON"</a>
+            </p>
+        </section>
+        {costs.chart.map(|chart| view! {
+            <section class="card chart" aria-label="Cost by month">
+                <h2>"Cost by month (" {costs.currency.clone()} ")"</h2>
+                <div class="chart-svg" inner_html=chart.svg></div>
+                <ul class="legend">
+                    {chart.legend.into_iter().map(|l| view! {
+                        <li><span class="swatch" style=format!("background:{}", l.color)></span>{l.label}</li>
+                    }).collect_view()}
+                </ul>
+            </section>
+        })}
+        <section class="card">
+            <h2>{if costs.grouping == "subscription" { "By tenant".to_owned() } else { format!("By {}", costs.grouping.trim_start_matches("tag:")) }}</h2>
+            <div class="table-scroll">
+                <table class="usage-table costs">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Group"</th>
+                            <th scope="col" class="num">"Subtotal"</th>
+                            <th scope="col" class="num">"Share"</th>
+                            <th scope="col" class="num">"Unpriced lines"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {costs.groups.into_iter().map(|g| view! {
+                            <tr>
+                                <td>{g.name}</td>
+                                <td class="num">{g.subtotal}</td>
+                                <td class="num">{g.share}</td>
+                                <td class="num">{g.unpriced_lines}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+        <section class="card">
+            <h2>"Lines"</h2>
+            {more.map(|m| view! { <p class="muted">{m}</p> })}
+            <div class="table-scroll">
+                <table class="usage-table costs">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Group"</th>
+                            <th scope="col">"Subscription"</th>
+                            <th scope="col">"Meter"</th>
+                            <th scope="col" class="num">"Quantity"</th>
+                            <th scope="col">"Unit"</th>
+                            <th scope="col" class="num">"Unit price"</th>
+                            <th scope="col" class="num">"Discount"</th>
+                            <th scope="col" class="num">"Amount"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {costs.lines.into_iter().map(|l| view! {
+                            <tr>
+                                <td>{l.group}</td>
+                                <td><code>{l.subscription}</code></td>
+                                <td>{l.meter}</td>
+                                <td class="num">{l.quantity}</td>
+                                <td>{l.unit}</td>
+                                <td class="num">{l.price}</td>
+                                <td class="num">{l.discount}</td>
+                                <td class="num">{l.amount}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
+        {costs.rate_card.map(|card| view! { <RateCardSection card/> })}
+    }
+}
+
+/// The rate card in effect, its download, and a plain form to replace it: the upload is an
+/// ordinary multipart POST, so it works before (and without) the WebAssembly.
+#[component]
+fn RateCardSection(card: RateCardView) -> impl IntoView {
+    view! {
+        <section class="card" aria-label="Rate card">
+            <h2>"Rate card"</h2>
+            <p>{card.summary}</p>
+            <p class="downloads">
+                <a class="button secondary" href="/api/v1/rates?format=csv" rel="external" download="">"Download CSV"</a>
+            </p>
+            <form method="post" action="/costs/rate-card" enctype="multipart/form-data" class="query-form">
+                <input type="hidden" name="csrf" value=card.csrf_token/>
+                <div class="field">
+                    <label for="rate-card-file">"New rate card (.csv or .json)"</label>
+                    <input id="rate-card-file" name="card" type="file" accept=".csv,.json,text/csv,application/json" required/>
+                </div>
+                <div class="actions"><button type="submit">"Upload and put in effect"</button></div>
+            </form>
+            <p class="muted">"A card with an error is refused whole, naming the row; the one in effect stays."</p>
+        </section>
+    }
+}

@@ -1,0 +1,420 @@
+//! The portal's costs page: chargeback statements in the viewer's scope, formatted for reading,
+//! with the months before the period as a chart; and the operators' rate card upload, a plain
+//! multipart form that needs no script.
+
+use axum::extract::{Multipart, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Extension;
+use chrono::{Datelike, Utc};
+use meterbook_app::chart::stacked_columns;
+use meterbook_app::routes::costs::{CostGroup, CostLine, CostsView, RateCardView, MAX_LINES_SHOWN};
+use meterbook_app::viewer::{ClientAddress, Viewer};
+use meterbook_core::access::ScopeError;
+use meterbook_core::rating::period::BillingPeriod;
+use meterbook_core::rating::price::LinePricing;
+use meterbook_core::rating::statement::{GroupBy, Statement};
+use meterbook_core::rating::{read_rate_card, RateCardFormat};
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+
+use super::{store_failed, Portal, NO_GRANTS};
+use crate::audit::{self, Event};
+use crate::chargeback::{self, ChargebackError, ChargebackRequest};
+use crate::state::AppState;
+
+/// Months the chart shows, ending with the period's.
+const CHART_MONTHS: u32 = 6;
+/// Groups the chart names; the rest are stacked as one.
+const CHART_GROUPS: usize = 7;
+/// The largest rate card file the form takes (as the API).
+const MAX_CARD_BYTES: usize = 4 * 1024 * 1024;
+
+fn failed(e: ChargebackError) -> String {
+    match e {
+        ChargebackError::Store(e) => store_failed(e),
+        ChargebackError::NoRateCard => {
+            "No rate card is saved yet, so nothing can be priced: an operator uploads one here \
+             or with `meterbook rates import FILE`"
+                .to_owned()
+        }
+        other => other.to_string(),
+    }
+}
+
+pub(super) async fn costs(
+    portal: &Portal,
+    viewer: &Viewer,
+    period: Option<String>,
+    by: Option<String>,
+) -> Result<CostsView, String> {
+    if portal.upstream {
+        return Err(
+            "Costs are priced from Meterbook's own store; this server reads usage from an \
+             upstream Azure Stack Hub"
+                .to_owned(),
+        );
+    }
+    let zone = portal.time_zone;
+    let period = match period {
+        Some(text) => {
+            BillingPeriod::parse(&text, zone).map_err(|e| format!("Billing period: {e}"))?
+        }
+        None => BillingPeriod::month_of(Utc::now(), zone),
+    };
+    let group_by = GroupBy::parse(by.as_deref().unwrap_or("subscription"))
+        .map_err(|e| format!("Group by: {e}"))?;
+    let scope = viewer.access.read_scope(None).map_err(|e| match e {
+        ScopeError::NoReadAccess => NO_GRANTS.to_owned(),
+        other => other.to_string(),
+    })?;
+    let rate_card = match viewer.is_operator() {
+        true => Some(rate_card_view(portal, viewer).await?),
+        false => None,
+    };
+    let store = portal.store.as_ref();
+    let request = ChargebackRequest {
+        period: period.clone(),
+        zone,
+        group_by: group_by.clone(),
+        subscriptions: scope.subscriptions(),
+    };
+    let statement = match chargeback::statement(store, &request).await {
+        Ok(statement) => statement,
+        // An operator without a rate card still gets the form to upload one.
+        Err(ChargebackError::NoRateCard) if rate_card.is_some() => {
+            return Ok(CostsView {
+                period: period.label,
+                time_zone: zone.name().to_owned(),
+                grouping: group_by.to_string(),
+                currency: String::new(),
+                total: "–".to_owned(),
+                status: failed(ChargebackError::NoRateCard),
+                groups: Vec::new(),
+                lines: Vec::new(),
+                line_count: 0,
+                chart: None,
+                rate_card,
+            })
+        }
+        Err(e) => return Err(failed(e)),
+    };
+    let chart = month_chart(portal, &request, &statement).await?;
+    Ok(view_of(statement, chart, rate_card))
+}
+
+async fn rate_card_view(portal: &Portal, viewer: &Viewer) -> Result<RateCardView, String> {
+    let summary = match portal.store.rate_card().await.map_err(store_failed)? {
+        Some(stored) => {
+            let draft = stored.card.to_draft();
+            format!(
+                "Revision {}, saved {} UTC by {}: {} price versions and {} discounts, in {}.",
+                stored.revision,
+                stored.saved_at.format("%Y-%m-%d %H:%M"),
+                stored.saved_by,
+                draft.versions.len(),
+                draft.discounts.len(),
+                draft.currency
+            )
+        }
+        None => "No rate card is saved yet: upload one to price usage.".to_owned(),
+    };
+    Ok(RateCardView {
+        summary,
+        csrf_token: viewer.csrf_token.clone(),
+    })
+}
+
+/// The cost of the period's month and the months before it, stacked by the statement's
+/// largest groups. `None` for a range of days, which is not a month.
+async fn month_chart(
+    portal: &Portal,
+    request: &ChargebackRequest<'_>,
+    statement: &Statement,
+) -> Result<Option<meterbook_app::chart::RenderedChart>, String> {
+    let Ok(last) = BillingPeriod::parse_month(&request.period.label, request.zone) else {
+        return Ok(None);
+    };
+    let local = last.start.with_timezone(&request.zone);
+    let mut months = Vec::with_capacity(CHART_MONTHS as usize);
+    for back in (0..CHART_MONTHS).rev() {
+        let index = local.year() * 12 + local.month0() as i32 - back as i32;
+        let month = BillingPeriod::month(
+            index.div_euclid(12),
+            index.rem_euclid(12) as u32 + 1,
+            request.zone,
+        )?;
+        let statement = if back == 0 {
+            statement.clone()
+        } else {
+            let earlier = ChargebackRequest {
+                period: month.clone(),
+                ..request.clone()
+            };
+            match chargeback::statement(portal.store.as_ref(), &earlier).await {
+                Ok(statement) => statement,
+                // A closed month frozen without this grouping has no figures to chart.
+                Err(ChargebackError::NotFrozen { .. }) => continue,
+                Err(e) => return Err(failed(e)),
+            }
+        };
+        months.push((month.label, statement));
+    }
+    let mut names: Vec<(String, Decimal)> = statement
+        .groups
+        .iter()
+        .map(|g| (group_name(g.key.as_deref()), g.subtotal))
+        .collect();
+    names.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let shown: Vec<String> = names
+        .into_iter()
+        .take(CHART_GROUPS)
+        .map(|(n, _)| n)
+        .collect();
+    let mut series: Vec<(String, Vec<f64>)> = shown
+        .iter()
+        .map(|n| (n.clone(), vec![0.0; months.len()]))
+        .collect();
+    let mut other = vec![0.0; months.len()];
+    for (column, (_, month)) in months.iter().enumerate() {
+        for group in &month.groups {
+            let amount = group.subtotal.to_f64().unwrap_or(0.0);
+            let name = group_name(group.key.as_deref());
+            match series.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, values)) => values[column] += amount,
+                None => other[column] += amount,
+            }
+        }
+    }
+    if other.iter().any(|v| *v != 0.0) {
+        series.push(("Other".to_owned(), other));
+    }
+    let labels: Vec<String> = months.iter().map(|(label, _)| label.clone()).collect();
+    let series: Vec<(&str, &[f64])> = series
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_slice()))
+        .collect();
+    Ok(stacked_columns(
+        &labels,
+        &series,
+        &statement.currency.to_string(),
+    ))
+}
+
+fn group_name(key: Option<&str>) -> String {
+    key.unwrap_or("(untagged)").to_owned()
+}
+
+fn view_of(
+    statement: Statement,
+    chart: Option<meterbook_app::chart::RenderedChart>,
+    rate_card: Option<RateCardView>,
+) -> CostsView {
+    let total = statement.total;
+    let status = match statement.closed_at {
+        Some(at) => format!(
+            "Closed {} UTC: these are the period's frozen figures.",
+            at.format("%Y-%m-%d %H:%M")
+        ),
+        None => format!(
+            "Computed {} UTC from the usage received so far; late usage can still change it.",
+            statement.computed_at.format("%Y-%m-%d %H:%M")
+        ),
+    };
+    let groups = statement
+        .groups
+        .iter()
+        .map(|g| CostGroup {
+            name: group_name(g.key.as_deref()),
+            subtotal: money(g.subtotal),
+            share: share(g.subtotal, total),
+            unpriced_lines: g.unpriced_lines,
+        })
+        .collect();
+    let line_count = statement.groups.iter().map(|g| g.lines.len()).sum();
+    let lines = statement
+        .groups
+        .iter()
+        .flat_map(|g| g.lines.iter().map(move |l| (g, l)))
+        .take(MAX_LINES_SHOWN)
+        .map(|(g, l)| CostLine {
+            group: group_name(g.key.as_deref()),
+            subscription: l.subscription_id.to_string(),
+            meter: l.meter_name.clone(),
+            quantity: quantity(l.quantity),
+            unit: l.unit.clone(),
+            price: match (l.pricing, l.unit_price) {
+                (LinePricing::Unpriced, _) | (_, None) => "no price".to_owned(),
+                (LinePricing::Included, _) => "included".to_owned(),
+                (LinePricing::Tier(0), Some(p)) => p.normalize().to_string(),
+                (LinePricing::Tier(n), Some(p)) => format!("{} (tier {})", p.normalize(), n + 1),
+            },
+            discount: if l.discount_percent.is_zero() {
+                String::new()
+            } else {
+                format!("{}%", l.discount_percent.normalize())
+            },
+            amount: l.amount.map_or_else(|| "–".to_owned(), money),
+        })
+        .collect();
+    CostsView {
+        period: statement.period.label.clone(),
+        time_zone: statement.time_zone.clone(),
+        grouping: statement.group_by.to_string(),
+        currency: statement.currency.to_string(),
+        total: money(total),
+        status,
+        groups,
+        lines,
+        line_count,
+        chart,
+        rate_card,
+    }
+}
+
+/// An amount as written on a statement: thousands separated, its own decimal places (amounts
+/// are already rounded to the currency's minor unit).
+fn money(amount: Decimal) -> String {
+    thousands(&amount.to_string())
+}
+
+/// A quantity to three decimal places at most.
+fn quantity(q: Decimal) -> String {
+    thousands(&q.round_dp(3).normalize().to_string())
+}
+
+fn share(part: Decimal, total: Decimal) -> String {
+    if total.is_zero() {
+        return "–".to_owned();
+    }
+    format!("{:.1}%", (part * Decimal::ONE_HUNDRED / total).round_dp(1))
+}
+
+/// `1234567.5` as `1,234,567.5`.
+fn thousands(number: &str) -> String {
+    let (sign, digits) = match number.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", number),
+    };
+    let (whole, fraction) = match digits.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (digits, None),
+    };
+    let mut grouped = String::with_capacity(number.len() + whole.len() / 3);
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    match fraction {
+        Some(f) => format!("{sign}{grouped}.{f}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
+/// `POST /costs/rate-card` (multipart: `csrf`, and the file as `card`): an operator replaces the
+/// rate card from the costs page. Answers by sending the browser back to the page, with the new
+/// revision or the reason the card was refused.
+pub async fn upload_rate_card(
+    State(state): State<AppState>,
+    viewer: Option<Extension<Viewer>>,
+    address: Option<Extension<ClientAddress>>,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    let back = |query: &[(&str, &str)]| {
+        let query = serde_urlencoded::to_string(query).unwrap_or_default();
+        Redirect::to(&format!("/costs?{query}")).into_response()
+    };
+    let refused = |message: &str| back(&[("card_error", message)]);
+    let Some(Extension(viewer)) = viewer else {
+        return Redirect::to("/sign-in?next=%2Fcosts").into_response();
+    };
+    if !viewer.is_operator() {
+        return refused("Only operators change the rate card");
+    }
+    let Ok(mut multipart) = multipart else {
+        return refused("The upload was not a form with a file");
+    };
+    let (mut csrf, mut file) = (None, None);
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or_default().to_owned();
+                let file_name = field.file_name().unwrap_or_default().to_owned();
+                let Ok(bytes) = field.bytes().await else {
+                    return refused("The upload could not be read (at most 4 MB)");
+                };
+                match name.as_str() {
+                    "csrf" => csrf = Some(String::from_utf8_lossy(&bytes).into_owned()),
+                    "card" => file = Some((file_name, bytes)),
+                    _ => {}
+                }
+            }
+            Ok(None) => break,
+            Err(_) => return refused("The upload could not be read (at most 4 MB)"),
+        }
+    }
+    if csrf.as_deref() != Some(viewer.csrf_token.as_str()) {
+        return refused("The form has expired; reload the page and upload again");
+    }
+    let Some((file_name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
+        return refused("Choose a rate card file (.csv or .json) to upload");
+    };
+    if bytes.len() > MAX_CARD_BYTES {
+        return refused("A rate card file is at most 4 MB");
+    }
+    let format = if file_name.to_ascii_lowercase().ends_with(".json") {
+        RateCardFormat::Json
+    } else {
+        RateCardFormat::Csv
+    };
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return refused("The file is not UTF-8 text");
+    };
+    let card = match read_rate_card(text, format) {
+        Ok(card) => card,
+        Err(e) => {
+            return refused(&format!(
+                "The rate card {file_name} was refused, nothing changed: {e}"
+            ))
+        }
+    };
+    let actor = format!("user:{}", viewer.username);
+    let saved = async {
+        let revision = state.store.save_rate_card(&card, &actor).await?;
+        audit::record(
+            state.store.as_ref(),
+            Event {
+                actor: &actor,
+                action: "rates.import",
+                target: &format!("revision {revision}"),
+                address: &address.map(|a| a.0 .0.clone()).unwrap_or_default(),
+                detail: &file_name,
+            },
+        )
+        .await?;
+        Ok::<_, crate::store::StoreError>(revision)
+    };
+    match saved.await {
+        Ok(revision) => back(&[("saved", &revision.to_string())]),
+        Err(e) => refused(&store_failed(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    #[test]
+    fn numbers_are_grouped_in_thousands() {
+        let d = |s| Decimal::from_str(s).unwrap();
+        assert_eq!(money(d("1234567.50")), "1,234,567.50");
+        assert_eq!(money(d("-1000")), "-1,000");
+        assert_eq!(money(d("999.99")), "999.99");
+        assert_eq!(quantity(d("12345.678901")), "12,345.679");
+        assert_eq!(quantity(d("2.000")), "2");
+        assert_eq!(share(d("1"), d("3")), "33.3%");
+        assert_eq!(share(d("1"), Decimal::ZERO), "–");
+    }
+}
