@@ -145,6 +145,10 @@ impl Application {
                 axum::routing::post(portal::upload_rate_card)
                     .layer(axum::extract::DefaultBodyLimit::max(5 * 1024 * 1024)),
             )
+            .route(
+                "/costs/deliveries/retry",
+                axum::routing::post(portal::retry_delivery),
+            )
             .leptos_routes_with_context(
                 &state,
                 routes,

@@ -3,16 +3,19 @@
 //! Department, with the cost of the months before it as a chart. Operators also see the rate
 //! card in effect and upload a new one here.
 //!
-//! Amounts arrive as text formatted on the server: the browser never does decimal arithmetic,
-//! and the bundle carries no decimal type.
+//! The statement is read-only, so the server renders it to HTML whole (this module's
+//! `render`) and the browser only places it: the bundle carries neither its types nor its
+//! tables, nor any decimal arithmetic.
 
 use leptos::prelude::*;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
-use serde::{Deserialize, Serialize};
 
-use crate::chart::RenderedChart;
 use crate::routes::tokens::message;
+#[cfg(feature = "ssr")]
+pub use render::{
+    CostGroup, CostLine, CostsView, DeliveryRow, RateCardView, WebhooksView, MAX_LINES_SHOWN,
+};
 
 /// Groupings offered in the form; the API takes any tag key.
 pub const GROUPINGS: [(&str, &str); 3] = [
@@ -21,77 +24,22 @@ pub const GROUPINGS: [(&str, &str); 3] = [
     ("tag:CostCenter", "Cost center tag"),
 ];
 
-/// Most statement lines the page lists; the CSV download has all of them.
-pub const MAX_LINES_SHOWN: usize = 500;
-
-/// A billing period's costs as the page shows them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CostsView {
-    /// `2026-10`, or `2026-10-03..2026-10-17`.
-    pub period: String,
-    pub time_zone: String,
-    /// `subscription` or `tag:KEY`.
-    pub grouping: String,
-    pub currency: String,
-    pub total: String,
-    /// When the figures were computed, or that the period is closed and since when.
-    pub status: String,
-    pub groups: Vec<CostGroup>,
-    /// The first [`MAX_LINES_SHOWN`] lines.
-    pub lines: Vec<CostLine>,
-    pub line_count: usize,
-    /// The cost of this period and the months before it, stacked by group.
-    pub chart: Option<RenderedChart>,
-    /// Operators: the rate card in effect and the session's CSRF token for replacing it.
-    pub rate_card: Option<RateCardView>,
-}
-
-/// One tenant's or tag value's part.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CostGroup {
-    /// The subscription ID or tag value; `(untagged)` for usage without the tag.
-    pub name: String,
-    pub subtotal: String,
-    /// Of the total, as `12.5%`.
-    pub share: String,
-    pub unpriced_lines: usize,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CostLine {
-    pub group: String,
-    pub subscription: String,
-    pub meter: String,
-    pub quantity: String,
-    pub unit: String,
-    /// `0.10`, `included`, or `no price`.
-    pub price: String,
-    pub discount: String,
-    pub amount: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RateCardView {
-    /// `Revision 3, saved 2026-11-20 09:00 UTC by user:alice`, or that none is saved.
-    pub summary: String,
-    pub csrf_token: String,
-}
-
 /// Loads the costs of `period` (the current month when absent) grouped `by` (`subscription`
-/// when absent).
+/// when absent), as the page's HTML.
 #[server(endpoint = "load_costs")]
 pub async fn load_costs(
     period: Option<String>,
     by: Option<String>,
-) -> Result<CostsView, ServerFnError> {
+) -> Result<String, ServerFnError> {
     use crate::portal_data::{portal, signed_in};
     let viewer = signed_in()?;
     let period = period.filter(|p| !p.is_empty());
     let by = by.filter(|b| !b.is_empty());
-    portal()?
+    let costs = portal()?
         .costs(&viewer, period, by)
         .await
-        .map_err(ServerFnError::new)
+        .map_err(ServerFnError::new)?;
+    Ok(render::costs_html(costs))
 }
 
 #[component]
@@ -111,8 +59,11 @@ pub fn CostsPage() -> impl IntoView {
         if let Some(revision) = q.get("saved") {
             let text = format!("Rate card revision {revision} is in effect.");
             Some(view! { <p class="notice" role="status">{text}</p> }.into_any())
+        } else if let Some(delivery) = q.get("retried") {
+            let text = format!("Delivery {delivery} will be attempted again shortly.");
+            Some(view! { <p class="notice" role="status">{text}</p> }.into_any())
         } else {
-            q.get("card_error")
+            q.get("error")
                 .map(|e| view! { <p class="error" role="alert">{e}</p> }.into_any())
         }
     };
@@ -144,7 +95,7 @@ pub fn CostsPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading" role="status">"Pricing usage…"</p> }>
             {move || Suspend::new(async move {
                 match costs.await {
-                    Ok(costs) => view! { <CostsBody costs/> }.into_any(),
+                    Ok(html) => view! { <div class="costs" inner_html=html></div> }.into_any(),
                     Err(e) => view! { <p class="error" role="alert">{message(&e)}</p> }.into_any(),
                 }
             })}
@@ -152,125 +103,282 @@ pub fn CostsPage() -> impl IntoView {
     }
 }
 
-#[component]
-fn CostsBody(costs: CostsView) -> impl IntoView {
-    let query = format!("period={}&by={}", costs.period, costs.grouping);
-    let csv = format!("/api/v1/chargeback?{query}&format=csv");
-    let json = format!("/api/v1/chargeback?{query}&format=json");
-    let shown = costs.lines.len();
-    let more = (costs.line_count > shown).then(|| {
-        format!(
-            "The first {shown} of {} lines; the CSV has all of them.",
-            costs.line_count
-        )
-    });
-    view! {
-        <section class="card totals" aria-label="Total">
-            <p class="total">
-                <span class="label">{format!("Total for {} ({})", costs.period, costs.time_zone)}</span>
-                <strong>{costs.total} " " {costs.currency.clone()}</strong>
-            </p>
-            <p class="muted">{costs.status}</p>
-            <p class="downloads">
-                <a class="button" href=csv rel="external" download="">"Download CSV"</a>
-                " "
-                <a class="button secondary" href=json rel="external">"JSON"</a>
-            </p>
-        </section>
-        {costs.chart.map(|chart| view! {
-            <section class="card chart" aria-label="Cost by month">
-                <h2>"Cost by month (" {costs.currency.clone()} ")"</h2>
-                <div class="chart-svg" inner_html=chart.svg></div>
-                <ul class="legend">
-                    {chart.legend.into_iter().map(|l| view! {
-                        <li><span class="swatch" style=format!("background:{}", l.color)></span>{l.label}</li>
-                    }).collect_view()}
-                </ul>
-            </section>
-        })}
-        <section class="card">
-            <h2>{if costs.grouping == "subscription" { "By tenant".to_owned() } else { format!("By {}", costs.grouping.trim_start_matches("tag:")) }}</h2>
-            <div class="table-scroll">
-                <table class="usage-table costs">
-                    <thead>
-                        <tr>
-                            <th scope="col">"Group"</th>
-                            <th scope="col" class="num">"Subtotal"</th>
-                            <th scope="col" class="num">"Share"</th>
-                            <th scope="col" class="num">"Unpriced lines"</th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {costs.groups.into_iter().map(|g| view! {
-                            <tr>
-                                <td>{g.name}</td>
-                                <td class="num">{g.subtotal}</td>
-                                <td class="num">{g.share}</td>
-                                <td class="num">{g.unpriced_lines}</td>
-                            </tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            </div>
-        </section>
-        <section class="card">
-            <h2>"Lines"</h2>
-            {more.map(|m| view! { <p class="muted">{m}</p> })}
-            <div class="table-scroll">
-                <table class="usage-table costs">
-                    <thead>
-                        <tr>
-                            <th scope="col">"Group"</th>
-                            <th scope="col">"Subscription"</th>
-                            <th scope="col">"Meter"</th>
-                            <th scope="col" class="num">"Quantity"</th>
-                            <th scope="col">"Unit"</th>
-                            <th scope="col" class="num">"Unit price"</th>
-                            <th scope="col" class="num">"Discount"</th>
-                            <th scope="col" class="num">"Amount"</th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {costs.lines.into_iter().map(|l| view! {
-                            <tr>
-                                <td>{l.group}</td>
-                                <td><code>{l.subscription}</code></td>
-                                <td>{l.meter}</td>
-                                <td class="num">{l.quantity}</td>
-                                <td>{l.unit}</td>
-                                <td class="num">{l.price}</td>
-                                <td class="num">{l.discount}</td>
-                                <td class="num">{l.amount}</td>
-                            </tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            </div>
-        </section>
-        {costs.rate_card.map(|card| view! { <RateCardSection card/> })}
-    }
-}
+/// The statement's HTML, rendered on the server only.
+#[cfg(feature = "ssr")]
+mod render {
+    use leptos::prelude::*;
+    use leptos::tachys::view::RenderHtml;
 
-/// The rate card in effect, its download, and a plain form to replace it: the upload is an
-/// ordinary multipart POST, so it works before (and without) the WebAssembly.
-#[component]
-fn RateCardSection(card: RateCardView) -> impl IntoView {
-    view! {
-        <section class="card" aria-label="Rate card">
-            <h2>"Rate card"</h2>
-            <p>{card.summary}</p>
-            <p class="downloads">
-                <a class="button secondary" href="/api/v1/rates?format=csv" rel="external" download="">"Download CSV"</a>
-            </p>
-            <form method="post" action="/costs/rate-card" enctype="multipart/form-data" class="query-form">
-                <input type="hidden" name="csrf" value=card.csrf_token/>
-                <div class="field">
-                    <label for="rate-card-file">"New rate card (.csv or .json)"</label>
-                    <input id="rate-card-file" name="card" type="file" accept=".csv,.json,text/csv,application/json" required/>
+    use crate::chart::RenderedChart;
+
+    /// Most statement lines the page lists; the CSV download has all of them.
+    pub const MAX_LINES_SHOWN: usize = 500;
+
+    /// A billing period's costs as the page shows them.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct CostsView {
+        /// `2026-10`, or `2026-10-03..2026-10-17`.
+        pub period: String,
+        pub time_zone: String,
+        /// `subscription` or `tag:KEY`.
+        pub grouping: String,
+        pub currency: String,
+        pub total: String,
+        /// When the figures were computed, or that the period is closed and since when.
+        pub status: String,
+        pub groups: Vec<CostGroup>,
+        /// The first [`MAX_LINES_SHOWN`] lines.
+        pub lines: Vec<CostLine>,
+        pub line_count: usize,
+        /// The cost of this period and the months before it, stacked by group.
+        pub chart: Option<RenderedChart>,
+        /// Operators: the rate card in effect and the session's CSRF token for replacing it.
+        pub rate_card: Option<RateCardView>,
+        /// Operators: where statements are pushed, and how the latest deliveries went.
+        pub webhooks: Option<WebhooksView>,
+    }
+
+    /// One tenant's or tag value's part.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct CostGroup {
+        /// The subscription ID or tag value; `(untagged)` for usage without the tag.
+        pub name: String,
+        pub subtotal: String,
+        /// Of the total, as `12.5%`.
+        pub share: String,
+        pub unpriced_lines: usize,
+    }
+
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct CostLine {
+        pub group: String,
+        pub subscription: String,
+        pub meter: String,
+        pub quantity: String,
+        pub unit: String,
+        /// `0.10`, `included`, or `no price`.
+        pub price: String,
+        pub discount: String,
+        pub amount: String,
+    }
+
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct RateCardView {
+        /// `Revision 3, saved 2026-11-20 09:00 UTC by user:alice`, or that none is saved.
+        pub summary: String,
+        pub csrf_token: String,
+    }
+
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct WebhooksView {
+        pub urls: Vec<String>,
+        /// The latest deliveries, newest first.
+        pub deliveries: Vec<DeliveryRow>,
+        pub csrf_token: String,
+    }
+
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct DeliveryRow {
+        pub id: i64,
+        pub event: String,
+        pub url: String,
+        /// `pending`, `delivered` or `failed`.
+        pub status: String,
+        pub attempts: u32,
+        /// `YYYY-MM-DD HH:MM` UTC, or empty before the first attempt.
+        pub last_attempt: String,
+        /// The receiver's answer, the error, or when the next attempt is due.
+        pub outcome: String,
+    }
+
+    /// The page body of `costs`, as HTML.
+    pub fn costs_html(costs: CostsView) -> String {
+        Owner::new().with(|| view! { <CostsBody costs/> }.to_html())
+    }
+
+    #[component]
+    fn CostsBody(costs: CostsView) -> impl IntoView {
+        let query = format!("period={}&by={}", costs.period, costs.grouping);
+        let csv = format!("/api/v1/chargeback?{query}&format=csv");
+        let json = format!("/api/v1/chargeback?{query}&format=json");
+        let shown = costs.lines.len();
+        let more = (costs.line_count > shown).then(|| {
+            format!(
+                "The first {shown} of {} lines; the CSV has all of them.",
+                costs.line_count
+            )
+        });
+        view! {
+            <section class="card totals" aria-label="Total">
+                <p class="total">
+                    <span class="label">{format!("Total for {} ({})", costs.period, costs.time_zone)}</span>
+                    <strong>{costs.total} " " {costs.currency.clone()}</strong>
+                </p>
+                <p class="muted">{costs.status}</p>
+                <p class="downloads">
+                    <a class="button" href=csv rel="external" download="">"Download CSV"</a>
+                    " "
+                    <a class="button secondary" href=json rel="external">"JSON"</a>
+                </p>
+            </section>
+            {costs.chart.map(|chart| view! {
+                <section class="card chart" aria-label="Cost by month">
+                    <h2>"Cost by month (" {costs.currency.clone()} ")"</h2>
+                    <div class="chart-svg" inner_html=chart.svg></div>
+                    <ul class="legend">
+                        {chart.legend.into_iter().map(|l| view! {
+                            <li><span class="swatch" style=format!("background:{}", l.color)></span>{l.label}</li>
+                        }).collect_view()}
+                    </ul>
+                </section>
+            })}
+            <section class="card">
+                <h2>{if costs.grouping == "subscription" { "By tenant".to_owned() } else { format!("By {}", costs.grouping.trim_start_matches("tag:")) }}</h2>
+                <div class="table-scroll">
+                    <table class="usage-table costs">
+                        <thead>
+                            <tr>
+                                <th scope="col">"Group"</th>
+                                <th scope="col" class="num">"Subtotal"</th>
+                                <th scope="col" class="num">"Share"</th>
+                                <th scope="col" class="num">"Unpriced lines"</th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {costs.groups.into_iter().map(|g| view! {
+                                <tr>
+                                    <td>{g.name}</td>
+                                    <td class="num">{g.subtotal}</td>
+                                    <td class="num">{g.share}</td>
+                                    <td class="num">{g.unpriced_lines}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
                 </div>
-                <div class="actions"><button type="submit">"Upload and put in effect"</button></div>
-            </form>
-            <p class="muted">"A card with an error is refused whole, naming the row; the one in effect stays."</p>
-        </section>
+            </section>
+            <section class="card">
+                <h2>"Lines"</h2>
+                {more.map(|m| view! { <p class="muted">{m}</p> })}
+                <div class="table-scroll">
+                    <table class="usage-table costs">
+                        <thead>
+                            <tr>
+                                <th scope="col">"Group"</th>
+                                <th scope="col">"Subscription"</th>
+                                <th scope="col">"Meter"</th>
+                                <th scope="col" class="num">"Quantity"</th>
+                                <th scope="col">"Unit"</th>
+                                <th scope="col" class="num">"Unit price"</th>
+                                <th scope="col" class="num">"Discount"</th>
+                                <th scope="col" class="num">"Amount"</th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {costs.lines.into_iter().map(|l| view! {
+                                <tr>
+                                    <td>{l.group}</td>
+                                    <td><code>{l.subscription}</code></td>
+                                    <td>{l.meter}</td>
+                                    <td class="num">{l.quantity}</td>
+                                    <td>{l.unit}</td>
+                                    <td class="num">{l.price}</td>
+                                    <td class="num">{l.discount}</td>
+                                    <td class="num">{l.amount}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+            </section>
+            {costs.rate_card.map(|card| view! { <RateCardSection card/> })}
+            {costs.webhooks.map(|hooks| view! { <WebhooksSection hooks/> })}
+        }
+    }
+
+    /// The rate card in effect, its download, and a plain form to replace it: the upload is an
+    /// ordinary multipart POST, so it works before (and without) the WebAssembly.
+    #[component]
+    fn RateCardSection(card: RateCardView) -> impl IntoView {
+        view! {
+            <section class="card" aria-label="Rate card">
+                <h2>"Rate card"</h2>
+                <p>{card.summary}</p>
+                <p class="downloads">
+                    <a class="button secondary" href="/api/v1/rates?format=csv" rel="external" download="">"Download CSV"</a>
+                </p>
+                <form method="post" action="/costs/rate-card" enctype="multipart/form-data" class="query-form">
+                    <input type="hidden" name="csrf" value=card.csrf_token/>
+                    <div class="field">
+                        <label for="rate-card-file">"New rate card (.csv or .json)"</label>
+                        <input id="rate-card-file" name="card" type="file" accept=".csv,.json,text/csv,application/json" required/>
+                    </div>
+                    <div class="actions"><button type="submit">"Upload and put in effect"</button></div>
+                </form>
+                <p class="muted">"A card with an error is refused whole, naming the row; the one in effect stays."</p>
+            </section>
+        }
+    }
+
+    /// Where statements are pushed and the delivery log; a failed delivery can be retried with
+    /// a plain form.
+    #[component]
+    fn WebhooksSection(hooks: WebhooksView) -> impl IntoView {
+        let csrf = hooks.csrf_token;
+        view! {
+            <section class="card" aria-label="Webhook deliveries">
+                <h2>"Webhook deliveries"</h2>
+                {if hooks.urls.is_empty() {
+                    view! {
+                        <p class="muted">"No webhook is configured: statements are pushed to none. Add one with "
+                            <code>"meterbook webhooks add URL"</code> " or POST /api/v1/webhooks."</p>
+                    }.into_any()
+                } else {
+                    view! {
+                        <p>"Statements are pushed to: "
+                            {hooks.urls.into_iter().map(|u| view! { <code class="url">{u}</code> " " }).collect_view()}
+                        </p>
+                    }.into_any()
+                }}
+                <div class="table-scroll">
+                    <table class="usage-table deliveries">
+                        <thead>
+                            <tr>
+                                <th scope="col" class="num">"ID"</th>
+                                <th scope="col">"Event"</th>
+                                <th scope="col">"Status"</th>
+                                <th scope="col" class="num">"Attempts"</th>
+                                <th scope="col">"Last attempt (UTC)"</th>
+                                <th scope="col">"Outcome"</th>
+                                <th scope="col"></th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            {hooks.deliveries.into_iter().map(|d| {
+                                let retry = (d.status == "failed").then(|| view! {
+                                    <form method="post" action="/costs/deliveries/retry">
+                                        <input type="hidden" name="csrf" value=csrf.clone()/>
+                                        <input type="hidden" name="id" value=d.id/>
+                                        <button type="submit">"Retry"</button>
+                                    </form>
+                                });
+                                let class = format!("delivery {}", d.status);
+                                view! {
+                                    <tr class=class>
+                                        <td class="num">{d.id}</td>
+                                        <td><code>{d.event}</code></td>
+                                        <td>{d.status}</td>
+                                        <td class="num">{d.attempts}</td>
+                                        <td>{d.last_attempt}</td>
+                                        <td title=d.url>{d.outcome}</td>
+                                        <td>{retry}</td>
+                                    </tr>
+                                }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+            </section>
+        }
     }
 }

@@ -7,7 +7,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use chrono::{Datelike, Utc};
 use meterbook_app::chart::stacked_columns;
-use meterbook_app::routes::costs::{CostGroup, CostLine, CostsView, RateCardView, MAX_LINES_SHOWN};
+use meterbook_app::routes::costs::{
+    CostGroup, CostLine, CostsView, DeliveryRow, RateCardView, WebhooksView, MAX_LINES_SHOWN,
+};
 use meterbook_app::viewer::{ClientAddress, Viewer};
 use meterbook_core::access::ScopeError;
 use meterbook_core::rating::period::BillingPeriod;
@@ -26,6 +28,8 @@ use crate::state::AppState;
 const CHART_MONTHS: u32 = 6;
 /// Groups the chart names; the rest are stacked as one.
 const CHART_GROUPS: usize = 7;
+/// Deliveries the page lists; the API and CLI read further back.
+const DELIVERIES_SHOWN: u32 = 20;
 /// The largest rate card file the form takes (as the API).
 const MAX_CARD_BYTES: usize = 4 * 1024 * 1024;
 
@@ -67,9 +71,12 @@ pub(super) async fn costs(
         ScopeError::NoReadAccess => NO_GRANTS.to_owned(),
         other => other.to_string(),
     })?;
-    let rate_card = match viewer.is_operator() {
-        true => Some(rate_card_view(portal, viewer).await?),
-        false => None,
+    let (rate_card, webhooks) = match viewer.is_operator() {
+        true => (
+            Some(rate_card_view(portal, viewer).await?),
+            Some(webhooks_view(portal, viewer).await?),
+        ),
+        false => (None, None),
     };
     let store = portal.store.as_ref();
     let request = ChargebackRequest {
@@ -94,12 +101,15 @@ pub(super) async fn costs(
                 line_count: 0,
                 chart: None,
                 rate_card,
+                webhooks,
             })
         }
         Err(e) => return Err(failed(e)),
     };
     let chart = month_chart(portal, &request, &statement).await?;
-    Ok(view_of(statement, chart, rate_card))
+    let mut view = view_of(statement, chart, rate_card);
+    view.webhooks = webhooks;
+    Ok(view)
 }
 
 async fn rate_card_view(portal: &Portal, viewer: &Viewer) -> Result<RateCardView, String> {
@@ -120,6 +130,51 @@ async fn rate_card_view(portal: &Portal, viewer: &Viewer) -> Result<RateCardView
     };
     Ok(RateCardView {
         summary,
+        csrf_token: viewer.csrf_token.clone(),
+    })
+}
+
+async fn webhooks_view(portal: &Portal, viewer: &Viewer) -> Result<WebhooksView, String> {
+    let urls = portal
+        .store
+        .webhooks()
+        .await
+        .map_err(store_failed)?
+        .into_iter()
+        .map(|w| w.url)
+        .collect();
+    let deliveries = portal
+        .store
+        .deliveries(None, DELIVERIES_SHOWN)
+        .await
+        .map_err(store_failed)?
+        .into_iter()
+        .map(|d| {
+            let outcome = match (&d.last_error, d.last_status, d.next_attempt_at) {
+                (Some(error), _, Some(next)) => {
+                    format!("{error}; next attempt {} UTC", next.format("%H:%M:%S"))
+                }
+                (Some(error), _, None) => error.clone(),
+                (None, Some(status), _) => format!("answered {status}"),
+                (None, None, _) => "waiting to be sent".to_owned(),
+            };
+            DeliveryRow {
+                id: d.id,
+                event: d.event,
+                url: d.url,
+                status: d.status.as_str().to_owned(),
+                attempts: d.attempts,
+                last_attempt: d
+                    .last_attempt_at
+                    .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_default(),
+                outcome,
+            }
+        })
+        .collect();
+    Ok(WebhooksView {
+        urls,
+        deliveries,
         csrf_token: viewer.csrf_token.clone(),
     })
 }
@@ -268,6 +323,7 @@ fn view_of(
         line_count,
         chart,
         rate_card,
+        webhooks: None,
     }
 }
 
@@ -325,7 +381,7 @@ pub async fn upload_rate_card(
         let query = serde_urlencoded::to_string(query).unwrap_or_default();
         Redirect::to(&format!("/costs?{query}")).into_response()
     };
-    let refused = |message: &str| back(&[("card_error", message)]);
+    let refused = |message: &str| back(&[("error", message)]);
     let Some(Extension(viewer)) = viewer else {
         return Redirect::to("/sign-in?next=%2Fcosts").into_response();
     };
@@ -397,6 +453,67 @@ pub async fn upload_rate_card(
     };
     match saved.await {
         Ok(revision) => back(&[("saved", &revision.to_string())]),
+        Err(e) => refused(&store_failed(e)),
+    }
+}
+
+/// `POST /costs/deliveries/retry` (a form: `csrf`, `id`): an operator gives a failed webhook
+/// delivery another attempt from the costs page, and is sent back to it.
+pub async fn retry_delivery(
+    State(state): State<AppState>,
+    viewer: Option<Extension<Viewer>>,
+    address: Option<Extension<ClientAddress>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let back = |query: &[(&str, &str)]| {
+        let query = serde_urlencoded::to_string(query).unwrap_or_default();
+        Redirect::to(&format!("/costs?{query}")).into_response()
+    };
+    let refused = |message: &str| back(&[("error", message)]);
+    let Some(Extension(viewer)) = viewer else {
+        return Redirect::to("/sign-in?next=%2Fcosts").into_response();
+    };
+    if !viewer.is_operator() {
+        return refused("Only operators retry webhook deliveries");
+    }
+    #[derive(serde::Deserialize)]
+    struct RetryForm {
+        csrf: String,
+        id: i64,
+    }
+    let Ok(form) = serde_urlencoded::from_bytes::<RetryForm>(&body) else {
+        return refused("The retry form was incomplete");
+    };
+    if form.csrf != viewer.csrf_token {
+        return refused("The form has expired; reload the page and try again");
+    }
+    let actor = format!("user:{}", viewer.username);
+    let retried = async {
+        let retried = state.store.retry_delivery(form.id, Utc::now()).await?;
+        if retried {
+            audit::record(
+                state.store.as_ref(),
+                Event {
+                    actor: &actor,
+                    action: "webhook.retry",
+                    target: &format!("delivery {}", form.id),
+                    address: &address.map(|a| a.0 .0.clone()).unwrap_or_default(),
+                    detail: "",
+                },
+            )
+            .await?;
+        }
+        Ok::<_, crate::store::StoreError>(retried)
+    };
+    match retried.await {
+        Ok(true) => {
+            state.webhook_wake.notify_one();
+            back(&[("retried", &form.id.to_string())])
+        }
+        Ok(false) => refused(&format!(
+            "Delivery {} is not a failed delivery to a webhook still configured",
+            form.id
+        )),
         Err(e) => refused(&store_failed(e)),
     }
 }

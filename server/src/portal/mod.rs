@@ -27,7 +27,7 @@ mod costs;
 mod people;
 mod widgets;
 
-pub use costs::upload_rate_card;
+pub use costs::{retry_delivery, upload_rate_card};
 
 pub struct Portal {
     pub store: Arc<dyn Store>,

@@ -492,3 +492,67 @@ fn rate_cards_import_and_export_and_demo_usage_is_charged_back() {
         );
     }
 }
+
+#[test]
+fn webhooks_are_managed_and_statements_queued_from_the_command_line() {
+    let (_dir, db) = fresh_db();
+    let demo = meterbook(
+        &db,
+        &["demo", "--tenants", "2", "--days", "2", "--seed", "3"],
+    );
+    assert!(demo.status.success());
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+
+    let nowhere = meterbook(&db, &["chargeback", "--period", &month, "--push"]);
+    assert!(!nowhere.status.success());
+    assert!(
+        text(&nowhere).contains("webhooks add"),
+        "{}",
+        text(&nowhere)
+    );
+    let refused = meterbook(&db, &["webhooks", "add", "ftp://billing.example.com/in"]);
+    assert!(!refused.status.success());
+    assert!(text(&refused).contains("http"), "{}", text(&refused));
+
+    let added = meterbook(&db, &["webhooks", "add", "https://billing.example.com/in"]);
+    assert!(added.status.success(), "{}", text(&added));
+    let out = text(&added);
+    assert!(
+        out.contains("webhook 1: https://billing.example.com/in"),
+        "{out}"
+    );
+    assert!(out.contains("whsec_"), "the secret is printed once: {out}");
+    let listed = text(&meterbook(&db, &["webhooks", "list"]));
+    assert!(listed.contains("https://billing.example.com/in") && !listed.contains("whsec_"));
+
+    let pushed = meterbook(&db, &["chargeback", "--period", &month, "--push"]);
+    assert!(pushed.status.success(), "{}", text(&pushed));
+    assert!(
+        text(&pushed).contains("queued for 1 webhook(s)"),
+        "{}",
+        text(&pushed)
+    );
+    let log = meterbook(&db, &["webhooks", "deliveries", "--json"]);
+    let line: serde_json::Value = serde_json::from_str(text(&log).trim()).unwrap();
+    assert_eq!(line["status"], "pending");
+    assert_eq!(line["event"], "statement.pushed");
+    assert_eq!(line["url"], "https://billing.example.com/in");
+
+    // Removing the webhook fails what it had pending; a pending delivery is not "retried".
+    assert!(!meterbook(&db, &["webhooks", "retry", "1"]).status.success());
+    assert!(meterbook(&db, &["webhooks", "remove", "1"])
+        .status
+        .success());
+    let failed = text(&meterbook(
+        &db,
+        &["webhooks", "deliveries", "--status", "failed"],
+    ));
+    assert!(failed.contains("the webhook was removed"), "{failed}");
+    assert!(!meterbook(&db, &["webhooks", "remove", "1"])
+        .status
+        .success());
+    let audit = text(&meterbook(&db, &["audit", "--limit", "10"]));
+    for action in ["webhook.add", "chargeback.push", "webhook.remove"] {
+        assert!(audit.contains(action), "{action}: {audit}");
+    }
+}

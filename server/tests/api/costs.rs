@@ -121,7 +121,7 @@ async fn operators_replace_the_rate_card_with_a_form_upload() {
     let broken = card_csv().replace("0.10", "-0.10");
     let refused = upload(&app, &operator, &operator.csrf, &broken).await;
     assert!(
-        refused.starts_with("card_error=") && refused.contains("row 2"),
+        refused.starts_with("error=") && refused.contains("row 2"),
         "{refused}"
     );
     assert!(refused.contains("nothing changed"));

@@ -13,6 +13,8 @@ use meterbook_core::webhook::verify;
 use serde_json::{json, Value};
 
 use crate::billing::seed_october as seed;
+use meterbook_core::access::Role;
+
 use crate::helpers::{spawn_app, sub, TestApp};
 
 /// One POST the receiver took.
@@ -471,7 +473,38 @@ async fn statements_are_pushed_on_demand_and_failed_deliveries_can_be_retried() 
         }
     };
     assert_eq!(retry(tenant.clone()).await, 403);
-    assert_eq!(retry(app.operator.clone()).await, 202);
+    // Operators see the failed delivery on the costs page and retry it with its form.
+    app.add_user("olivia", Role::Operator, &[]).await;
+    let operator = app.sign_in("olivia").await;
+    let page = app
+        .page("/costs?period=2026-10", &operator.cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Webhook deliveries") && page.contains(&receiver.url));
+    assert!(
+        page.contains(r#"action="/costs/deliveries/retry""#),
+        "{page}"
+    );
+    let form = |csrf: &str| {
+        app.client
+            .post(format!("{}/costs/deliveries/retry", app.base))
+            .header("cookie", &operator.cookie)
+            .form(&[("csrf", csrf), ("id", &id.to_string())])
+            .send()
+    };
+    let expired = form("stale").await.unwrap();
+    assert!(expired.headers()["location"]
+        .to_str()
+        .unwrap()
+        .contains("error="));
+    let retried = form(&operator.csrf).await.unwrap();
+    assert_eq!(retried.status(), 303);
+    assert_eq!(
+        retried.headers()["location"],
+        format!("/costs?retried={id}").as_str()
+    );
     receiver.wait_for(4).await;
     let log = settled_log(&app).await;
     assert_eq!(log[0]["status"], "delivered", "{:?}", log[0]);
