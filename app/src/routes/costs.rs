@@ -3,13 +3,13 @@
 //! Department, with the cost of the months before it as a chart. Operators also see the rate
 //! card in effect and upload a new one here.
 //!
-//! The statement is read-only, so the server renders it to HTML whole (this module's
-//! `render`) and the browser only places it: the bundle carries neither its types nor its
-//! tables, nor any decimal arithmetic.
+//! The page is read-only but for plain forms (a GET for the statement, multipart and form POSTs
+//! for operators), so the server renders it to HTML whole (this module's `render`) and the
+//! browser only places it: the bundle carries neither its types nor its tables, nor any decimal
+//! arithmetic.
 
 use leptos::prelude::*;
-use leptos_router::components::Form;
-use leptos_router::hooks::use_query_map;
+use leptos_router::hooks::use_location;
 
 use crate::routes::tokens::message;
 #[cfg(feature = "ssr")]
@@ -24,77 +24,43 @@ pub const GROUPINGS: [(&str, &str); 3] = [
     ("tag:CostCenter", "Cost center tag"),
 ];
 
-/// Loads the costs of `period` (the current month when absent) grouped `by` (`subscription`
-/// when absent), as the page's HTML.
-#[server(endpoint = "load_costs")]
-pub async fn load_costs(
+/// The page's parameters: the statement asked for, and what the last form post did.
+#[cfg(feature = "ssr")]
+#[derive(Debug, Default, serde::Deserialize)]
+struct CostsQuery {
     period: Option<String>,
     by: Option<String>,
-) -> Result<String, ServerFnError> {
+    /// The rate card revision an upload saved.
+    saved: Option<String>,
+    /// The webhook delivery a retry queued again.
+    retried: Option<String>,
+    /// Why a form post was refused.
+    error: Option<String>,
+}
+
+/// The costs page for the URL query string `search`, as HTML: the form, what the last form post
+/// did, and the statement (or why there is none).
+#[server(endpoint = "load_costs")]
+pub async fn load_costs(search: String) -> Result<String, ServerFnError> {
     use crate::portal_data::{portal, signed_in};
     let viewer = signed_in()?;
-    let period = period.filter(|p| !p.is_empty());
-    let by = by.filter(|b| !b.is_empty());
-    let costs = portal()?
-        .costs(&viewer, period, by)
-        .await
-        .map_err(ServerFnError::new)?;
-    Ok(render::costs_html(costs))
+    let query: CostsQuery =
+        serde_urlencoded::from_str(search.trim_start_matches('?')).unwrap_or_default();
+    let period = query.period.clone().filter(|p| !p.trim().is_empty());
+    let by = query.by.clone().filter(|b| !b.is_empty());
+    let costs = portal()?.costs(&viewer, period, by).await;
+    Ok(render::page_html(query, costs))
 }
 
 #[component]
 pub fn CostsPage() -> impl IntoView {
-    let query = use_query_map();
-    let costs = crate::codec::page_resource(
-        move || {
-            let q = query.read();
-            (q.get("period"), q.get("by"))
-        },
-        |(period, by)| load_costs(period, by),
-    );
-    let period = move || query.read().get("period").unwrap_or_default();
-    let by = move || query.read().get("by").unwrap_or_default();
-    let notice = move || {
-        let q = query.read();
-        if let Some(revision) = q.get("saved") {
-            let text = format!("Rate card revision {revision} is in effect.");
-            Some(view! { <p class="notice" role="status">{text}</p> }.into_any())
-        } else if let Some(delivery) = q.get("retried") {
-            let text = format!("Delivery {delivery} will be attempted again shortly.");
-            Some(view! { <p class="notice" role="status">{text}</p> }.into_any())
-        } else {
-            q.get("error")
-                .map(|e| view! { <p class="error" role="alert">{e}</p> }.into_any())
-        }
-    };
+    let search = use_location().search;
+    let page = crate::codec::page_resource(move || search.get(), load_costs);
     view! {
         <h1>"Costs"</h1>
-        {notice}
-        <Form method="GET" action="/costs" attr:class="card query-form">
-            <fieldset>
-                <legend>"Statement"</legend>
-                <div class="field">
-                    <label for="costs-period">"Billing period"</label>
-                    <input id="costs-period" name="period" type="text" value=period
-                        placeholder="2026-10 or 2026-10-03..2026-10-17"/>
-                </div>
-                <div class="field">
-                    <label for="costs-by">"Group by"</label>
-                    <select id="costs-by" name="by">
-                        {GROUPINGS
-                            .into_iter()
-                            .map(|(value, label)| view! {
-                                <option value=value selected=move || by() == value>{label}</option>
-                            })
-                            .collect_view()}
-                    </select>
-                </div>
-            </fieldset>
-            <div class="actions"><button type="submit">"Show"</button></div>
-        </Form>
         <Transition fallback=|| view! { <p class="loading" role="status">"Pricing usage…"</p> }>
             {move || Suspend::new(async move {
-                match costs.await {
+                match page.await {
                     Ok(html) => view! { <div class="costs" inner_html=html></div> }.into_any(),
                     Err(e) => view! { <p class="error" role="alert">{message(&e)}</p> }.into_any(),
                 }
@@ -109,6 +75,7 @@ mod render {
     use leptos::prelude::*;
     use leptos::tachys::view::RenderHtml;
 
+    use super::{CostsQuery, GROUPINGS};
     use crate::chart::RenderedChart;
 
     /// Most statement lines the page lists; the CSV download has all of them.
@@ -191,9 +158,51 @@ mod render {
         pub outcome: String,
     }
 
-    /// The page body of `costs`, as HTML.
-    pub fn costs_html(costs: CostsView) -> String {
-        Owner::new().with(|| view! { <CostsBody costs/> }.to_html())
+    /// The page for `query`: the form, the outcome of the last form post, then `costs` or why
+    /// there are none.
+    pub(super) fn page_html(query: CostsQuery, costs: Result<CostsView, String>) -> String {
+        let notice = match (&query.saved, &query.retried, &query.error) {
+            (Some(revision), _, _) => Some(format!("Rate card revision {revision} is in effect.")),
+            (_, Some(delivery), _) => Some(format!(
+                "Delivery {delivery} will be attempted again shortly."
+            )),
+            _ => None,
+        };
+        let period = query.period.unwrap_or_default();
+        let by = query.by.unwrap_or_default();
+        Owner::new().with(|| {
+            view! {
+                {notice.map(|n| view! { <p class="notice" role="status">{n}</p> })}
+                {query.error.map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                <form method="get" action="/costs" class="card query-form">
+                    <fieldset>
+                        <legend>"Statement"</legend>
+                        <div class="field">
+                            <label for="costs-period">"Billing period"</label>
+                            <input id="costs-period" name="period" type="text" value=period
+                                placeholder="2026-10 or 2026-10-03..2026-10-17"/>
+                        </div>
+                        <div class="field">
+                            <label for="costs-by">"Group by"</label>
+                            <select id="costs-by" name="by">
+                                {GROUPINGS
+                                    .into_iter()
+                                    .map(|(value, label)| view! {
+                                        <option value=value selected=by == value>{label}</option>
+                                    })
+                                    .collect_view()}
+                            </select>
+                        </div>
+                    </fieldset>
+                    <div class="actions"><button type="submit">"Show"</button></div>
+                </form>
+                {match costs {
+                    Ok(costs) => view! { <CostsBody costs/> }.into_any(),
+                    Err(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+                }}
+            }
+            .to_html()
+        })
     }
 
     #[component]
