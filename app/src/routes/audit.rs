@@ -1,19 +1,18 @@
 //! The audit log in the portal (`/audit`, operators only): the latest entries, optionally of one
-//! action, newest first. The same log as `meterbook audit`.
+//! action, newest first. The same log as `meterbook audit`. Rendered on the server (see
+//! [`super::rendered`]): its filter is a plain GET form.
 
 use leptos::prelude::*;
-use leptos_router::components::Form;
-use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-use crate::routes::tokens::message;
+use crate::routes::rendered::RenderedPage;
 
 /// Entries shown unless the page asks for more, and the most it may.
 pub const DEFAULT_AUDIT_LIMIT: u32 = 100;
 pub const MAX_AUDIT_LIMIT: u32 = 1_000;
 
 /// Actions the log records, for the filter.
-pub const AUDIT_ACTIONS: [&str; 15] = [
+pub const AUDIT_ACTIONS: [&str; 22] = [
     "sign_in",
     "sign_in_failed",
     "sign_in_limited",
@@ -29,6 +28,13 @@ pub const AUDIT_ACTIONS: [&str; 15] = [
     "grant_added",
     "grant_removed",
     "export",
+    "rates.import",
+    "chargeback.run",
+    "chargeback.close",
+    "chargeback.push",
+    "webhook.add",
+    "webhook.remove",
+    "webhook.retry",
 ];
 
 /// One entry as the portal shows it.
@@ -43,79 +49,73 @@ pub struct AuditView {
     pub detail: String,
 }
 
-#[server(endpoint = "load_audit")]
-pub async fn load_audit(
+/// The page's parameters.
+#[cfg(feature = "ssr")]
+#[derive(Debug, Default, Deserialize)]
+struct AuditQuery {
     action: Option<String>,
     limit: Option<u32>,
-) -> Result<Vec<AuditView>, ServerFnError> {
+}
+
+/// The audit page for the URL query string `search`, as HTML; tenants are refused (403).
+#[cfg(feature = "ssr")]
+pub(crate) async fn render(search: &str) -> Result<String, ServerFnError> {
     use crate::portal_data::{portal, signed_in};
     let viewer = signed_in()?;
-    let limit = limit
+    let query: AuditQuery = serde_urlencoded::from_str(search).unwrap_or_default();
+    let limit = query
+        .limit
         .unwrap_or(DEFAULT_AUDIT_LIMIT)
         .clamp(1, MAX_AUDIT_LIMIT);
-    let action = action.filter(|a| !a.is_empty());
-    portal()?
-        .audit_entries(&viewer, action, limit)
+    let action = query.action.filter(|a| !a.is_empty());
+    let entries = portal()?
+        .audit_entries(&viewer, action.clone(), limit)
         .await
-        .map_err(crate::routes::tokens::forbidden)
+        .map_err(crate::routes::tokens::forbidden)?;
+    let current = action.unwrap_or_default();
+    Ok(crate::routes::rendered::to_html(move || {
+        view! {
+            <form method="get" action="/audit" class="card query-form">
+                <fieldset>
+                    <legend>"Show"</legend>
+                    <div class="field">
+                        <label for="audit-action">"Action"</label>
+                        <select id="audit-action" name="action">
+                            <option value="" selected=current.is_empty()>"Every action"</option>
+                            {AUDIT_ACTIONS
+                                .into_iter()
+                                .map(|a| view! { <option value=a selected=current == a>{a}</option> })
+                                .collect_view()}
+                        </select>
+                    </div>
+                    <div class="field">
+                        <label for="audit-limit">"Latest"</label>
+                        <select id="audit-limit" name="limit">
+                            {[100u32, 500, 1_000]
+                                .into_iter()
+                                .map(|n| view! { <option value=n selected=n == limit>{n}</option> })
+                                .collect_view()}
+                        </select>
+                    </div>
+                </fieldset>
+                <div class="actions"><button type="submit">"Show"</button></div>
+            </form>
+            {if entries.is_empty() {
+                view! { <p class="notice empty" role="status">"No entries match."</p> }.into_any()
+            } else {
+                view! { <AuditTable entries/> }.into_any()
+            }}
+        }
+        .into_any()
+    }))
 }
 
 #[component]
 pub fn AuditPage() -> impl IntoView {
-    let query = use_query_map();
-    let entries = crate::codec::page_resource(
-        move || {
-            let q = query.read();
-            (
-                q.get("action"),
-                q.get("limit").and_then(|l| l.parse::<u32>().ok()),
-            )
-        },
-        |(action, limit)| load_audit(action, limit),
-    );
-    let current = move || query.read().get("action").unwrap_or_default();
-    view! {
-        <h1>"Audit log"</h1>
-        <Form method="GET" action="/audit" attr:class="card query-form">
-            <fieldset>
-                <legend>"Show"</legend>
-                <div class="field">
-                    <label for="audit-action">"Action"</label>
-                    <select id="audit-action" name="action">
-                        <option value="" selected=move || current().is_empty()>"Every action"</option>
-                        {AUDIT_ACTIONS
-                            .into_iter()
-                            .map(|a| view! { <option value=a selected=move || current() == a>{a}</option> })
-                            .collect_view()}
-                    </select>
-                </div>
-                <div class="field">
-                    <label for="audit-limit">"Latest"</label>
-                    <select id="audit-limit" name="limit">
-                        {[100u32, 500, 1_000]
-                            .into_iter()
-                            .map(|n| view! { <option value=n>{n}</option> })
-                            .collect_view()}
-                    </select>
-                </div>
-            </fieldset>
-            <div class="actions"><button type="submit">"Show"</button></div>
-        </Form>
-        <Transition fallback=|| view! { <p class="loading" role="status">"Loading the audit log…"</p> }>
-            {move || Suspend::new(async move {
-                match entries.await {
-                    Ok(entries) if entries.is_empty() => view! {
-                        <p class="notice empty" role="status">"No entries match."</p>
-                    }
-                    .into_any(),
-                    Ok(entries) => view! { <AuditTable entries/> }.into_any(),
-                    Err(e) => view! { <p class="error" role="alert">{message(&e)}</p> }.into_any(),
-                }
-            })}
-        </Transition>
-    }
+    view! { <RenderedPage page="audit" title="Audit log" loading="Loading the audit log…"/> }
 }
 
+#[cfg(feature = "ssr")]
 #[component]
 fn AuditTable(entries: Vec<AuditView>) -> impl IntoView {
     view! {

@@ -9,9 +9,8 @@
 //! arithmetic.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_location;
 
-use crate::routes::tokens::message;
+use crate::routes::rendered::RenderedPage;
 #[cfg(feature = "ssr")]
 pub use render::{
     CostGroup, CostLine, CostsView, DeliveryRow, RateCardView, WebhooksView, MAX_LINES_SHOWN,
@@ -38,14 +37,12 @@ struct CostsQuery {
     error: Option<String>,
 }
 
-/// The costs page for the URL query string `search`, as HTML: the form, what the last form post
-/// did, and the statement (or why there is none).
-#[server(endpoint = "load_costs")]
-pub async fn load_costs(search: String) -> Result<String, ServerFnError> {
+/// The costs page for the URL query string `search`, as HTML (see [`super::rendered`]).
+#[cfg(feature = "ssr")]
+pub(crate) async fn render(search: &str) -> Result<String, ServerFnError> {
     use crate::portal_data::{portal, signed_in};
     let viewer = signed_in()?;
-    let query: CostsQuery =
-        serde_urlencoded::from_str(search.trim_start_matches('?')).unwrap_or_default();
+    let query: CostsQuery = serde_urlencoded::from_str(search).unwrap_or_default();
     let period = query.period.clone().filter(|p| !p.trim().is_empty());
     let by = query.by.clone().filter(|b| !b.is_empty());
     let costs = portal()?.costs(&viewer, period, by).await;
@@ -54,26 +51,13 @@ pub async fn load_costs(search: String) -> Result<String, ServerFnError> {
 
 #[component]
 pub fn CostsPage() -> impl IntoView {
-    let search = use_location().search;
-    let page = crate::codec::page_resource(move || search.get(), load_costs);
-    view! {
-        <h1>"Costs"</h1>
-        <Transition fallback=|| view! { <p class="loading" role="status">"Pricing usage…"</p> }>
-            {move || Suspend::new(async move {
-                match page.await {
-                    Ok(html) => view! { <div class="costs" inner_html=html></div> }.into_any(),
-                    Err(e) => view! { <p class="error" role="alert">{message(&e)}</p> }.into_any(),
-                }
-            })}
-        </Transition>
-    }
+    view! { <RenderedPage page="costs" title="Costs" loading="Pricing usage…"/> }
 }
 
 /// The statement's HTML, rendered on the server only.
 #[cfg(feature = "ssr")]
 mod render {
     use leptos::prelude::*;
-    use leptos::tachys::view::RenderHtml;
 
     use super::{CostsQuery, GROUPINGS};
     use crate::chart::RenderedChart;
@@ -170,7 +154,7 @@ mod render {
         };
         let period = query.period.unwrap_or_default();
         let by = query.by.unwrap_or_default();
-        Owner::new().with(|| {
+        crate::routes::rendered::to_html(move || {
             view! {
                 {notice.map(|n| view! { <p class="notice" role="status">{n}</p> })}
                 {query.error.map(|e| view! { <p class="error" role="alert">{e}</p> })}
@@ -201,7 +185,7 @@ mod render {
                     Err(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
                 }}
             }
-            .to_html()
+            .into_any()
         })
     }
 

@@ -58,8 +58,14 @@ async fn each_viewer_sees_the_costs_of_their_own_scope() {
     );
 
     let bad = html(&app, "/costs?period=2026-13", &operator).await;
-    assert!(bad.contains("Billing period: 2026-13 is not a month"), "{bad}");
-    assert!(bad.contains(r#"value="2026-13""#), "the form keeps what was asked");
+    assert!(
+        bad.contains("Billing period: 2026-13 is not a month"),
+        "{bad}"
+    );
+    assert!(
+        bad.contains(r#"value="2026-13""#),
+        "the form keeps what was asked"
+    );
     let nav = html(&app, "/", &tenant).await;
     assert!(
         nav.contains(r#"href="/costs""#),

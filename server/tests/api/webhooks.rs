@@ -535,3 +535,46 @@ async fn statements_are_pushed_on_demand_and_failed_deliveries_can_be_retried() 
         );
     }
 }
+
+#[tokio::test]
+async fn servers_sharing_a_database_send_each_delivery_once() {
+    let app = spawn_app().await;
+    let other = app.second_server().await;
+    seed(&app).await;
+    let receiver = Receiver::start(&[200]).await;
+    add_webhook(&app, &receiver.url).await;
+    add_webhook(&app, &format!("{}?copy=2", receiver.url)).await;
+
+    // Pushes through both servers: each wakes its own sender, and both senders claim from the
+    // one queue.
+    for (server, by) in [
+        (&app, "subscription"),
+        (&other, "tag:Department"),
+        (&app, "tag:CostCenter"),
+        (&other, "subscription"),
+    ] {
+        let pushed = post(
+            server,
+            &format!("/api/v1/chargeback/push?period=2026-10&by={by}"),
+            &app.operator,
+            None,
+        )
+        .await;
+        assert_eq!(pushed.status(), 202);
+    }
+    let log = settled_log(&app).await;
+    assert_eq!(log.len(), 8);
+    assert!(log
+        .iter()
+        .all(|d| d["status"] == "delivered" && d["attempts"] == 1));
+    // Give a duplicate time to arrive, then count: one POST per delivery, each key once.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let received = receiver.received();
+    let mut keys: Vec<&str> = received
+        .iter()
+        .map(|p| p.header("idempotency-key"))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!((received.len(), keys.len()), (8, 8));
+}
