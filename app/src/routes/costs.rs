@@ -250,8 +250,9 @@ mod render {
                     </table>
                 </div>
             </section>
-            <section class="card">
-                <h2>"Lines"</h2>
+            // Lines run to hundreds: folded until asked for, so the totals stay in view.
+            <details class="card lines">
+                <summary>{format!("Lines ({})", costs.line_count)}</summary>
                 {more.map(|m| view! { <p class="muted">{m}</p> })}
                 <div class="table-scroll">
                     <table class="usage-table costs">
@@ -283,7 +284,7 @@ mod render {
                         </tbody>
                     </table>
                 </div>
-            </section>
+            </details>
             {costs.rate_card.map(|card| view! { <RateCardSection card/> })}
             {costs.webhooks.map(|hooks| view! { <WebhooksSection hooks/> })}
         }
@@ -333,6 +334,7 @@ mod render {
                         </p>
                     }.into_any()
                 }}
+                {(!hooks.deliveries.is_empty()).then(|| view! {
                 <div class="table-scroll">
                     <table class="usage-table deliveries">
                         <thead>
@@ -371,6 +373,7 @@ mod render {
                         </tbody>
                     </table>
                 </div>
+                })}
             </section>
         }
     }
