@@ -368,6 +368,12 @@ fn thousands(number: &str) -> String {
     }
 }
 
+/// Sends the browser back to the costs page with `query` (what a form post did, or why not).
+fn back_to_costs(query: &[(&str, &str)]) -> Response {
+    let query = serde_urlencoded::to_string(query).unwrap_or_default();
+    Redirect::to(&format!("/costs?{query}")).into_response()
+}
+
 /// `POST /costs/rate-card` (multipart: `csrf`, and the file as `card`): an operator replaces the
 /// rate card from the costs page. Answers by sending the browser back to the page, with the new
 /// revision or the reason the card was refused.
@@ -377,11 +383,7 @@ pub async fn upload_rate_card(
     address: Option<Extension<ClientAddress>>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Response {
-    let back = |query: &[(&str, &str)]| {
-        let query = serde_urlencoded::to_string(query).unwrap_or_default();
-        Redirect::to(&format!("/costs?{query}")).into_response()
-    };
-    let refused = |message: &str| back(&[("error", message)]);
+    let refused = |message: &str| back_to_costs(&[("error", message)]);
     let Some(Extension(viewer)) = viewer else {
         return Redirect::to("/sign-in?next=%2Fcosts").into_response();
     };
@@ -452,7 +454,7 @@ pub async fn upload_rate_card(
         Ok::<_, crate::store::StoreError>(revision)
     };
     match saved.await {
-        Ok(revision) => back(&[("saved", &revision.to_string())]),
+        Ok(revision) => back_to_costs(&[("saved", &revision.to_string())]),
         Err(e) => refused(&store_failed(e)),
     }
 }
@@ -465,11 +467,7 @@ pub async fn retry_delivery(
     address: Option<Extension<ClientAddress>>,
     body: axum::body::Bytes,
 ) -> Response {
-    let back = |query: &[(&str, &str)]| {
-        let query = serde_urlencoded::to_string(query).unwrap_or_default();
-        Redirect::to(&format!("/costs?{query}")).into_response()
-    };
-    let refused = |message: &str| back(&[("error", message)]);
+    let refused = |message: &str| back_to_costs(&[("error", message)]);
     let Some(Extension(viewer)) = viewer else {
         return Redirect::to("/sign-in?next=%2Fcosts").into_response();
     };
@@ -508,7 +506,7 @@ pub async fn retry_delivery(
     match retried.await {
         Ok(true) => {
             state.webhook_wake.notify_one();
-            back(&[("retried", &form.id.to_string())])
+            back_to_costs(&[("retried", &form.id.to_string())])
         }
         Ok(false) => refused(&format!(
             "Delivery {} is not a failed delivery to a webhook still configured",
