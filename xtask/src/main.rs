@@ -237,11 +237,12 @@ fn test() -> Result {
     browser_tests()
 }
 
-/// Builds the site (debug) and runs the Playwright tests against it (`cargo xtask end2end` runs
-/// only this, after a portal change).
+/// Builds the release site, the one `cargo xtask run` serves, and runs the Playwright tests
+/// against it (`cargo xtask end2end` runs only this, after a portal change). Release it is: a
+/// debug build writes extra hydration markers that can hide a mismatch the release build has.
 fn browser_tests() -> Result {
-    step("building the site for the browser tests");
-    check(&mut cmd("cargo", &["leptos", "build"]))?;
+    step("building the release site for the browser tests");
+    check(&mut cmd("cargo", &["leptos", "build", "--release"]))?;
     end2end()
 }
 
@@ -332,7 +333,7 @@ fn end2end() -> Result {
     // The widget test serves "another site" on this port, which the server lets frame widgets.
     let embed_port = free_port()?;
     let (server, base_url, log) = demo_server(
-        "debug",
+        "release",
         &[
             "--widget-origins".to_owned(),
             format!("http://127.0.0.1:{embed_port}"),

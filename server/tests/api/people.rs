@@ -141,9 +141,11 @@ async fn an_operator_adds_grants_and_disables_people_and_reads_the_audit_log() {
         .unwrap();
     let html = audit.as_str().unwrap();
     let rows: Vec<&str> = html.split("<tr>").skip(2).collect();
-    assert!(rows
-        .iter()
-        .any(|r| r.contains("<td>nina</td>") && r.contains("<td>user:olga</td>")));
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("<td>nina</td>") && r.contains("<td>user:olga</td>")),
+        "{html}"
+    );
     assert!(
         rows.iter().all(|r| r.contains("<code>user_added</code>")),
         "{html}"

@@ -7,6 +7,22 @@
 /// widens fourfold until the page is full.
 pub(crate) const INITIAL_WINDOW_SECONDS: i64 = 2 * 3_600;
 
+/// Sets the store's "some usage starts off the hour" flag (see the `usage_off_hour` migrations).
+/// Both stores run it in a batch's transaction when [`starts_off_hour`] says so; the flag is
+/// never cleared, which is safe: it only costs hourly pages their fast plan.
+pub(crate) const MARK_OFF_HOUR: &str =
+    "INSERT INTO settings (name, value) VALUES ('usage_off_hour', $1) ON CONFLICT DO NOTHING";
+
+/// Whether any of `records` starts off the hour (Azure Stack Hub's never do).
+pub(crate) fn starts_off_hour(records: &[meterbook_core::usage::UsageRecord]) -> bool {
+    records.iter().any(|r| {
+        r.usage_start
+            .timestamp()
+            .rem_euclid(meterbook_core::time::HOUR_SECONDS)
+            != 0
+    })
+}
+
 /// A tags object as stored (JSON text) to name -> text; anything unreadable is "no tags" rather
 /// than a failed page.
 pub(crate) fn tag_map(tags: Option<&str>) -> std::collections::BTreeMap<String, String> {
@@ -153,12 +169,17 @@ macro_rules! usage_reads {
                             }
                         },
                     };
+                    // While every record starts on the hour, an hourly bucket is the usage start
+                    // itself: the page groups by the key's own columns and streams the key index.
+                    let bucket_is_start = g == HOUR_SECONDS && !self.usage_off_hour().await?;
                     // Scan a usage-time window after the cursor; widen it until it holds a full
                     // page or reaches the end. Pages therefore cost the same at any depth.
                     let mut width = g.max(INITIAL_WINDOW_SECONDS);
                     let rows = loop {
                         let window_end = start.saturating_add(width);
-                        let rows = self.page_rows(request, start, window_end).await?;
+                        let rows = self
+                            .page_rows(request, bucket_is_start, start, window_end)
+                            .await?;
                         if rows.len() > request.limit || window_end > scan_end {
                             break rows;
                         }
@@ -202,18 +223,35 @@ macro_rules! usage_reads {
                     })
                 }
 
+                /// Whether some stored record starts off the hour (the flag ingest sets).
+                async fn usage_off_hour(&self) -> Result<bool, StoreError> {
+                    let flags: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM settings WHERE name = 'usage_off_hour'",
+                    )
+                    .fetch_one(&self.pool)
+                    .await?;
+                    Ok(flags > 0)
+                }
+
                 /// Up to `limit + 1` aggregates after the request's cursor, from records whose
                 /// usage starts in `[window_start, window_end)`. Aggregates are grouped by
                 /// usage-time bucket, which never straddles a window edge because windows start
-                /// on a bucket and span whole buckets.
+                /// on a bucket and span whole buckets. `bucket_is_start` says every bucket is
+                /// its records' usage start (hourly, all on the hour), so no expression hides
+                /// the index order from the planner.
                 async fn page_rows(
                     &self,
                     request: &AggregateRequest,
+                    bucket_is_start: bool,
                     window_start: i64,
                     window_end: i64,
                 ) -> Result<Vec<DbRow>, StoreError> {
                     let g = request.granularity.seconds();
-                    let bucket = format!("((u.usage_start / {g}) * {g})");
+                    let bucket = if bucket_is_start {
+                        "u.usage_start".to_owned()
+                    } else {
+                        format!("((u.usage_start / {g}) * {g})")
+                    };
                     let (resource, uri, join) = if request.show_details {
                         (
                             "u.resource",
@@ -250,11 +288,11 @@ macro_rules! usage_reads {
                     if let Some(after) = &request.after {
                         // The first condition lets the index seek to the cursor (every row of a
                         // later group satisfies it, because a row starts no earlier than its
-                        // bucket); the second is exact.
-                        for columns in [
-                            "u.usage_start, u.subscription, u.meter, u.resource".to_owned(),
-                            format!("{bucket}, u.subscription, u.meter, {resource}"),
-                        ] {
+                        // bucket); the second is exact, and the same when buckets are starts.
+                        let key = "u.usage_start, u.subscription, u.meter, u.resource".to_owned();
+                        let group = format!("{bucket}, u.subscription, u.meter, {resource}");
+                        let conditions = if group == key { vec![key] } else { vec![key, group] };
+                        for columns in conditions {
                             sql.push(format!(" AND ({columns}) > ("));
                             let mut key = sql.separated(", ");
                             for value in [

@@ -1,6 +1,8 @@
 //! Writing a batch of usage to PostgreSQL: numbered names, the month partitions the batch needs,
-//! then each chunk of records sent as arrays to one statement that judges, rolls up and writes
-//! them, all in one transaction.
+//! then each chunk of records, all in one transaction. A chunk of keys the store has never seen
+//! (the common case) goes in by binary `COPY`, PostgreSQL's bulk path, with its rollup and spans
+//! summed in memory; any other chunk is sent as arrays to one statement that judges, rolls up and
+//! writes it.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::LazyLock;
@@ -11,7 +13,7 @@ use sqlx::{PgConnection, Row};
 
 use super::PostgresStore;
 use crate::store::names::{name_of, NameKind};
-use crate::store::portable::reads::json_text;
+use crate::store::portable::reads::{json_text, starts_off_hour, MARK_OFF_HOUR};
 use crate::store::{IngestOutcome, StoreError};
 
 /// The advisory lock batches take, one at a time across every process sharing the database.
@@ -170,6 +172,193 @@ fn partition_name(start: i64) -> String {
     format!("usage_records_{:04}_{:02}", t.year(), t.month())
 }
 
+/// A record as the table stores it: names numbered, times in Unix seconds, objects as JSON text.
+struct KeyedRow<'a> {
+    usage_start: i64,
+    subscription: i64,
+    meter: i64,
+    resource: i64,
+    usage_end: i64,
+    reported_time: i64,
+    quantity: f64,
+    location: &'a str,
+    tags: Option<String>,
+    additional_info: Option<String>,
+}
+
+impl KeyedRow<'_> {
+    fn key(&self) -> (i64, i64, i64, i64) {
+        (
+            self.usage_start,
+            self.subscription,
+            self.meter,
+            self.resource,
+        )
+    }
+}
+
+/// Adds new records' sums and counts to the daily rollup.
+const ROLL_UP_NEW: &str = "
+INSERT INTO usage_daily (day, subscription, meter, quantity, records)
+SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::float8[], $5::bigint[])
+ON CONFLICT (day, subscription, meter) DO UPDATE SET
+    quantity = usage_daily.quantity + excluded.quantity,
+    records = usage_daily.records + excluded.records";
+
+/// Widens the reported-time spans to cover new records.
+const WIDEN_SPANS: &str = "
+INSERT INTO reported_spans (reported_hour, first_usage, last_usage)
+SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[])
+ON CONFLICT (reported_hour) DO UPDATE SET
+    first_usage = LEAST(reported_spans.first_usage, excluded.first_usage),
+    last_usage = GREATEST(reported_spans.last_usage, excluded.last_usage)";
+
+/// PostgreSQL's unique-violation SQLSTATE.
+const UNIQUE_VIOLATION: &str = "23505";
+
+/// Writes `rows`, which repeat no key among themselves, by `COPY` if none of their keys is
+/// stored: the primary key refuses the COPY otherwise, a savepoint undoes it, and `false` tells
+/// the caller to judge the chunk instead. On success the rollup and spans get the chunk's sums,
+/// made here rather than by a statement re-reading the rows.
+async fn copy_new_keys(tx: &mut PgConnection, rows: &[KeyedRow<'_>]) -> Result<bool, StoreError> {
+    sqlx::query("SAVEPOINT new_keys").execute(&mut *tx).await?;
+    let copied = async {
+        let mut copy = tx
+            .copy_in_raw(
+                "COPY usage_records (usage_start, subscription, meter, resource, usage_end, \
+                 reported_time, quantity, location, tags, additional_info) FROM STDIN (FORMAT binary)",
+            )
+            .await?;
+        copy.send(copy_binary(rows)).await?;
+        copy.finish().await
+    }
+    .await;
+    match copied {
+        Ok(_) => {
+            sqlx::query("RELEASE SAVEPOINT new_keys")
+                .execute(&mut *tx)
+                .await?;
+        }
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(UNIQUE_VIOLATION) => {
+            sqlx::query("ROLLBACK TO SAVEPOINT new_keys")
+                .execute(&mut *tx)
+                .await?;
+            return Ok(false);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let mut daily: HashMap<(i64, i64, i64), (f64, i64)> = HashMap::new();
+    let mut spans: HashMap<i64, (i64, i64)> = HashMap::new();
+    for row in rows {
+        // Truncating division, as the judged statement's SQL divides.
+        let sums = daily
+            .entry((row.usage_start / 86_400, row.subscription, row.meter))
+            .or_default();
+        sums.0 += row.quantity;
+        sums.1 += 1;
+        let span = spans
+            .entry(row.reported_time / 3_600)
+            .or_insert((row.usage_start, row.usage_start));
+        span.0 = span.0.min(row.usage_start);
+        span.1 = span.1.max(row.usage_start);
+    }
+    // Sorted, so concurrent writers of the same rollup rows would take their locks in one order.
+    let mut daily: Vec<_> = daily.into_iter().collect();
+    daily.sort_unstable_by_key(|(key, _)| *key);
+    let mut spans: Vec<_> = spans.into_iter().collect();
+    spans.sort_unstable_by_key(|(hour, _)| *hour);
+    sqlx::query(ROLL_UP_NEW)
+        .bind(daily.iter().map(|((d, _, _), _)| *d).collect::<Vec<_>>())
+        .bind(daily.iter().map(|((_, s, _), _)| *s).collect::<Vec<_>>())
+        .bind(daily.iter().map(|((_, _, m), _)| *m).collect::<Vec<_>>())
+        .bind(daily.iter().map(|(_, (q, _))| *q).collect::<Vec<_>>())
+        .bind(daily.iter().map(|(_, (_, n))| *n).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(WIDEN_SPANS)
+        .bind(spans.iter().map(|(h, _)| *h).collect::<Vec<_>>())
+        .bind(
+            spans
+                .iter()
+                .map(|(_, (first, _))| *first)
+                .collect::<Vec<_>>(),
+        )
+        .bind(spans.iter().map(|(_, (_, last))| *last).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+    Ok(true)
+}
+
+/// `rows` in `COPY`'s binary format: a signature, then per row its field count and each field
+/// as a length and big-endian bytes (-1 for NULL), then -1. Rows go in key order, so the key
+/// index grows in runs.
+fn copy_binary(rows: &[KeyedRow<'_>]) -> Vec<u8> {
+    let mut order: Vec<&KeyedRow<'_>> = rows.iter().collect();
+    order.sort_unstable_by_key(|row| row.key());
+    let mut out = Vec::with_capacity(19 + rows.len() * 200);
+    out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    out.extend_from_slice(&0i32.to_be_bytes()); // flags
+    out.extend_from_slice(&0i32.to_be_bytes()); // header extension length
+    let field = |out: &mut Vec<u8>, bytes: &[u8]| {
+        out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+        out.extend_from_slice(bytes);
+    };
+    let text = |out: &mut Vec<u8>, value: Option<&str>| match value {
+        Some(v) => field(out, v.as_bytes()),
+        None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+    };
+    for row in order {
+        out.extend_from_slice(&10i16.to_be_bytes());
+        for n in [
+            row.usage_start,
+            row.subscription,
+            row.meter,
+            row.resource,
+            row.usage_end,
+            row.reported_time,
+        ] {
+            field(&mut out, &n.to_be_bytes());
+        }
+        field(&mut out, &row.quantity.to_bits().to_be_bytes());
+        text(&mut out, Some(row.location));
+        text(&mut out, row.tags.as_deref());
+        text(&mut out, row.additional_info.as_deref());
+    }
+    out.extend_from_slice(&(-1i16).to_be_bytes());
+    out
+}
+
+/// Judges `rows` against the store and each other, then writes them in one statement (see
+/// [`WRITE_CHUNK_TEMPLATE`]); returns how many were accepted, duplicates, and in all.
+async fn judge_and_write(
+    tx: &mut PgConnection,
+    rows: &[KeyedRow<'_>],
+    repeats: bool,
+) -> Result<(u64, u64, u64), StoreError> {
+    let column = |f: &dyn Fn(&KeyedRow<'_>) -> i64| rows.iter().map(f).collect::<Vec<_>>();
+    let counts = sqlx::query(&WRITE_CHUNK[usize::from(repeats)])
+        .bind(column(&|r| r.usage_start))
+        .bind(column(&|r| r.subscription))
+        .bind(column(&|r| r.meter))
+        .bind(column(&|r| r.resource))
+        .bind(column(&|r| r.usage_end))
+        .bind(column(&|r| r.reported_time))
+        .bind(rows.iter().map(|r| r.quantity).collect::<Vec<f64>>())
+        .bind(rows.iter().map(|r| r.location).collect::<Vec<&str>>())
+        .bind(rows.iter().map(|r| r.tags.as_deref()).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|r| r.additional_info.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+    let count = |name: &str| -> Result<u64, StoreError> {
+        Ok(counts.try_get::<i64, _>(name)?.max(0) as u64)
+    };
+    Ok((count("accepted")?, count("duplicates")?, count("total")?))
+}
+
 impl PostgresStore {
     /// Creates the month partitions `records` need that this process has not seen yet; returns
     /// the months to remember once the transaction commits.
@@ -244,52 +433,37 @@ impl PostgresStore {
                 .unwrap_or_default()
         };
         let new_months = self.ensure_partitions(&mut tx, records).await?;
+        if starts_off_hour(records) {
+            sqlx::query(MARK_OFF_HOUR)
+                .bind(Vec::<u8>::new())
+                .execute(&mut *tx)
+                .await?;
+        }
         let mut outcome = IngestOutcome::default();
         // Chunks run in order in one transaction, so a later chunk judges its records against
         // what an earlier one wrote, as if the records had come one by one.
         for chunk in records.chunks(ROWS_PER_STATEMENT) {
-            let column = |f: &dyn Fn(&UsageRecord) -> i64| chunk.iter().map(f).collect::<Vec<_>>();
-            let repeats = repeats_keys(chunk.iter().map(|r| {
-                (
-                    r.usage_start.timestamp(),
-                    key_of(NameKind::Subscription, r),
-                    key_of(NameKind::Meter, r),
-                    key_of(NameKind::Resource, r),
-                )
-            }));
-            let counts = sqlx::query(&WRITE_CHUNK[usize::from(repeats)])
-                .bind(column(&|r| r.usage_start.timestamp()))
-                .bind(column(&|r| key_of(NameKind::Subscription, r)))
-                .bind(column(&|r| key_of(NameKind::Meter, r)))
-                .bind(column(&|r| key_of(NameKind::Resource, r)))
-                .bind(column(&|r| r.usage_end.timestamp()))
-                .bind(column(&|r| r.reported_or(received_at).timestamp()))
-                .bind(chunk.iter().map(|r| r.quantity).collect::<Vec<f64>>())
-                .bind(
-                    chunk
-                        .iter()
-                        .map(|r| r.instance.location.as_str())
-                        .collect::<Vec<&str>>(),
-                )
-                .bind(
-                    chunk
-                        .iter()
-                        .map(|r| json_text(&r.instance.tags))
-                        .collect::<Vec<Option<String>>>(),
-                )
-                .bind(
-                    chunk
-                        .iter()
-                        .map(|r| json_text(&r.instance.additional_info))
-                        .collect::<Vec<Option<String>>>(),
-                )
-                .fetch_one(&mut *tx)
-                .await?;
-            let count = |name: &str| -> Result<u64, StoreError> {
-                Ok(counts.try_get::<i64, _>(name)?.max(0) as u64)
-            };
-            let (accepted, duplicates, total) =
-                (count("accepted")?, count("duplicates")?, count("total")?);
+            let rows: Vec<KeyedRow> = chunk
+                .iter()
+                .map(|r| KeyedRow {
+                    usage_start: r.usage_start.timestamp(),
+                    subscription: key_of(NameKind::Subscription, r),
+                    meter: key_of(NameKind::Meter, r),
+                    resource: key_of(NameKind::Resource, r),
+                    usage_end: r.usage_end.timestamp(),
+                    reported_time: r.reported_or(received_at).timestamp(),
+                    quantity: r.quantity,
+                    location: r.instance.location.as_str(),
+                    tags: json_text(&r.instance.tags),
+                    additional_info: json_text(&r.instance.additional_info),
+                })
+                .collect();
+            let repeats = repeats_keys(rows.iter().map(KeyedRow::key));
+            if !repeats && copy_new_keys(&mut tx, &rows).await? {
+                outcome.accepted += rows.len() as u64;
+                continue;
+            }
+            let (accepted, duplicates, total) = judge_and_write(&mut tx, &rows, repeats).await?;
             outcome.accepted += accepted;
             outcome.duplicates += duplicates;
             outcome.corrected += total - accepted - duplicates;

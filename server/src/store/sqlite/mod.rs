@@ -20,7 +20,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::names::{name_of, NameCache, NameKind};
-use super::portable::reads::{daily_total, json_text, usage_reads};
+use super::portable::reads::{daily_total, json_text, starts_off_hour, usage_reads, MARK_OFF_HOUR};
 use super::portable::{account_store, rate_store, webhook_store, widget_store};
 use super::{AggregateRequest, IngestOutcome, StoreError, UsageStore};
 
@@ -239,6 +239,12 @@ impl UsageStore for SqliteStore {
             )
             .execute(&mut *tx)
             .await?;
+        }
+        if starts_off_hour(records) {
+            sqlx::query(MARK_OFF_HOUR)
+                .bind(Vec::<u8>::new())
+                .execute(&mut *tx)
+                .await?;
         }
         sqlx::query(
             "INSERT INTO reported_spans (reported_hour, first_usage, last_usage)
