@@ -36,6 +36,27 @@ impl UnitAmount {
     }
 }
 
+/// The rows of `previous` (the period of the same length before `[from, to)`) of subscriptions
+/// with usage on its first day. A subscription that started during that period would show a
+/// change of thousands of percent against a few days of usage, which says nothing; it shows none.
+fn whole_previous(
+    previous: &[DailyMeterTotal],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<DailyMeterTotal> {
+    let first_day = (from - (to - from)).date_naive();
+    let covered: BTreeSet<&str> = previous
+        .iter()
+        .filter(|r| r.day <= first_day)
+        .map(|r| r.subscription_id.as_str())
+        .collect();
+    previous
+        .iter()
+        .filter(|r| covered.contains(r.subscription_id.as_str()))
+        .cloned()
+        .collect()
+}
+
 /// `now` against `before`, in percent; `None` when `before` is zero.
 pub fn change_percent(now: f64, before: f64) -> Option<f64> {
     (before > 0.0).then(|| (now - before) / before * 100.0)
@@ -150,7 +171,8 @@ impl Overview {
         }
         // The period before counts only where the period has usage: a change is shown next to
         // an amount, and a subscription or unit that stopped has nothing to show it next to.
-        for row in previous {
+        let previous = whole_previous(previous, from, to);
+        for row in &previous {
             let info = catalog.describe(&row.meter_id);
             if let Some(amount) = per_sub
                 .get_mut(row.subscription_id.as_str())
@@ -235,7 +257,7 @@ impl Overview {
         }
         let mut subscriptions = subscriptions;
         if let Some(meter_id) = &wanted {
-            for (rows, current) in [(rows, true), (previous, false)] {
+            for (rows, current) in [(rows, true), (previous.as_slice(), false)] {
                 for row in rows
                     .iter()
                     .filter(|r| catalog.describe(&r.meter_id).id == *meter_id)
@@ -366,6 +388,8 @@ mod tests {
             row("a", vm_hours, 1, 20.0),
             row("b", vm_hours, 1, 20.0),
             row("gone", vm_hours, 1, 99.0),
+            // Started on the last day of the period before: too little to compare with.
+            row("c", vm_hours, 7, 1.0),
         ];
         let from = Utc.with_ymd_and_hms(2026, 10, 8, 0, 0, 0).unwrap();
         let to = Utc.with_ymd_and_hms(2026, 10, 15, 0, 0, 0).unwrap();
@@ -376,8 +400,9 @@ mod tests {
         assert_eq!(
             c.change_percent(),
             None,
-            "no usage before: no change to show"
+            "usage on only part of the period before: no change to show"
         );
+        assert_eq!(o.subscriptions[2].chart_previous, 0.0);
         assert_eq!(
             o.subscriptions.len(),
             3,
