@@ -251,6 +251,34 @@ async fn daily_totals_follow_corrections_repeats_and_months() {
         ]
     );
     assert_eq!(store.record_count().await.unwrap(), 4);
+
+    // New keys with one stored key and no repeats: PostgreSQL's bulk COPY is refused by the key,
+    // undone, and the batch judged record by record, so nothing is counted twice.
+    let outcome = store
+        .ingest(
+            &[
+                record("2026-02-01T01:00:00Z", "/r/c", 32.0),
+                record("2026-01-31T22:00:00Z", "/r/a", 1.0),
+                record("2026-02-01T02:00:00Z", "/r/c", 64.0),
+            ],
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (outcome.accepted, outcome.duplicates, outcome.corrected),
+        (2, 1, 0)
+    );
+    let totals = store
+        .daily_totals(
+            Some(std::slice::from_ref(&sub)),
+            t("2026-02-01T00:00:00Z"),
+            t("2026-02-02T00:00:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!((totals[0].quantity, totals[0].records), (116.0, 4));
+    assert_eq!(store.record_count().await.unwrap(), 6);
     let other = SubscriptionId::parse("00000002-0000-4000-8000-000000000000").unwrap();
     assert!(store
         .daily_totals(
