@@ -72,8 +72,8 @@ impl InstanceData {
     }
 
     /// The ARM wire form: a JSON *string* holding `{"Microsoft.Resources":{...}}`, as Azure sends it.
-    /// Serialized from borrowed fields: a page writes a thousand of these, and copying each
-    /// record's tags into a fresh JSON tree first doubled the cost of a page.
+    /// Serialized from borrowed fields: a page writes a thousand of these, and building a JSON
+    /// tree first would copy each record's tags and additional info once more.
     pub fn to_wire_string(&self) -> String {
         /// Fields in the order Azure writes them.
         #[derive(Serialize)]

@@ -50,9 +50,7 @@ WITH st AS (
     FROM j
     WHERE last AND (NOT stored_exists OR stored <> quantity)
     GROUP BY 1, 2, 3
-    ON CONFLICT (day, subscription, meter) DO UPDATE SET
-        quantity = usage_daily.quantity + excluded.quantity,
-        records = usage_daily.records + excluded.records
+    {add_to_daily}
 ), changed AS (
     UPDATE usage_records u
     SET quantity = j.quantity, usage_end = j.usage_end, reported_time = j.reported_time,
@@ -74,9 +72,7 @@ WITH st AS (
     INSERT INTO reported_spans (reported_hour, first_usage, last_usage)
     SELECT reported_time / 3600, MIN(usage_start), MAX(usage_start) FROM st
     GROUP BY reported_time / 3600
-    ON CONFLICT (reported_hour) DO UPDATE SET
-        first_usage = LEAST(reported_spans.first_usage, excluded.first_usage),
-        last_usage = GREATEST(reported_spans.last_usage, excluded.last_usage)
+    {widen_spans}
 )
 SELECT COUNT(*) FILTER (WHERE occurrence = 1 AND NOT stored_exists) AS accepted,
        COUNT(*) FILTER (WHERE CASE WHEN occurrence = 1 THEN stored_exists AND stored = quantity
@@ -109,8 +105,12 @@ const JUDGED_WITHOUT_REPEATS: &str =
 
 /// The chunk statement, with and without repeated keys.
 static WRITE_CHUNK: LazyLock<[String; 2]> = LazyLock::new(|| {
-    [JUDGED_WITHOUT_REPEATS, JUDGED_WITH_REPEATS]
-        .map(|judged| WRITE_CHUNK_TEMPLATE.replace("{judged}", judged))
+    [JUDGED_WITHOUT_REPEATS, JUDGED_WITH_REPEATS].map(|judged| {
+        WRITE_CHUNK_TEMPLATE
+            .replace("{judged}", judged)
+            .replace("{add_to_daily}", ADD_TO_DAILY)
+            .replace("{widen_spans}", WIDEN_SPANS)
+    })
 });
 
 /// Whether some key occurs more than once in `chunk`.
@@ -197,24 +197,34 @@ impl KeyedRow<'_> {
     }
 }
 
-/// Adds new records' sums and counts to the daily rollup.
-const ROLL_UP_NEW: &str = "
-INSERT INTO usage_daily (day, subscription, meter, quantity, records)
-SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::float8[], $5::bigint[])
-ON CONFLICT (day, subscription, meter) DO UPDATE SET
-    quantity = usage_daily.quantity + excluded.quantity,
-    records = usage_daily.records + excluded.records";
+/// How a batch's sums join the daily rollup, whichever path wrote the batch: added to what is
+/// stored, so the rollup always equals the rows it summarizes.
+const ADD_TO_DAILY: &str = "ON CONFLICT (day, subscription, meter) DO UPDATE SET
+        quantity = usage_daily.quantity + excluded.quantity,
+        records = usage_daily.records + excluded.records";
 
-/// Widens the reported-time spans to cover new records.
-const WIDEN_SPANS: &str = "
-INSERT INTO reported_spans (reported_hour, first_usage, last_usage)
-SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[])
-ON CONFLICT (reported_hour) DO UPDATE SET
-    first_usage = LEAST(reported_spans.first_usage, excluded.first_usage),
-    last_usage = GREATEST(reported_spans.last_usage, excluded.last_usage)";
+/// How a batch widens the reported-time spans, whichever path wrote the batch.
+const WIDEN_SPANS: &str = "ON CONFLICT (reported_hour) DO UPDATE SET
+        first_usage = LEAST(reported_spans.first_usage, excluded.first_usage),
+        last_usage = GREATEST(reported_spans.last_usage, excluded.last_usage)";
 
-/// PostgreSQL's unique-violation SQLSTATE.
-const UNIQUE_VIOLATION: &str = "23505";
+/// A copied chunk's sums and counts per day, subscription and meter, into the daily rollup.
+static ROLL_UP_COPIED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO usage_daily (day, subscription, meter, quantity, records)
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::float8[], $5::bigint[])
+         {ADD_TO_DAILY}"
+    )
+});
+
+/// A copied chunk's first and last usage start per reported hour, into the spans.
+static SPAN_COPIED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO reported_spans (reported_hour, first_usage, last_usage)
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[])
+         {WIDEN_SPANS}"
+    )
+});
 
 /// Writes `rows`, which repeat no key among themselves, by `COPY` if none of their keys is
 /// stored: the primary key refuses the COPY otherwise, a savepoint undoes it, and `false` tells
@@ -239,7 +249,7 @@ async fn copy_new_keys(tx: &mut PgConnection, rows: &[KeyedRow<'_>]) -> Result<b
                 .execute(&mut *tx)
                 .await?;
         }
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(UNIQUE_VIOLATION) => {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
             sqlx::query("ROLLBACK TO SAVEPOINT new_keys")
                 .execute(&mut *tx)
                 .await?;
@@ -262,12 +272,12 @@ async fn copy_new_keys(tx: &mut PgConnection, rows: &[KeyedRow<'_>]) -> Result<b
         span.0 = span.0.min(row.usage_start);
         span.1 = span.1.max(row.usage_start);
     }
-    // Sorted, so concurrent writers of the same rollup rows would take their locks in one order.
+    // In key order, so the rollup's and the spans' indexes are written in runs.
     let mut daily: Vec<_> = daily.into_iter().collect();
     daily.sort_unstable_by_key(|(key, _)| *key);
     let mut spans: Vec<_> = spans.into_iter().collect();
     spans.sort_unstable_by_key(|(hour, _)| *hour);
-    sqlx::query(ROLL_UP_NEW)
+    sqlx::query(&ROLL_UP_COPIED)
         .bind(daily.iter().map(|((d, _, _), _)| *d).collect::<Vec<_>>())
         .bind(daily.iter().map(|((_, s, _), _)| *s).collect::<Vec<_>>())
         .bind(daily.iter().map(|((_, _, m), _)| *m).collect::<Vec<_>>())
@@ -275,7 +285,7 @@ async fn copy_new_keys(tx: &mut PgConnection, rows: &[KeyedRow<'_>]) -> Result<b
         .bind(daily.iter().map(|(_, (_, n))| *n).collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?;
-    sqlx::query(WIDEN_SPANS)
+    sqlx::query(&SPAN_COPIED)
         .bind(spans.iter().map(|(h, _)| *h).collect::<Vec<_>>())
         .bind(
             spans
