@@ -1,11 +1,9 @@
 //! Exports of usage: CSV in the column order of Azure Stack Hub's `Usagesummary.ps1`, so sheets
 //! and scripts built for that report read Meterbook's unchanged.
 
-use serde_json::Value;
-
 use crate::meter::catalog;
 use crate::time::arm_time;
-use crate::usage::AggregateLine;
+use crate::usage::{AggregateLine, ObjectText};
 
 /// The columns of the usage CSV, in `Usagesummary.ps1` order.
 pub const USAGE_CSV_COLUMNS: [&str; 14] = [
@@ -67,8 +65,10 @@ pub fn usage_csv_fields(line: &AggregateLine) -> [String; 14] {
     let meter = catalog().describe(&line.meter_id);
     let instance = line.instance.clone().unwrap_or_default();
     let parts = ResourceParts::from_uri(&instance.resource_uri);
-    let json_or_empty = |o: Option<serde_json::Map<String, Value>>| {
-        o.map(|m| Value::Object(m).to_string()).unwrap_or_default()
+    let json_or_empty = |o: &Option<ObjectText>| {
+        o.as_ref()
+            .map(|t| t.as_str().to_owned())
+            .unwrap_or_default()
     };
     [
         arm_time(line.usage_start),
@@ -80,9 +80,9 @@ pub fn usage_csv_fields(line: &AggregateLine) -> [String; 14] {
         parts.resource_group,
         parts.resource_name,
         String::new(),
-        json_or_empty(instance.tags.clone()),
+        json_or_empty(&instance.tags),
         line.meter_id.clone(),
-        json_or_empty(instance.additional_info.clone()),
+        json_or_empty(&instance.additional_info),
         line.subscription_id.clone(),
         instance.resource_uri.clone(),
     ]
@@ -137,7 +137,7 @@ pub fn write_csv_record<S: AsRef<str>>(out: &mut String, fields: &[S]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::usage::{parse_any_time, InstanceData};
+    use crate::usage::{parse_any_time, LineInstance};
 
     #[test]
     fn fields_a_spreadsheet_would_run_are_defused() {
@@ -176,10 +176,10 @@ mod tests {
             usage_start: parse_any_time("2026-10-01T00:00:00Z").unwrap(),
             usage_end: parse_any_time("2026-10-01T01:00:00Z").unwrap(),
             quantity: 0.1 + 0.2,
-            instance: Some(InstanceData {
+            instance: Some(LineInstance {
                 resource_uri: "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm".into(),
                 location: "local".into(),
-                tags: serde_json::from_str(r#"{"Department":"Sales"}"#).unwrap(),
+                tags: ObjectText::parse(r#"{"Department":"Sales"}"#.into()),
                 additional_info: None,
             }),
         };

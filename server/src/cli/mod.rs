@@ -17,7 +17,7 @@ use meterbook_core::export::{usage_csv_fields, write_csv_record, USAGE_CSV_COLUM
 use meterbook_core::page::PAGE_SIZE;
 use meterbook_core::query::{UsageQuery, API_VERSION};
 use meterbook_core::rating::period::parse_time_zone;
-use meterbook_core::usage::{parse_batch, AggregateApi, UsageAggregate};
+use meterbook_core::usage::{parse_batch, AggregateApi, AggregateView};
 use meterbook_core::SubscriptionId;
 
 use crate::auth::sessions::SessionPolicy;
@@ -489,11 +489,11 @@ async fn print_usage(store: &dyn UsageStore, args: UsageArgs) -> anyhow::Result<
                     if !first {
                         out.write_all(b",")?;
                     }
-                    let aggregate = UsageAggregate::from_line(
+                    let aggregate = AggregateView {
                         line,
-                        AggregateApi::Tenant,
-                        &line.subscription_id,
-                    );
+                        api: AggregateApi::Tenant,
+                        path_subscription: &line.subscription_id,
+                    };
                     out.write_all(b"\n")?;
                     serde_json::to_writer(&mut out, &aggregate)?;
                 }

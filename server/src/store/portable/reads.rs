@@ -100,8 +100,7 @@ pub(crate) fn tagged_usage(
 pub(crate) fn json_text(
     map: &Option<serde_json::Map<String, serde_json::Value>>,
 ) -> Option<String> {
-    map.as_ref()
-        .map(|m| serde_json::Value::Object(m.clone()).to_string())
+    map.as_ref().and_then(|m| serde_json::to_string(m).ok())
 }
 
 /// Text the store wrote itself; anything unreadable is shown as "no tags" rather than failing a
@@ -110,6 +109,11 @@ pub(crate) fn json_object(
     text: Option<String>,
 ) -> Option<serde_json::Map<String, serde_json::Value>> {
     text.and_then(|t| serde_json::from_str(&t).ok())
+}
+
+/// Stored object text for a page, validated but not parsed (see [`json_object`]).
+pub(crate) fn object_text(text: Option<String>) -> Option<meterbook_core::usage::ObjectText> {
+    text.and_then(meterbook_core::usage::ObjectText::parse)
 }
 
 /// Implements the shared reads as inherent methods of `$store` (with a `pool` of `$db`):
@@ -123,11 +127,12 @@ macro_rules! usage_reads {
             use meterbook_core::explore::{TimeBasis, UsageFact};
             use meterbook_core::page::{Page, PageKey};
             use meterbook_core::time::{from_epoch, HOUR_SECONDS};
-            use meterbook_core::usage::{AggregateLine, InstanceData};
+            use meterbook_core::usage::{AggregateLine, LineInstance};
             use meterbook_core::SubscriptionId;
+            use futures::TryStreamExt;
             use sqlx::{QueryBuilder, Row};
 
-            use crate::store::portable::reads::{json_object, tag_map, INITIAL_WINDOW_SECONDS};
+            use crate::store::portable::reads::{object_text, tag_map, INITIAL_WINDOW_SECONDS};
             use crate::store::{AggregateRequest, StoreError};
 
             type Db = $db;
@@ -147,21 +152,64 @@ macro_rules! usage_reads {
                 sql.push(")");
             }
 
+            /// One row of `page_rows` as a line and its page key, read by position in the order
+            /// `page_rows` selects: looking each column up by name costs more than decoding it.
+            fn page_line(
+                row: &DbRow,
+                request: &AggregateRequest,
+                scan_end: i64,
+            ) -> Result<(AggregateLine, PageKey), sqlx::Error> {
+                let bucket: i64 = row.try_get(0)?;
+                let instance = match request.show_details {
+                    true => Some(LineInstance {
+                        resource_uri: row.try_get(6)?,
+                        location: row.try_get(8)?,
+                        tags: object_text(row.try_get(9)?),
+                        additional_info: object_text(row.try_get(10)?),
+                    }),
+                    false => None,
+                };
+                let g = request.granularity.seconds();
+                let line = AggregateLine {
+                    subscription_id: row.try_get(4)?,
+                    meter_id: row.try_get(5)?,
+                    usage_start: from_epoch(bucket),
+                    usage_end: from_epoch(bucket + g),
+                    quantity: row.try_get(7)?,
+                    instance,
+                };
+                let key = PageKey {
+                    bucket,
+                    subscription: row.try_get(1)?,
+                    meter: row.try_get(2)?,
+                    resource: row.try_get(3)?,
+                    scan_end,
+                };
+                Ok((line, key))
+            }
+
             impl $store {
                 pub(super) async fn read_aggregates(
                     &self,
                     request: &AggregateRequest,
                 ) -> Result<Page<AggregateLine>, StoreError> {
                     let g = request.granularity.seconds();
-                    let (start, scan_end) = match &request.after {
-                        Some(after) => (after.bucket, after.scan_end),
+                    // While every record starts on the hour, an hourly bucket is the usage start
+                    // itself: the page groups by the key's own columns and streams the key index.
+                    // The flag that says otherwise is read beside the page's first statement, on
+                    // another connection, so it costs no round trip of its own.
+                    let hourly = g == HOUR_SECONDS;
+                    let ((start, scan_end), off_hour) = match &request.after {
+                        Some(after) => ((after.bucket, after.scan_end), None),
                         // Every subscription's span: a tenant's lies within it.
-                        None => match self
-                            .reported_span(request.reported_start, request.reported_end)
-                            .await?
-                        {
-                            Some((first, last)) => (first.div_euclid(g) * g, last),
-                            None => {
+                        None => match futures::try_join!(
+                            self.reported_span(request.reported_start, request.reported_end),
+                            self.usage_off_hour()
+                        )? {
+                            (Some((first, last)), off_hour) => {
+                                ((first.div_euclid(g) * g, last), Some(off_hour))
+                            }
+                            (None, _) => {
                                 return Ok(Page {
                                     items: Vec::new(),
                                     next: None,
@@ -169,17 +217,28 @@ macro_rules! usage_reads {
                             }
                         },
                     };
-                    // While every record starts on the hour, an hourly bucket is the usage start
-                    // itself: the page groups by the key's own columns and streams the key index.
-                    let bucket_is_start = g == HOUR_SECONDS && !self.usage_off_hour().await?;
+                    let mut bucket_is_start = hourly && off_hour != Some(true);
                     // Scan a usage-time window after the cursor; widen it until it holds a full
                     // page or reaches the end. Pages therefore cost the same at any depth.
                     let mut width = g.max(INITIAL_WINDOW_SECONDS);
+                    let mut off_hour_read = off_hour.is_some() || !hourly;
                     let rows = loop {
                         let window_end = start.saturating_add(width);
-                        let rows = self
-                            .page_rows(request, bucket_is_start, start, window_end)
-                            .await?;
+                        let page =
+                            self.page_rows(request, bucket_is_start, start, window_end, scan_end);
+                        let rows = if off_hour_read {
+                            page.await?
+                        } else {
+                            off_hour_read = true;
+                            let (rows, off_hour) =
+                                futures::try_join!(page, self.usage_off_hour())?;
+                            if off_hour {
+                                // Read as if on the hour: read again, bucketed.
+                                bucket_is_start = false;
+                                continue;
+                            }
+                            rows
+                        };
                         if rows.len() > request.limit || window_end > scan_end {
                             break rows;
                         }
@@ -188,38 +247,13 @@ macro_rules! usage_reads {
                     let more = rows.len() > request.limit;
                     let mut items = Vec::with_capacity(rows.len().min(request.limit));
                     let mut last_key = None;
-                    for row in rows.into_iter().take(request.limit) {
-                        let bucket: i64 = row.try_get("bucket")?;
-                        let resource_uri: String = row.try_get("uri")?;
-                        let instance = request
-                            .show_details
-                            .then(|| -> Result<InstanceData, sqlx::Error> {
-                                Ok(InstanceData {
-                                    resource_uri,
-                                    location: row.try_get("location")?,
-                                    tags: json_object(row.try_get("tags")?),
-                                    additional_info: json_object(row.try_get("additional_info")?),
-                                })
-                            });
-                        items.push(AggregateLine {
-                            subscription_id: row.try_get("subscription_id")?,
-                            meter_id: row.try_get("meter_id")?,
-                            usage_start: from_epoch(bucket),
-                            usage_end: from_epoch(bucket + g),
-                            quantity: row.try_get("quantity")?,
-                            instance: instance.transpose()?,
-                        });
-                        last_key = Some(PageKey {
-                            bucket,
-                            subscription: row.try_get("subscription_key")?,
-                            meter: row.try_get("meter_key")?,
-                            resource: row.try_get("resource_key")?,
-                            scan_end,
-                        });
+                    for (line, key) in rows.into_iter().take(request.limit) {
+                        items.push(line);
+                        last_key = Some(key);
                     }
                     Ok(Page {
                         items,
-                        next: if more { last_key } else { None },
+                        next: last_key.filter(|_| more),
                     })
                 }
 
@@ -245,7 +279,8 @@ macro_rules! usage_reads {
                     bucket_is_start: bool,
                     window_start: i64,
                     window_end: i64,
-                ) -> Result<Vec<DbRow>, StoreError> {
+                    scan_end: i64,
+                ) -> Result<Vec<(AggregateLine, PageKey)>, StoreError> {
                     let g = request.granularity.seconds();
                     let bucket = if bucket_is_start {
                         "u.usage_start".to_owned()
@@ -262,6 +297,7 @@ macro_rules! usage_reads {
                         ("CAST(0 AS BIGINT)", "''", "")
                     };
                     // The names are functions of the numbers grouped by; MIN picks the one.
+                    // `page_line` reads these columns by position.
                     let mut sql = QueryBuilder::<Db>::new(format!(
                         "SELECT {bucket} AS bucket, u.subscription AS subscription_key, \
                          u.meter AS meter_key, {resource} AS resource_key, \
@@ -310,7 +346,14 @@ macro_rules! usage_reads {
                         " GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 LIMIT ",
                     )
                     .push_bind(request.limit as i64 + 1);
-                    Ok(sql.build().fetch_all(&self.pool).await?)
+                    // Rows are decoded as they arrive, while the database still produces the
+                    // rest of the page.
+                    let mut rows = sql.build().fetch(&self.pool);
+                    let mut lines = Vec::with_capacity(request.limit + 1);
+                    while let Some(row) = rows.try_next().await? {
+                        lines.push(page_line(&row, request, scan_end)?);
+                    }
+                    Ok(lines)
                 }
 
                 pub(super) async fn read_facts(

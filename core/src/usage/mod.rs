@@ -7,11 +7,14 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::ids::SubscriptionId;
 use crate::meter::canonical_meter_id;
-use crate::time::arm_time;
+
+mod wire;
+pub use wire::{AggregatePageView, AggregateView};
 
 /// Longest accepted resource URI; ARM's own limit is far below this.
 pub const MAX_RESOURCE_URI_LEN: usize = 2_048;
@@ -72,33 +75,122 @@ impl InstanceData {
     }
 
     /// The ARM wire form: a JSON *string* holding `{"Microsoft.Resources":{...}}`, as Azure sends it.
-    /// Serialized from borrowed fields: a page writes a thousand of these, and building a JSON
-    /// tree first would copy each record's tags and additional info once more.
     pub fn to_wire_string(&self) -> String {
-        /// Fields in the order Azure writes them.
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Resources<'a> {
-            resource_uri: &'a str,
-            location: &'a str,
-            tags: &'a Option<Map<String, Value>>,
-            additional_info: &'a Option<Map<String, Value>>,
+        wire_instance(
+            &self.resource_uri,
+            &self.location,
+            &self.tags,
+            &self.additional_info,
+        )
+    }
+}
+
+/// instanceData as a page serves it: tags and additionalInfo stay the JSON text the store kept,
+/// so a page of a thousand lines neither parses nor rewrites them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LineInstance {
+    /// Empty when the record has no instance.
+    pub resource_uri: String,
+    pub location: String,
+    pub tags: Option<ObjectText>,
+    pub additional_info: Option<ObjectText>,
+}
+
+impl LineInstance {
+    /// The ARM wire form, exactly as [`InstanceData::to_wire_string`] writes the same instance.
+    pub fn to_wire_string(&self) -> String {
+        wire_instance(
+            &self.resource_uri,
+            &self.location,
+            &self.tags,
+            &self.additional_info,
+        )
+    }
+}
+
+impl From<&InstanceData> for LineInstance {
+    fn from(instance: &InstanceData) -> Self {
+        Self {
+            resource_uri: instance.resource_uri.clone(),
+            location: instance.location.clone(),
+            tags: instance.tags.as_ref().map(ObjectText::from_map),
+            additional_info: instance.additional_info.as_ref().map(ObjectText::from_map),
         }
-        #[derive(Serialize)]
-        struct Wire<'a> {
-            #[serde(rename = "Microsoft.Resources")]
-            resources: Resources<'a>,
+    }
+}
+
+/// The one writer of instanceData's wire form, from borrowed fields (maps or stored text).
+fn wire_instance<T: Serialize>(
+    resource_uri: &str,
+    location: &str,
+    tags: &Option<T>,
+    additional_info: &Option<T>,
+) -> String {
+    /// Fields in the order Azure writes them.
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Resources<'a, T> {
+        resource_uri: &'a str,
+        location: &'a str,
+        tags: &'a Option<T>,
+        additional_info: &'a Option<T>,
+    }
+    #[derive(Serialize)]
+    struct Wire<'a, T> {
+        #[serde(rename = "Microsoft.Resources")]
+        resources: Resources<'a, T>,
+    }
+    let wire = Wire {
+        resources: Resources {
+            resource_uri,
+            location,
+            tags,
+            additional_info,
+        },
+    };
+    // Strings, maps of JSON values and validated JSON text always serialize.
+    serde_json::to_string(&wire).unwrap_or_default()
+}
+
+/// A JSON object kept as its text. Tags and additionalInfo are stored as text and served as
+/// text; only the few readers that look inside (explorer, chargeback) parse them.
+#[derive(Debug, Clone)]
+pub struct ObjectText(Box<RawValue>);
+
+impl ObjectText {
+    /// `None` unless `text` is exactly one JSON object: a stored value that cannot be read shows
+    /// as "no tags" rather than failing, or corrupting, the page that holds it.
+    pub fn parse(text: String) -> Option<Self> {
+        if !text.starts_with('{') {
+            return None;
         }
-        let wire = Wire {
-            resources: Resources {
-                resource_uri: &self.resource_uri,
-                location: &self.location,
-                tags: &self.tags,
-                additional_info: &self.additional_info,
-            },
-        };
-        // Serializing borrowed strings and maps cannot fail.
-        serde_json::to_string(&wire).unwrap_or_default()
+        RawValue::from_string(text).ok().map(Self)
+    }
+
+    pub fn from_map(map: &Map<String, Value>) -> Self {
+        Self(serde_json::value::to_raw_value(map).expect("a map of JSON values serializes"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The object's members (empty if the text were ever not an object).
+    pub fn to_map(&self) -> Map<String, Value> {
+        serde_json::from_str(self.as_str()).unwrap_or_default()
+    }
+}
+
+/// The same object, however its text is spaced or escaped.
+impl PartialEq for ObjectText {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str() || self.to_map() == other.to_map()
+    }
+}
+
+impl Serialize for ObjectText {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
     }
 }
 
@@ -323,7 +415,7 @@ impl AggregateApi {
         }
     }
 
-    fn provider_namespace(self) -> &'static str {
+    pub fn provider_namespace(self) -> &'static str {
         match self {
             Self::Tenant => "Microsoft.Commerce",
             Self::Provider => "Microsoft.Commerce.Admin",
@@ -340,7 +432,7 @@ pub struct AggregateLine {
     pub usage_end: DateTime<Utc>,
     pub quantity: f64,
     /// `None` for showDetails=false, where Azure omits instanceData.
-    pub instance: Option<InstanceData>,
+    pub instance: Option<LineInstance>,
 }
 
 /// Tags as name -> text: strings as they are, numbers and booleans as their JSON text.
@@ -364,7 +456,7 @@ impl AggregateLine {
             meter_id: self.meter_id,
             resource_uri: instance.resource_uri,
             location: instance.location,
-            tags: tags_as_text(instance.tags.unwrap_or_default()),
+            tags: tags_as_text(instance.tags.map(|t| t.to_map()).unwrap_or_default()),
             quantity: self.quantity,
         }
     }
@@ -375,10 +467,10 @@ impl AggregateLine {
         let p = &aggregate.properties;
         SubscriptionId::parse(&p.subscription_id).map_err(|e| format!("subscriptionId: {e}"))?;
         let instance = match &p.instance_data {
-            Some(raw) => Some(
-                InstanceData::from_value(Some(&Value::String(raw.clone())))
+            Some(raw) => Some(LineInstance::from(
+                &InstanceData::from_value(Some(&Value::String(raw.clone())))
                     .map_err(|e| format!("instanceData: {e}"))?,
-            ),
+            )),
             None => None,
         };
         Ok(Self {
@@ -417,26 +509,18 @@ pub struct UsageAggregateProperties {
 }
 
 impl UsageAggregate {
-    /// Puts a line in ARM's shape. `path_subscription` is the subscription in the request path
-    /// (the provider's own for the provider API), which Azure uses in `id`.
+    /// A line in ARM's shape, typed: what a page writes for it (see [`AggregateView`]).
+    /// `path_subscription` is the subscription in the request path (the provider's own for the
+    /// provider API), which Azure uses in `id`.
     pub fn from_line(line: &AggregateLine, api: AggregateApi, path_subscription: &str) -> Self {
-        let name = format!("{}-{}", line.subscription_id, line.meter_id);
-        Self {
-            id: format!(
-                "/subscriptions/{path_subscription}/providers/{}/UsageAggregate/{name}",
-                api.provider_namespace()
-            ),
-            name,
-            kind: api.resource_type().to_owned(),
-            properties: UsageAggregateProperties {
-                subscription_id: line.subscription_id.clone(),
-                usage_start_time: arm_time(line.usage_start),
-                usage_end_time: arm_time(line.usage_end),
-                instance_data: line.instance.as_ref().map(InstanceData::to_wire_string),
-                quantity: line.quantity,
-                meter_id: line.meter_id.clone(),
-            },
-        }
+        let view = AggregateView {
+            line,
+            api,
+            path_subscription,
+        };
+        serde_json::to_value(&view)
+            .and_then(serde_json::from_value)
+            .expect("a served aggregate reads back as one")
     }
 }
 
@@ -613,7 +697,7 @@ mod tests {
             usage_start: parse_any_time("2026-10-01T00:00:00Z").unwrap(),
             usage_end: parse_any_time("2026-10-02T00:00:00Z").unwrap(),
             quantity: 24.0,
-            instance: Some(InstanceData {
+            instance: Some(LineInstance {
                 resource_uri: "/r".into(),
                 location: "local".into(),
                 tags: None,
@@ -636,14 +720,18 @@ mod tests {
         let mut tags = Map::new();
         tags.insert("Department".into(), json!("Finance"));
         let tagged = InstanceData {
+            resource_uri: "/r".into(),
+            location: "local".into(),
             tags: Some(tags),
-            ..line.instance.clone().unwrap()
+            additional_info: None,
         };
+        let wire = r#"{"Microsoft.Resources":{"resourceUri":"/r","location":"local","tags":{"Department":"Finance"},"additionalInfo":null}}"#;
         assert_eq!(
             tagged.to_wire_string(),
-            r#"{"Microsoft.Resources":{"resourceUri":"/r","location":"local","tags":{"Department":"Finance"},"additionalInfo":null}}"#,
+            wire,
             "Azure's field order, compact"
         );
+        assert_eq!(LineInstance::from(&tagged).to_wire_string(), wire);
         let without = AggregateLine {
             instance: None,
             ..line
@@ -666,11 +754,11 @@ mod tests {
             usage_start: parse_any_time("2026-10-01T00:00:00Z").unwrap(),
             usage_end: parse_any_time("2026-10-02T00:00:00Z").unwrap(),
             quantity: 24.5,
-            instance: Some(InstanceData {
+            instance: Some(LineInstance {
                 resource_uri: "/subscriptions/x/resourceGroups/rg/providers/p/vm1".into(),
                 location: "local".into(),
-                tags: Some(json!({"Department": "Sales"}).as_object().unwrap().clone()),
-                additional_info: Some(json!({"ServiceType": "A1"}).as_object().unwrap().clone()),
+                tags: ObjectText::parse(r#"{"Department":"Sales"}"#.into()),
+                additional_info: ObjectText::parse(r#"{"ServiceType":"A1"}"#.into()),
             }),
         };
         for api in [AggregateApi::Tenant, AggregateApi::Provider] {
@@ -682,5 +770,71 @@ mod tests {
         let mut broken = UsageAggregate::from_line(&line, AggregateApi::Tenant, SUB);
         broken.properties.usage_start_time = "yesterday".into();
         assert!(AggregateLine::from_aggregate(&broken).is_err());
+    }
+
+    #[test]
+    fn object_text_holds_only_one_json_object() {
+        for text in ["", "null", "[1]", "\"{}\"", "{", "{} {}", "{\"a\":}"] {
+            assert!(ObjectText::parse(text.into()).is_none(), "{text}");
+        }
+        let tags = ObjectText::parse(r#"{"b":1,"a":"x"}"#.into()).unwrap();
+        assert_eq!(tags.as_str(), r#"{"b":1,"a":"x"}"#, "kept as it was stored");
+        assert_eq!(Value::Object(tags.to_map()), json!({"b": 1, "a": "x"}));
+        assert_eq!(ObjectText::from_map(&tags.to_map()), tags);
+    }
+
+    #[test]
+    fn a_page_is_written_in_arm_shape_and_reads_back() {
+        let line = |meter: &str, instance: Option<LineInstance>| AggregateLine {
+            subscription_id: SUB.into(),
+            meter_id: meter.into(),
+            usage_start: parse_any_time("2026-10-01T05:00:00Z").unwrap(),
+            usage_end: parse_any_time("2026-10-01T06:00:00Z").unwrap(),
+            quantity: 0.1 + 0.2,
+            instance,
+        };
+        let lines = [
+            line(
+                "m1",
+                Some(LineInstance {
+                    resource_uri: "/r/\"quoted\"".into(),
+                    location: "local".into(),
+                    tags: ObjectText::parse(r#"{"Team":"Ops \u00e9"}"#.into()),
+                    additional_info: None,
+                }),
+            ),
+            line("m2", None),
+        ];
+        let page = AggregatePageView {
+            lines: &lines,
+            api: AggregateApi::Provider,
+            path_subscription: "provider",
+            next_link: Some("https://x/next?a=1&b=\"2\""),
+        };
+        let written = serde_json::to_string(&page).unwrap();
+        let expected = concat!(
+            r#"{"value":[{"id":"/subscriptions/provider/providers/Microsoft.Commerce.Admin/UsageAggregate/"#,
+            "0f0a4a7b-1c2d-4e5f-8a9b-0c1d2e3f4a5b-m1",
+            r#"","name":"0f0a4a7b-1c2d-4e5f-8a9b-0c1d2e3f4a5b-m1","type":"Microsoft.Commerce.Admin/UsageAggregate","#,
+            r#""properties":{"subscriptionId":"0f0a4a7b-1c2d-4e5f-8a9b-0c1d2e3f4a5b","usageStartTime":"2026-10-01T05:00:00+00:00","#,
+            r#""usageEndTime":"2026-10-01T06:00:00+00:00","instanceData":"{\"Microsoft.Resources\":{\"resourceUri\":\"/r/\\\"quoted\\\"\",\"location\":\"local\",\"tags\":{\"Team\":\"Ops \\u00e9\"},\"additionalInfo\":null}}","#,
+            r#""quantity":0.30000000000000004,"meterId":"m1"}},"#,
+            r#"{"id":"/subscriptions/provider/providers/Microsoft.Commerce.Admin/UsageAggregate/0f0a4a7b-1c2d-4e5f-8a9b-0c1d2e3f4a5b-m2","#,
+            r#""name":"0f0a4a7b-1c2d-4e5f-8a9b-0c1d2e3f4a5b-m2","type":"Microsoft.Commerce.Admin/UsageAggregate","#,
+            r#""properties":{"subscriptionId":"0f0a4a7b-1c2d-4e5f-8a9b-0c1d2e3f4a5b","usageStartTime":"2026-10-01T05:00:00+00:00","#,
+            r#""usageEndTime":"2026-10-01T06:00:00+00:00","quantity":0.30000000000000004,"meterId":"m2"}}],"#,
+            r#""nextLink":"https://x/next?a=1&b=\"2\""}"#,
+        );
+        assert_eq!(written, expected);
+        let read: UsageAggregatePage = serde_json::from_str(&written).unwrap();
+        assert_eq!(read.next_link.as_deref(), page.next_link);
+        for (aggregate, line) in read.value.iter().zip(&lines) {
+            assert_eq!(&AggregateLine::from_aggregate(aggregate).unwrap(), line);
+        }
+        let last = AggregatePageView {
+            next_link: None,
+            ..page
+        };
+        assert!(!serde_json::to_string(&last).unwrap().contains("nextLink"));
     }
 }
