@@ -18,15 +18,13 @@ impl std::fmt::Display for ArmTime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let t = self.0;
         // Four-digit years and whole seconds; anything else (never stored) as chrono writes it.
-        let Ok(year) = u32::try_from(t.year()) else {
-            return f.write_str(&t.to_rfc3339_opts(SecondsFormat::Secs, false));
-        };
-        if year > 9999 || t.nanosecond() >= 1_000_000_000 {
+        let year = t.year();
+        if !(0..=9999).contains(&year) || t.nanosecond() >= 1_000_000_000 {
             return f.write_str(&t.to_rfc3339_opts(SecondsFormat::Secs, false));
         }
         let mut text = *b"0000-00-00T00:00:00+00:00";
         for (range, value) in [
-            (0..4, year),
+            (0..4, year.unsigned_abs()),
             (5..7, t.month()),
             (8..10, t.day()),
             (11..13, t.hour()),

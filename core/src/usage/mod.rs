@@ -508,22 +508,6 @@ pub struct UsageAggregateProperties {
     pub meter_id: String,
 }
 
-impl UsageAggregate {
-    /// A line in ARM's shape, typed: what a page writes for it (see [`AggregateView`]).
-    /// `path_subscription` is the subscription in the request path (the provider's own for the
-    /// provider API), which Azure uses in `id`.
-    pub fn from_line(line: &AggregateLine, api: AggregateApi, path_subscription: &str) -> Self {
-        let view = AggregateView {
-            line,
-            api,
-            path_subscription,
-        };
-        serde_json::to_value(&view)
-            .and_then(serde_json::from_value)
-            .expect("a served aggregate reads back as one")
-    }
-}
-
 /// A page of the ARM usage API.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -539,6 +523,16 @@ mod tests {
     use serde_json::json;
 
     const SUB: &str = "0f0a4a7b-1c2d-4e5f-8a9b-0c1d2e3f4a5b";
+
+    /// A line as a page serves it, read back into ARM's typed shape.
+    fn served(line: &AggregateLine, api: AggregateApi, path_subscription: &str) -> UsageAggregate {
+        let view = AggregateView {
+            line,
+            api,
+            path_subscription,
+        };
+        serde_json::from_value(serde_json::to_value(&view).unwrap()).unwrap()
+    }
 
     fn base(instance: Value) -> Value {
         json!({
@@ -704,7 +698,7 @@ mod tests {
                 additional_info: None,
             }),
         };
-        let aggregate = UsageAggregate::from_line(&line, AggregateApi::Tenant, SUB);
+        let aggregate = served(&line, AggregateApi::Tenant, SUB);
         let json = serde_json::to_value(&aggregate).unwrap();
         assert_eq!(json["type"], "Microsoft.Commerce/UsageAggregate");
         assert_eq!(
@@ -736,12 +730,7 @@ mod tests {
             instance: None,
             ..line
         };
-        let json = serde_json::to_value(UsageAggregate::from_line(
-            &without,
-            AggregateApi::Provider,
-            SUB,
-        ))
-        .unwrap();
+        let json = serde_json::to_value(served(&without, AggregateApi::Provider, SUB)).unwrap();
         assert!(json["properties"].get("instanceData").is_none());
         assert_eq!(json["type"], "Microsoft.Commerce.Admin/UsageAggregate");
     }
@@ -762,12 +751,12 @@ mod tests {
             }),
         };
         for api in [AggregateApi::Tenant, AggregateApi::Provider] {
-            let served = UsageAggregate::from_line(&line, api, SUB);
-            let read = AggregateLine::from_aggregate(&served).unwrap();
+            let aggregate = served(&line, api, SUB);
+            let read = AggregateLine::from_aggregate(&aggregate).unwrap();
             assert_eq!(read, line);
-            assert_eq!(UsageAggregate::from_line(&read, api, SUB), served);
+            assert_eq!(served(&read, api, SUB), aggregate);
         }
-        let mut broken = UsageAggregate::from_line(&line, AggregateApi::Tenant, SUB);
+        let mut broken = served(&line, AggregateApi::Tenant, SUB);
         broken.properties.usage_start_time = "yesterday".into();
         assert!(AggregateLine::from_aggregate(&broken).is_err());
     }

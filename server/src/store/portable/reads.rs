@@ -218,26 +218,27 @@ macro_rules! usage_reads {
                         },
                     };
                     let mut bucket_is_start = hourly && off_hour != Some(true);
+                    let mut flag_unread = hourly && off_hour.is_none();
                     // Scan a usage-time window after the cursor; widen it until it holds a full
                     // page or reaches the end. Pages therefore cost the same at any depth.
                     let mut width = g.max(INITIAL_WINDOW_SECONDS);
-                    let mut off_hour_read = off_hour.is_some() || !hourly;
                     let rows = loop {
                         let window_end = start.saturating_add(width);
                         let page =
                             self.page_rows(request, bucket_is_start, start, window_end, scan_end);
-                        let rows = if off_hour_read {
-                            page.await?
-                        } else {
-                            off_hour_read = true;
+                        let rows = if flag_unread {
+                            flag_unread = false;
                             let (rows, off_hour) =
                                 futures::try_join!(page, self.usage_off_hour())?;
                             if off_hour {
-                                // Read as if on the hour: read again, bucketed.
+                                // Read as if all usage were on the hour, which it is not: read
+                                // the window again, bucketed.
                                 bucket_is_start = false;
                                 continue;
                             }
                             rows
+                        } else {
+                            page.await?
                         };
                         if rows.len() > request.limit || window_end > scan_end {
                             break rows;
