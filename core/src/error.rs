@@ -19,6 +19,8 @@ pub enum ArmCode {
     UnsupportedMediaType,
     /// The request conflicts with the resource's state (a closed billing period).
     Conflict,
+    /// A statement's amounts cannot be represented (they leave the exact decimal range).
+    AmountOutOfRange,
     NotFound,
     ServiceUnavailable,
     /// The upstream Azure Stack Hub failed or refused Meterbook's own credential.
@@ -43,6 +45,7 @@ impl ArmCode {
             Self::RequestTooLarge => "RequestTooLarge",
             Self::UnsupportedMediaType => "UnsupportedMediaType",
             Self::Conflict => "Conflict",
+            Self::AmountOutOfRange => "AmountOutOfRange",
             Self::NotFound => "NotFound",
             Self::ServiceUnavailable => "ServiceUnavailable",
             Self::UpstreamFailed => "UpstreamFailed",
@@ -66,6 +69,7 @@ impl ArmCode {
             Self::RequestTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::Conflict => 409,
+            Self::AmountOutOfRange => 422,
             Self::ServiceUnavailable => 503,
             Self::UpstreamFailed => 502,
             Self::InternalServerError => 500,

@@ -99,15 +99,35 @@ pub fn format_quantity(q: f64) -> String {
     }
 }
 
-/// Whether a spreadsheet would read a text field as a formula (`=`, `+`, `@`, or `-` before
-/// something other than a digit): such fields get a leading `'`, so opening an export cannot run
-/// anything a tenant put in a resource name or tag.
+/// Whether a spreadsheet would read a text field as a formula: anything starting with `=`, `+`,
+/// `-`, `@`, tab or CR that is not a plain number (`-2+3+cmd|...` is a formula, `-5` is not). Such
+/// fields get a leading `'`, so opening an export cannot run anything a tenant put in a resource
+/// name or tag.
 fn looks_like_formula(f: &str) -> bool {
-    let mut chars = f.chars();
-    match chars.next() {
-        Some('=' | '+' | '@' | '\t' | '\r') => true,
-        Some('-') => !chars.next().is_some_and(|c| c.is_ascii_digit()),
-        _ => false,
+    f.starts_with(['=', '+', '-', '@', '\t', '\r']) && !is_plain_number(f)
+}
+
+/// `-12`, `3.5`, `-0.25`, `1e-7`: an optional minus, digits with an optional fraction, an optional
+/// exponent, and nothing else.
+fn is_plain_number(f: &str) -> bool {
+    fn digits(s: &str) -> (usize, &str) {
+        let n = s.bytes().take_while(u8::is_ascii_digit).count();
+        (n, &s[n..])
+    }
+    let (whole, rest) = digits(f.strip_prefix('-').unwrap_or(f));
+    let (fraction, rest) = match rest.strip_prefix('.') {
+        Some(r) => digits(r),
+        None => (0, rest),
+    };
+    if whole + fraction == 0 {
+        return false;
+    }
+    match rest.strip_prefix(['e', 'E']) {
+        None => rest.is_empty(),
+        Some(exp) => {
+            let (n, rest) = digits(exp.strip_prefix(['-', '+']).unwrap_or(exp));
+            n > 0 && rest.is_empty()
+        }
     }
 }
 
@@ -149,6 +169,15 @@ mod tests {
         assert_eq!(
             out,
             "\"'=HYPERLINK(\"\"x\"\")\",'+1,'@SUM,'-x,-5,vm-1,1.5\r\n"
+        );
+        let mut out = String::new();
+        write_csv_record(
+            &mut out,
+            &["-2+3+cmd|' /C calc'!A0", "-1.5e-3", "-1.", "-.5", "-1e", "\tx", "-"],
+        );
+        assert_eq!(
+            out,
+            "'-2+3+cmd|' /C calc'!A0,-1.5e-3,-1.,-.5,'-1e,'\tx,'-\r\n"
         );
     }
 

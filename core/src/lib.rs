@@ -17,6 +17,7 @@ pub mod page;
 pub mod query;
 pub mod rating;
 pub mod rng;
+pub mod sign_in;
 pub mod time;
 pub mod usage;
 pub mod webhook;

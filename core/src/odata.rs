@@ -7,7 +7,7 @@
 //! - `UsageAggregates`: usage per subscription, meter and UTC day of usage time.
 //! - `ChargebackLines`: the lines of a billing period's statement by subscription.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::SubscriptionId;
@@ -193,12 +193,13 @@ fn quoted(value: &str) -> Option<String> {
     Some(inner.replace("''", "'"))
 }
 
-/// A date (midnight UTC, and whether it was a whole day) or an RFC 3339 time.
+/// A date (midnight UTC, and whether it was a whole day) or an RFC 3339 time, held to the years
+/// every outside time is.
 fn parse_time(value: &str) -> Option<(DateTime<Utc>, bool)> {
-    if let Ok(day) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+    if let Ok(day) = crate::time::parse_date_input(value) {
         return Some((day.and_time(chrono::NaiveTime::MIN).and_utc(), true));
     }
-    DateTime::parse_from_rfc3339(value)
+    crate::time::parse_time_input(value)
         .ok()
         .map(|t| (t.to_utc(), false))
 }

@@ -22,7 +22,7 @@ pub enum Granularity {
 impl Granularity {
     /// Case-insensitive, as Azure accepts it.
     pub fn parse(raw: &str) -> Result<Self, ArmError> {
-        match raw.trim().to_ascii_lowercase().as_str() {
+        match raw.trim_matches(' ').to_ascii_lowercase().as_str() {
             "daily" => Ok(Self::Daily),
             "hourly" => Ok(Self::Hourly),
             _ => Err(ArmError::new(
@@ -63,17 +63,19 @@ pub struct UsageQuery {
 /// Query-string parameters in order, as decoded from the URL.
 pub type Params = [(String, String)];
 
+/// A parameter's value with surrounding spaces removed (and nothing else: a CR, LF or other
+/// control character makes a value invalid rather than being trimmed away).
 fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
     params
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+        .map(|(_, v)| v.trim_matches(' '))
 }
 
 impl UsageQuery {
     /// Parses and validates the query string of a usage request, against the current time `now`.
     pub fn parse(params: &Params, now: DateTime<Utc>) -> Result<Self, ArmError> {
-        match param(params, "api-version").map(str::trim) {
+        match param(params, "api-version") {
             None | Some("") => {
                 return Err(ArmError::new(
                     ArmCode::NoApiVersion,
@@ -91,7 +93,7 @@ impl UsageQuery {
         }
         let granularity = match param(params, "aggregationGranularity") {
             None => Granularity::Daily,
-            Some(raw) if raw.trim().is_empty() => Granularity::Daily,
+            Some("") => Granularity::Daily,
             Some(raw) => Granularity::parse(raw)?,
         };
         let reported_start = parse_query_time(params, "reportedStartTime", granularity)?;
@@ -110,7 +112,7 @@ impl UsageQuery {
                 ),
             ));
         }
-        let show_details = match param(params, "showDetails").map(str::trim) {
+        let show_details = match param(params, "showDetails") {
             None | Some("") => true,
             Some(v) if v.eq_ignore_ascii_case("true") => true,
             Some(v) if v.eq_ignore_ascii_case("false") => false,
@@ -120,7 +122,7 @@ impl UsageQuery {
                 )))
             }
         };
-        let subscriber = match param(params, "subscriberId").map(str::trim) {
+        let subscriber = match param(params, "subscriberId") {
             None | Some("") => None,
             Some(raw) => Some(SubscriptionId::parse(raw).map_err(|e| {
                 ArmError::new(
@@ -130,7 +132,6 @@ impl UsageQuery {
             })?),
         };
         let continuation_token = param(params, "continuationToken")
-            .map(str::trim)
             .filter(|t| !t.is_empty())
             .map(str::to_owned);
         Ok(Self {
@@ -152,7 +153,6 @@ fn parse_query_time(
     granularity: Granularity,
 ) -> Result<DateTime<Utc>, ArmError> {
     let raw = param(params, name)
-        .map(str::trim)
         .filter(|v| !v.is_empty())
         .ok_or_else(|| {
             ArmError::invalid(format!(
@@ -164,11 +164,8 @@ fn parse_query_time(
         Some(head) => format!("{head}+00:00"),
         None => raw.to_owned(),
     };
-    let parsed = DateTime::parse_from_rfc3339(&repaired).map_err(|_| {
-        ArmError::invalid(format!(
-            "{name} '{raw}' is not an RFC 3339 time such as 2026-10-01T00:00:00Z"
-        ))
-    })?;
+    let parsed = crate::time::parse_time_input(&repaired)
+        .map_err(|e| ArmError::invalid(format!("{name}: {e}")))?;
     if parsed.offset().local_minus_utc() != 0 {
         return Err(ArmError::invalid(format!(
             "{name} '{raw}' must be in UTC (Z or +00:00)"
@@ -337,5 +334,26 @@ mod tests {
             ("reportedEndTime", "2026-11-26T13:00:00Z"),
         ]);
         assert_eq!(code_of(&late), ArmCode::RequestEndTimeIsInFuture);
+    }
+
+    #[test]
+    fn times_and_versions_with_hidden_characters_or_extra_digits_are_refused() {
+        for (name, value) in [
+            ("reportedStartTime", "2026-11-01T00:00:00.0000000001Z"),
+            ("reportedStartTime", "2026-11-01T00:00:00.000000001Z"),
+            ("reportedStartTime", "2026-11-01T00:00:00\u{2212}00:00"),
+            ("reportedStartTime", "2026-11-01T00:00:00Z\r\n"),
+            ("reportedStartTime", "0001-01-01T00:00:00Z"),
+            ("api-version", "2015-06-01-preview\r\n"),
+            ("aggregationGranularity", "Daily\n"),
+        ] {
+            let pairs = with(&[(name, value)]);
+            assert!(
+                UsageQuery::parse(&params(&pairs), now()).is_err(),
+                "{name}={value:?}"
+            );
+        }
+        let spaced = with(&[("reportedStartTime", " 2026-10-01T00:00:00.0000000Z ")]);
+        assert!(UsageQuery::parse(&params(&spaced), now()).is_ok());
     }
 }

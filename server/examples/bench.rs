@@ -97,6 +97,9 @@ async fn main() {
             secret: None,
             time_zone: meterbook_core::rating::period::Tz::UTC,
             webhooks: meterbook_server::webhooks::DeliveryPolicy::default(),
+            ingest_window: Default::default(),
+            webhook_targets: Default::default(),
+            timeouts: Default::default(),
         },
         proxy_store.clone(),
     )

@@ -8,12 +8,15 @@ pub mod chargeback;
 pub mod cli;
 pub mod demo;
 pub mod explore;
+pub mod limits;
 pub mod people;
 pub mod portal;
 pub mod render;
+pub mod serve;
 pub mod source;
 pub mod state;
 pub mod store;
+pub mod webhook_targets;
 pub mod webhooks;
 pub mod widget;
 
@@ -37,6 +40,7 @@ use meterbook_app::portal_data::SharedPortalData;
 use meterbook_app::{shell, App};
 use meterbook_core::page::TokenSigner;
 use meterbook_core::rating::period::Tz;
+use meterbook_core::usage::IngestWindow;
 use meterbook_core::SubscriptionId;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -45,6 +49,7 @@ use crate::auth::sessions::SessionPolicy;
 use crate::source::{StoreSource, UpstreamConfig, UpstreamSource, UsageSource};
 use crate::state::AppState;
 use crate::store::Store;
+use crate::webhook_targets::TargetPolicy;
 
 /// The provider subscription when none is configured: Azure Stack Hub's default provider
 /// subscription is the all-zero GUID in development kits.
@@ -72,6 +77,32 @@ pub struct ServerConfig {
     pub time_zone: Tz,
     /// How statements are pushed to webhooks and retried.
     pub webhooks: webhooks::DeliveryPolicy,
+    /// The usage times ingest accepts.
+    pub ingest_window: IngestWindow,
+    /// The internal hosts and ranges webhooks may deliver to.
+    pub webhook_targets: TargetPolicy,
+    /// How long slow clients may take to send headers and bodies.
+    pub timeouts: serve::Timeouts,
+}
+
+/// The base of absolute links: the public URL, else the address this server listens on (an
+/// unspecified address such as 0.0.0.0 is named by loopback, with a warning to set the URL).
+fn public_base(public_url: Option<&str>, local: SocketAddr) -> String {
+    if let Some(url) = public_url {
+        return url.trim_end_matches('/').to_owned();
+    }
+    let mut addr = local;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr.ip() {
+            std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+        tracing::warn!(
+            "listening on {local} without --public-url: links in API answers (nextLink) name \
+             http://{addr}; set --public-url to the address clients use"
+        );
+    }
+    format!("http://{addr}")
 }
 
 /// A server bound to its port, ready to run: tests bind port 0 and read the port back.
@@ -79,6 +110,7 @@ pub struct Application {
     listener: tokio::net::TcpListener,
     router: Router,
     sender: webhooks::Sender,
+    header_read_timeout: std::time::Duration,
 }
 
 impl Application {
@@ -102,7 +134,13 @@ impl Application {
             }),
         };
         let webhook_wake = Arc::new(tokio::sync::Notify::new());
-        let sender = webhooks::Sender::new(store.clone(), config.webhooks, webhook_wake.clone())?;
+        let webhook_targets = Arc::new(config.webhook_targets.clone());
+        let sender = webhooks::Sender::new(
+            store.clone(),
+            config.webhooks,
+            webhook_targets.clone(),
+            webhook_wake.clone(),
+        )?;
         let mut sessions = config.sessions;
         sessions.secure_cookie |= config
             .public_url
@@ -115,10 +153,13 @@ impl Application {
             signer: Arc::new(TokenSigner::new(&secret)),
             provider_subscription: config.provider_subscription.clone(),
             public_url: config.public_url.clone(),
+            public_base: public_base(config.public_url.as_deref(), listener.local_addr()?),
             trust_forwarded_for: config.trust_forwarded_for,
             widget_frame_ancestors: widget::frame_ancestors(&config.widget_origins),
             sessions,
             time_zone: config.time_zone,
+            ingest_window: config.ingest_window,
+            webhook_targets,
             webhook_wake,
             leptos_options: leptos_options.clone(),
         };
@@ -184,6 +225,10 @@ impl Application {
                 header::REFERRER_POLICY,
                 HeaderValue::from_static("same-origin"),
             ))
+            .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+                config.timeouts.body_idle,
+            ))
+            .layer(axum::middleware::from_fn(limits::refuse_declared_oversize))
             .layer(
                 TraceLayer::new_for_http()
                     .make_span_with(request_span)
@@ -194,6 +239,7 @@ impl Application {
             listener,
             router,
             sender,
+            header_read_timeout: config.timeouts.header_read,
         })
     }
 
@@ -212,11 +258,12 @@ impl Application {
             .map_request(api::normalize_arm_path::<Body>)
             .service(self.router);
         let app = Router::new().fallback_service(normalized);
-        let served = axum::serve(
+        let served = serve::serve(
             self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
+            app,
+            self.header_read_timeout,
+            shutdown_signal(),
         )
-        .with_graceful_shutdown(shutdown_signal())
         .await;
         // The sender's attempts under way end within their timeout; one cut short is retried by
         // a server that runs on, once its claim runs out.

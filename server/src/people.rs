@@ -41,20 +41,10 @@ fn refused(message: impl Into<String>) -> PeopleError {
     PeopleError::Refused(message.into())
 }
 
-/// Usernames: 1 to 64 letters, digits, and `.`, `_`, `-`, `@`.
+/// Usernames: 1 to 64 letters, digits, and `.`, `_`, `-`, `@`
+/// ([`meterbook_core::sign_in::check_username`]).
 pub fn check_username(username: &str) -> Result<(), PeopleError> {
-    let ok = !username.is_empty()
-        && username.len() <= 64
-        && username
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
-    if ok {
-        Ok(())
-    } else {
-        Err(refused(format!(
-            "usernames are 1 to 64 letters, digits, '.', '_', '-' or '@'; got '{username}'"
-        )))
-    }
+    meterbook_core::sign_in::check_username(username).map_err(refused)
 }
 
 /// Subscription IDs separated by commas, spaces or new lines.
@@ -139,13 +129,25 @@ pub async fn set_disabled(
     record(store, actor, action, &user.username, "").await
 }
 
-/// Sets a new password; the person's sessions end.
+/// What a password reset does to the person's API tokens: the actor chooses, and the audit entry
+/// records the choice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokensOnReset {
+    /// Revoke every token they created (the default: a reset often follows a compromise).
+    Revoke,
+    /// Leave them live (a forgotten password, scripts that must keep running).
+    Keep,
+}
+
+/// Sets a new password; the person's sessions end, and their tokens are revoked or kept as the
+/// actor chose. Returns how many tokens were revoked.
 pub async fn set_password(
     store: &dyn Store,
     actor: Actor<'_>,
     user: &UserInfo,
     password: &str,
-) -> Result<(), PeopleError> {
+    tokens: TokensOnReset,
+) -> Result<u64, PeopleError> {
     if actor.name == format!("user:{}", user.username) {
         // Their sessions would end with the new password shown once: one missed glance would
         // lock them out.
@@ -154,8 +156,26 @@ pub async fn set_password(
         ));
     }
     let hash = hash_password(password).await?;
-    store.set_password(user.id, &hash).await?;
-    record(store, actor, "password_changed", &user.username, "").await
+    let revoke_at = (tokens == TokensOnReset::Revoke).then(Utc::now);
+    let revoked = store
+        .set_password(user.id, &hash, revoke_at)
+        .await?
+        .ok_or_else(|| refused(format!("there is no user '{}'", user.username)))?;
+    let detail = match tokens {
+        TokensOnReset::Revoke => format!("sessions ended; tokens revoked: {revoked}"),
+        TokensOnReset::Keep => "sessions ended; tokens kept".to_owned(),
+    };
+    record(store, actor, "password_changed", &user.username, &detail).await?;
+    Ok(revoked)
+}
+
+/// How a reset's outcome for tokens reads after "their sessions ended" (portal and CLI alike).
+pub fn reset_tokens_said(tokens: TokensOnReset, revoked: u64) -> String {
+    match (tokens, revoked) {
+        (TokensOnReset::Keep, _) => " and their API tokens were kept".to_owned(),
+        (TokensOnReset::Revoke, 1) => " and their 1 API token was revoked".to_owned(),
+        (TokensOnReset::Revoke, n) => format!(" and their {n} API tokens were revoked"),
+    }
 }
 
 /// Grants (or revokes) subscriptions to a tenant user; effective at their next request.

@@ -6,11 +6,13 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use meterbook_core::page::TokenSigner;
 use meterbook_core::rating::period::Tz;
+use meterbook_core::usage::IngestWindow;
 use meterbook_core::SubscriptionId;
 
 use crate::auth::sessions::SessionPolicy;
 use crate::source::UsageSource;
 use crate::store::Store;
+use crate::webhook_targets::TargetPolicy;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -24,17 +26,24 @@ pub struct AppState {
     pub signer: Arc<TokenSigner>,
     /// The provider (operator) subscription of the provider API's path.
     pub provider_subscription: SubscriptionId,
-    /// Absolute base URL clients reach this server at (for `nextLink`, cookies and CSRF checks);
-    /// when unset, the request's Host header is used.
+    /// The configured public URL (cookies' `Secure`, CSRF checks); when unset, requests are
+    /// checked against their own Host header.
     pub public_url: Option<String>,
+    /// The base of absolute links (`nextLink`, OData's context): the public URL, else the
+    /// listening address. Never taken from a request.
+    pub public_base: String,
     /// Behind a reverse proxy: the client address is the last `X-Forwarded-For` entry.
     pub trust_forwarded_for: bool,
     /// CSP `frame-ancestors` sources of the usage widget.
     pub widget_frame_ancestors: String,
     /// Session lifetimes and cookie flags.
     pub sessions: SessionPolicy,
+    /// The usage times ingest accepts.
+    pub ingest_window: IngestWindow,
     /// The operator's time zone, in which billing months start and end.
     pub time_zone: Tz,
+    /// The internal hosts and ranges webhooks may deliver to (none by default).
+    pub webhook_targets: Arc<TargetPolicy>,
     /// Wakes this server's webhook sender when a push is queued.
     pub webhook_wake: Arc<tokio::sync::Notify>,
     /// Leptos' site configuration, for rendering the portal.

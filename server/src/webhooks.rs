@@ -20,6 +20,7 @@ use serde::Serialize;
 use tokio::sync::{watch, Notify};
 
 use crate::auth::tokens::random_secret;
+use crate::webhook_targets::{CheckedResolver, TargetPolicy};
 use crate::store::{AttemptResult, DueDelivery, Push, Store, StoreError};
 
 /// Event of a push made by closing a period.
@@ -29,7 +30,8 @@ pub const STATEMENT_PUSHED: &str = "statement.pushed";
 
 /// Longest webhook URL accepted.
 const MAX_URL_LEN: usize = 2_048;
-/// Most of a failing receiver's answer kept in the delivery log.
+/// Longest error kept in the delivery log (a transport error's words; receivers' answers are
+/// logged by status code only, so the log cannot be used to read internal services).
 const MAX_ERROR_LEN: usize = 300;
 /// Deliveries one sender claims at a time (and sends concurrently).
 const CLAIM_BATCH: u32 = 8;
@@ -83,9 +85,10 @@ pub fn new_secret() -> Result<String, getrandom::Error> {
     Ok(format!("whsec_{}", random_secret()?))
 }
 
-/// Checks a webhook URL: absolute http(s), with a host, no credentials (they would show in the
-/// delivery log; receivers check the signature instead).
-pub fn check_url(url: &str) -> Result<String, String> {
+/// Checks a webhook URL: absolute http(s), with a host that is not an internal address (unless
+/// `targets` allows it; names are checked again at every delivery), no credentials (they would
+/// show in the delivery log; receivers check the signature instead).
+pub fn check_url(url: &str, targets: &TargetPolicy) -> Result<String, String> {
     if url.len() > MAX_URL_LEN {
         return Err(format!("a webhook URL is at most {MAX_URL_LEN} characters"));
     }
@@ -93,8 +96,9 @@ pub fn check_url(url: &str) -> Result<String, String> {
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(format!("'{url}' is not an http:// or https:// URL"));
     }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(format!("'{url}' names no host"));
+    match parsed.host() {
+        None => return Err(format!("'{url}' names no host")),
+        Some(host) => targets.check_literal(&host)?,
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(
@@ -136,6 +140,7 @@ pub struct Sender {
     store: Arc<dyn Store>,
     client: reqwest::Client,
     policy: DeliveryPolicy,
+    targets: Arc<TargetPolicy>,
     /// Woken when this server queues a push, so it goes out at once rather than at the next poll.
     wake: Arc<Notify>,
 }
@@ -144,11 +149,18 @@ impl Sender {
     pub fn new(
         store: Arc<dyn Store>,
         policy: DeliveryPolicy,
+        targets: Arc<TargetPolicy>,
         wake: Arc<Notify>,
     ) -> reqwest::Result<Self> {
         let client = reqwest::Client::builder()
             // A redirected POST would arrive as a GET, or somewhere the operator did not name.
             .redirect(reqwest::redirect::Policy::none())
+            // Every name is resolved here and only allowed addresses are connected to; a proxy
+            // would connect on its own terms.
+            .dns_resolver(Arc::new(CheckedResolver {
+                policy: targets.clone(),
+            }))
+            .no_proxy()
             .timeout(policy.timeout)
             .user_agent(concat!("Meterbook/", env!("CARGO_PKG_VERSION")))
             .build()?;
@@ -156,6 +168,7 @@ impl Sender {
             store,
             client,
             policy,
+            targets,
             wake,
         })
     }
@@ -203,6 +216,17 @@ impl Sender {
 
     async fn attempt(&self, delivery: &DueDelivery) -> AttemptResult {
         let sent_at = Utc::now();
+        // Names are checked as they resolve; an address in the URL is checked here (a URL added
+        // before the policy changed, or by an older version).
+        let literal = reqwest::Url::parse(&delivery.url)
+            .map_err(|e| e.to_string())
+            .and_then(|u| match u.host() {
+                Some(host) => self.targets.check_literal(&host),
+                None => Err("the URL names no host".to_owned()),
+            });
+        if let Err(refused) = literal {
+            return self.result(delivery, sent_at, None, Some(truncate(refused)));
+        }
         let answer = self
             .client
             .post(&delivery.url)
@@ -227,18 +251,25 @@ impl Sender {
             }
             Ok(response) => {
                 let status = response.status();
-                let body = response.text().await.unwrap_or_default();
                 let mut error = format!("the receiver answered {status}");
                 if status.is_redirection() {
                     error.push_str(" (redirects are not followed: configure the final URL)");
-                } else if !body.trim().is_empty() {
-                    error.push_str(": ");
-                    error.push_str(body.trim());
                 }
-                (Some(status.as_u16()), Some(truncate(error)))
+                (Some(status.as_u16()), Some(error))
             }
             Err(e) => (None, Some(truncate(describe(&e)))),
         };
+        self.result(delivery, sent_at, http_status, error)
+    }
+
+    /// An attempt's outcome, with its retry time when it failed and attempts are left.
+    fn result(
+        &self,
+        delivery: &DueDelivery,
+        sent_at: chrono::DateTime<Utc>,
+        http_status: Option<u16>,
+        error: Option<String>,
+    ) -> AttemptResult {
         let retry_at = match &error {
             Some(_) if delivery.attempts < self.policy.max_attempts => {
                 let wait = chrono::Duration::from_std(self.policy.backoff(delivery.attempts))
@@ -269,7 +300,14 @@ fn describe(e: &reqwest::Error) -> String {
     } else {
         "the request failed"
     };
-    match e.source() {
+    // The deepest cause says most (for a refused address, the refusal itself).
+    let mut deepest = None;
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        deepest = Some(c);
+        cause = c.source();
+    }
+    match deepest {
         Some(cause) => format!("{what}: {cause}"),
         None => what.to_owned(),
     }
@@ -300,16 +338,22 @@ mod tests {
     }
 
     #[test]
-    fn webhook_urls_are_http_with_a_host_and_no_credentials() {
+    fn webhook_urls_are_http_with_a_public_host_and_no_credentials() {
+        let public = TargetPolicy::default();
+        let check = |url: &str| check_url(url, &public);
         assert_eq!(
-            check_url("https://billing.example.com/hooks/meterbook"),
+            check("https://billing.example.com/hooks/meterbook"),
             Ok("https://billing.example.com/hooks/meterbook".to_owned())
         );
-        assert!(check_url("http://127.0.0.1:8080/in").is_ok());
-        assert!(check_url("ftp://billing.example.com/").is_err());
-        assert!(check_url("billing.example.com/hook").is_err());
-        assert!(check_url("https://user:pw@billing.example.com/").is_err());
-        assert!(check_url(&format!("https://a.example/{}", "x".repeat(3_000))).is_err());
+        assert!(check("http://127.0.0.1:8080/in").is_err());
+        assert!(check("http://169.254.169.254/latest/meta-data").is_err());
+        assert!(check("http://[fd00::1]/").is_err());
+        assert!(check("ftp://billing.example.com/").is_err());
+        assert!(check("billing.example.com/hook").is_err());
+        assert!(check("https://user:pw@billing.example.com/").is_err());
+        assert!(check(&format!("https://a.example/{}", "x".repeat(3_000))).is_err());
+        let loopback = TargetPolicy::parse("127.0.0.0/8").unwrap();
+        assert!(check_url("http://127.0.0.1:8080/in", &loopback).is_ok());
     }
 
     #[test]

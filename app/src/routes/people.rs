@@ -49,8 +49,11 @@ pub enum PersonChange {
     Enable {
         id: i64,
     },
+    /// A generated password; their sessions end, and their API tokens are revoked unless
+    /// `keep_tokens`.
     NewPassword {
         id: i64,
+        keep_tokens: bool,
     },
 }
 
@@ -83,6 +86,7 @@ pub async fn change_person(
     username: Option<String>,
     role: Option<String>,
     subscriptions: Option<String>,
+    keep_tokens: Option<String>,
 ) -> Result<ChangeDone, ServerFnError> {
     use crate::portal_data::{portal, signed_in};
     let viewer = signed_in()?;
@@ -111,7 +115,10 @@ pub async fn change_person(
         },
         "disable" => PersonChange::Disable { id: need_id()? },
         "enable" => PersonChange::Enable { id: need_id()? },
-        "password" => PersonChange::NewPassword { id: need_id()? },
+        "password" => PersonChange::NewPassword {
+            id: need_id()?,
+            keep_tokens: keep_tokens.is_some(),
+        },
         other => {
             return Err(crate::routes::tokens::bad_request(format!(
                 "'{other}' is not a change to people"
@@ -175,6 +182,7 @@ fn change_call(f: &Fields) -> Option<ChangePerson> {
         username: f.optional("username"),
         role: f.optional("role"),
         subscriptions: f.optional("subscriptions"),
+        keep_tokens: f.optional("keep_tokens"),
     })
 }
 
@@ -193,6 +201,25 @@ fn person_button(
             <input type="hidden" name="op" value=op/>
             <input type="hidden" name="id" value=id/>
             <button type="submit" class="secondary" aria-label=aria>{label}</button>
+        </ServerForm>
+    }
+    .into_any()
+}
+
+/// A new password for one person; their API tokens are revoked unless the box is ticked.
+fn password_form(change: ServerAction<ChangePerson>, csrf: String, id: i64, who: &str) -> AnyView {
+    let aria = format!("New password {who}");
+    let keep = format!("Keep the API tokens of {who}");
+    view! {
+        <ServerForm action=change call=change_call class="inline-form">
+            <input type="hidden" name="csrf" value=csrf/>
+            <input type="hidden" name="op" value="password"/>
+            <input type="hidden" name="id" value=id/>
+            <label class="check" title="Leave their scripts running (a forgotten password, not a compromise)">
+                <input type="checkbox" name="keep_tokens" value="on" aria-label=keep/>
+                " keep API tokens"
+            </label>
+            <button type="submit" class="secondary" aria-label=aria>"New password"</button>
         </ServerForm>
     }
     .into_any()
@@ -222,7 +249,7 @@ fn PeopleBody(page: PeopleData, change: ServerAction<ChangePerson>) -> impl Into
                         } else {
                             person_button(change, "disable", "Disable", csrf.clone(), p.id, &who)
                         }}
-                        {person_button(change, "password", "New password", csrf.clone(), p.id, &who)}
+                        {password_form(change, csrf.clone(), p.id, &who)}
                         {tenant.then(|| view! {
                             <ServerForm action=change call=change_call class="inline-form">
                                 <input type="hidden" name="csrf" value=csrf.clone()/>

@@ -312,7 +312,13 @@ impl ExploreQuery {
         let mut preset = None;
         let (mut from, mut to) = (None, None);
         for (name, value) in pairs {
-            let value = value.trim();
+            // A NUL or line break is never part of a name, and a store may refuse it outright.
+            if value.chars().any(char::is_control) {
+                return Err(bad(format!(
+                    "the value of '{name}' holds a control character"
+                )));
+            }
+            let value = value.trim_matches(' ');
             if value.is_empty() {
                 continue;
             }
@@ -503,7 +509,7 @@ impl ExploreQuery {
 const YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
 
 fn parse_date(name: &str, value: &str) -> Result<NaiveDate, QueryError> {
-    let date = NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
+    let date = crate::time::parse_date_input(value).map_err(|_| {
         bad(format!(
             "'{name}' must be a date like 2026-11-01, not '{value}'"
         ))

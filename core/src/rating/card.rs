@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -115,6 +115,15 @@ fn check_period(
     from: DateTime<Utc>,
     to: Option<DateTime<Utc>>,
 ) -> Result<(), RateCardError> {
+    use crate::time::{EARLIEST_YEAR, LATEST_YEAR};
+    for t in std::iter::once(from).chain(to) {
+        if !(EARLIEST_YEAR..=LATEST_YEAR).contains(&t.year()) {
+            return Err(RateCardError::new(
+                location,
+                format!("{t} is outside the years {EARLIEST_YEAR} to {LATEST_YEAR}"),
+            ));
+        }
+    }
     match to {
         Some(to) if to <= from => Err(RateCardError::new(
             location,

@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::card::{Discount, MeterRate, RateCard, RateCardDraft, RateCardError, RateVersion, Tier};
@@ -188,11 +188,12 @@ impl Row<'_> {
     }
 }
 
+/// A date (its midnight UTC) or an RFC 3339 time, held to the years every outside time is.
 fn parse_date(text: &str) -> Option<DateTime<Utc>> {
-    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+    if let Ok(date) = crate::time::parse_date_input(text) {
         return Some(date.and_time(chrono::NaiveTime::MIN).and_utc());
     }
-    DateTime::parse_from_rfc3339(text).ok().map(|t| t.to_utc())
+    crate::time::parse_time_input(text).ok().map(|t| t.to_utc())
 }
 
 type VersionKey = (Option<SubscriptionId>, DateTime<Utc>, Option<DateTime<Utc>>);

@@ -62,27 +62,27 @@ impl BillingPeriod {
         })
     }
 
-    /// `YYYY-MM` in `zone`.
+    /// Exactly `YYYY-MM` in `zone` (not `2026-1`, `26-11` or `02026-11`).
     pub fn parse_month(text: &str, zone: Tz) -> Result<Self, String> {
-        let bad = || format!("'{text}' is not a month (YYYY-MM)");
-        let (year, month) = text.trim().split_once('-').ok_or_else(bad)?;
-        let (year, month) = (
-            year.parse().map_err(|_| bad())?,
-            month.parse().map_err(|_| bad())?,
-        );
-        Self::month(year, month, zone)
+        let text = text.trim_matches(' ');
+        let bad = || format!("'{text}' is not a month (YYYY-MM, in the years 1970 to 9999)");
+        if text.len() != 7 {
+            return Err(bad());
+        }
+        let first = crate::time::parse_date_input(&format!("{text}-01")).map_err(|_| bad())?;
+        Self::month(first.year(), first.month(), zone)
     }
 
     /// A month (`2026-10`) or a range of local days (`2026-10-03..2026-10-17`, end exclusive,
     /// at most [`MAX_PERIOD_DAYS`]) in `zone`: the label a period prints as reads back.
     pub fn parse(text: &str, zone: Tz) -> Result<Self, String> {
-        let text = text.trim();
+        let text = text.trim_matches(' ');
         let Some((from, to)) = text.split_once("..") else {
             return Self::parse_month(text, zone);
         };
         let day = |d: &str| {
-            NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d")
-                .map_err(|_| format!("'{}' is not a date (YYYY-MM-DD)", d.trim()))
+            crate::time::parse_date_input(d)
+                .map_err(|e| format!("{e} (a period's days are YYYY-MM-DD)"))
         };
         let (from, to) = (day(from)?, day(to)?);
         if (to - from).num_days() > MAX_PERIOD_DAYS {

@@ -62,12 +62,22 @@ pub struct PricedLine {
 }
 
 /// Pricing failed: only when numbers leave the decimal range, which the card's price limit and
-/// real quantities keep far away.
+/// ingest's quantity limit keep far away. Says what was being added up.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("amount out of range pricing meter {meter_id} for {subscription_id}")]
-pub struct PricingError {
-    pub subscription_id: String,
-    pub meter_id: String,
+#[error("an amount out of range adding up {0}")]
+pub struct PricingError(pub String);
+
+impl PricingError {
+    pub fn meter(subscription_id: &SubscriptionId, meter_id: &str) -> Self {
+        Self(format!("meter {meter_id} for {subscription_id}"))
+    }
+}
+
+/// The sum of `values`, or `None` when it leaves the decimal range (`Sum` would panic).
+pub fn checked_sum<'a>(values: impl IntoIterator<Item = &'a Decimal>) -> Option<Decimal> {
+    values
+        .into_iter()
+        .try_fold(Decimal::ZERO, |sum, v| sum.checked_add(*v))
 }
 
 /// What gathers hours into one line.
@@ -111,10 +121,7 @@ pub fn price_period(
             series = Some(this);
             used = Decimal::ZERO;
         }
-        let overflow = || PricingError {
-            subscription_id: hour.subscription_id.to_string(),
-            meter_id: hour.meter_id.clone(),
-        };
+        let overflow = || PricingError::meter(&hour.subscription_id, &hour.meter_id);
         let key = |version_from, pricing, discount_percent| LineKey {
             subscription_id: hour.subscription_id.clone(),
             meter_id: hour.meter_id.clone(),
@@ -147,7 +154,7 @@ pub fn price_period(
                     Decimal::ZERO,
                 ))
                 .or_default();
-            sums.quantity += free;
+            sums.quantity = sums.quantity.checked_add(free).ok_or_else(overflow)?;
             sums.unit_price = Some(Decimal::ZERO);
         }
         if end <= included {
@@ -194,8 +201,9 @@ pub fn price_period(
 }
 
 /// The sum of the lines' (rounded) amounts: what a statement totals to.
-pub fn total(lines: &[PricedLine]) -> Decimal {
-    lines.iter().filter_map(|l| l.amount).sum()
+pub fn total(lines: &[PricedLine]) -> Result<Decimal, PricingError> {
+    checked_sum(lines.iter().filter_map(|l| l.amount.as_ref()))
+        .ok_or_else(|| PricingError("the lines' total".into()))
 }
 
 #[cfg(test)]
@@ -308,7 +316,7 @@ mod tests {
                 ),
             ]
         );
-        assert_eq!(total(&lines), d("110.00"));
+        assert_eq!(total(&lines).unwrap(), d("110.00"));
     }
 
     #[test]
@@ -517,7 +525,7 @@ mod tests {
                 (LinePricing::Unpriced, d("7"), None, None),
             ]
         );
-        assert_eq!(total(&lines), d("1.00"));
+        assert_eq!(total(&lines).unwrap(), d("1.00"));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! groups add up exactly to the subscriptions' totals. Usage of resources without the tag goes
 //! to a group with no value.
 
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -18,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::card::RateCard;
 use super::money::Currency;
 use super::period::BillingPeriod;
-use super::price::{price_period, LinePricing, PricedLine, PricingError, UsageHour};
+use super::price::{checked_sum, price_period, LinePricing, PricedLine, PricingError, UsageHour};
 use crate::export::write_csv_record;
 use crate::meter::catalog;
 use crate::SubscriptionId;
@@ -42,9 +43,14 @@ impl GroupBy {
         match text.split_once(':') {
             Some((kind, key)) if kind.eq_ignore_ascii_case("tag") => {
                 let key = key.trim();
-                if key.is_empty() || key.len() > 512 || key.contains(['"', '\\']) {
+                if key.is_empty()
+                    || key.len() > 512
+                    || key.contains(['"', '\\'])
+                    || key.chars().any(char::is_control)
+                {
                     Err(
-                        "a tag key is 1 to 512 characters without \" or \\: tag:Department"
+                        "a tag key is 1 to 512 characters without \", \\ or control characters: \
+                         tag:Department"
                             .to_owned(),
                     )
                 } else {
@@ -153,7 +159,8 @@ pub struct Statement {
 
 impl Statement {
     /// The part of the statement about `subscriptions` (a tenant's view of an operator's
-    /// statement): their lines only, subtotals and total added up again.
+    /// statement): their lines only, subtotals and total added up again. A part of amounts that
+    /// were added up without overflow cannot overflow: amounts are never negative.
     pub fn for_subscriptions(mut self, subscriptions: &[SubscriptionId]) -> Self {
         for group in &mut self.groups {
             group
@@ -204,11 +211,23 @@ pub fn build_statement(
                     None => Decimal::ZERO,
                 },
             };
-            *shares.entry(key).or_default().entry(tag_value).or_default() += hour.quantity;
+            let overflow = || PricingError::meter(&hour.subscription_id, &hour.meter_id);
+            let share = shares.entry(key).or_default().entry(tag_value).or_default();
+            *share = share.checked_add(hour.quantity).ok_or_else(overflow)?;
         }
-        *hours
-            .entry((hour.subscription_id, hour.meter_id, hour.usage_start))
-            .or_default() += hour.quantity;
+        match hours.entry((hour.subscription_id, hour.meter_id, hour.usage_start)) {
+            Entry::Vacant(v) => {
+                v.insert(hour.quantity);
+            }
+            Entry::Occupied(mut o) => {
+                let (subscription, meter, _) = o.key();
+                let sum = o
+                    .get()
+                    .checked_add(hour.quantity)
+                    .ok_or_else(|| PricingError::meter(subscription, meter))?;
+                *o.get_mut() = sum;
+            }
+        }
     }
     let hours = hours
         .into_iter()
@@ -230,8 +249,11 @@ pub fn build_statement(
                 .or_default()
                 .push(describe(&line, line.quantity, line.amount)),
             GroupBy::Tag(_) => {
-                let used = use_at_price(&shares, &line);
-                for (value, quantity, amount) in share_out(&line, &used, currency) {
+                let overflow = || PricingError::meter(&line.subscription_id, &line.meter_id);
+                let used = use_at_price(&shares, &line).ok_or_else(overflow)?;
+                for (value, quantity, amount) in
+                    share_out(&line, &used, currency).ok_or_else(overflow)?
+                {
                     groups
                         .entry(value)
                         .or_default()
@@ -240,17 +262,22 @@ pub fn build_statement(
             }
         }
     }
-    let groups: Vec<StatementGroup> = groups
+    let groups = groups
         .into_iter()
-        .map(|(key, lines)| StatementGroup {
-            key,
-            subtotal: lines.iter().filter_map(|l| l.amount).sum(),
-            unpriced_lines: lines.iter().filter(|l| l.amount.is_none()).count(),
-            lines,
+        .map(|(key, lines)| {
+            let subtotal = checked_sum(lines.iter().filter_map(|l| l.amount.as_ref()))
+                .ok_or_else(|| PricingError(format!("the subtotal of {key:?}")))?;
+            Ok(StatementGroup {
+                key,
+                subtotal,
+                unpriced_lines: lines.iter().filter(|l| l.amount.is_none()).count(),
+                lines,
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>, PricingError>>()?;
     Ok(Statement {
-        total: groups.iter().map(|g| g.subtotal).sum(),
+        total: checked_sum(groups.iter().map(|g| &g.subtotal))
+            .ok_or_else(|| PricingError("the statement's total".into()))?,
         period,
         time_zone: time_zone.to_owned(),
         group_by,
@@ -272,10 +299,11 @@ struct ShareKey {
 
 /// Each tag value's use behind `line`: at the line's version and discount. Included units are
 /// listed without a discount, so their line counts the version's use under any discount.
+/// `None` when the use leaves the decimal range.
 fn use_at_price(
     shares: &BTreeMap<ShareKey, BTreeMap<Option<String>, Decimal>>,
     line: &PricedLine,
-) -> BTreeMap<Option<String>, Decimal> {
+) -> Option<BTreeMap<Option<String>, Decimal>> {
     let mut used: BTreeMap<Option<String>, Decimal> = BTreeMap::new();
     let first = ShareKey {
         subscription_id: line.subscription_id.clone(),
@@ -291,11 +319,12 @@ fn use_at_price(
     for (key, values) in same_version {
         if line.pricing == LinePricing::Included || key.discount_percent == line.discount_percent {
             for (value, quantity) in values {
-                *used.entry(value.clone()).or_default() += quantity;
+                let sum = used.entry(value.clone()).or_default();
+                *sum = sum.checked_add(*quantity)?;
             }
         }
     }
-    used
+    Some(used)
 }
 
 fn describe(line: &PricedLine, quantity: Decimal, amount: Option<Decimal>) -> StatementLine {
@@ -316,34 +345,45 @@ fn describe(line: &PricedLine, quantity: Decimal, amount: Option<Decimal>) -> St
 /// Quantities are shared to this many decimal places.
 const SHARED_QUANTITY_DP: u32 = 6;
 
-/// Shares a line out among tag values by their use of its meter: `(value, quantity, amount)`,
-/// amounts adding up exactly to the line's (largest remainder, in minor units).
+/// A tag value's share of a line: `(value, quantity, amount)`.
+type Share = (Option<String>, Decimal, Option<Decimal>);
+
+/// Shares a line out among tag values by their use of its meter, amounts adding up exactly to
+/// the line's (largest remainder, in minor units). `None` when a number leaves the decimal range.
 fn share_out(
     line: &PricedLine,
     used: &BTreeMap<Option<String>, Decimal>,
     currency: Currency,
-) -> Vec<(Option<String>, Decimal, Option<Decimal>)> {
-    let total: Decimal = used.values().sum();
+) -> Option<Vec<Share>> {
+    let total = checked_sum(used.values())?;
     if used.len() <= 1 || total.is_zero() {
         // One value (or no measurable use at all): it takes the whole line.
         let value = used.keys().next().cloned().flatten();
-        return vec![(value, line.quantity, line.amount)];
+        return Some(vec![(value, line.quantity, line.amount)]);
     }
-    let fraction = |q: &Decimal| q / total;
-    let quantities = used.iter().map(|(value, q)| {
-        let quantity = (line.quantity * fraction(q))
-            .round_dp(SHARED_QUANTITY_DP)
-            .normalize();
-        (value.clone(), quantity)
-    });
+    let fraction = |q: &Decimal| q.checked_div(total);
+    let quantities = used
+        .iter()
+        .map(|(value, q)| {
+            let quantity = line
+                .quantity
+                .checked_mul(fraction(q)?)?
+                .round_dp(SHARED_QUANTITY_DP)
+                .normalize();
+            Some((value.clone(), quantity))
+        })
+        .collect::<Option<Vec<_>>>()?;
     let Some(amount) = line.amount else {
-        return quantities.map(|(v, q)| (v, q, None)).collect();
+        return Some(quantities.into_iter().map(|(v, q)| (v, q, None)).collect());
     };
     let unit = Decimal::new(1, currency.minor_units());
-    let minor = amount / unit;
-    let exact: Vec<Decimal> = used.values().map(|q| minor * fraction(q)).collect();
+    let minor = amount.checked_div(unit)?;
+    let exact = used
+        .values()
+        .map(|q| minor.checked_mul(fraction(q)?))
+        .collect::<Option<Vec<Decimal>>>()?;
     let mut whole: Vec<Decimal> = exact.iter().map(|e| e.trunc()).collect();
-    let mut left = minor - whole.iter().sum::<Decimal>();
+    let mut left = minor.checked_sub(checked_sum(&whole)?)?;
     let mut order: Vec<usize> = (0..exact.len()).collect();
     // Largest remainder first; ties keep the values' order, so the result is deterministic.
     order.sort_by(|&a, &b| (exact[b] - whole[b]).cmp(&(exact[a] - whole[a])));
@@ -355,12 +395,13 @@ fn share_out(
         left -= Decimal::ONE;
     }
     quantities
+        .into_iter()
         .zip(whole)
         .map(|((value, quantity), minor)| {
             // Written with the currency's minor units, as every other amount is ("0.20").
-            let mut amount = minor * unit;
+            let mut amount = minor.checked_mul(unit)?;
             amount.rescale(currency.minor_units());
-            (value, quantity, Some(amount))
+            Some((value, quantity, Some(amount)))
         })
         .collect()
 }

@@ -13,8 +13,15 @@ use serde_json::{Map, Value};
 use crate::ids::SubscriptionId;
 use crate::meter::canonical_meter_id;
 
+mod batch;
 mod wire;
+pub use batch::{parse_batch, BatchError, ParsedBatch};
 pub use wire::{AggregatePageView, AggregateView};
+
+/// Largest quantity one hourly record may carry: a trillion units (a petabyte-hour in GB, a
+/// trillion transactions) is beyond any real meter, and with it any month's statement stays far
+/// inside what exact decimal money can hold.
+pub const MAX_QUANTITY: f64 = 1e12;
 
 /// Longest accepted resource URI; ARM's own limit is far below this.
 pub const MAX_RESOURCE_URI_LEN: usize = 2_048;
@@ -289,6 +296,11 @@ impl UsageRecord {
         if !quantity.is_finite() || quantity < 0.0 {
             return Err("quantity must be a finite, non-negative number".into());
         }
+        if quantity > MAX_QUANTITY {
+            return Err(format!(
+                "quantity {quantity} is larger than one record may carry ({MAX_QUANTITY:e})"
+            ));
+        }
         let instance = match field(fields, "instanceData") {
             Some(v) => InstanceData::from_value(Some(v)),
             None => InstanceData::from_fields(fields),
@@ -306,16 +318,50 @@ impl UsageRecord {
     }
 }
 
+/// The usage times ingest accepts: from `earliest` until a few minutes past the moment a record
+/// arrives. Each month of usage is a partition of the PostgreSQL store, so records dated across
+/// the calendar (year 1, year 9999) would bloat its catalog; real usage is neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestWindow {
+    pub earliest: DateTime<Utc>,
+}
+
+impl IngestWindow {
+    /// 2010-01-01: before any Azure Stack existed, so any real history fits.
+    pub const DEFAULT_EARLIEST: &'static str = "2010-01-01T00:00:00Z";
+
+    /// Clock skew tolerated between a resource provider and Meterbook.
+    const SKEW: chrono::Duration = chrono::Duration::minutes(5);
+}
+
+impl Default for IngestWindow {
+    fn default() -> Self {
+        IngestWindow {
+            earliest: parse_any_time(Self::DEFAULT_EARLIEST).unwrap_or_default(),
+        }
+    }
+}
+
 impl UsageRecord {
-    /// Checks the record against the time it is received: usage cannot start, nor be reported,
-    /// after `now` (a few minutes of clock skew between the provider and Meterbook are tolerated).
-    pub fn check_received_at(&self, now: DateTime<Utc>) -> Result<(), String> {
-        let latest = now + chrono::Duration::minutes(5);
+    /// Checks the record against the time it is received and the window: usage cannot start, nor
+    /// be reported, after `now` (a few minutes of clock skew are tolerated), nor end more than a
+    /// day after it (a daily record of today), nor start before the window.
+    pub fn check_received_at(&self, now: DateTime<Utc>, window: IngestWindow) -> Result<(), String> {
+        let latest = now + IngestWindow::SKEW;
         if self.usage_start > latest {
             return Err("usageStartTime is in the future".into());
         }
+        if self.usage_end > latest + chrono::Duration::days(1) {
+            return Err("usageEndTime is more than a day in the future".into());
+        }
         if self.reported_time.is_some_and(|t| t > latest) {
             return Err("reportedTime is in the future".into());
+        }
+        if self.usage_start < window.earliest {
+            return Err(format!(
+                "usageStartTime is before {}, the earliest usage this Meterbook accepts",
+                window.earliest.to_rfc3339()
+            ));
         }
         Ok(())
     }
@@ -344,60 +390,11 @@ fn required_time(fields: &Map<String, Value>, name: &str) -> Result<DateTime<Utc
     parse_any_time(&raw).map_err(|e| format!("{name}: {e}"))
 }
 
-/// RFC 3339 with any offset, converted to UTC. Records are data, not queries: an offset other than
-/// UTC is converted rather than refused.
+/// RFC 3339 with any offset, converted to UTC, as strictly as every outside time
+/// ([`crate::time::parse_time_input`]). Records are data, not queries: an offset other than UTC is
+/// converted rather than refused.
 pub fn parse_any_time(raw: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(raw.trim())
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| format!("'{raw}' is not an RFC 3339 time such as 2026-10-01T00:00:00Z"))
-}
-
-/// The outcome of parsing an ingest body: each record in order, parsed or with the reason it was
-/// refused.
-pub type ParsedBatch = Vec<Result<UsageRecord, String>>;
-
-/// Parses an ingest body: a JSON array of records, an ARM page (`{"value":[...]}`), a single
-/// record, or NDJSON (one record or page per line). Fails as a whole only when the body is not JSON
-/// at all.
-pub fn parse_batch(body: &str) -> Result<ParsedBatch, String> {
-    let trimmed = body.trim_start();
-    if trimmed.is_empty() {
-        return Err("the body is empty; send a JSON array or NDJSON of usage records".into());
-    }
-    match serde_json::from_str::<Value>(trimmed) {
-        Ok(value) => Ok(records_of(value)),
-        Err(whole_err) => {
-            let mut out = Vec::new();
-            for (i, line) in trimmed.lines().enumerate() {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                match serde_json::from_str::<Value>(line) {
-                    Ok(v) => out.extend(records_of(v)),
-                    Err(e) if i == 0 => {
-                        return Err(format!(
-                            "the body is neither JSON nor NDJSON: {whole_err}; line 1: {e}"
-                        ))
-                    }
-                    Err(e) => out.push(Err(format!("line {} is not JSON: {e}", i + 1))),
-                }
-            }
-            Ok(out)
-        }
-    }
-}
-
-fn records_of(value: Value) -> ParsedBatch {
-    match value {
-        Value::Array(items) => items.iter().map(UsageRecord::from_value).collect(),
-        Value::Object(ref o) => match field(o, "value") {
-            Some(Value::Array(items)) => items.iter().map(UsageRecord::from_value).collect(),
-            _ => vec![UsageRecord::from_value(&value)],
-        },
-        _ => vec![Err(
-            "expected a record object, an array of records or an ARM page".into(),
-        )],
-    }
+    crate::time::parse_time_input(raw).map(|t| t.with_timezone(&Utc))
 }
 
 /// The ARM type of an aggregate: tenant and provider APIs name theirs differently.
@@ -649,38 +646,57 @@ mod tests {
 
     #[test]
     fn records_from_the_future_are_refused() {
+        let window = IngestWindow::default();
         let record = UsageRecord::from_value(&base(Value::Null)).unwrap();
         assert!(record
-            .check_received_at(parse_any_time("2026-10-01T00:02:00Z").unwrap())
+            .check_received_at(parse_any_time("2026-10-01T00:02:00Z").unwrap(), window)
             .is_ok());
         assert!(record
-            .check_received_at(parse_any_time("2026-09-30T23:00:00Z").unwrap())
+            .check_received_at(parse_any_time("2026-09-30T23:00:00Z").unwrap(), window)
             .is_err());
         let mut late = base(Value::Null);
         late["reportedTime"] = json!("2026-12-01T00:00:00Z");
         let record = UsageRecord::from_value(&late).unwrap();
         assert!(record
-            .check_received_at(parse_any_time("2026-11-01T00:00:00Z").unwrap())
+            .check_received_at(parse_any_time("2026-11-01T00:00:00Z").unwrap(), window)
             .unwrap_err()
             .contains("reportedTime"));
+        let mut endless = base(Value::Null);
+        endless["usageEndTime"] = json!("9999-12-31T23:00:00Z");
+        let record = UsageRecord::from_value(&endless).unwrap();
+        assert!(record
+            .check_received_at(parse_any_time("2026-11-01T00:00:00Z").unwrap(), window)
+            .unwrap_err()
+            .contains("usageEndTime"));
     }
 
     #[test]
-    fn batches_may_be_arrays_pages_or_ndjson() {
-        let one = base(Value::Null);
-        let array = Value::Array(vec![one.clone(), one.clone()]).to_string();
-        assert_eq!(parse_batch(&array).unwrap().len(), 2);
-        let page = json!({"value": [one.clone()], "nextLink": "x"}).to_string();
-        assert_eq!(parse_batch(&page).unwrap().len(), 1);
-        let ndjson = format!("{one}\n\n{one}\n{one}\n");
-        let parsed = parse_batch(&ndjson).unwrap();
-        assert_eq!(parsed.len(), 3);
-        assert!(parsed.iter().all(Result::is_ok));
-        let broken = format!("{one}\n{{oops\n");
-        let parsed = parse_batch(&broken).unwrap();
-        assert!(parsed[1].as_ref().unwrap_err().contains("line 2"));
-        assert!(parse_batch("garbage").is_err());
-        assert!(parse_batch("  ").is_err());
+    fn usage_before_the_window_and_absurd_quantities_are_refused() {
+        let window = IngestWindow::default();
+        let now = parse_any_time("2026-11-01T00:00:00Z").unwrap();
+        // Years no real usage has are refused as they are read; older than the window, after.
+        for start in ["0000-01-01T00:00:00Z", "0001-06-01T00:00:00Z"] {
+            let mut old = base(Value::Null);
+            old["usageStartTime"] = json!(start);
+            assert!(UsageRecord::from_value(&old)
+                .unwrap_err()
+                .contains("outside 1970 to 9999"));
+        }
+        let mut old = base(Value::Null);
+        old["usageStartTime"] = json!("2009-12-31T23:00:00Z");
+        old["usageEndTime"] = json!("2009-12-31T23:59:59Z");
+        let record = UsageRecord::from_value(&old).unwrap();
+        assert!(record
+            .check_received_at(now, window)
+            .unwrap_err()
+            .contains("earliest"));
+        let mut huge = base(Value::Null);
+        huge["quantity"] = json!(5e28);
+        assert!(UsageRecord::from_value(&huge)
+            .unwrap_err()
+            .contains("larger than"));
+        huge["quantity"] = json!(MAX_QUANTITY);
+        assert!(UsageRecord::from_value(&huge).is_ok());
     }
 
     #[test]

@@ -169,6 +169,9 @@ pub async fn serve(store: Arc<dyn Store>, site_root: &std::path::Path) -> String
             secret: None,
             time_zone: meterbook_core::rating::period::Tz::UTC,
             webhooks: meterbook_server::webhooks::DeliveryPolicy::default(),
+            ingest_window: Default::default(),
+            webhook_targets: Default::default(),
+            timeouts: Default::default(),
         },
         store,
     )

@@ -75,9 +75,9 @@ impl From<ChargebackError> for ApiError {
             | ChargebackError::NoWebhooks => Self::new(ArmCode::Conflict, e.to_string()),
             ChargebackError::Store(e) => e.into(),
             ChargebackError::Pricing(e) => {
-                tracing::error!(error = %e, "pricing failed");
+                tracing::warn!(error = %e, "pricing failed");
                 Self::new(
-                    ArmCode::InvalidProperty,
+                    ArmCode::AmountOutOfRange,
                     format!("{e}: a price or quantity is too large to compute"),
                 )
             }
@@ -90,7 +90,9 @@ impl From<ChargebackError> for ApiError {
 struct RateCardAnswer {
     revision: i64,
     saved_at: chrono::DateTime<Utc>,
-    saved_by: String,
+    /// Who saved the card: operators only (a tenant has no business with the operator's names).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    saved_by: Option<String>,
     card: meterbook_core::rating::RateCardDraft,
 }
 
@@ -108,9 +110,9 @@ async fn get_rates(
         .rate_card()
         .await?
         .ok_or(ChargebackError::NoRateCard)?;
-    let card = match scope.subscriptions() {
-        None => stored.card,
-        Some(subs) => stored.card.for_subscriptions(subs),
+    let (card, saved_by) = match scope.subscriptions() {
+        None => (stored.card, Some(stored.saved_by)),
+        Some(subs) => (stored.card.for_subscriptions(subs), None),
     };
     Ok(match format {
         RateCardFormat::Csv => (
@@ -121,7 +123,7 @@ async fn get_rates(
         RateCardFormat::Json => Json(RateCardAnswer {
             revision: stored.revision,
             saved_at: stored.saved_at,
-            saved_by: stored.saved_by,
+            saved_by,
             card: card.to_draft(),
         })
         .into_response(),

@@ -7,7 +7,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use chrono::Utc;
 use meterbook_core::error::ErrorDetail;
-use meterbook_core::usage::{parse_batch, UsageRecord};
+use meterbook_core::usage::{parse_batch, BatchError, IngestWindow, UsageRecord};
 use meterbook_core::{ArmCode, ArmError};
 
 use super::error::{unreadable_body, ApiError};
@@ -46,19 +46,13 @@ async fn ingest_records(
     let body = body.map_err(|e| unreadable_body(&e, MAX_BODY_BYTES, "send smaller batches"))?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::new(ArmCode::InvalidUsageRecords, "The body is not UTF-8 text"))?;
-    let parsed = parse_batch(text).map_err(|e| ApiError::new(ArmCode::InvalidUsageRecords, e))?;
-    if parsed.len() > MAX_BATCH_RECORDS {
-        return Err(ApiError::new(
-            ArmCode::RequestTooLarge,
-            format!(
-                "The batch has {} records; send at most {MAX_BATCH_RECORDS} per request",
-                parsed.len()
-            ),
-        ));
-    }
+    let parsed = parse_batch(text, MAX_BATCH_RECORDS).map_err(|e| match e {
+        BatchError::TooManyRecords(_) => ApiError::new(ArmCode::RequestTooLarge, e.to_string()),
+        BatchError::Malformed(_) => ApiError::new(ArmCode::InvalidUsageRecords, e.to_string()),
+    })?;
     tracing::Span::current().record("records", parsed.len());
     let now = Utc::now();
-    let records = validate_batch(parsed, now)?;
+    let records = validate_batch(parsed, now, state.ingest_window)?;
     let outcome = state.store.ingest(&records, now).await?;
     tracing::info!(
         accepted = outcome.accepted,
@@ -73,11 +67,12 @@ async fn ingest_records(
 fn validate_batch(
     parsed: Vec<Result<UsageRecord, String>>,
     now: chrono::DateTime<Utc>,
+    window: IngestWindow,
 ) -> Result<Vec<UsageRecord>, ApiError> {
     let mut records = Vec::with_capacity(parsed.len());
     let mut errors = Vec::new();
     for (index, item) in parsed.into_iter().enumerate() {
-        match item.and_then(|r| r.check_received_at(now).map(|()| r)) {
+        match item.and_then(|r| r.check_received_at(now, window).map(|()| r)) {
             Ok(record) => records.push(record),
             Err(reason) => errors.push((index, reason)),
         }

@@ -82,16 +82,16 @@ fn odata(mut response: Response, content_type: &'static str) -> Response {
     response
 }
 
-async fn service(State(state): State<AppState>, _caller: Caller, headers: HeaderMap) -> Response {
-    odata_json(service_document(&format!(
-        "{}/odata",
-        base_url(&state, &headers)
-    )))
+async fn service(State(state): State<AppState>, _caller: Caller) -> Response {
+    odata_json(service_document(&format!("{}/odata", base_url(&state))))
 }
 
 async fn metadata(_caller: Caller) -> Response {
     odata(metadata_xml().into_response(), "application/xml")
 }
+
+/// Largest `$top` (and `$skiptoken`): OData's Edm.Int32, more rows than any feed holds.
+const MAX_COUNT: u32 = i32::MAX as u32;
 
 /// The query options every entity set takes.
 struct Options {
@@ -113,10 +113,11 @@ fn options(uri: &Uri, set: &str) -> Result<Options, ApiError> {
     let invalid = |e: String| ApiError::new(ArmCode::InvalidProperty, e);
     let count = |name: &str| {
         param(name)
-            .map(|v| {
-                v.trim()
-                    .parse::<usize>()
-                    .map_err(|_| invalid(format!("{name}: '{v}' is not a whole number")))
+            .map(|v| match v.parse::<u32>() {
+                Ok(n) if n <= MAX_COUNT => Ok(n as usize),
+                _ => Err(invalid(format!(
+                    "{name}: '{v}' is not a whole number from 0 to {MAX_COUNT}"
+                ))),
             })
             .transpose()
     };
@@ -132,7 +133,6 @@ fn options(uri: &Uri, set: &str) -> Result<Options, ApiError> {
 /// One page of `rows` from `options.skip`, with the next page's link when there is more.
 fn page(
     state: &AppState,
-    headers: &HeaderMap,
     uri: &Uri,
     set: &str,
     options: &Options,
@@ -140,7 +140,7 @@ fn page(
 ) -> Response {
     let end = rows.len().min(options.top.unwrap_or(usize::MAX));
     let stop = end.min(options.skip.saturating_add(ODATA_PAGE_SIZE));
-    let base = base_url(state, headers);
+    let base = base_url(state);
     let value: Vec<Value> = rows
         .into_iter()
         .take(stop)
@@ -170,7 +170,6 @@ async fn usage_aggregates(
     State(state): State<AppState>,
     caller: Caller,
     uri: Uri,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let options = options(&uri, "UsageAggregates")?;
     let scope = caller
@@ -222,7 +221,6 @@ async fn usage_aggregates(
         .collect();
     Ok(page(
         &state,
-        &headers,
         &uri,
         "UsageAggregates",
         &options,
@@ -300,7 +298,6 @@ async fn chargeback_lines(
         .collect();
     Ok(page(
         &state,
-        &headers,
         &uri,
         "ChargebackLines",
         &options,

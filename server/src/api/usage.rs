@@ -4,7 +4,7 @@
 //! (provider), with continuation-token paging.
 
 use axum::extract::{Path, State};
-use axum::http::{header::CONTENT_TYPE, header::HOST, HeaderMap, Uri};
+use axum::http::{header::CONTENT_TYPE, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -32,7 +32,6 @@ async fn arm_resource(
     caller: Caller,
     Path((subscription, namespace, resource)): Path<(String, String, String)>,
     uri: Uri,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if namespace.eq_ignore_ascii_case("Microsoft.Commerce")
         && resource.eq_ignore_ascii_case("RateCard")
@@ -44,7 +43,6 @@ async fn arm_resource(
         caller,
         (subscription, namespace, resource),
         uri,
-        headers,
     )
     .await
 }
@@ -70,7 +68,6 @@ async fn usage_aggregates(
     caller: Caller,
     (subscription, namespace, resource): (String, String, String),
     uri: Uri,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let api = api_of(&namespace, &resource).ok_or_else(|| {
         ApiError::new(
@@ -129,7 +126,7 @@ async fn usage_aggregates(
         .await?;
     let next_link = page.next.as_ref().map(|cursor| {
         let token = state.signer.seal(&fingerprint, cursor);
-        next_link(&state, &headers, &uri, &params, &token)
+        next_link(&state, &uri, &params, &token)
     });
     Ok(json_page(&AggregatePageView {
         lines: &page.items,
@@ -172,29 +169,21 @@ pub fn query_params(uri: &Uri) -> Result<Vec<(String, String)>, ApiError> {
         .map_err(|_| ApiError::new(ArmCode::InvalidProperty, "The query string is malformed"))
 }
 
-/// Where clients reach this server: the public URL, else `http://` and the request's Host.
-pub(super) fn base_url(state: &AppState, headers: &HeaderMap) -> String {
-    match &state.public_url {
-        Some(url) => url.trim_end_matches('/').to_owned(),
-        None => {
-            let host = headers
-                .get(HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("localhost");
-            format!("http://{host}")
-        }
-    }
+/// Where clients reach this server, for absolute links: never the request's Host header, which
+/// whoever sends the request chooses (a `nextLink` to their host would collect the bearer token
+/// of the client that follows it).
+pub(super) fn base_url(state: &AppState) -> &str {
+    &state.public_base
 }
 
 /// The absolute URL of the next page: this request with its continuation token replaced.
 fn next_link(
     state: &AppState,
-    headers: &HeaderMap,
     uri: &Uri,
     params: &[(String, String)],
     token: &str,
 ) -> String {
-    let base = base_url(state, headers);
+    let base = base_url(state);
     let mut kept: Vec<(&str, &str)> = params
         .iter()
         .filter(|(k, _)| !k.eq_ignore_ascii_case("continuationToken"))

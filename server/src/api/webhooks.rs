@@ -87,7 +87,7 @@ async fn add(
             format!("Send {{\"url\": \"https://...\"}}: {e}"),
         )
     })?;
-    let url = check_url(new.url.trim())
+    let url = check_url(new.url.trim(), &state.webhook_targets)
         .map_err(|e| ApiError::new(ArmCode::InvalidProperty, format!("url: {e}")))?;
     let secret = new_secret().map_err(|e| {
         tracing::error!(error = %e, "no randomness for a webhook secret");

@@ -12,6 +12,10 @@ use crate::store::{NewSession, SessionInfo, Store, StoreError};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "mb_session";
+/// The cookie's name over https: with the `__Host-` prefix a browser takes it only when it is
+/// Secure, for this very host and `Path=/`, so neither a sibling subdomain nor a plain-http page
+/// can set or shadow it.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-mb_session";
 
 /// How long sessions live, and whether their cookie is marked `Secure`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +52,8 @@ impl SessionPolicy {
     pub fn cookie(&self, id: &str) -> String {
         let secure = if self.secure_cookie { "; Secure" } else { "" };
         format!(
-            "{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+            "{}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+            self.cookie_name(),
             self.absolute.as_secs()
         )
     }
@@ -56,7 +61,19 @@ impl SessionPolicy {
     /// The `Set-Cookie` value that removes the session cookie.
     pub fn clearing_cookie(&self) -> String {
         let secure = if self.secure_cookie { "; Secure" } else { "" };
-        format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
+        format!(
+            "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}",
+            self.cookie_name()
+        )
+    }
+
+    /// The session cookie's name: `__Host-` prefixed whenever it is Secure.
+    pub fn cookie_name(&self) -> &'static str {
+        if self.secure_cookie {
+            SECURE_SESSION_COOKIE
+        } else {
+            SESSION_COOKIE
+        }
     }
 
     /// Starts a session for `user_id`. Always a new ID: signing in never reuses an earlier one.
@@ -90,7 +107,7 @@ impl SessionPolicy {
         headers: &HeaderMap,
         now: DateTime<Utc>,
     ) -> Result<Option<(String, SessionInfo)>, StoreError> {
-        let Some(id) = session_cookie(headers) else {
+        let Some(id) = session_cookie(headers, self.cookie_name()) else {
             return Ok(None);
         };
         let id_hash = hash_secret(&id);
@@ -111,14 +128,14 @@ impl SessionPolicy {
 
 /// The session ID from the `Cookie` headers. Anything malformed reads as "no session": a broken
 /// cookie must never break a request.
-pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+pub fn session_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(found, _)| *found == name)
         .map(|(_, value)| value.trim().trim_matches('"').to_owned())
         .filter(|value| {
             !value.is_empty()
@@ -134,6 +151,10 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
+    fn session_cookie_of(headers: &HeaderMap) -> Option<String> {
+        session_cookie(headers, SESSION_COOKIE)
+    }
+
     fn headers(cookies: &[&str]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for c in cookies {
@@ -145,19 +166,19 @@ mod tests {
     #[test]
     fn the_session_cookie_is_found_among_others_and_malformed_ones_are_ignored() {
         assert_eq!(
-            session_cookie(&headers(&["a=1; mb_session=abc_DEF-1; b=2"])),
+            session_cookie_of(&headers(&["a=1; mb_session=abc_DEF-1; b=2"])),
             Some("abc_DEF-1".into())
         );
         assert_eq!(
-            session_cookie(&headers(&["x=1", "mb_session=zz"])),
+            session_cookie_of(&headers(&["x=1", "mb_session=zz"])),
             Some("zz".into())
         );
-        assert_eq!(session_cookie(&headers(&["mb_session="])), None);
-        assert_eq!(session_cookie(&headers(&["mb_session=a b;c"])), None);
-        assert_eq!(session_cookie(&headers(&["mb_session=<script>"])), None);
-        assert_eq!(session_cookie(&headers(&["garbage"])), None);
+        assert_eq!(session_cookie_of(&headers(&["mb_session="])), None);
+        assert_eq!(session_cookie_of(&headers(&["mb_session=a b;c"])), None);
+        assert_eq!(session_cookie_of(&headers(&["mb_session=<script>"])), None);
+        assert_eq!(session_cookie_of(&headers(&["garbage"])), None);
         assert_eq!(
-            session_cookie(&headers(&[&format!("mb_session={}", "a".repeat(500))])),
+            session_cookie_of(&headers(&[&format!("mb_session={}", "a".repeat(500))])),
             None
         );
     }
@@ -170,6 +191,8 @@ mod tests {
         assert!(!plain.contains("Secure"));
         policy.secure_cookie = true;
         assert!(policy.cookie("id").ends_with("; Secure"));
+        assert!(policy.cookie("id").starts_with("__Host-mb_session=id; Path=/;"));
+        assert!(policy.clearing_cookie().starts_with("__Host-mb_session=;"));
         assert!(policy.clearing_cookie().contains("Max-Age=0"));
     }
 }

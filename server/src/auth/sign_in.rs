@@ -11,6 +11,7 @@ use axum::routing::post;
 use axum::{Extension, Router};
 use chrono::{Duration, Utc};
 use meterbook_app::viewer::ClientAddress;
+use meterbook_core::sign_in::SignInForm;
 use serde::Deserialize;
 
 use super::passwords::verify_password;
@@ -19,14 +20,17 @@ use crate::audit::{self, Event};
 use crate::state::AppState;
 use crate::store::StoreError;
 
-/// Failed sign-ins of one account name within [`FAILURE_WINDOW_MINUTES`] before it is locked.
+/// Failed sign-ins of one account name from one client address within
+/// [`FAILURE_WINDOW_MINUTES`] before that address may no longer try that account.
 pub const ACCOUNT_FAILURE_LIMIT: u64 = 5;
-/// Failed sign-ins from one client address within the window before it is locked out.
+/// Failed sign-ins from one client address (any account) within the window before it is locked.
 pub const ADDRESS_FAILURE_LIMIT: u64 = 20;
+/// Failed sign-ins of one account from every address together within the window after which only
+/// addresses with no failure of their own for it may still try it: a guess spread over many
+/// addresses is slowed to one per address, while the owner, from an address that has not failed,
+/// still signs in.
+pub const SPREAD_FAILURE_LIMIT: u64 = 100;
 pub const FAILURE_WINDOW_MINUTES: i64 = 15;
-
-/// Longest username or password read from the form; longer input is refused, not hashed.
-const MAX_FIELD_LEN: usize = 1_024;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -35,33 +39,8 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct SignInForm {
-    username: Option<String>,
-    password: Option<String>,
-    next: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
 struct SignOutForm {
     csrf: Option<String>,
-}
-
-/// Where to go after signing in: a path on this site, never another site.
-pub fn safe_next(next: Option<&str>) -> String {
-    match next.map(str::trim) {
-        Some(path)
-            if path.starts_with('/')
-                && !path.starts_with("//")
-                && !path.starts_with("/\\")
-                && !path.starts_with("/auth/")
-                && !path.starts_with("/sign-in")
-                && path.len() <= 2_048
-                && !path.chars().any(|c| c.is_control() || c == '\\') =>
-        {
-            path.to_owned()
-        }
-        _ => "/".to_owned(),
-    }
 }
 
 /// Back to the sign-in page with a reason the page explains.
@@ -86,16 +65,12 @@ async fn sign_in(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form: SignInForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let next = safe_next(form.next.as_deref());
-    let username = form.username.unwrap_or_default().trim().to_owned();
-    let password = form.password.unwrap_or_default();
-    if username.is_empty() || password.is_empty() {
-        return back_to_sign_in("missing", &next);
-    }
-    if username.len() > MAX_FIELD_LEN || password.len() > MAX_FIELD_LEN {
-        return back_to_sign_in("invalid", &next);
-    }
+    // A name no account can have is refused before anything is counted or written.
+    let form = match SignInForm::parse(&body) {
+        (_, Ok(form)) => form,
+        (next, Err(refused)) => return back_to_sign_in(refused.as_str(), &next),
+    };
+    let (username, password, next) = (form.username, form.password, form.next);
     match attempt(&state, &username, &password, &address, &headers).await {
         Ok(Attempt::SignedIn(cookie)) => {
             let mut response = Redirect::to(&next).into_response();
@@ -116,6 +91,45 @@ enum Attempt {
     Limited,
 }
 
+/// The failure counters one attempt touches.
+struct Keys {
+    /// This account from this address: what stops a guesser without stopping the owner elsewhere.
+    pair: String,
+    /// This address, whatever account it tries.
+    address: String,
+    /// This account from everywhere.
+    account: String,
+}
+
+impl Keys {
+    fn new(username: &str, address: &str) -> Self {
+        let account = username.to_lowercase();
+        Keys {
+            pair: format!("pair:{account}|{address}"),
+            address: format!("address:{address}"),
+            account: format!("account:{account}"),
+        }
+    }
+
+    fn all(&self) -> [String; 3] {
+        [
+            self.pair.clone(),
+            self.address.clone(),
+            self.account.clone(),
+        ]
+    }
+
+    /// Whether counts (this attempt included, in the order of [`Keys::all`]) are over a limit.
+    fn limited(counts: &[u64]) -> bool {
+        let &[pair, address, account] = counts else {
+            return true;
+        };
+        pair > ACCOUNT_FAILURE_LIMIT
+            || address > ADDRESS_FAILURE_LIMIT
+            || (account > SPREAD_FAILURE_LIMIT && pair > 1)
+    }
+}
+
 async fn attempt(
     state: &AppState,
     username: &str,
@@ -126,8 +140,7 @@ async fn attempt(
     let store = state.store.as_ref();
     let now = Utc::now();
     let window_start = now - Duration::minutes(FAILURE_WINDOW_MINUTES);
-    let account_key = format!("account:{}", username.to_lowercase());
-    let keys = [account_key.clone(), format!("address:{address}")];
+    let keys = Keys::new(username, address);
     let event = |action, detail| Event {
         actor: "anonymous",
         action,
@@ -136,14 +149,25 @@ async fn attempt(
         detail,
     };
     // Every attempt counts as a failure until its password has been checked, and the count
-    // includes it: parallel guesses cannot all slip in under the limit, and a locked account
-    // cannot be guessed at even with the right password. Names that do not exist are limited
-    // just the same.
+    // includes it: parallel guesses cannot all slip in under the limit, and a locked pair cannot
+    // be guessed at even with the right password. Names that do not exist are limited just the
+    // same.
     let attempts = store
-        .record_sign_in_failure(&keys, now, window_start)
+        .record_sign_in_failure(&keys.all(), now, window_start)
         .await?;
-    if attempts[0] > ACCOUNT_FAILURE_LIMIT || attempts[1] > ADDRESS_FAILURE_LIMIT {
-        audit::record(store, event("sign_in_limited", "")).await?;
+    if Keys::limited(&attempts) {
+        // A refused attempt leaves no failure behind and is audited once per address and window,
+        // so a flood of them writes nothing more.
+        for key in keys.all() {
+            store.forget_sign_in_failure(&key).await?;
+        }
+        let marker = [format!("limited:{address}")];
+        if store.sign_in_failures(&marker, window_start).await?[0] == 0 {
+            store
+                .record_sign_in_failure(&marker, now, window_start)
+                .await?;
+            audit::record(store, event("sign_in_limited", "")).await?;
+        }
         return Ok(Attempt::Limited);
     }
     let found = store.user_by_name(username).await?;
@@ -155,9 +179,11 @@ async fn attempt(
         audit::record(store, event("sign_in_failed", "")).await?;
         return Ok(Attempt::Refused);
     };
-    // A success is no failure: the account starts afresh, and the address gets its attempt back.
-    store.forget_sign_in_failure(&keys[1]).await?;
-    store.clear_sign_in_failures(&account_key).await?;
+    // A success is no failure: this address starts afresh for the account and gets its attempt
+    // back. The account's spread count is left to age out, so a guesser gains nothing from it.
+    store.clear_sign_in_failures(&keys.pair).await?;
+    store.forget_sign_in_failure(&keys.address).await?;
+    store.forget_sign_in_failure(&keys.account).await?;
     // A new session ID at every sign-in; one the browser already had is ended, not reused.
     if let Some((old_hash, _)) = state.sessions.resolve(store, headers, now).await? {
         store.delete_session(&old_hash).await?;
@@ -220,20 +246,4 @@ async fn sign_out(
         response.headers_mut().insert(SET_COOKIE, value);
     }
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_local_paths_are_followed_after_sign_in() {
-        assert_eq!(safe_next(Some("/tokens?x=1")), "/tokens?x=1");
-        assert_eq!(safe_next(Some("//evil.example")), "/");
-        assert_eq!(safe_next(Some("/\\evil.example")), "/");
-        assert_eq!(safe_next(Some("https://evil.example")), "/");
-        assert_eq!(safe_next(Some("/auth/sign-out")), "/");
-        assert_eq!(safe_next(Some("/a\nb")), "/");
-        assert_eq!(safe_next(None), "/");
-    }
 }

@@ -9,7 +9,7 @@ use crate::audit::{self, Event};
 use crate::auth::passwords::generate_password;
 use crate::auth::{issue_token, TokenRequest};
 use crate::demo::{self, DemoSpec};
-use crate::people::{self, Actor};
+use crate::people::{self, Actor, TokensOnReset};
 use crate::store::{Store, UserInfo};
 
 /// The password of every documented demo account (see the README).
@@ -37,11 +37,15 @@ pub enum UserCommand {
     Disable { username: String },
     /// Let a disabled user sign in again.
     Enable { username: String },
-    /// Set a new password (generated unless --password-stdin); ends the user's sessions.
+    /// Set a new password (generated unless --password-stdin); ends the user's sessions and
+    /// revokes their API tokens unless --keep-tokens.
     Passwd {
         username: String,
         #[arg(long)]
         password_stdin: bool,
+        /// Leave the user's API tokens live (a forgotten password, not a compromise).
+        #[arg(long)]
+        keep_tokens: bool,
     },
     /// Add subscriptions to a tenant user.
     Grant {
@@ -206,13 +210,20 @@ pub async fn user(store: &dyn Store, cmd: UserCommand) -> anyhow::Result<()> {
         UserCommand::Passwd {
             username,
             password_stdin,
+            keep_tokens,
         } => {
             let user = find_user(store, &username).await?;
             let (password, generated) = read_password(password_stdin)?;
-            people::set_password(store, CLI, &user, &password).await?;
+            let tokens = if keep_tokens {
+                TokensOnReset::Keep
+            } else {
+                TokensOnReset::Revoke
+            };
+            let revoked = people::set_password(store, CLI, &user, &password, tokens).await?;
             println!(
-                "Password of '{}' changed; their sessions ended.",
-                user.username
+                "Password of '{}' changed; their sessions ended{}.",
+                user.username,
+                people::reset_tokens_said(tokens, revoked)
             );
             if generated {
                 println!("New password (shown only now): {password}");

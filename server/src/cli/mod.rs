@@ -17,7 +17,7 @@ use meterbook_core::export::{usage_csv_fields, write_csv_record, USAGE_CSV_COLUM
 use meterbook_core::page::PAGE_SIZE;
 use meterbook_core::query::{UsageQuery, API_VERSION};
 use meterbook_core::rating::period::parse_time_zone;
-use meterbook_core::usage::{parse_batch, AggregateApi, AggregateView};
+use meterbook_core::usage::{parse_batch, AggregateApi, AggregateView, IngestWindow};
 use meterbook_core::SubscriptionId;
 
 use crate::auth::sessions::SessionPolicy;
@@ -56,7 +56,11 @@ enum Command {
     /// Write simulated resource-provider usage into the store.
     Demo(DemoArgs),
     /// Ingest usage records from files (JSON array, ARM page or NDJSON; `-` reads stdin).
-    Ingest { files: Vec<PathBuf> },
+    Ingest {
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        window: WindowArgs,
+    },
     /// Read usage aggregates, like Get-UsageAggregates (filters by reported time).
     Usage(UsageArgs),
     /// Import or export the rate card that prices usage (CSV or JSON).
@@ -138,6 +142,31 @@ struct ServeArgs {
     /// Hours after sign-in a portal session ends, however active.
     #[arg(long, env = "MB_SESSION_MAX_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..=720))]
     session_max_hours: u64,
+    #[command(flatten)]
+    window: WindowArgs,
+    /// Internal hosts and CIDR ranges webhooks may deliver to (`billing.corp 10.20.0.0/16`,
+    /// space-separated). Without it, webhooks reach public addresses only.
+    #[arg(long, env = "MB_WEBHOOK_ALLOW", default_value = "")]
+    webhook_allow: String,
+}
+
+/// The usage times ingest accepts (`serve` and `ingest` alike).
+#[derive(Args, Debug, Clone)]
+struct WindowArgs {
+    /// The earliest usage start accepted (a date or RFC 3339 time); older records are refused.
+    #[arg(long, env = "MB_EARLIEST_USAGE", default_value = IngestWindow::DEFAULT_EARLIEST)]
+    earliest_usage: String,
+}
+
+impl WindowArgs {
+    fn parse(&self) -> anyhow::Result<IngestWindow> {
+        let raw = &self.earliest_usage;
+        let earliest = meterbook_core::time::parse_date_input(raw)
+            .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+            .or_else(|_| meterbook_core::time::parse_time_input(raw).map(|t| t.to_utc()))
+            .map_err(|e| anyhow::anyhow!("--earliest-usage: {e}"))?;
+        Ok(IngestWindow { earliest })
+    }
 }
 
 #[derive(Args, Debug, Clone, Copy)]
@@ -237,7 +266,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             seed_demo(store.as_ref(), &spec).await?;
             Ok(())
         }
-        Command::Ingest { files } => ingest_files(store.as_ref(), &files).await,
+        Command::Ingest { files, window } => {
+            ingest_files(store.as_ref(), &files, window.parse()?).await
+        }
         Command::Usage(args) => print_usage(store.as_ref(), args).await,
         Command::Rates(cmd) => billing::rates(store.as_ref(), cmd).await,
         Command::Chargeback(args) => billing::chargeback(store.as_ref(), args).await,
@@ -339,6 +370,10 @@ async fn serve(args: ServeArgs, store: Arc<dyn Store>) -> anyhow::Result<()> {
             time_zone: parse_time_zone(&args.time_zone)
                 .map_err(|e| anyhow::anyhow!("--time-zone: {e}"))?,
             webhooks: crate::webhooks::DeliveryPolicy::default(),
+            ingest_window: args.window.parse()?,
+            webhook_targets: crate::webhook_targets::TargetPolicy::parse(&args.webhook_allow)
+                .map_err(|e| anyhow::anyhow!("--webhook-allow: {e}"))?,
+            timeouts: crate::serve::Timeouts::default(),
         },
         store,
     )
@@ -396,7 +431,11 @@ async fn ensure_demo_rate_card(store: &dyn Store) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn ingest_files(store: &dyn UsageStore, files: &[PathBuf]) -> anyhow::Result<()> {
+async fn ingest_files(
+    store: &dyn UsageStore,
+    files: &[PathBuf],
+    window: IngestWindow,
+) -> anyhow::Result<()> {
     if files.is_empty() {
         bail!("name at least one file to ingest (or - for standard input)");
     }
@@ -407,11 +446,12 @@ async fn ingest_files(store: &dyn UsageStore, files: &[PathBuf]) -> anyhow::Resu
             std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
         };
         let now = Utc::now();
-        let parsed = parse_batch(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        let parsed = parse_batch(&text, usize::MAX)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
         let mut records = Vec::with_capacity(parsed.len());
         let mut bad = Vec::new();
         for (i, item) in parsed.into_iter().enumerate() {
-            match item.and_then(|r| r.check_received_at(now).map(|()| r)) {
+            match item.and_then(|r| r.check_received_at(now, window).map(|()| r)) {
                 Ok(r) => records.push(r),
                 Err(e) => bad.push(format!("  record [{i}]: {e}")),
             }

@@ -6,6 +6,7 @@ use chrono::Utc;
 use clap::Subcommand;
 
 use crate::store::{DeliveryStatus, Store};
+use crate::webhook_targets::TargetPolicy;
 use crate::webhooks::{check_url, new_secret};
 
 use super::accounts::cli_audit;
@@ -13,7 +14,12 @@ use super::accounts::cli_audit;
 #[derive(Subcommand, Debug)]
 pub enum WebhookCommand {
     /// Push statements to this URL; prints the webhook's signing secret (shown only this once).
-    Add { url: String },
+    Add {
+        url: String,
+        /// Internal hosts and ranges webhooks may reach (as `serve --webhook-allow`).
+        #[arg(long, env = "MB_WEBHOOK_ALLOW", default_value = "")]
+        webhook_allow: String,
+    },
     /// List the webhooks statements are pushed to.
     List,
     /// Stop pushing to a webhook, by ID (its pending deliveries fail; its log stays).
@@ -35,8 +41,10 @@ pub enum WebhookCommand {
 
 pub async fn webhooks(store: &dyn Store, command: WebhookCommand) -> anyhow::Result<()> {
     match command {
-        WebhookCommand::Add { url } => {
-            let url = check_url(url.trim()).map_err(anyhow::Error::msg)?;
+        WebhookCommand::Add { url, webhook_allow } => {
+            let targets = TargetPolicy::parse(&webhook_allow)
+                .map_err(|e| anyhow::anyhow!("--webhook-allow: {e}"))?;
+            let url = check_url(url.trim(), &targets).map_err(anyhow::Error::msg)?;
             let secret = new_secret()?;
             let id = store.add_webhook(&url, &secret, "cli").await?;
             cli_audit(store, "webhook.add", &format!("webhook {id}"), &url).await?;

@@ -9,7 +9,7 @@ use meterbook_core::SubscriptionId;
 
 use super::{store_failed, Portal};
 use crate::auth::passwords::{generate_password, PasswordError};
-use crate::people::{self, Actor, PeopleError};
+use crate::people::{self, Actor, PeopleError, TokensOnReset};
 use crate::store::UserInfo;
 
 const OPERATORS_ONLY: &str = "Only operators manage people and read the audit log";
@@ -141,16 +141,22 @@ pub(super) async fn change(
                 .map_err(failed)?;
             Ok(done(format!("Enabled '{}'.", user.username)))
         }
-        PersonChange::NewPassword { id } => {
+        PersonChange::NewPassword { id, keep_tokens } => {
             let user = find(portal, id).await?;
             let password = generated()?;
-            people::set_password(store, actor, &user, &password)
+            let tokens = if keep_tokens {
+                TokensOnReset::Keep
+            } else {
+                TokensOnReset::Revoke
+            };
+            let revoked = people::set_password(store, actor, &user, &password, tokens)
                 .await
                 .map_err(failed)?;
             Ok(ChangeDone {
                 message: format!(
-                    "New password for '{}'; their sessions ended.",
-                    user.username
+                    "New password for '{}'; their sessions ended{}.",
+                    user.username,
+                    people::reset_tokens_said(tokens, revoked)
                 ),
                 password: Some(password),
             })

@@ -117,8 +117,15 @@ pub trait AccountStore: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 
-    /// Replaces a password hash and ends the user's sessions.
-    async fn set_password(&self, user_id: i64, password_hash: &str) -> Result<bool, StoreError>;
+    /// Replaces a password hash and ends the user's sessions; with `revoke_tokens_at`, also
+    /// revokes the tokens they created (a reset after a compromise must not leave them live).
+    /// The number of tokens revoked, or None when there is no such user.
+    async fn set_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        revoke_tokens_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<u64>, StoreError>;
 
     /// Adds (or, with `granted` false, removes) subscriptions of a tenant user. Takes effect on the
     /// user's next request: sessions and tokens read grants live.
@@ -149,6 +156,13 @@ pub trait AccountStore: Send + Sync + 'static {
         &self,
         keys: &[String],
         at: DateTime<Utc>,
+        window_start: DateTime<Utc>,
+    ) -> Result<Vec<u64>, StoreError>;
+
+    /// How many failures each key has since `window_start`, writing nothing.
+    async fn sign_in_failures(
+        &self,
+        keys: &[String],
         window_start: DateTime<Utc>,
     ) -> Result<Vec<u64>, StoreError>;
 

@@ -5,7 +5,9 @@ use std::time::Duration;
 use meterbook_core::access::Role;
 use meterbook_core::SubscriptionId;
 use meterbook_server::auth::sessions::SessionPolicy;
-use meterbook_server::auth::sign_in::ACCOUNT_FAILURE_LIMIT;
+use meterbook_server::auth::sign_in::{
+    ACCOUNT_FAILURE_LIMIT, ADDRESS_FAILURE_LIMIT, SPREAD_FAILURE_LIMIT,
+};
 use serde_json::Value;
 
 use crate::helpers::*;
@@ -64,7 +66,27 @@ async fn a_sign_in_sets_a_safe_cookie_and_opens_the_portal() {
     );
     assert!(!cookie.contains("Secure"), "plain http on localhost");
     let pair = cookie.split(';').next().unwrap();
-    assert_eq!(app.page("/", pair).await.status(), 200);
+    let page = app.page("/", pair).await;
+    assert_eq!(page.status(), 200);
+    // Scripts run only from the page's own nonce: the hydration script carries it.
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a script nonce")
+        .to_owned();
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("object-src 'none'"), "{csp}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains(&format!(r#"<script type="module" nonce="{nonce}">"#)), "{html}");
+    let again = app.page("/", pair).await;
+    assert!(!again.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains(&nonce), "a nonce is used once");
     let audit = app.store.audit_entries(10, Some("sign_in")).await.unwrap();
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].actor, "user:olivia");
@@ -80,10 +102,16 @@ async fn the_cookie_is_secure_behind_an_https_public_url() {
     .await;
     app.add_user("olivia", Role::Operator, &[]).await;
     let response = app.post_sign_in("olivia", PASSWORD).await;
-    assert!(response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .ends_with("; Secure"));
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.ends_with("; Secure"), "{cookie}");
+    assert!(cookie.starts_with("__Host-mb_session="), "{cookie}");
+    // The prefixed cookie is the one that signs in; the plain name is not read over https.
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let page = app.page("/tokens", &pair).await;
+    assert_eq!(page.status(), 200);
+    let plain = pair.replace("__Host-mb_session", "mb_session");
+    let page = app.page("/tokens", &plain).await;
+    assert_eq!(page.status(), 303);
 }
 
 #[tokio::test]
@@ -189,6 +217,94 @@ async fn failed_sign_ins_from_one_address_lock_that_address() {
     }
     let response = app.post_sign_in("olivia", PASSWORD).await;
     assert_eq!(location(&response), "/sign-in?error=too_many&next=%2F");
+}
+
+/// Posts the sign-in form from `address` (the app must trust `X-Forwarded-For`).
+async fn sign_in_from(
+    app: &TestApp,
+    address: &str,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    app.client
+        .post(format!("{}/auth/sign-in", app.base))
+        .header("x-forwarded-for", address)
+        .form(&[
+            ("username", username),
+            ("password", password),
+            ("next", "/"),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+fn trusting_proxy() -> Options {
+    Options {
+        trust_forwarded_for: true,
+        ..Options::default()
+    }
+}
+
+#[tokio::test]
+async fn failures_from_one_address_never_stop_the_right_password_from_another() {
+    let app = spawn_app_with(trusting_proxy()).await;
+    app.add_user("fabrikam", Role::Operator, &[]).await;
+
+    for _ in 0..3 * ACCOUNT_FAILURE_LIMIT {
+        sign_in_from(&app, "203.0.113.66", "fabrikam", "guess guess guess").await;
+    }
+    let attacker = sign_in_from(&app, "203.0.113.66", "fabrikam", PASSWORD).await;
+    let owner = sign_in_from(&app, "198.51.100.7", "fabrikam", PASSWORD).await;
+
+    assert_eq!(location(&attacker), "/sign-in?error=too_many&next=%2F");
+    assert_eq!(location(&owner), "/");
+}
+
+#[tokio::test]
+async fn a_flood_of_refused_sign_ins_writes_a_bounded_number_of_rows() {
+    let app = spawn_app_with(trusting_proxy()).await;
+    let long_name = "x".repeat(1_000);
+    for i in 0..60 {
+        sign_in_from(&app, "203.0.113.66", &format!("guess{}", i % 5), "wrong").await;
+        sign_in_from(&app, "203.0.113.66", &long_name, "wrong").await;
+    }
+    let failed = app
+        .store
+        .audit_entries(1_000, Some("sign_in_failed"))
+        .await
+        .unwrap();
+    let limited = app
+        .store
+        .audit_entries(1_000, Some("sign_in_limited"))
+        .await
+        .unwrap();
+
+    // The address is locked after its 20th failure; the limited ones after are audited once, and a
+    // name no account can have is refused before anything is written.
+    assert_eq!(failed.len() as u64, ADDRESS_FAILURE_LIMIT);
+    assert_eq!(limited.len(), 1);
+    assert!(failed.iter().all(|e| e.target.len() < 10));
+}
+
+#[tokio::test]
+async fn a_guess_spread_over_many_addresses_gets_one_try_per_address_once_it_is_noticed() {
+    let app = spawn_app_with(trusting_proxy()).await;
+    app.add_user("fabrikam", Role::Operator, &[]).await;
+    let addresses = SPREAD_FAILURE_LIMIT / ACCOUNT_FAILURE_LIMIT;
+    for a in 0..addresses {
+        for _ in 0..ACCOUNT_FAILURE_LIMIT {
+            sign_in_from(&app, &format!("198.18.0.{a}"), "fabrikam", "guess guess guess").await;
+        }
+    }
+    // The account has had its spread limit of failures: a new address gets one try, no second.
+    let first = sign_in_from(&app, "198.18.1.1", "fabrikam", "guess guess guess").await;
+    let second = sign_in_from(&app, "198.18.1.1", "fabrikam", PASSWORD).await;
+    let clean = sign_in_from(&app, "198.18.1.2", "fabrikam", PASSWORD).await;
+
+    assert_eq!(location(&first), "/sign-in?error=invalid&next=%2F");
+    assert_eq!(location(&second), "/sign-in?error=too_many&next=%2F");
+    assert_eq!(location(&clean), "/", "an address that never failed still signs in");
 }
 
 #[tokio::test]

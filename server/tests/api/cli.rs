@@ -514,6 +514,14 @@ fn webhooks_are_managed_and_statements_queued_from_the_command_line() {
     assert!(!refused.status.success());
     assert!(text(&refused).contains("http"), "{}", text(&refused));
 
+    let internal = meterbook(&db, &["webhooks", "add", "http://169.254.169.254/latest"]);
+    assert!(!internal.status.success());
+    assert!(
+        text(&internal).contains("internal address"),
+        "{}",
+        text(&internal)
+    );
+
     let added = meterbook(&db, &["webhooks", "add", "https://billing.example.com/in"]);
     assert!(added.status.success(), "{}", text(&added));
     let out = text(&added);

@@ -59,7 +59,8 @@ async fn each_viewer_sees_the_costs_of_their_own_scope() {
 
     let bad = html(&app, "/costs?period=2026-13", &operator).await;
     assert!(
-        bad.contains("Billing period: 2026-13 is not a month"),
+        bad.contains("Billing period: &#x27;2026-13&#x27; is not a month")
+            || bad.contains("Billing period: '2026-13' is not a month"),
         "{bad}"
     );
     assert!(

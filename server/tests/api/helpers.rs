@@ -14,6 +14,7 @@ use meterbook_server::auth::{issue_token, TokenRequest};
 use meterbook_server::demo::{self, DemoSpec};
 use meterbook_server::source::UpstreamConfig;
 use meterbook_server::store::{self, Store};
+use meterbook_server::webhook_targets::TargetPolicy;
 use meterbook_server::webhooks::DeliveryPolicy;
 use meterbook_server::{Application, ServerConfig, DEFAULT_PROVIDER_SUBSCRIPTION};
 use serde_json::Value;
@@ -120,6 +121,10 @@ pub struct Options {
     pub trust_forwarded_for: bool,
     pub widget_origins: Vec<String>,
     pub webhooks: Option<DeliveryPolicy>,
+    /// Where webhooks may deliver; tests' receivers listen on loopback, so by default it is
+    /// allowed.
+    pub webhook_targets: Option<TargetPolicy>,
+    pub timeouts: Option<meterbook_server::serve::Timeouts>,
 }
 
 /// Webhook retries in a test come after a second, not half a minute.
@@ -174,6 +179,11 @@ async fn start_server(url: &str, options: Options, owned: Option<TestDatabase>) 
             secret: None,
             time_zone: meterbook_core::rating::period::Tz::UTC,
             webhooks: options.webhooks.unwrap_or(FAST_WEBHOOKS),
+            ingest_window: Default::default(),
+            webhook_targets: options
+                .webhook_targets
+                .unwrap_or_else(|| TargetPolicy::parse("127.0.0.0/8").expect("range")),
+            timeouts: options.timeouts.unwrap_or_default(),
         },
         store.clone(),
     )

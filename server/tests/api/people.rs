@@ -193,3 +193,73 @@ async fn tenant_users_cannot_manage_people_or_read_the_audit_log() {
         .unwrap();
     assert!(page.contains("Only operators manage people"));
 }
+
+#[tokio::test]
+async fn a_password_reset_revokes_the_persons_tokens_unless_the_operator_keeps_them() {
+    let app = spawn_app().await;
+    app.add_user("olga", Role::Operator, &[]).await;
+    let nina_id = app.add_user("nina", Role::Tenant, &[sub(1)]).await;
+    let olga = app.sign_in("olga").await;
+    let nina_token = |name: &'static str| {
+        let store = app.store.clone();
+        async move {
+            meterbook_server::auth::issue_token(
+                store.as_ref(),
+                &meterbook_server::auth::TokenRequest {
+                    name,
+                    role: Role::Tenant,
+                    subscriptions: &[sub(1)],
+                    created_by: Some(nina_id),
+                },
+            )
+            .await
+            .unwrap()
+            .1
+        }
+    };
+    let reads = |token: String| {
+        let app = &app;
+        async move {
+            app.get(&format!("{}?api-version=2015-06-01-preview&reportedStartTime=2026-10-01T00:00:00Z&reportedEndTime=2026-10-02T00:00:00Z", tenant_path(&sub(1))), Some(&token))
+                .await
+                .status()
+        }
+    };
+    let id = nina_id.to_string();
+
+    let kept = nina_token("kept").await;
+    let response = change(
+        &app,
+        &olga,
+        &[("op", "password"), ("id", &id), ("keep_tokens", "on")],
+    )
+    .await;
+    let done: Value = response.json().await.unwrap();
+    assert!(
+        done["message"].as_str().unwrap().contains("tokens were kept"),
+        "{done}"
+    );
+    assert_eq!(reads(kept.clone()).await, 200);
+
+    let response = change(&app, &olga, &[("op", "password"), ("id", &id)]).await;
+    let done: Value = response.json().await.unwrap();
+    assert!(
+        done["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 API token was revoked"),
+        "{done}"
+    );
+    assert_eq!(reads(kept).await, 401);
+
+    let entries = app
+        .store
+        .audit_entries(10, Some("password_changed"))
+        .await
+        .unwrap();
+    let details: Vec<&str> = entries.iter().map(|e| e.detail.as_str()).collect();
+    assert_eq!(
+        details,
+        ["sessions ended; tokens revoked: 1", "sessions ended; tokens kept"]
+    );
+}

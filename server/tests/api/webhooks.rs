@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use crate::billing::seed_october as seed;
 use meterbook_core::access::Role;
 
-use crate::helpers::{spawn_app, sub, TestApp};
+use crate::helpers::{spawn_app, spawn_app_with, sub, Options, TestApp};
 
 /// One POST the receiver took.
 #[derive(Debug, Clone)]
@@ -447,8 +447,8 @@ async fn statements_are_pushed_on_demand_and_failed_deliveries_can_be_retried() 
     assert_eq!(failed["lastStatus"], 500);
     let error = failed["lastError"].as_str().unwrap();
     assert!(
-        error.contains("500") && error.contains("receiver says hello"),
-        "{error}"
+        error.contains("500") && !error.contains("receiver says hello"),
+        "the log keeps the status, never the receiver's words: {error}"
     );
     assert_eq!(receiver.received().len(), 3);
     let body = receiver.received()[0].json();
@@ -577,4 +577,59 @@ async fn servers_sharing_a_database_send_each_delivery_once() {
     keys.sort_unstable();
     keys.dedup();
     assert_eq!((received.len(), keys.len()), (8, 8));
+}
+
+#[tokio::test]
+async fn webhooks_do_not_reach_internal_addresses_unless_the_operator_allows_them() {
+    let app = spawn_app_with(Options {
+        webhook_targets: Some(Default::default()),
+        ..Options::default()
+    })
+    .await;
+    seed(&app).await;
+    let receiver = Receiver::start(&[200]).await;
+
+    for internal in [
+        receiver.url.clone(),
+        "http://169.254.169.254/latest/meta-data".to_owned(),
+        "http://[::1]:9/".to_owned(),
+    ] {
+        let refused = post(
+            &app,
+            "/api/v1/webhooks",
+            &app.operator,
+            Some(json!({ "url": internal })),
+        )
+        .await;
+        assert_eq!(refused.status(), 400, "{internal}");
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "InvalidProperty");
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("internal address"));
+    }
+
+    // A name is accepted, and checked where it resolves at every delivery: `localhost` is
+    // loopback, so nothing is sent.
+    let by_name = receiver.url.replace("127.0.0.1", "localhost");
+    add_webhook(&app, &by_name).await;
+    let pushed = post(
+        &app,
+        "/api/v1/chargeback/push?period=2026-10",
+        &app.operator,
+        None,
+    )
+    .await;
+    assert_eq!(pushed.status(), 202);
+    let log = settled_log(&app).await;
+    assert_eq!(log[0]["status"], "failed", "{log:?}");
+    assert!(
+        log[0]["lastError"]
+            .as_str()
+            .unwrap()
+            .contains("internal address"),
+        "{log:?}"
+    );
+    assert!(receiver.received().is_empty());
 }

@@ -126,10 +126,10 @@ async fn a_widget_shows_its_subscriptions_month_to_anyone_with_the_link() {
 
     // Every other page refuses to be framed.
     let portal = w.app.page("/", &w.tina.cookie).await;
-    assert_eq!(
-        portal.headers()["content-security-policy"],
-        "frame-ancestors 'none'"
-    );
+    assert!(portal.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .ends_with("frame-ancestors 'none'"));
     let script = w.app.get("/widget.js", None).await;
     assert_eq!(script.status(), 200);
     assert!(script.headers()["content-type"]

@@ -201,6 +201,8 @@ fn groupings_parse_and_print_back() {
         "tag:CostCenter"
     );
     assert!(GroupBy::parse("tag:").is_err());
+    assert!(GroupBy::parse("tag:\u{0}").is_err());
+    assert!(GroupBy::parse("tag:Dep\nartment").is_err());
     assert!(GroupBy::parse("meter").unwrap_err().contains("tag:KEY"));
 }
 
@@ -339,4 +341,34 @@ fn changes_list_lines_added_removed_and_changed_between_runs() {
         ]
     );
     assert!(statement_changes(&second, &second).is_empty());
+}
+
+#[test]
+fn amounts_beyond_the_decimal_range_are_an_error_not_a_panic() {
+    // The decimal range ends near 7.9e28: one hour of 5e28 fits, two do not.
+    let huge = "50000000000000000000000000000";
+    for group_by in [GroupBy::Subscription, GroupBy::Tag("Department".into())] {
+        let usage = vec![
+            usage(SUB_A, VM, 0, huge, Some("Sales")),
+            usage(SUB_A, VM, 1, huge, Some("Ops")),
+        ];
+        let result = build_statement(&card(), october(), "UTC", group_by.clone(), usage, computed_at());
+        let err = result.expect_err("the sums overflow");
+        assert!(err.to_string().contains("out of range"), "{group_by:?}: {err}");
+    }
+    // Each subscription's subtotal fits; the statement's total does not.
+    let card = rate_card_from_csv(&format!(
+        "kind,currency,effective_from,meter_id,included_quantity,tier_start,unit_price\n\
+         price,USD,2026-10-01,{VM},0,0,1\n"
+    ))
+    .unwrap();
+    for group_by in [GroupBy::Subscription, GroupBy::Tag("Department".into())] {
+        let usage = vec![
+            usage(SUB_A, VM, 0, huge, Some("Sales")),
+            usage(SUB_B, VM, 0, huge, Some("Sales")),
+        ];
+        let result = build_statement(&card, october(), "UTC", group_by.clone(), usage, computed_at());
+        let err = result.expect_err("the total overflows");
+        assert!(err.to_string().contains("out of range"), "{group_by:?}: {err}");
+    }
 }

@@ -211,19 +211,35 @@ macro_rules! account_store {
                     &self,
                     user_id: i64,
                     password_hash: &str,
-                ) -> Result<bool, StoreError> {
+                    revoke_tokens_at: Option<DateTime<Utc>>,
+                ) -> Result<Option<u64>, StoreError> {
                     let mut tx = self.pool.begin().await?;
                     let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
                         .bind(password_hash)
                         .bind(user_id)
                         .execute(&mut *tx)
                         .await?;
+                    if done.rows_affected() != 1 {
+                        return Ok(None);
+                    }
                     sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                         .bind(user_id)
                         .execute(&mut *tx)
                         .await?;
+                    let mut revoked = 0;
+                    if let Some(at) = revoke_tokens_at {
+                        revoked = sqlx::query(
+                            "UPDATE api_tokens SET revoked_at = $1
+                             WHERE created_by = $2 AND revoked_at IS NULL",
+                        )
+                        .bind(at.timestamp())
+                        .bind(user_id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    }
                     tx.commit().await?;
-                    Ok(done.rows_affected() == 1)
+                    Ok(Some(revoked))
                 }
 
                 async fn set_grants(
@@ -340,6 +356,14 @@ macro_rules! account_store {
                             .await?;
                     }
                     tx.commit().await?;
+                    count_failures(self, keys, window_start).await
+                }
+
+                async fn sign_in_failures(
+                    &self,
+                    keys: &[String],
+                    window_start: DateTime<Utc>,
+                ) -> Result<Vec<u64>, StoreError> {
                     count_failures(self, keys, window_start).await
                 }
 
