@@ -173,7 +173,15 @@ mod tests {
         let mut out = String::new();
         write_csv_record(
             &mut out,
-            &["-2+3+cmd|' /C calc'!A0", "-1.5e-3", "-1.", "-.5", "-1e", "\tx", "-"],
+            &[
+                "-2+3+cmd|' /C calc'!A0",
+                "-1.5e-3",
+                "-1.",
+                "-.5",
+                "-1e",
+                "\tx",
+                "-",
+            ],
         );
         assert_eq!(
             out,

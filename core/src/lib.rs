@@ -14,6 +14,8 @@ pub mod meter;
 pub mod odata;
 pub mod overview;
 pub mod page;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod properties;
 pub mod query;
 pub mod rating;
 pub mod rng;

@@ -138,9 +138,6 @@ mod tests {
             Err(Refused::Invalid)
         );
         assert_eq!(SignInForm::parse(b"username=o").1, Err(Refused::Missing));
-        assert_eq!(
-            SignInForm::parse(b"\xff\xfe=%%%").1,
-            Err(Refused::Missing)
-        );
+        assert_eq!(SignInForm::parse(b"\xff\xfe=%%%").1, Err(Refused::Missing));
     }
 }

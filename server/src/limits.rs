@@ -14,11 +14,10 @@ use crate::api::ingest::MAX_BODY_BYTES;
 /// Refuses a request whose `Content-Length` is beyond what any route accepts (the ingest limit),
 /// or is not a number: waiting for 99,999,999,999 declared bytes would hold the connection.
 pub async fn refuse_declared_oversize(request: Request<Body>, next: Next) -> Response {
-    let declared = request.headers().get(CONTENT_LENGTH).map(|v| {
-        v.to_str()
-            .ok()
-            .and_then(|s| s.trim().parse::<u64>().ok())
-    });
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .map(|v| v.to_str().ok().and_then(|s| s.trim().parse::<u64>().ok()));
     match declared {
         Some(None) => ApiError::new(
             ArmCode::InvalidProperty,

@@ -20,8 +20,8 @@ use serde::Serialize;
 use tokio::sync::{watch, Notify};
 
 use crate::auth::tokens::random_secret;
-use crate::webhook_targets::{CheckedResolver, TargetPolicy};
 use crate::store::{AttemptResult, DueDelivery, Push, Store, StoreError};
+use crate::webhook_targets::{CheckedResolver, TargetPolicy};
 
 /// Event of a push made by closing a period.
 pub const PERIOD_CLOSED: &str = "period.closed";

@@ -11,6 +11,22 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+/// cargo-fuzz version `cargo xtask fuzz` installs (built with the pinned toolchain; it runs the
+/// targets with nightly, which libFuzzer's instrumentation needs).
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
+
+/// The fuzz targets, one per parser of outside input (`fuzz/fuzz_targets/`).
+const FUZZ_TARGETS: [&str; 8] = [
+    "arm_query",
+    "continuation_token",
+    "explore_query",
+    "odata",
+    "ingest_body",
+    "rate_card",
+    "sign_in_form",
+    "dates",
+];
+
 /// cargo-leptos version that builds with the pinned toolchain (0.3.11's lock needs a newer rustc).
 const CARGO_LEPTOS_VERSION: &str = "0.3.10";
 
@@ -27,8 +43,9 @@ fn main() -> ExitCode {
         Some("load") => load(&args[1..]),
         Some("end2end") => setup(true).and_then(|()| browser_tests()),
         Some("setup") => setup(true),
+        Some("fuzz") => fuzz(&args[1..]),
         _ => Err(
-            "usage: cargo xtask run [meterbook serve args...] | test | end2end | bench [--database URL] [args...] | load [args...] | bench-chargeback [--records N] [--database URL] | bench-portal | setup"
+            "usage: cargo xtask run [meterbook serve args...] | test | end2end | bench [--database URL] [args...] | load [args...] | bench-chargeback [--records N] [--database URL] | bench-portal | fuzz [--seconds N] [TARGET...] | setup"
                 .into(),
         ),
     };
@@ -471,4 +488,77 @@ fn load(extra: &[String]) -> Result {
         .arg(target.join("meterbook"))
         .args(extra);
     check(&mut c)
+}
+
+/// `cargo xtask fuzz [--seconds N] [TARGET...]`: installs a nightly toolchain and cargo-fuzz when
+/// missing, then runs each target (all by default) for N seconds (60 by default), starting from
+/// the committed seeds in `fuzz/seeds/` and keeping what it finds in `fuzz/corpus/`. A crash stops
+/// the run with the input saved under `fuzz/artifacts/`.
+fn fuzz(args: &[String]) -> Result {
+    let mut seconds = 60u64;
+    let mut targets: Vec<&str> = Vec::new();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--seconds" => {
+                seconds = rest
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or("--seconds takes a whole number")?;
+            }
+            name => match FUZZ_TARGETS.iter().find(|t| **t == name) {
+                Some(t) => targets.push(t),
+                None => return Err(format!("no fuzz target '{name}': {FUZZ_TARGETS:?}")),
+            },
+        }
+    }
+    if targets.is_empty() {
+        targets = FUZZ_TARGETS.to_vec();
+    }
+    step("checking fuzzing tools");
+    let toolchains = output_of(&mut cmd("rustup", &["toolchain", "list"])).unwrap_or_default();
+    if !toolchains.lines().any(|l| l.starts_with("nightly")) {
+        step("installing the nightly toolchain (libFuzzer's instrumentation needs it)");
+        check(&mut cmd(
+            "rustup",
+            &["toolchain", "install", "nightly", "--profile", "minimal"],
+        ))?;
+    }
+    if output_of(&mut cmd("cargo", &["fuzz", "--version"])).is_none() {
+        step(&format!("installing cargo-fuzz {CARGO_FUZZ_VERSION}"));
+        check(&mut cmd(
+            "cargo",
+            &[
+                "install",
+                "cargo-fuzz",
+                "--version",
+                CARGO_FUZZ_VERSION,
+                "--locked",
+            ],
+        ))?;
+    }
+    let fuzz_dir = root().join("fuzz");
+    for target in targets {
+        step(&format!("fuzzing {target} for {seconds} s"));
+        let corpus = fuzz_dir.join("corpus").join(target);
+        std::fs::create_dir_all(&corpus).map_err(|e| format!("{}: {e}", corpus.display()))?;
+        let seeds = fuzz_dir.join("seeds").join(target);
+        let mut run = cmd(
+            "cargo",
+            &["+nightly", "fuzz", "run", "--fuzz-dir", "fuzz", target],
+        );
+        run.arg(&corpus);
+        if seeds.is_dir() {
+            run.arg(&seeds);
+        }
+        run.args([
+            "--",
+            &format!("-max_total_time={seconds}"),
+            "-rss_limit_mb=2048",
+            "-max_len=65536",
+            "-print_final_stats=1",
+        ]);
+        check(&mut run)?;
+    }
+    Ok(())
 }

@@ -130,6 +130,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn months_are_exactly_four_digits_a_dash_and_two() {
+        for bad in [
+            "2026-1",
+            "26-11",
+            "1-1",
+            "02026-11",
+            "2026-13",
+            "+262142-12",
+            "2026-11\r\n",
+            "0001-01",
+        ] {
+            assert!(
+                BillingPeriod::parse(bad, chrono_tz::UTC).is_err(),
+                "{bad:?}"
+            );
+        }
+        for bad in ["+262142-12-31..2026-01-01", "2026-10-01..2026-1-02"] {
+            assert!(
+                BillingPeriod::parse(bad, chrono_tz::UTC).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(BillingPeriod::parse("9999-12", chrono_tz::UTC).is_ok());
+    }
+
+    #[test]
     fn a_period_parses_from_a_month_or_a_range_of_days_and_its_label_reads_back() {
         let berlin = parse_time_zone("Europe/Berlin").unwrap();
         let month = BillingPeriod::parse("2026-10", berlin).unwrap();

@@ -346,7 +346,11 @@ impl UsageRecord {
     /// Checks the record against the time it is received and the window: usage cannot start, nor
     /// be reported, after `now` (a few minutes of clock skew are tolerated), nor end more than a
     /// day after it (a daily record of today), nor start before the window.
-    pub fn check_received_at(&self, now: DateTime<Utc>, window: IngestWindow) -> Result<(), String> {
+    pub fn check_received_at(
+        &self,
+        now: DateTime<Utc>,
+        window: IngestWindow,
+    ) -> Result<(), String> {
         let latest = now + IngestWindow::SKEW;
         if self.usage_start > latest {
             return Err("usageStartTime is in the future".into());

@@ -219,13 +219,7 @@ async fn usage_aggregates(
             object(row)
         })
         .collect();
-    Ok(page(
-        &state,
-        &uri,
-        "UsageAggregates",
-        &options,
-        rows,
-    ))
+    Ok(page(&state, &uri, "UsageAggregates", &options, rows))
 }
 
 #[tracing::instrument(name = "odata_chargeback", skip_all)]
@@ -296,11 +290,5 @@ async fn chargeback_lines(
             object(row)
         })
         .collect();
-    Ok(page(
-        &state,
-        &uri,
-        "ChargebackLines",
-        &options,
-        rows,
-    ))
+    Ok(page(&state, &uri, "ChargebackLines", &options, rows))
 }

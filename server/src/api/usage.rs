@@ -38,13 +38,7 @@ async fn arm_resource(
     {
         return super::ratecard::rate_card(&state, &caller, &subscription, &uri).await;
     }
-    usage_aggregates(
-        state,
-        caller,
-        (subscription, namespace, resource),
-        uri,
-    )
-    .await
+    usage_aggregates(state, caller, (subscription, namespace, resource), uri).await
 }
 
 /// Which of the two usage APIs a path names; ARM matches path segments case-insensitively.
@@ -177,12 +171,7 @@ pub(super) fn base_url(state: &AppState) -> &str {
 }
 
 /// The absolute URL of the next page: this request with its continuation token replaced.
-fn next_link(
-    state: &AppState,
-    uri: &Uri,
-    params: &[(String, String)],
-    token: &str,
-) -> String {
+fn next_link(state: &AppState, uri: &Uri, params: &[(String, String)], token: &str) -> String {
     let base = base_url(state);
     let mut kept: Vec<(&str, &str)> = params
         .iter()

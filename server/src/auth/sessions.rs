@@ -191,7 +191,9 @@ mod tests {
         assert!(!plain.contains("Secure"));
         policy.secure_cookie = true;
         assert!(policy.cookie("id").ends_with("; Secure"));
-        assert!(policy.cookie("id").starts_with("__Host-mb_session=id; Path=/;"));
+        assert!(policy
+            .cookie("id")
+            .starts_with("__Host-mb_session=id; Path=/;"));
         assert!(policy.clearing_cookie().starts_with("__Host-mb_session=;"));
         assert!(policy.clearing_cookie().contains("Max-Age=0"));
     }

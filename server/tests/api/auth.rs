@@ -79,14 +79,23 @@ async fn a_sign_in_sets_a_safe_cookie_and_opens_the_portal() {
         .and_then(|rest| rest.split('\'').next())
         .expect("a script nonce")
         .to_owned();
-    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("object-src 'none'"), "{csp}");
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("object-src 'none'"),
+        "{csp}"
+    );
     let html = page.text().await.unwrap();
-    assert!(html.contains(&format!(r#"<script type="module" nonce="{nonce}">"#)), "{html}");
+    assert!(
+        html.contains(&format!(r#"<script type="module" nonce="{nonce}">"#)),
+        "{html}"
+    );
     let again = app.page("/", pair).await;
-    assert!(!again.headers()["content-security-policy"]
-        .to_str()
-        .unwrap()
-        .contains(&nonce), "a nonce is used once");
+    assert!(
+        !again.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains(&nonce),
+        "a nonce is used once"
+    );
     let audit = app.store.audit_entries(10, Some("sign_in")).await.unwrap();
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].actor, "user:olivia");
@@ -102,7 +111,10 @@ async fn the_cookie_is_secure_behind_an_https_public_url() {
     .await;
     app.add_user("olivia", Role::Operator, &[]).await;
     let response = app.post_sign_in("olivia", PASSWORD).await;
-    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(cookie.ends_with("; Secure"), "{cookie}");
     assert!(cookie.starts_with("__Host-mb_session="), "{cookie}");
     // The prefixed cookie is the one that signs in; the plain name is not read over https.
@@ -294,7 +306,13 @@ async fn a_guess_spread_over_many_addresses_gets_one_try_per_address_once_it_is_
     let addresses = SPREAD_FAILURE_LIMIT / ACCOUNT_FAILURE_LIMIT;
     for a in 0..addresses {
         for _ in 0..ACCOUNT_FAILURE_LIMIT {
-            sign_in_from(&app, &format!("198.18.0.{a}"), "fabrikam", "guess guess guess").await;
+            sign_in_from(
+                &app,
+                &format!("198.18.0.{a}"),
+                "fabrikam",
+                "guess guess guess",
+            )
+            .await;
         }
     }
     // The account has had its spread limit of failures: a new address gets one try, no second.
@@ -304,7 +322,11 @@ async fn a_guess_spread_over_many_addresses_gets_one_try_per_address_once_it_is_
 
     assert_eq!(location(&first), "/sign-in?error=invalid&next=%2F");
     assert_eq!(location(&second), "/sign-in?error=too_many&next=%2F");
-    assert_eq!(location(&clean), "/", "an address that never failed still signs in");
+    assert_eq!(
+        location(&clean),
+        "/",
+        "an address that never failed still signs in"
+    );
 }
 
 #[tokio::test]

@@ -161,7 +161,10 @@ async fn operators_save_rate_cards_and_tenants_see_only_their_prices() {
     assert!(mine["card"]["versions"][0].get("subscriptionId").is_none());
     assert_eq!(mine["card"]["discounts"], json!([]));
     assert!(all["savedBy"].is_string(), "{all}");
-    assert!(mine.get("savedBy").is_none(), "a tenant sees no operator's name: {mine}");
+    assert!(
+        mine.get("savedBy").is_none(),
+        "a tenant sees no operator's name: {mine}"
+    );
 
     // CSV reads back as the same card, and saving the JSON form makes revision 2.
     let csv = app

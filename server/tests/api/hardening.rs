@@ -13,9 +13,18 @@ use crate::helpers::*;
 /// Every route Meterbook serves, with the methods it takes (server functions by two of their
 /// names; they share one handler).
 const ROUTES: &[(&str, &str)] = &[
-    ("GET", "/subscriptions/{sub}/providers/Microsoft.Commerce/UsageAggregates"),
-    ("GET", "/subscriptions/{provider}/providers/Microsoft.Commerce.Admin/subscriberUsageAggregates"),
-    ("GET", "/subscriptions/{sub}/providers/Microsoft.Commerce/RateCard"),
+    (
+        "GET",
+        "/subscriptions/{sub}/providers/Microsoft.Commerce/UsageAggregates",
+    ),
+    (
+        "GET",
+        "/subscriptions/{provider}/providers/Microsoft.Commerce.Admin/subscriberUsageAggregates",
+    ),
+    (
+        "GET",
+        "/subscriptions/{sub}/providers/Microsoft.Commerce/RateCard",
+    ),
     ("GET", "/api/v1/usage/export"),
     ("GET", "/api/v1/explore"),
     ("GET", "/api/v1/explore/export"),
@@ -181,7 +190,10 @@ async fn raw(port: u16, request: &[u8], wait: Duration) -> Option<String> {
         }
     })
     .await;
-    assert!(read.is_ok(), "the server held the connection open for {wait:?}");
+    assert!(
+        read.is_ok(),
+        "the server held the connection open for {wait:?}"
+    );
     let text = String::from_utf8_lossy(&seen).into_owned();
     (!text.is_empty()).then(|| text.lines().next().unwrap_or_default().to_owned())
 }
@@ -199,7 +211,10 @@ async fn a_body_declared_larger_than_any_route_takes_is_refused_before_it_is_rea
         app.provider
     );
     let status = raw(port_of(&app), request.as_bytes(), Duration::from_secs(5)).await;
-    assert!(status.as_deref().is_some_and(|s| s.contains(" 413 ")), "{status:?}");
+    assert!(
+        status.as_deref().is_some_and(|s| s.contains(" 413 ")),
+        "{status:?}"
+    );
 }
 
 #[tokio::test]
@@ -227,7 +242,12 @@ async fn a_stalled_body_and_slow_headers_are_cut_off() {
     );
 
     // Headers that never end: the connection is closed (hyper may say 408 first).
-    let status = raw(port, b"GET /sign-in HTTP/1.1\r\nHost: local", Duration::from_secs(10)).await;
+    let status = raw(
+        port,
+        b"GET /sign-in HTTP/1.1\r\nHost: local",
+        Duration::from_secs(10),
+    )
+    .await;
     assert!(
         status.as_deref().is_none_or(|s| s.contains(" 408 ")),
         "{status:?}"
@@ -326,4 +346,27 @@ async fn absurd_quantities_and_times_are_refused_per_record() {
         .map(|d| d["target"].as_str().unwrap())
         .collect();
     assert_eq!(targets, ["[0]", "[1]", "[2]", "[3]"], "{error}");
+}
+
+#[tokio::test]
+async fn out_of_range_counts_and_tag_keys_are_refused_by_name() {
+    let app = spawn_app().await;
+    for (path, needle) in [
+        ("/odata/UsageAggregates?$top=18446744073709551615", "$top"),
+        (
+            "/odata/UsageAggregates?$filter=UsageDate%20eq%20%2B262142-12-31",
+            "$filter",
+        ),
+        ("/api/v1/chargeback?period=2026-11&by=tag:%00", "tag key"),
+        ("/api/v1/chargeback?period=02026-11", "is not a month"),
+    ] {
+        let response = app.get(path, Some(&app.operator)).await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(needle),
+            "{path}: {body}"
+        );
+    }
 }

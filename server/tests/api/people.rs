@@ -236,7 +236,10 @@ async fn a_password_reset_revokes_the_persons_tokens_unless_the_operator_keeps_t
     .await;
     let done: Value = response.json().await.unwrap();
     assert!(
-        done["message"].as_str().unwrap().contains("tokens were kept"),
+        done["message"]
+            .as_str()
+            .unwrap()
+            .contains("tokens were kept"),
         "{done}"
     );
     assert_eq!(reads(kept.clone()).await, 200);
@@ -260,6 +263,9 @@ async fn a_password_reset_revokes_the_persons_tokens_unless_the_operator_keeps_t
     let details: Vec<&str> = entries.iter().map(|e| e.detail.as_str()).collect();
     assert_eq!(
         details,
-        ["sessions ended; tokens revoked: 1", "sessions ended; tokens kept"]
+        [
+            "sessions ended; tokens revoked: 1",
+            "sessions ended; tokens kept"
+        ]
     );
 }

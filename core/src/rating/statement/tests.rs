@@ -352,9 +352,19 @@ fn amounts_beyond_the_decimal_range_are_an_error_not_a_panic() {
             usage(SUB_A, VM, 0, huge, Some("Sales")),
             usage(SUB_A, VM, 1, huge, Some("Ops")),
         ];
-        let result = build_statement(&card(), october(), "UTC", group_by.clone(), usage, computed_at());
+        let result = build_statement(
+            &card(),
+            october(),
+            "UTC",
+            group_by.clone(),
+            usage,
+            computed_at(),
+        );
         let err = result.expect_err("the sums overflow");
-        assert!(err.to_string().contains("out of range"), "{group_by:?}: {err}");
+        assert!(
+            err.to_string().contains("out of range"),
+            "{group_by:?}: {err}"
+        );
     }
     // Each subscription's subtotal fits; the statement's total does not.
     let card = rate_card_from_csv(&format!(
@@ -367,8 +377,18 @@ fn amounts_beyond_the_decimal_range_are_an_error_not_a_panic() {
             usage(SUB_A, VM, 0, huge, Some("Sales")),
             usage(SUB_B, VM, 0, huge, Some("Sales")),
         ];
-        let result = build_statement(&card, october(), "UTC", group_by.clone(), usage, computed_at());
+        let result = build_statement(
+            &card,
+            october(),
+            "UTC",
+            group_by.clone(),
+            usage,
+            computed_at(),
+        );
         let err = result.expect_err("the total overflows");
-        assert!(err.to_string().contains("out of range"), "{group_by:?}: {err}");
+        assert!(
+            err.to_string().contains("out of range"),
+            "{group_by:?}: {err}"
+        );
     }
 }
