@@ -1,6 +1,7 @@
 //! Signing in and out of the portal: plain HTML form posts, so they work before (and without)
-//! the WebAssembly. Failed sign-ins are rate-limited per account and per client address, and the
-//! answer never says whether an account exists.
+//! the WebAssembly. Failed sign-ins are rate-limited per (account, client address), per address,
+//! and for an account across addresses, so a guesser is slowed without anyone being able to lock
+//! the owner out; the answer never says whether an account exists.
 
 use axum::body::Bytes;
 use axum::extract::State;

@@ -231,26 +231,6 @@ async fn failed_sign_ins_from_one_address_lock_that_address() {
     assert_eq!(location(&response), "/sign-in?error=too_many&next=%2F");
 }
 
-/// Posts the sign-in form from `address` (the app must trust `X-Forwarded-For`).
-async fn sign_in_from(
-    app: &TestApp,
-    address: &str,
-    username: &str,
-    password: &str,
-) -> reqwest::Response {
-    app.client
-        .post(format!("{}/auth/sign-in", app.base))
-        .header("x-forwarded-for", address)
-        .form(&[
-            ("username", username),
-            ("password", password),
-            ("next", "/"),
-        ])
-        .send()
-        .await
-        .unwrap()
-}
-
 fn trusting_proxy() -> Options {
     Options {
         trust_forwarded_for: true,
@@ -264,10 +244,15 @@ async fn failures_from_one_address_never_stop_the_right_password_from_another() 
     app.add_user("fabrikam", Role::Operator, &[]).await;
 
     for _ in 0..3 * ACCOUNT_FAILURE_LIMIT {
-        sign_in_from(&app, "203.0.113.66", "fabrikam", "guess guess guess").await;
+        app.post_sign_in_from("203.0.113.66", "fabrikam", "guess guess guess")
+            .await;
     }
-    let attacker = sign_in_from(&app, "203.0.113.66", "fabrikam", PASSWORD).await;
-    let owner = sign_in_from(&app, "198.51.100.7", "fabrikam", PASSWORD).await;
+    let attacker = app
+        .post_sign_in_from("203.0.113.66", "fabrikam", PASSWORD)
+        .await;
+    let owner = app
+        .post_sign_in_from("198.51.100.7", "fabrikam", PASSWORD)
+        .await;
 
     assert_eq!(location(&attacker), "/sign-in?error=too_many&next=%2F");
     assert_eq!(location(&owner), "/");
@@ -278,8 +263,10 @@ async fn a_flood_of_refused_sign_ins_writes_a_bounded_number_of_rows() {
     let app = spawn_app_with(trusting_proxy()).await;
     let long_name = "x".repeat(1_000);
     for i in 0..60 {
-        sign_in_from(&app, "203.0.113.66", &format!("guess{}", i % 5), "wrong").await;
-        sign_in_from(&app, "203.0.113.66", &long_name, "wrong").await;
+        app.post_sign_in_from("203.0.113.66", &format!("guess{}", i % 5), "wrong")
+            .await;
+        app.post_sign_in_from("203.0.113.66", &long_name, "wrong")
+            .await;
     }
     let failed = app
         .store
@@ -306,19 +293,20 @@ async fn a_guess_spread_over_many_addresses_gets_one_try_per_address_once_it_is_
     let addresses = SPREAD_FAILURE_LIMIT / ACCOUNT_FAILURE_LIMIT;
     for a in 0..addresses {
         for _ in 0..ACCOUNT_FAILURE_LIMIT {
-            sign_in_from(
-                &app,
-                &format!("198.18.0.{a}"),
-                "fabrikam",
-                "guess guess guess",
-            )
-            .await;
+            app.post_sign_in_from(&format!("198.18.0.{a}"), "fabrikam", "guess guess guess")
+                .await;
         }
     }
     // The account has had its spread limit of failures: a new address gets one try, no second.
-    let first = sign_in_from(&app, "198.18.1.1", "fabrikam", "guess guess guess").await;
-    let second = sign_in_from(&app, "198.18.1.1", "fabrikam", PASSWORD).await;
-    let clean = sign_in_from(&app, "198.18.1.2", "fabrikam", PASSWORD).await;
+    let first = app
+        .post_sign_in_from("198.18.1.1", "fabrikam", "guess guess guess")
+        .await;
+    let second = app
+        .post_sign_in_from("198.18.1.1", "fabrikam", PASSWORD)
+        .await;
+    let clean = app
+        .post_sign_in_from("198.18.1.2", "fabrikam", PASSWORD)
+        .await;
 
     assert_eq!(location(&first), "/sign-in?error=invalid&next=%2F");
     assert_eq!(location(&second), "/sign-in?error=too_many&next=%2F");

@@ -260,8 +260,32 @@ impl TestApp {
 
     /// Posts the sign-in form as a browser would.
     pub async fn post_sign_in(&self, username: &str, password: &str) -> reqwest::Response {
-        self.client
-            .post(format!("{}/auth/sign-in", self.base))
+        self.post_sign_in_via(None, username, password).await
+    }
+
+    /// Posts the sign-in form from `address`, as a reverse proxy names it in `X-Forwarded-For`
+    /// (the app must trust it).
+    pub async fn post_sign_in_from(
+        &self,
+        address: &str,
+        username: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        self.post_sign_in_via(Some(address), username, password)
+            .await
+    }
+
+    async fn post_sign_in_via(
+        &self,
+        forwarded_for: Option<&str>,
+        username: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        let mut request = self.client.post(format!("{}/auth/sign-in", self.base));
+        if let Some(address) = forwarded_for {
+            request = request.header("x-forwarded-for", address);
+        }
+        request
             .form(&[
                 ("username", username),
                 ("password", password),
