@@ -1,4 +1,6 @@
-//! Reading CSV (RFC 4180) for imports; writing is [`crate::export::write_csv_record`].
+//! Reading CSV (RFC 4180) for imports; writing is [`crate::export::write_csv_record`], and what
+//! it writes reads back exactly: the `'` it puts before a field a spreadsheet would run is taken
+//! off again here.
 
 /// The records of `text`: fields split on commas, quoted fields may hold commas, quotes (doubled)
 /// and line breaks; CRLF and LF both end a record; blank lines are skipped. Each record comes with
@@ -31,10 +33,10 @@ pub fn read_csv(text: &str) -> Result<Vec<(usize, Vec<String>)>, String> {
         match c {
             '"' if field.is_empty() => quoted = true,
             '"' => return Err(format!("line {line}: a quote inside an unquoted field")),
-            ',' => fields.push(std::mem::take(&mut field)),
+            ',' => fields.push(unguard(std::mem::take(&mut field))),
             '\r' if chars.peek() == Some(&'\n') => {}
             '\n' => {
-                fields.push(std::mem::take(&mut field));
+                fields.push(unguard(std::mem::take(&mut field)));
                 if !(fields.len() == 1 && fields[0].is_empty()) {
                     records.push((record_line, std::mem::take(&mut fields)));
                 }
@@ -51,10 +53,19 @@ pub fn read_csv(text: &str) -> Result<Vec<(usize, Vec<String>)>, String> {
         ));
     }
     if !field.is_empty() || !fields.is_empty() {
-        fields.push(field);
+        fields.push(unguard(field));
         records.push((record_line, fields));
     }
     Ok(records)
+}
+
+/// A field as it was before [`crate::export::write_csv_record`] defused it.
+fn unguard(field: String) -> String {
+    if crate::export::guarded_formula(&field) {
+        field[1..].to_owned()
+    } else {
+        field
+    }
 }
 
 #[cfg(test)]
@@ -78,12 +89,22 @@ mod tests {
     #[test]
     fn what_the_writer_writes_reads_back() {
         let mut out = String::new();
-        write_csv_record(&mut out, &["plain", "with,comma", "with \"quote\"", ""]);
+        let fields = [
+            "plain",
+            "with,comma",
+            "with \"quote\"",
+            "",
+            "+++FAB6EB84",
+            "=1+1",
+            "'+1",
+            "''@x",
+            "'plain",
+            "-5",
+            "\tx,y",
+        ];
+        write_csv_record(&mut out, &fields);
         let records = read_csv(&out).unwrap();
-        assert_eq!(
-            records[0].1,
-            vec!["plain", "with,comma", "with \"quote\"", ""]
-        );
+        assert_eq!(records[0].1, fields);
     }
 
     #[test]

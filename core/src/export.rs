@@ -107,6 +107,18 @@ fn looks_like_formula(f: &str) -> bool {
     f.starts_with(['=', '+', '-', '@', '\t', '\r']) && !is_plain_number(f)
 }
 
+/// Whether a field gets the defusing `'`: a formula, or a field that would read back as one once
+/// [`crate::csv::read_csv`] took a `'` off it (`'+1` is written `''+1`), so that what Meterbook
+/// writes reads back exactly.
+fn needs_guard(f: &str) -> bool {
+    looks_like_formula(f) || guarded_formula(f)
+}
+
+/// A field that, past its leading `'`s, is a formula: the reader takes one `'` off it.
+pub(crate) fn guarded_formula(f: &str) -> bool {
+    f.starts_with('\'') && looks_like_formula(f.trim_start_matches('\''))
+}
+
 /// `-12`, `3.5`, `-0.25`, `1e-7`: an optional minus, digits with an optional fraction, an optional
 /// exponent, and nothing else.
 fn is_plain_number(f: &str) -> bool {
@@ -139,7 +151,7 @@ pub fn write_csv_record<S: AsRef<str>>(out: &mut String, fields: &[S]) {
         }
         let guarded;
         let mut f = field.as_ref();
-        if looks_like_formula(f) {
+        if needs_guard(f) {
             guarded = format!("'{f}");
             f = &guarded;
         }
@@ -170,6 +182,9 @@ mod tests {
             out,
             "\"'=HYPERLINK(\"\"x\"\")\",'+1,'@SUM,'-x,-5,vm-1,1.5\r\n"
         );
+        let mut out = String::new();
+        write_csv_record(&mut out, &["'+1", "''=x", "'abc", "'-5", "'"]);
+        assert_eq!(out, "''+1,'''=x,'abc,'-5,'\r\n");
         let mut out = String::new();
         write_csv_record(
             &mut out,

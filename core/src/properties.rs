@@ -335,5 +335,8 @@ mod tests {
         odata("UsageDate lt -262143-01-01");
         rate_card("kind,currency,effective_from,meter_id,included_quantity,tier_start,unit_price\nprice,USD,+262142-12-31,FAB6EB84-500B-4A09-A8CA-7358F8BBAEA5,0,0,1\n");
         ingest_body("[1,1,1]");
+        // Found by cargo-fuzz: a meter ID a spreadsheet would run was defused on export and read
+        // back with its `'`.
+        rate_card("kind,currency,effective_from,meter_id,included_quantity,tier_start,unit_price\nprice,USD,2025-01-01,+++++++++FAB6EB84-500B-4A09-A8CA-7358F8BBAEA5,0,0,0.088\n");
     }
 }

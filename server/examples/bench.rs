@@ -100,6 +100,7 @@ async fn main() {
             ingest_window: Default::default(),
             webhook_targets: Default::default(),
             timeouts: Default::default(),
+            shutdown_delay: Default::default(),
         },
         proxy_store.clone(),
     )

@@ -8,6 +8,7 @@ pub mod chargeback;
 pub mod cli;
 pub mod demo;
 pub mod explore;
+pub mod health;
 pub mod limits;
 pub mod people;
 pub mod portal;
@@ -83,6 +84,9 @@ pub struct ServerConfig {
     pub webhook_targets: TargetPolicy,
     /// How long slow clients may take to send headers and bodies.
     pub timeouts: serve::Timeouts,
+    /// After SIGTERM, how long to keep serving while `/readyz` says not ready (so a load balancer
+    /// can move traffic away) before refusing new connections.
+    pub shutdown_delay: std::time::Duration,
 }
 
 /// The base of absolute links: the public URL, else the address this server listens on (an
@@ -111,6 +115,8 @@ pub struct Application {
     router: Router,
     sender: webhooks::Sender,
     header_read_timeout: std::time::Duration,
+    health: health::Health,
+    shutdown_delay: std::time::Duration,
 }
 
 impl Application {
@@ -132,6 +138,10 @@ impl Application {
             None => Arc::new(StoreSource {
                 store: store.clone(),
             }),
+        };
+        let health = health::Health {
+            store: store.clone(),
+            draining: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         };
         let webhook_wake = Arc::new(tokio::sync::Notify::new());
         let webhook_targets = Arc::new(config.webhook_targets.clone());
@@ -240,6 +250,8 @@ impl Application {
             router,
             sender,
             header_read_timeout: config.timeouts.header_read,
+            health,
+            shutdown_delay: config.shutdown_delay,
         })
     }
 
@@ -247,8 +259,9 @@ impl Application {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
-    /// Serves (and sends webhook deliveries) until the process receives Ctrl-C or SIGTERM;
-    /// in-flight requests and delivery attempts finish first.
+    /// Serves (and sends webhook deliveries) until the process receives Ctrl-C or SIGTERM; then
+    /// `/readyz` says not ready for the shutdown delay while everything is still served, and
+    /// then new connections are refused and in-flight requests and delivery attempts finish.
     pub async fn run(self) -> std::io::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let sender = tokio::spawn(self.sender.run(stopped));
@@ -257,14 +270,23 @@ impl Application {
         let normalized = tower::ServiceBuilder::new()
             .map_request(api::normalize_arm_path::<Body>)
             .service(self.router);
-        let app = Router::new().fallback_service(normalized);
-        let served = serve::serve(
-            self.listener,
-            app,
-            self.header_read_timeout,
-            shutdown_signal(),
-        )
-        .await;
+        let app = Router::new()
+            .merge(health::router(self.health.clone()))
+            .fallback_service(normalized);
+        let draining = self.health.draining.clone();
+        let delay = self.shutdown_delay;
+        let shutdown = async move {
+            shutdown_signal().await;
+            draining.store(true, std::sync::atomic::Ordering::Relaxed);
+            if !delay.is_zero() {
+                tracing::info!(
+                    "draining: /readyz says not ready; still serving for {delay:?} before \
+                     refusing new connections"
+                );
+                tokio::time::sleep(delay).await;
+            }
+        };
+        let served = serve::serve(self.listener, app, self.header_read_timeout, shutdown).await;
         // The sender's attempts under way end within their timeout; one cut short is retried by
         // a server that runs on, once its claim runs out.
         let _ = stop.send(true);
@@ -308,5 +330,5 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutting down: finishing in-flight requests");
+    tracing::info!("shutting down");
 }

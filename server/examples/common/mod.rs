@@ -172,6 +172,7 @@ pub async fn serve(store: Arc<dyn Store>, site_root: &std::path::Path) -> String
             ingest_window: Default::default(),
             webhook_targets: Default::default(),
             timeouts: Default::default(),
+            shutdown_delay: Default::default(),
         },
         store,
     )

@@ -148,6 +148,10 @@ struct ServeArgs {
     /// space-separated). Without it, webhooks reach public addresses only.
     #[arg(long, env = "MB_WEBHOOK_ALLOW", default_value = "")]
     webhook_allow: String,
+    /// After SIGTERM, keep serving this long with /readyz answering 503, so a load balancer stops
+    /// sending traffic before connections are refused (0: refuse them at once).
+    #[arg(long, env = "MB_SHUTDOWN_DELAY_SECONDS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=300))]
+    shutdown_delay_seconds: u64,
 }
 
 /// The usage times ingest accepts (`serve` and `ingest` alike).
@@ -374,6 +378,7 @@ async fn serve(args: ServeArgs, store: Arc<dyn Store>) -> anyhow::Result<()> {
             webhook_targets: crate::webhook_targets::TargetPolicy::parse(&args.webhook_allow)
                 .map_err(|e| anyhow::anyhow!("--webhook-allow: {e}"))?,
             timeouts: crate::serve::Timeouts::default(),
+            shutdown_delay: std::time::Duration::from_secs(args.shutdown_delay_seconds),
         },
         store,
     )

@@ -150,6 +150,18 @@ pub trait UsageStore: Send + Sync + 'static {
 
     /// The secret that signs continuation tokens: created once, then the same for every process.
     async fn signing_secret(&self) -> Result<Vec<u8>, StoreError>;
+
+    /// Whether the database answers and holds every migration this binary has (readiness).
+    async fn migrations_current(&self) -> Result<bool, StoreError>;
+}
+
+/// The newest migration the database has applied (sqlx's own table, the same in both stores).
+const LATEST_MIGRATION: &str = "SELECT MAX(version) FROM _sqlx_migrations WHERE success";
+
+/// Whether `applied` (the newest applied version) covers every migration of `migrator`. A newer
+/// database (migrated by a newer server) is current too.
+fn migrations_current(applied: Option<i64>, migrator: &sqlx::migrate::Migrator) -> bool {
+    applied >= migrator.iter().map(|m| m.version).max()
 }
 
 /// Everything Meterbook stores: usage, people and credentials, widgets, rate cards, chargeback

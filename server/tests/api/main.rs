@@ -10,6 +10,7 @@ mod costs;
 mod durability;
 mod explore;
 mod hardening;
+mod health;
 mod helpers;
 mod ingest;
 mod isolation;

@@ -16,6 +16,11 @@ pub fn free_port() -> u16 {
 
 /// `meterbook serve` on `port` over the database at `url`, once it accepts connections.
 pub async fn start_server(url: &str, port: u16, site: &Path) -> Child {
+    start_server_with(url, port, site, &[]).await
+}
+
+/// `meterbook serve` with `args` added (see [`start_server`]).
+pub async fn start_server_with(url: &str, port: u16, site: &Path, args: &[&str]) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_meterbook"))
         .args([
             "serve",
@@ -24,6 +29,7 @@ pub async fn start_server(url: &str, port: u16, site: &Path) -> Child {
             "--site-root",
         ])
         .arg(site)
+        .args(args)
         .env("MB_DATABASE_URL", url)
         .env("MB_LOG", "warn")
         .stdout(Stdio::null())

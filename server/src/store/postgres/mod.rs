@@ -178,4 +178,11 @@ impl UsageStore for PostgresStore {
     async fn signing_secret(&self) -> Result<Vec<u8>, StoreError> {
         self.read_signing_secret().await
     }
+
+    async fn migrations_current(&self) -> Result<bool, StoreError> {
+        let applied: Option<i64> = sqlx::query_scalar(super::LATEST_MIGRATION)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(super::migrations_current(applied, &MIGRATOR))
+    }
 }

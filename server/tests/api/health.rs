@@ -1,0 +1,111 @@
+//! Health checks: `/healthz` and `/readyz` answer anyone, say nothing an outsider could use, and
+//! `/readyz` turns 503 when the store lacks migrations or the server is draining.
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::*;
+use crate::process::{free_port, start_server_with};
+
+async fn probe(base: &str, path: &str) -> (u16, Value, Option<String>) {
+    let response = reqwest::get(format!("{base}{path}")).await.unwrap();
+    let status = response.status().as_u16();
+    let cache = response
+        .headers()
+        .get("cache-control")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, response.json().await.unwrap(), cache)
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer_anyone_with_one_word() {
+    let app = spawn_app().await;
+
+    let (status, body, cache) = probe(&app.base, "/healthz").await;
+    assert_eq!(
+        (status, body.to_string()),
+        (200, r#"{"status":"ok"}"#.into())
+    );
+    assert_eq!(cache.as_deref(), Some("no-store"));
+    let (status, body, _) = probe(&app.base, "/readyz").await;
+    assert_eq!(
+        (status, body.to_string()),
+        (200, r#"{"status":"ready"}"#.into())
+    );
+}
+
+#[tokio::test]
+async fn a_store_without_this_servers_migrations_is_not_ready() {
+    let app = spawn_app().await;
+    // As if an older server had migrated the database: its newest migration is not there.
+    let forget = "DELETE FROM _sqlx_migrations \
+                  WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)";
+    if app.database_url.starts_with("sqlite") {
+        let db = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
+        sqlx::query(forget).execute(&db).await.unwrap();
+    } else {
+        let db = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+        sqlx::query(forget).execute(&db).await.unwrap();
+    }
+
+    let (status, body, _) = probe(&app.base, "/readyz").await;
+
+    assert_eq!(status, 503);
+    assert_eq!(
+        body.to_string(),
+        r#"{"status":"not ready"}"#,
+        "no detail is sent"
+    );
+    let (status, _, _) = probe(&app.base, "/healthz").await;
+    assert_eq!(status, 200, "the process itself is alive");
+}
+
+#[tokio::test]
+async fn after_sigterm_a_server_says_not_ready_while_it_still_serves_then_stops() {
+    let database = TestDatabase::new();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = start_server_with(
+        &database.url,
+        port,
+        database.dir.path(),
+        &["--shutdown-delay-seconds", "3"],
+    )
+    .await;
+    assert_eq!(probe(&base, "/readyz").await.0, 200);
+
+    let signalled = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Draining: not ready, yet alive and serving.
+    let (status, body, _) = probe(&base, "/readyz").await;
+    assert_eq!(
+        (status, body.to_string()),
+        (503, r#"{"status":"draining"}"#.into())
+    );
+    assert_eq!(probe(&base, "/healthz").await.0, 200);
+    let page = reqwest::get(format!("{base}/sign-in")).await.unwrap();
+    assert_eq!(page.status(), 200);
+
+    // Then it stops and exits cleanly.
+    let mut exited = None;
+    for _ in 0..100 {
+        if let Some(status) = server.try_wait().unwrap() {
+            exited = Some(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let exited = exited.unwrap_or_else(|| {
+        let _ = server.kill();
+        panic!("the server did not stop after its shutdown delay")
+    });
+    assert!(exited.success(), "{exited:?}");
+    assert!(reqwest::get(format!("{base}/healthz")).await.is_err());
+}
