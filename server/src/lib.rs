@@ -13,6 +13,7 @@ pub mod limits;
 pub mod people;
 pub mod portal;
 pub mod render;
+pub mod request_id;
 pub mod serve;
 pub mod source;
 pub mod state;
@@ -239,6 +240,7 @@ impl Application {
                 config.timeouts.body_idle,
             ))
             .layer(axum::middleware::from_fn(limits::refuse_declared_oversize))
+            .layer(axum::middleware::from_fn(request_id::request_ids))
             .layer(
                 TraceLayer::new_for_http()
                     .make_span_with(request_span)
@@ -306,6 +308,9 @@ fn request_span(request: &Request<Body>) -> tracing::Span {
         "request",
         method = %request.method(),
         route,
+        request.id = tracing::field::Empty,
+        client_request.id = tracing::field::Empty,
+        correlation.id = tracing::field::Empty,
         token.id = tracing::field::Empty,
         user.id = tracing::field::Empty
     )

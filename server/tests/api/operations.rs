@@ -1,5 +1,6 @@
-//! Health checks: `/healthz` and `/readyz` answer anyone, say nothing an outsider could use, and
-//! `/readyz` turns 503 when the store lacks migrations or the server is draining.
+//! Operations: health checks (`/healthz` and `/readyz` answer anyone, say nothing an outsider
+//! could use, and `/readyz` turns 503 when the store lacks migrations or the server is
+//! draining) and ARM's request IDs.
 
 use std::process::Command;
 use std::time::Duration;
@@ -108,4 +109,51 @@ async fn after_sigterm_a_server_says_not_ready_while_it_still_serves_then_stops(
     });
     assert!(exited.success(), "{exited:?}");
     assert!(reqwest::get(format!("{base}/healthz")).await.is_err());
+}
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id_and_echoes_the_callers_ids() {
+    let app = spawn_app().await;
+    let path = format!(
+        "{}{}?{API}&reportedStartTime=2026-10-01T00:00:00Z&reportedEndTime=2026-10-02T00:00:00Z",
+        app.base,
+        provider_path()
+    );
+    let header = |r: &reqwest::Response, name: &str| {
+        r.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+
+    let sdk = app
+        .client
+        .get(&path)
+        .bearer_auth(&app.operator)
+        .header(
+            "x-ms-client-request-id",
+            "8f2a1c7e-0000-4000-8000-000000000001",
+        )
+        .header("x-ms-correlation-request-id", "corr-42")
+        .send()
+        .await
+        .unwrap();
+    let plain = app.client.get(&path).send().await.unwrap();
+
+    assert_eq!(sdk.status(), 200);
+    let id = header(&sdk, "x-ms-request-id").expect("a request ID");
+    assert!(meterbook_core::SubscriptionId::parse(&id).is_ok(), "{id}");
+    assert_eq!(
+        header(&sdk, "x-ms-client-request-id").as_deref(),
+        Some("8f2a1c7e-0000-4000-8000-000000000001")
+    );
+    assert_eq!(
+        header(&sdk, "x-ms-correlation-request-id").as_deref(),
+        Some("corr-42")
+    );
+    // A refusal carries one too, and without a correlation ID of its own it is the request's.
+    assert_eq!(plain.status(), 401);
+    let other = header(&plain, "x-ms-request-id").expect("a request ID");
+    assert_ne!(other, id);
+    assert_eq!(header(&plain, "x-ms-correlation-request-id"), Some(other));
+    assert_eq!(header(&plain, "x-ms-client-request-id"), None);
 }
