@@ -178,7 +178,7 @@ impl Application {
             store,
             source,
             signer: state.signer.clone(),
-            public_url: config.public_url.clone(),
+            public_base: state.public_base.clone(),
             upstream: config.upstream.is_some(),
             time_zone: config.time_zone,
         });

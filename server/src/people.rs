@@ -133,7 +133,8 @@ pub async fn set_disabled(
 /// records the choice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokensOnReset {
-    /// Revoke every token they created (the default: a reset often follows a compromise).
+    /// Revoke every API token and widget they created (the default: a reset often follows a
+    /// compromise).
     Revoke,
     /// Leave them live (a forgotten password, scripts that must keep running).
     Keep,
@@ -172,9 +173,9 @@ pub async fn set_password(
 /// How a reset's outcome for tokens reads after "their sessions ended" (portal and CLI alike).
 pub fn reset_tokens_said(tokens: TokensOnReset, revoked: u64) -> String {
     match (tokens, revoked) {
-        (TokensOnReset::Keep, _) => " and their API tokens were kept".to_owned(),
-        (TokensOnReset::Revoke, 1) => " and their 1 API token was revoked".to_owned(),
-        (TokensOnReset::Revoke, n) => format!(" and their {n} API tokens were revoked"),
+        (TokensOnReset::Keep, _) => " and their API tokens and widgets were kept".to_owned(),
+        (TokensOnReset::Revoke, 1) => " and their 1 API token or widget was revoked".to_owned(),
+        (TokensOnReset::Revoke, n) => format!(" and their {n} API tokens and widgets were revoked"),
     }
 }
 

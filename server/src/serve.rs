@@ -21,10 +21,11 @@ use tower::ServiceExt;
 /// How long a slow client may hold a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
-    /// To send a request's headers, from the connection's first byte (or the previous response,
-    /// on a kept-alive connection).
+    /// To send a request's headers, from when the connection is accepted (or the previous
+    /// response finished, on a kept-alive connection).
     pub header_read: Duration,
-    /// Between two parts of a request body.
+    /// Between two parts of a request body (an idle gap; a body trickling in faster than this is
+    /// bounded by the body size limits).
     pub body_idle: Duration,
 }
 

@@ -88,20 +88,39 @@ fn is_host_name(s: &str) -> bool {
         })
 }
 
-/// An IPv4 address written as IPv6 (`::ffff:127.0.0.1`) is the IPv4 address.
+/// An IPv4 address written as IPv6 is the IPv4 address: mapped (`::ffff:a.b.c.d`), compatible
+/// (`::a.b.c.d`), NAT64 (`64:ff9b::a.b.c.d`, `64:ff9b:1::/48`, reaching the IPv4 network through a
+/// gateway) and 6to4 (`2002:AABB:CCDD::`).
 fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
+    let IpAddr::V6(v6) = ip else {
+        return ip;
+    };
+    let s = v6.segments();
+    let low = |hi: u16, lo: u16| {
+        IpAddr::V4(std::net::Ipv4Addr::from(
+            (u32::from(hi) << 16) | u32::from(lo),
+        ))
+    };
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        IpAddr::V4(v4)
+    } else if s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified() {
+        low(s[6], s[7])
+    } else if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || s[..3] == [0x64, 0xff9b, 1] {
+        low(s[6], s[7])
+    } else if s[0] == 0x2002 {
+        low(s[1], s[2])
+    } else {
+        ip
     }
 }
 
-/// Loopback, private, link-local (cloud metadata lives there), unique-local, shared (CGNAT),
-/// unspecified, broadcast or multicast: anything that is not a public unicast address.
+/// Loopback, private, link-local (cloud metadata lives there), unique-local, site-local, shared
+/// (CGNAT), benchmarking, IETF protocol, reserved, unspecified, broadcast or multicast, also when
+/// an IPv6 address embeds such an IPv4 one: anything that is not a public unicast address.
 pub fn is_internal(ip: IpAddr) -> bool {
     match canonical(ip) {
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
+            let [a, b, c, _] = v4.octets();
             v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
@@ -109,7 +128,10 @@ pub fn is_internal(ip: IpAddr) -> bool {
                 || v4.is_broadcast()
                 || v4.is_multicast()
                 || a == 0
+                || a >= 240
                 || (a == 100 && (64..128).contains(&b))
+                || (a == 198 && (18..20).contains(&b))
+                || (a == 192 && b == 0 && c == 0)
         }
         IpAddr::V6(v6) => {
             let first = v6.segments()[0];
@@ -118,6 +140,7 @@ pub fn is_internal(ip: IpAddr) -> bool {
                 || v6.is_multicast()
                 || (first & 0xfe00) == 0xfc00
                 || (first & 0xffc0) == 0xfe80
+                || (first & 0xffc0) == 0xfec0
         }
     }
 }
@@ -177,10 +200,29 @@ mod tests {
             "fd00::1",
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
+            "::127.0.0.1",
+            "::a9fe:a9fe",
+            "64:ff9b::a00:5",
+            "64:ff9b:1::a00:5",
+            "2002:a00:5::1",
+            "2002:7f00:1::",
+            "fec0::1",
+            "198.18.0.1",
+            "192.0.0.8",
+            "240.0.0.1",
+            "255.255.255.255",
         ] {
             assert!(!none.allows("x.example", ip(internal)), "{internal}");
         }
-        for public in ["203.0.113.7", "8.8.8.8", "2001:db8::1", "::ffff:8.8.8.8"] {
+        for public in [
+            "203.0.113.7",
+            "8.8.8.8",
+            "2001:db8::1",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+            "2606:4700::1111",
+        ] {
             assert!(none.allows("x.example", ip(public)), "{public}");
         }
     }

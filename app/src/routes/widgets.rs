@@ -37,8 +37,6 @@ pub struct NewWidgetForm {
     pub categories: String,
     /// Days until it expires, as typed.
     pub days: String,
-    /// Where Meterbook is reached, for the embed code.
-    pub origin: String,
 }
 
 /// A widget just created: the only time its token and embed code are shown.
@@ -90,28 +88,6 @@ pub async fn load_widgets() -> Result<WidgetsData, ServerFnError> {
     })
 }
 
-/// The origin the browser reached Meterbook at, for embed code when no public URL is set: the
-/// form post's `Origin` (which has the scheme the browser used, and which the request guard
-/// already checked against the host), else `http://` and the Host header.
-#[cfg(feature = "ssr")]
-fn request_origin() -> String {
-    let parts = use_context::<http::request::Parts>();
-    let header = |name: http::header::HeaderName| {
-        parts
-            .as_ref()
-            .and_then(|p| p.headers.get(name))
-            .and_then(|h| h.to_str().ok())
-            .filter(|v| !v.is_empty() && *v != "null")
-            .map(str::to_owned)
-    };
-    header(http::header::ORIGIN).unwrap_or_else(|| {
-        format!(
-            "http://{}",
-            header(http::header::HOST).unwrap_or_else(|| "localhost".to_owned())
-        )
-    })
-}
-
 #[server(endpoint = "create_widget")]
 pub async fn create_widget(
     csrf: String,
@@ -133,7 +109,6 @@ pub async fn create_widget(
                 subscription,
                 categories,
                 days,
-                origin: request_origin(),
             },
         )
         .await

@@ -34,9 +34,14 @@ pub struct RateCardDraft {
 pub struct RateVersion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription_id: Option<SubscriptionId>,
+    #[serde(deserialize_with = "strict_time")]
     pub effective_from: DateTime<Utc>,
     /// Open-ended when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "strict_optional_time"
+    )]
     pub effective_to: Option<DateTime<Utc>>,
     pub rates: Vec<MeterRate>,
 }
@@ -68,9 +73,36 @@ pub struct Tier {
 pub struct Discount {
     pub subscription_id: SubscriptionId,
     pub percent: Decimal,
+    #[serde(deserialize_with = "strict_time")]
     pub effective_from: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "strict_optional_time"
+    )]
     pub effective_to: Option<DateTime<Utc>>,
+}
+
+/// A rate-card time from JSON, held to the parser every outside time meets
+/// ([`crate::time::parse_time_input`]); chrono's own would take `2026-01-01 00:00:00` or drop
+/// fraction digits past nine.
+fn strict_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+    let text = String::deserialize(d)?;
+    crate::time::parse_time_input(&text)
+        .map(|t| t.to_utc())
+        .map_err(serde::de::Error::custom)
+}
+
+fn strict_optional_time<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<DateTime<Utc>>, D::Error> {
+    Option::<String>::deserialize(d)?
+        .map(|text| {
+            crate::time::parse_time_input(&text)
+                .map(|t| t.to_utc())
+                .map_err(serde::de::Error::custom)
+        })
+        .transpose()
 }
 
 /// A valid rate card.

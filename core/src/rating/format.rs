@@ -95,6 +95,20 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.location, "currency");
+        // Dates in JSON meet the same strict parser as every outside time.
+        for from in [
+            "+262142-12-31T00:00:00Z",
+            "2026-01-01T00:00:00.0000000001Z",
+            "2026-01-01T00:00:00\u{2212}01:00",
+        ] {
+            let card = format!(
+                r#"{{"currency": "USD", "versions": [{{"effectiveFrom": "{from}", "rates": []}}]}}"#
+            );
+            assert!(
+                read_rate_card(&card, RateCardFormat::Json).is_err(),
+                "{from}"
+            );
+        }
     }
 
     #[test]

@@ -1,14 +1,15 @@
 //! Ingest bodies: a JSON array of records, an ARM page (`{"value":[...]}`), a single record, or
 //! NDJSON (one record or page per line).
 //!
-//! Records are parsed one at a time as the body is read and counted as they come, so a body of a
-//! million tiny elements is refused at the record after the limit instead of being held in memory
-//! whole first.
+//! The body is scanned once for its records' extent without building a tree, and each record is
+//! counted and parsed on its own, so a body of a million tiny elements is refused at the record
+//! after the limit, and a record too big to be one (`[[1,1,1,...]]`) is refused unparsed: memory
+//! stays near the size of the body.
 
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::UsageRecord;
@@ -121,6 +122,37 @@ fn not_records() -> Result<UsageRecord, String> {
     Err("expected a record object, an array of records or an ARM page".into())
 }
 
+/// Largest record read, in bytes of JSON: a real one is well under a kilobyte, and a bigger one is
+/// refused before it is parsed into a tree (`[[1,1,1,...]]` would otherwise cost gigabytes).
+pub const MAX_RECORD_BYTES: usize = 64 * 1024;
+
+/// One record from its JSON text, parsed only when it is of a size a record can have.
+fn record_of(fields: &[(&str, &RawValue)]) -> Result<UsageRecord, String> {
+    let size: usize = fields.iter().map(|(k, v)| k.len() + v.get().len()).sum();
+    if size > MAX_RECORD_BYTES {
+        return Err(format!(
+            "a record is at most {MAX_RECORD_BYTES} bytes of JSON"
+        ));
+    }
+    let mut map = Map::new();
+    for (key, raw) in fields {
+        let value = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
+        map.insert((*key).to_owned(), value);
+    }
+    UsageRecord::from_value(&Value::Object(map))
+}
+
+/// A top-level element of an array: an object is a record, anything else is not one.
+fn element_of(raw: &RawValue) -> Result<UsageRecord, String> {
+    if raw.get().len() > MAX_RECORD_BYTES {
+        return Err(format!(
+            "a record is at most {MAX_RECORD_BYTES} bytes of JSON"
+        ));
+    }
+    let value: Value = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
+    UsageRecord::from_value(&value)
+}
+
 impl<'de> Visitor<'de> for Records<'_> {
     type Value = ();
 
@@ -128,42 +160,41 @@ impl<'de> Visitor<'de> for Records<'_> {
         f.write_str("a usage record, an array of them, or an ARM page")
     }
 
+    /// Each element is taken as its text (no tree is built while scanning) and counted.
     fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(item) = seq.next_element::<Value>()? {
-            self.push(UsageRecord::from_value(&item))
-                .map_err(de::Error::custom)?;
+        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+            self.push(element_of(raw)).map_err(de::Error::custom)?;
         }
         Ok(())
     }
 
-    /// A page's `value` array is streamed; any other object is one record, read whole.
+    /// An object with a `value` array is a page, whose records are read like an array's; any
+    /// other object is one record.
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
-        let mut fields = Map::new();
-        let mut page = false;
+        let mut fields: Vec<(String, &'de RawValue)> = Vec::new();
+        let mut page: Option<&'de RawValue> = None;
         while let Some(key) = map.next_key::<String>()? {
-            if key.eq_ignore_ascii_case("value") && !page {
-                let inner = map.next_value_seed(PageValue {
-                    records: Records {
-                        out: self.out,
-                        max: self.max,
-                    },
-                })?;
-                match inner {
-                    Some(value) => {
-                        fields.insert(key, value);
-                    }
-                    None => page = true,
-                }
+            let raw = map.next_value::<&'de RawValue>()?;
+            if page.is_none()
+                && key.eq_ignore_ascii_case("value")
+                && raw.get().trim_start().starts_with('[')
+            {
+                page = Some(raw);
             } else {
-                let value = map.next_value::<Value>()?;
-                fields.insert(key, value);
+                fields.push((key, raw));
             }
         }
-        if page {
-            return Ok(());
+        if let Some(raw) = page {
+            let mut de = serde_json::Deserializer::from_str(raw.get());
+            return Records {
+                out: self.out,
+                max: self.max,
+            }
+            .deserialize(&mut de)
+            .map_err(de::Error::custom);
         }
-        self.push(UsageRecord::from_value(&Value::Object(fields)))
-            .map_err(de::Error::custom)
+        let fields: Vec<(&str, &RawValue)> = fields.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        self.push(record_of(&fields)).map_err(de::Error::custom)
     }
 
     fn visit_bool<E: de::Error>(mut self, _: bool) -> Result<(), E> {
@@ -188,64 +219,6 @@ impl<'de> Visitor<'de> for Records<'_> {
 
     fn visit_unit<E: de::Error>(mut self) -> Result<(), E> {
         self.push(not_records()).map_err(E::custom)
-    }
-}
-
-/// The `value` field of an object: an array is a page's records (streamed, `None`); anything else
-/// is kept as the field of a single record.
-struct PageValue<'a> {
-    records: Records<'a>,
-}
-
-impl<'de> DeserializeSeed<'de> for PageValue<'_> {
-    type Value = Option<Value>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<Value>, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for PageValue<'_> {
-    type Value = Option<Value>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Option<Value>, A::Error> {
-        self.records.visit_seq(seq).map(|()| None)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Option<Value>, A::Error> {
-        Value::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Option<Value>, E> {
-        Ok(Some(Value::Bool(v)))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Option<Value>, E> {
-        Ok(Some(Value::from(v)))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Option<Value>, E> {
-        Ok(Some(Value::from(v)))
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<Option<Value>, E> {
-        Ok(Some(Value::from(v)))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Option<Value>, E> {
-        Ok(Some(Value::String(v.to_owned())))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Option<Value>, E> {
-        Ok(Some(Value::String(v)))
-    }
-
-    fn visit_unit<E>(self) -> Result<Option<Value>, E> {
-        Ok(Some(Value::Null))
     }
 }
 
@@ -301,6 +274,24 @@ mod tests {
         assert_eq!(parsed.len(), 4);
         assert!(parsed.iter().all(Result::is_err));
         assert!(parse_batch("7", 10).unwrap()[0].is_err());
+    }
+
+    #[test]
+    fn a_record_too_big_to_be_one_is_refused_unparsed() {
+        let nested = format!("[[{}1]]", "1,".repeat(MAX_RECORD_BYTES));
+        let parsed = parse_batch(&nested, 10).unwrap();
+        assert!(parsed[0].as_ref().unwrap_err().contains("at most"));
+        let page = format!("{{\"value\":[[{}1]]}}", "1,".repeat(MAX_RECORD_BYTES));
+        assert!(parse_batch(&page, 10).unwrap()[0]
+            .as_ref()
+            .unwrap_err()
+            .contains("at most"));
+        let mut fat = one();
+        fat["padding"] = serde_json::Value::from(vec![1; MAX_RECORD_BYTES]);
+        assert!(parse_batch(&fat.to_string(), 10).unwrap()[0]
+            .as_ref()
+            .unwrap_err()
+            .contains("at most"));
     }
 
     #[test]

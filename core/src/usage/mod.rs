@@ -19,8 +19,9 @@ pub use batch::{parse_batch, BatchError, ParsedBatch};
 pub use wire::{AggregatePageView, AggregateView};
 
 /// Largest quantity one hourly record may carry: a trillion units (a petabyte-hour in GB, a
-/// trillion transactions) is beyond any real meter, and with it any month's statement stays far
-/// inside what exact decimal money can hold.
+/// trillion transactions) is beyond any real meter. It keeps real statements inside what exact
+/// decimal money can hold; sums of money are checked all the same, since many resources' records
+/// add up in one line.
 pub const MAX_QUANTITY: f64 = 1e12;
 
 /// Longest accepted resource URI; ARM's own limit is far below this.
@@ -318,8 +319,8 @@ impl UsageRecord {
     }
 }
 
-/// The usage times ingest accepts: from `earliest` until a few minutes past the moment a record
-/// arrives. Each month of usage is a partition of the PostgreSQL store, so records dated across
+/// The usage times ingest accepts: usage starting from `earliest` until a few minutes past the
+/// moment a record arrives (and ending at most a day after it, a daily record of today). Each month of usage is a partition of the PostgreSQL store, so records dated across
 /// the calendar (year 1, year 9999) would bloat its catalog; real usage is neither.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IngestWindow {

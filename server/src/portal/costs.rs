@@ -342,7 +342,13 @@ fn share(part: Decimal, total: Decimal) -> String {
     if total.is_zero() {
         return "–".to_owned();
     }
-    format!("{:.1}%", (part * Decimal::ONE_HUNDRED / total).round_dp(1))
+    match part
+        .checked_div(total)
+        .and_then(|f| f.checked_mul(Decimal::ONE_HUNDRED))
+    {
+        Some(percent) => format!("{:.1}%", percent.round_dp(1)),
+        None => "–".to_owned(),
+    }
 }
 
 /// `1234567.5` as `1,234,567.5`.

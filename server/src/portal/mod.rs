@@ -33,8 +33,9 @@ pub struct Portal {
     pub store: Arc<dyn Store>,
     pub source: Arc<dyn UsageSource>,
     pub signer: Arc<TokenSigner>,
-    /// Base URL for links handed out (widget embed code); else the request's host is used.
-    pub public_url: Option<String>,
+    /// Base URL of links handed out (widget embed code): the public URL, else the listening
+    /// address, never a request header.
+    pub public_base: String,
     /// Usage comes from an upstream: there is nothing in the store to price.
     pub upstream: bool,
     /// The operator's time zone, in which billing months start and end.

@@ -132,12 +132,7 @@ pub(super) async fn create(
     )
     .await
     .map_err(store_failed)?;
-    let base = portal
-        .public_url
-        .clone()
-        .unwrap_or(form.origin)
-        .trim_end_matches('/')
-        .to_owned();
+    let base = &portal.public_base;
     let url = format!("{base}/widget?token={token}");
     Ok(CreatedWidget {
         id,

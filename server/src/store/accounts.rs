@@ -118,8 +118,8 @@ pub trait AccountStore: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
 
     /// Replaces a password hash and ends the user's sessions; with `revoke_tokens_at`, also
-    /// revokes the tokens they created (a reset after a compromise must not leave them live).
-    /// The number of tokens revoked, or None when there is no such user.
+    /// revokes the API tokens and widgets they created (a reset after a compromise must not leave
+    /// them live). The number of tokens and widgets revoked, or None when there is no such user.
     async fn set_password(
         &self,
         user_id: i64,

@@ -239,7 +239,7 @@ async fn a_password_reset_revokes_the_persons_tokens_unless_the_operator_keeps_t
         done["message"]
             .as_str()
             .unwrap()
-            .contains("tokens were kept"),
+            .contains("tokens and widgets were kept"),
         "{done}"
     );
     assert_eq!(reads(kept.clone()).await, 200);
@@ -250,7 +250,7 @@ async fn a_password_reset_revokes_the_persons_tokens_unless_the_operator_keeps_t
         done["message"]
             .as_str()
             .unwrap()
-            .contains("1 API token was revoked"),
+            .contains("1 API token or widget was revoked"),
         "{done}"
     );
     assert_eq!(reads(kept).await, 401);

@@ -228,15 +228,19 @@ macro_rules! account_store {
                         .await?;
                     let mut revoked = 0;
                     if let Some(at) = revoke_tokens_at {
-                        revoked = sqlx::query(
-                            "UPDATE api_tokens SET revoked_at = $1
-                             WHERE created_by = $2 AND revoked_at IS NULL",
-                        )
-                        .bind(at.timestamp())
-                        .bind(user_id)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
+                        // API tokens and widget links alike: either could have been made by
+                        // whoever had the password.
+                        for table in ["api_tokens", "widget_tokens"] {
+                            revoked += sqlx::query(&format!(
+                                "UPDATE {table} SET revoked_at = $1
+                                 WHERE created_by = $2 AND revoked_at IS NULL"
+                            ))
+                            .bind(at.timestamp())
+                            .bind(user_id)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                        }
                     }
                     tx.commit().await?;
                     Ok(Some(revoked))
