@@ -103,9 +103,11 @@ fn canonical(ip: IpAddr) -> IpAddr {
     };
     if let Some(v4) = v6.to_ipv4_mapped() {
         IpAddr::V4(v4)
-    } else if s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified() {
-        low(s[6], s[7])
-    } else if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || s[..3] == [0x64, 0xff9b, 1] {
+    } else if (s[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified())
+        || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+        || s[..3] == [0x64, 0xff9b, 1]
+    {
+        // Compatible and NAT64 addresses carry the IPv4 address in their last 32 bits.
         low(s[6], s[7])
     } else if s[0] == 0x2002 {
         low(s[1], s[2])
