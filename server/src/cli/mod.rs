@@ -92,6 +92,22 @@ enum Command {
     /// Copy a SQLite store into an empty PostgreSQL database, then check that both hold the
     /// same (row counts, and the count and sum of usage).
     Migrate(MigrateArgs),
+    /// Write a consistent copy of the SQLite store to a new file, while servers keep serving
+    /// (PostgreSQL: use pg_dump; the message says how).
+    Backup {
+        /// The file to write; it must not exist.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Replace the SQLite store with a backup (stop the servers first).
+    Restore {
+        /// The backup `meterbook backup` wrote.
+        #[arg(long)]
+        from: PathBuf,
+        /// Replace a store that already exists.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -268,6 +284,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         // Names its own two databases; --database plays no part.
         return migrate(args).await;
     }
+    if let Command::Restore { from, force } = &command {
+        // Replaces the store rather than opening it.
+        return restore(&cli.database, from, *force).await;
+    }
     let store = store::open(&cli.database)
         .await
         .with_context(|| format!("opening {}", cli.database))?;
@@ -294,7 +314,78 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(cmd) => accounts::token(store.as_ref(), cmd).await,
         Command::Audit(args) => accounts::audit(store.as_ref(), args).await,
         Command::Migrate(args) => migrate(&args).await,
+        Command::Backup { to } => backup(store.as_ref(), &to).await,
+        Command::Restore { .. } => unreachable!("handled before the store is opened"),
     }
+}
+
+async fn backup(store: &dyn Store, to: &std::path::Path) -> anyhow::Result<()> {
+    if to.exists() {
+        bail!("{} exists; a backup is written to a new file", to.display());
+    }
+    store.backup_to(to).await?;
+    let size = std::fs::metadata(to).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "Backed up the store to {} ({size} bytes). Restore it with \
+         `meterbook restore --from {}` while no server runs.",
+        to.display(),
+        to.display()
+    );
+    Ok(())
+}
+
+/// Checks a backup (by opening a copy of it as a store) and then puts the copy in the store's
+/// place in one rename, so a failed restore leaves the store as it was.
+async fn restore(database: &str, from: &std::path::Path, force: bool) -> anyhow::Result<()> {
+    let Some(target) = database
+        .strip_prefix("sqlite://")
+        .or_else(|| database.strip_prefix("sqlite:"))
+        .map(|rest| PathBuf::from(rest.split('?').next().unwrap_or(rest)))
+    else {
+        bail!(
+            "restore replaces a SQLite store; a PostgreSQL store is restored with pg_restore \
+             (see the README)"
+        );
+    };
+    if !from.is_file() {
+        bail!("{} is not a backup file", from.display());
+    }
+    if target.exists() && !force {
+        bail!(
+            "{} exists; stop every server using it, then restore with --force to replace it",
+            target.display()
+        );
+    }
+    let staged = target.with_extension("restoring");
+    let _ = std::fs::remove_file(&staged);
+    std::fs::copy(from, &staged).with_context(|| format!("copying {}", from.display()))?;
+    // Opening checks it is a Meterbook store and brings an older backup's schema up to date.
+    let checked = async {
+        let copy = store::SqliteStore::open(&format!("sqlite://{}", staged.display())).await?;
+        let records = copy.record_count().await?;
+        copy.close().await?;
+        anyhow::Ok(records)
+    }
+    .await;
+    let records = match checked {
+        Ok(records) => records,
+        Err(e) => {
+            let _ = std::fs::remove_file(&staged);
+            return Err(e.context(format!("{} is not a Meterbook store", from.display())));
+        }
+    };
+    for stale in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{stale}", target.display()));
+        let _ = std::fs::remove_file(format!("{}{stale}", staged.display()));
+    }
+    std::fs::rename(&staged, &target)
+        .with_context(|| format!("putting the backup in place of {}", target.display()))?;
+    println!(
+        "Restored {} from {}: {records} usage records.",
+        target.display(),
+        from.display()
+    );
+    Ok(())
 }
 
 async fn migrate(args: &MigrateArgs) -> anyhow::Result<()> {

@@ -52,6 +52,9 @@ pub enum StoreError {
     /// Stored data the store cannot read back (a hand-edited row).
     #[error("unreadable stored data: {0}")]
     Corrupt(String),
+    /// What this kind of store does not do; the message says what to do instead.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -153,6 +156,10 @@ pub trait UsageStore: Send + Sync + 'static {
 
     /// Whether the database answers and holds every migration this binary has (readiness).
     async fn migrations_current(&self) -> Result<bool, StoreError>;
+
+    /// Writes a consistent copy of the whole store to a new file at `to`, while it keeps serving
+    /// (SQLite's `VACUUM INTO`). PostgreSQL is backed up with its own tools (`pg_dump`).
+    async fn backup_to(&self, to: &std::path::Path) -> Result<(), StoreError>;
 }
 
 /// The newest migration the database has applied (sqlx's own table, the same in both stores).

@@ -157,3 +157,150 @@ async fn every_answer_carries_a_request_id_and_echoes_the_callers_ids() {
     assert_eq!(header(&plain, "x-ms-correlation-request-id"), Some(other));
     assert_eq!(header(&plain, "x-ms-client-request-id"), None);
 }
+
+#[tokio::test]
+async fn a_backup_taken_during_ingest_restores_every_batch_acknowledged_before_it() {
+    use chrono::TimeZone;
+    use meterbook_core::access::Role;
+    use meterbook_core::explore::TimeBasis;
+
+    const BATCHES: i64 = 120;
+    const RECORDS: usize = 300;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("live.db").display());
+    let store = meterbook_server::store::open(&url).await.unwrap();
+    let provider = token(store.as_ref(), "backup", Role::Provider, &[]).await;
+    drop(store);
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = crate::process::start_server(&url, port, dir.path()).await;
+
+    // Batch b: 500 records in hour b, each its own resource.
+    let hour0 = chrono::Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap();
+    let batch = move |b: i64| {
+        let start = hour0 + chrono::Duration::hours(b);
+        let records: Vec<Value> = (0..RECORDS)
+            .map(|k| {
+                serde_json::json!({
+                    "subscriptionId": sub(1).as_str(),
+                    "meterId": "FAB6EB84-500B-4A09-A8CA-7358F8BBAEA5",
+                    "usageStartTime": start.to_rfc3339(),
+                    "usageEndTime": (start + chrono::Duration::hours(1)).to_rfc3339(),
+                    "quantity": 1.0,
+                    "instanceData": format!("{{\"Microsoft.Resources\":{{\"resourceUri\":\"/backup/{b}/{k}\",\"location\":\"local\"}}}}"),
+                })
+            })
+            .collect();
+        Value::Array(records).to_string()
+    };
+    let client = reqwest::Client::new();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let ingest = {
+        let (client, base, provider) = (client.clone(), base.clone(), provider.clone());
+        let done = done.clone();
+        tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            for b in 0..BATCHES {
+                let response = client
+                    .post(format!("{base}/api/v1/usage-records"))
+                    .bearer_auth(&provider)
+                    .header("content-type", "application/json")
+                    .body(batch(b))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 200);
+                acknowledged.push((b, std::time::Instant::now()));
+                done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            acknowledged
+        })
+    };
+    // A few batches in, while the rest are still being sent.
+    while done.load(std::sync::atomic::Ordering::SeqCst) < 3 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let backup_file = dir.path().join("backup.db");
+    let started = std::time::Instant::now();
+    let backup = Command::new(env!("CARGO_BIN_EXE_meterbook"))
+        .args(["backup", "--to"])
+        .arg(&backup_file)
+        .env("MB_DATABASE_URL", &url)
+        .env("MB_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        backup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&backup.stderr)
+    );
+    let acknowledged = ingest.await.unwrap();
+    let before: Vec<i64> = acknowledged
+        .iter()
+        .filter(|(_, at)| *at < started)
+        .map(|(b, _)| *b)
+        .collect();
+    assert!(
+        !before.is_empty(),
+        "the backup came before any batch was acknowledged"
+    );
+    assert!(
+        before.len() < acknowledged.len(),
+        "the backup came after the ingest ended: it was not taken during ingest"
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    let _ = server.wait();
+
+    let restored_url = format!("sqlite://{}", dir.path().join("restored.db").display());
+    let restore = Command::new(env!("CARGO_BIN_EXE_meterbook"))
+        .args(["restore", "--from"])
+        .arg(&backup_file)
+        .env("MB_DATABASE_URL", &restored_url)
+        .env("MB_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        restore.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restore.stderr)
+    );
+    // Restoring over a store needs --force.
+    let again = Command::new(env!("CARGO_BIN_EXE_meterbook"))
+        .args(["restore", "--from"])
+        .arg(&backup_file)
+        .env("MB_DATABASE_URL", &restored_url)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+
+    let restored = meterbook_server::store::open(&restored_url).await.unwrap();
+    let facts = restored
+        .facts(
+            None,
+            TimeBasis::Usage,
+            hour0,
+            hour0 + chrono::Duration::hours(BATCHES),
+            1_000_000,
+        )
+        .await
+        .unwrap();
+    for b in &before {
+        let start = hour0 + chrono::Duration::hours(*b);
+        let count = facts.iter().filter(|f| f.usage_start == start).count();
+        assert_eq!(
+            count, RECORDS,
+            "batch {b}, acknowledged before the backup, has {count} records"
+        );
+    }
+    // Batches are whole or absent: a backup never holds half of one.
+    for b in 0..BATCHES {
+        let start = hour0 + chrono::Duration::hours(b);
+        let count = facts.iter().filter(|f| f.usage_start == start).count();
+        assert!(
+            count == 0 || count == RECORDS,
+            "batch {b} is torn: {count} records"
+        );
+    }
+}

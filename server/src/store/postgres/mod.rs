@@ -179,6 +179,15 @@ impl UsageStore for PostgresStore {
         self.read_signing_secret().await
     }
 
+    async fn backup_to(&self, _to: &std::path::Path) -> Result<(), StoreError> {
+        Err(StoreError::Unsupported(
+            "a PostgreSQL store is backed up with PostgreSQL's tools: \
+             pg_dump --format=custom --file=meterbook.dump DATABASE (consistent while serving), \
+             restored with pg_restore --clean --if-exists --dbname=DATABASE meterbook.dump"
+                .to_owned(),
+        ))
+    }
+
     async fn migrations_current(&self) -> Result<bool, StoreError> {
         let applied: Option<i64> = sqlx::query_scalar(super::LATEST_MIGRATION)
             .fetch_one(&self.pool)

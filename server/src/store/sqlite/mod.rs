@@ -121,6 +121,16 @@ impl SqliteStore {
     pub(super) fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+
+    /// Writes the write-ahead log into the database file and closes every connection, so the
+    /// file alone holds the whole store (`meterbook restore` then moves it into place).
+    pub async fn close(self) -> Result<(), StoreError> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await?;
+        self.pool.close().await;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -358,6 +368,18 @@ impl UsageStore for SqliteStore {
 
     async fn signing_secret(&self) -> Result<Vec<u8>, StoreError> {
         self.read_signing_secret().await
+    }
+
+    async fn backup_to(&self, to: &std::path::Path) -> Result<(), StoreError> {
+        let path = to.to_str().ok_or_else(|| {
+            StoreError::Unsupported(format!("{} is not a UTF-8 path", to.display()))
+        })?;
+        // One statement reads the store as of its start, whatever is written meanwhile.
+        sqlx::query("VACUUM INTO ?")
+            .bind(path)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn migrations_current(&self) -> Result<bool, StoreError> {
