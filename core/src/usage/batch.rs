@@ -126,14 +126,19 @@ fn not_records() -> Result<UsageRecord, String> {
 /// refused before it is parsed into a tree (`[[1,1,1,...]]` would otherwise cost gigabytes).
 pub const MAX_RECORD_BYTES: usize = 64 * 1024;
 
-/// One record from its JSON text, parsed only when it is of a size a record can have.
-fn record_of(fields: &[(&str, &RawValue)]) -> Result<UsageRecord, String> {
-    let size: usize = fields.iter().map(|(k, v)| k.len() + v.get().len()).sum();
-    if size > MAX_RECORD_BYTES {
+/// Refuses what is too big to be one record, before it is parsed.
+fn check_size(bytes: usize) -> Result<(), String> {
+    if bytes > MAX_RECORD_BYTES {
         return Err(format!(
             "a record is at most {MAX_RECORD_BYTES} bytes of JSON"
         ));
     }
+    Ok(())
+}
+
+/// One record from its fields' JSON text, parsed only when it is of a size a record can have.
+fn record_of(fields: &[(&str, &RawValue)]) -> Result<UsageRecord, String> {
+    check_size(fields.iter().map(|(k, v)| k.len() + v.get().len()).sum())?;
     let mut map = Map::new();
     for (key, raw) in fields {
         let value = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
@@ -144,11 +149,7 @@ fn record_of(fields: &[(&str, &RawValue)]) -> Result<UsageRecord, String> {
 
 /// A top-level element of an array: an object is a record, anything else is not one.
 fn element_of(raw: &RawValue) -> Result<UsageRecord, String> {
-    if raw.get().len() > MAX_RECORD_BYTES {
-        return Err(format!(
-            "a record is at most {MAX_RECORD_BYTES} bytes of JSON"
-        ));
-    }
+    check_size(raw.get().len())?;
     let value: Value = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
     UsageRecord::from_value(&value)
 }

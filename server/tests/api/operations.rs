@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::helpers::*;
-use crate::process::{free_port, start_server_with};
+use crate::process::{free_port, start_server_with, wait_for_exit};
 
 async fn probe(base: &str, path: &str) -> (u16, Value, Option<String>) {
     let response = reqwest::get(format!("{base}{path}")).await.unwrap();
@@ -95,18 +95,9 @@ async fn after_sigterm_a_server_says_not_ready_while_it_still_serves_then_stops(
     assert_eq!(page.status(), 200);
 
     // Then it stops and exits cleanly.
-    let mut exited = None;
-    for _ in 0..100 {
-        if let Some(status) = server.try_wait().unwrap() {
-            exited = Some(status);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let exited = exited.unwrap_or_else(|| {
-        let _ = server.kill();
-        panic!("the server did not stop after its shutdown delay")
-    });
+    let exited = wait_for_exit(&mut server)
+        .await
+        .expect("the server stops after its shutdown delay");
     assert!(exited.success(), "{exited:?}");
     assert!(reqwest::get(format!("{base}/healthz")).await.is_err());
 }
@@ -221,14 +212,17 @@ async fn a_backup_taken_during_ingest_restores_every_batch_acknowledged_before_i
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let backup_file = dir.path().join("backup.db");
+    let backup_path = backup_file.to_str().unwrap();
+    let cli = |database: &str, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_meterbook"))
+            .args(args)
+            .env("MB_DATABASE_URL", database)
+            .env("MB_LOG", "warn")
+            .output()
+            .unwrap()
+    };
     let started = std::time::Instant::now();
-    let backup = Command::new(env!("CARGO_BIN_EXE_meterbook"))
-        .args(["backup", "--to"])
-        .arg(&backup_file)
-        .env("MB_DATABASE_URL", &url)
-        .env("MB_LOG", "warn")
-        .output()
-        .unwrap();
+    let backup = cli(&url, &["backup", "--to", backup_path]);
     assert!(
         backup.status.success(),
         "{}",
@@ -254,26 +248,16 @@ async fn a_backup_taken_during_ingest_restores_every_batch_acknowledged_before_i
     let _ = server.wait();
 
     let restored_url = format!("sqlite://{}", dir.path().join("restored.db").display());
-    let restore = Command::new(env!("CARGO_BIN_EXE_meterbook"))
-        .args(["restore", "--from"])
-        .arg(&backup_file)
-        .env("MB_DATABASE_URL", &restored_url)
-        .env("MB_LOG", "warn")
-        .output()
-        .unwrap();
+    let restore = cli(&restored_url, &["restore", "--from", backup_path]);
     assert!(
         restore.status.success(),
         "{}",
         String::from_utf8_lossy(&restore.stderr)
     );
     // Restoring over a store needs --force.
-    let again = Command::new(env!("CARGO_BIN_EXE_meterbook"))
-        .args(["restore", "--from"])
-        .arg(&backup_file)
-        .env("MB_DATABASE_URL", &restored_url)
-        .output()
-        .unwrap();
+    let again = cli(&restored_url, &["restore", "--from", backup_path]);
     assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
 
     let restored = meterbook_server::store::open(&restored_url).await.unwrap();
     let facts = restored

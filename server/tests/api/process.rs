@@ -2,7 +2,7 @@
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 /// A port nothing listens on now.
@@ -47,4 +47,18 @@ pub async fn start_server_with(url: &str, port: u16, site: &Path, args: &[&str])
     let _ = child.kill();
     let _ = child.wait();
     panic!("the server did not start on port {port}");
+}
+
+/// The server's exit status once it exits on its own within 10 s; `None` (after killing it) if
+/// it does not.
+pub async fn wait_for_exit(server: &mut Child) -> Option<ExitStatus> {
+    for _ in 0..100 {
+        if let Some(status) = server.try_wait().unwrap() {
+            return Some(status);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    None
 }

@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::helpers::*;
-use crate::process::{free_port, start_server};
+use crate::process::{free_port, start_server, wait_for_exit};
 
 const RECORDS: usize = 200;
 
@@ -119,16 +119,7 @@ async fn sigterm_finishes_the_request_in_flight_and_refuses_new_ones() {
     assert!(status.contains(" 200 "), "{status}");
 
     // The server exits on its own, cleanly, once the request is done.
-    let mut exited = None;
-    for _ in 0..100 {
-        if let Some(status) = server.try_wait().unwrap() {
-            exited = Some(status);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let Some(exit) = exited else {
-        let _ = server.kill();
+    let Some(exit) = wait_for_exit(&mut server).await else {
         panic!("the server did not exit after SIGTERM");
     };
     assert!(exit.success(), "{exit}");
