@@ -101,6 +101,8 @@ async fn main() {
             webhook_targets: Default::default(),
             timeouts: Default::default(),
             shutdown_delay: Default::default(),
+            telemetry: true,
+            metrics_addr: None,
         },
         proxy_store.clone(),
     )

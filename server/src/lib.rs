@@ -10,6 +10,7 @@ pub mod demo;
 pub mod explore;
 pub mod health;
 pub mod limits;
+pub mod metrics;
 pub mod people;
 pub mod portal;
 pub mod render;
@@ -88,6 +89,11 @@ pub struct ServerConfig {
     /// After SIGTERM, how long to keep serving while `/readyz` says not ready (so a load balancer
     /// can move traffic away) before refusing new connections.
     pub shutdown_delay: std::time::Duration,
+    /// Record metrics and tag requests with ARM request IDs. On in every real server; off only
+    /// to measure what they cost.
+    pub telemetry: bool,
+    /// Also serve `/metrics`, without authentication, on this address (an internal interface).
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// The base of absolute links: the public URL, else the address this server listens on (an
@@ -118,6 +124,9 @@ pub struct Application {
     header_read_timeout: std::time::Duration,
     health: health::Health,
     shutdown_delay: std::time::Duration,
+    /// `--metrics-addr`'s listener and what it serves.
+    metrics_listener: Option<(tokio::net::TcpListener, Router)>,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 impl Application {
@@ -127,6 +136,19 @@ impl Application {
             _ => store.signing_secret().await?,
         };
         let listener = tokio::net::TcpListener::bind(config.addr).await?;
+        let metrics = if config.telemetry {
+            metrics::install()
+        } else {
+            None
+        };
+        let metrics_listener = match (&metrics, config.metrics_addr) {
+            (Some(handle), Some(addr)) => Some((
+                tokio::net::TcpListener::bind(addr).await?,
+                metrics::listener_router(handle.clone(), store.clone()),
+            )),
+            (None, Some(_)) => anyhow::bail!("--metrics-addr needs metrics, which are off"),
+            _ => None,
+        };
         let leptos_options = LeptosOptions::builder()
             .output_name("meterbook")
             .site_root(config.site_root.as_str())
@@ -172,6 +194,7 @@ impl Application {
             ingest_window: config.ingest_window,
             webhook_targets,
             webhook_wake,
+            metrics: metrics.clone(),
             leptos_options: leptos_options.clone(),
         };
         let portal: SharedPortalData = Arc::new(portal::Portal {
@@ -198,6 +221,7 @@ impl Application {
             .merge(api::router(state.upstream))
             .merge(auth::sign_in::router())
             .merge(widget::router())
+            .route("/metrics", axum::routing::get(metrics::scrape))
             .route(
                 "/costs/rate-card",
                 axum::routing::post(portal::upload_rate_card)
@@ -239,8 +263,15 @@ impl Application {
             .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
                 config.timeouts.body_idle,
             ))
-            .layer(axum::middleware::from_fn(limits::refuse_declared_oversize))
-            .layer(axum::middleware::from_fn(request_id::request_ids))
+            .layer(axum::middleware::from_fn(limits::refuse_declared_oversize));
+        let router = if config.telemetry {
+            router
+                .layer(axum::middleware::from_fn(request_id::request_ids))
+                .layer(axum::middleware::from_fn(metrics::track_requests))
+        } else {
+            router
+        };
+        let router = router
             .layer(
                 TraceLayer::new_for_http()
                     .make_span_with(request_span)
@@ -248,6 +279,8 @@ impl Application {
             )
             .with_state(state);
         Ok(Self {
+            metrics_listener,
+            metrics,
             listener,
             router,
             sender,
@@ -259,6 +292,12 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The port of `--metrics-addr`, when it is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        let (listener, _) = self.metrics_listener.as_ref()?;
+        listener.local_addr().ok().map(|a| a.port())
     }
 
     /// Serves (and sends webhook deliveries) until the process receives Ctrl-C or SIGTERM; then
@@ -275,6 +314,27 @@ impl Application {
         let app = Router::new()
             .merge(health::router(self.health.clone()))
             .fallback_service(normalized);
+        if let Some((listener, router)) = self.metrics_listener {
+            let mut stopped = stop.subscribe();
+            tokio::spawn(async move {
+                let until_stopped = async move {
+                    let _ = stopped.changed().await;
+                };
+                let _ = axum::serve(listener, router)
+                    .with_graceful_shutdown(until_stopped)
+                    .await;
+            });
+        }
+        if let Some(handle) = self.metrics {
+            // Folds histogram samples between scrapes, so memory stays bounded without them.
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(metrics::UPKEEP_EVERY);
+                loop {
+                    every.tick().await;
+                    handle.run_upkeep();
+                }
+            });
+        }
         let draining = self.health.draining.clone();
         let delay = self.shutdown_delay;
         let shutdown = async move {

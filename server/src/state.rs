@@ -46,6 +46,8 @@ pub struct AppState {
     pub webhook_targets: Arc<TargetPolicy>,
     /// Wakes this server's webhook sender when a push is queued.
     pub webhook_wake: Arc<tokio::sync::Notify>,
+    /// Renders `/metrics`; `None` when this server records none.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Leptos' site configuration, for rendering the portal.
     pub leptos_options: LeptosOptions,
 }

@@ -225,6 +225,7 @@ impl Sender {
                 None => Err("the URL names no host".to_owned()),
             });
         if let Err(refused) = literal {
+            crate::metrics::webhook_attempt("refused");
             return self.result(delivery, sent_at, None, Some(truncate(refused)));
         }
         let answer = self
@@ -259,6 +260,11 @@ impl Sender {
             }
             Err(e) => (None, Some(truncate(describe(&e)))),
         };
+        crate::metrics::webhook_attempt(if error.is_none() {
+            "delivered"
+        } else {
+            "failed"
+        });
         self.result(delivery, sent_at, http_status, error)
     }
 

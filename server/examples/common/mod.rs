@@ -173,6 +173,8 @@ pub async fn serve(store: Arc<dyn Store>, site_root: &std::path::Path) -> String
             webhook_targets: Default::default(),
             timeouts: Default::default(),
             shutdown_delay: Default::default(),
+            telemetry: true,
+            metrics_addr: None,
         },
         store,
     )

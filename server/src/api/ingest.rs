@@ -53,7 +53,8 @@ async fn ingest_records(
     tracing::Span::current().record("records", parsed.len());
     let now = Utc::now();
     let records = validate_batch(parsed, now, state.ingest_window)?;
-    let outcome = state.store.ingest(&records, now).await?;
+    let outcome = crate::metrics::timed("ingest", state.store.ingest(&records, now)).await?;
+    crate::metrics::ingested(outcome.accepted, outcome.duplicates, outcome.corrected);
     tracing::info!(
         accepted = outcome.accepted,
         duplicates = outcome.duplicates,
@@ -87,6 +88,7 @@ fn validate_batch(
         return Ok(records);
     }
     let total = records.len() + errors.len();
+    crate::metrics::ingest_refused(total as u64);
     let message = format!(
         "{} of {total} records are invalid; nothing was written{}",
         errors.len(),

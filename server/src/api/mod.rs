@@ -40,6 +40,7 @@ pub fn is_api_path(path: &str) -> bool {
         || path.starts_with("/subscriptions/")
         || path == "/subscriptions"
         || path.starts_with("/odata/")
+        || path == "/metrics"
 }
 
 /// The ARM 404 for an unknown API path.

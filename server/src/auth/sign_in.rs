@@ -169,6 +169,7 @@ async fn attempt(
                 .await?;
             audit::record(store, event("sign_in_limited", "")).await?;
         }
+        crate::metrics::sign_in("throttled");
         return Ok(Attempt::Limited);
     }
     let found = store.user_by_name(username).await?;
@@ -178,6 +179,7 @@ async fn attempt(
     let verified = verify_password(password, usable.map(|(_, hash)| hash.as_str())).await;
     let Some((user, _)) = usable.filter(|_| verified) else {
         audit::record(store, event("sign_in_failed", "")).await?;
+        crate::metrics::sign_in("refused");
         return Ok(Attempt::Refused);
     };
     // A success is no failure: this address starts afresh for the account and gets its attempt
@@ -202,6 +204,7 @@ async fn attempt(
         },
     )
     .await?;
+    crate::metrics::sign_in("signed_in");
     Ok(Attempt::SignedIn(state.sessions.cookie(&started.id)))
 }
 

@@ -62,7 +62,7 @@ enum LogFormat {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serve the API and the portal (the default command).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Write simulated resource-provider usage into the store.
     Demo(DemoArgs),
     /// Ingest usage records from files (JSON array, ARM page or NDJSON; `-` reads stdin).
@@ -178,6 +178,10 @@ struct ServeArgs {
     /// sending traffic before connections are refused (0: refuse them at once).
     #[arg(long, env = "MB_SHUTDOWN_DELAY_SECONDS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=300))]
     shutdown_delay_seconds: u64,
+    /// Also serve Prometheus metrics at /metrics on this address, without authentication (bind
+    /// it to an internal interface). On the main address, /metrics takes an operator token.
+    #[arg(long, env = "MB_METRICS_ADDR")]
+    metrics_addr: Option<SocketAddr>,
 }
 
 /// The usage times ingest accepts (`serve` and `ingest` alike).
@@ -279,7 +283,7 @@ fn init_tracing(format: LogFormat) {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = cli
         .command
-        .unwrap_or(Command::Serve(ServeArgs::parse_default()));
+        .unwrap_or_else(|| Command::Serve(Box::new(ServeArgs::parse_default())));
     if let Command::Migrate(args) = &command {
         // Names its own two databases; --database plays no part.
         return migrate(args).await;
@@ -292,7 +296,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("opening {}", cli.database))?;
     match command {
-        Command::Serve(args) => serve(args, store).await,
+        Command::Serve(args) => serve(*args, store).await,
         Command::Demo(args) => {
             let spec = DemoSpec {
                 tenants: args.tenants,
@@ -483,6 +487,8 @@ async fn serve(args: ServeArgs, store: Arc<dyn Store>) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("--webhook-allow: {e}"))?,
             timeouts: crate::serve::Timeouts::default(),
             shutdown_delay: std::time::Duration::from_secs(args.shutdown_delay_seconds),
+            telemetry: true,
+            metrics_addr: args.metrics_addr,
         },
         store,
     )

@@ -10,6 +10,7 @@ use meterbook_core::overview::DailyMeterTotal;
 use meterbook_core::page::{Cursor, PAGE_SIZE};
 
 use super::{page_subscription, AggregateQuery, SourceError, SourcePage, UsageSource, MAX_FACTS};
+use crate::metrics;
 use crate::store::{AggregateRequest, Store};
 
 pub struct StoreSource {
@@ -30,9 +31,9 @@ impl UsageSource for StoreSource {
             Some(Cursor::Key(key)) => Some(key),
             Some(Cursor::Upstream(_)) => return Err(SourceError::ForeignCursor),
         };
-        let page = self
-            .store
-            .aggregates(&AggregateRequest {
+        let page = metrics::timed(
+            "aggregates",
+            self.store.aggregates(&AggregateRequest {
                 subscription,
                 reported_start: query.reported_start,
                 reported_end: query.reported_end,
@@ -40,8 +41,9 @@ impl UsageSource for StoreSource {
                 show_details: query.show_details,
                 after,
                 limit: PAGE_SIZE,
-            })
-            .await?;
+            }),
+        )
+        .await?;
         Ok(SourcePage {
             items: page.items,
             next: page.next.map(Cursor::Key),
@@ -54,10 +56,11 @@ impl UsageSource for StoreSource {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<DailyMeterTotal>, SourceError> {
-        Ok(self
-            .store
-            .daily_totals(scope.subscriptions(), from, to)
-            .await?)
+        Ok(metrics::timed(
+            "daily_totals",
+            self.store.daily_totals(scope.subscriptions(), from, to),
+        )
+        .await?)
     }
 
     async fn facts(
@@ -67,10 +70,12 @@ impl UsageSource for StoreSource {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<UsageFact>, SourceError> {
-        let facts = self
-            .store
-            .facts(scope.subscriptions(), basis, from, to, MAX_FACTS + 1)
-            .await?;
+        let facts = metrics::timed(
+            "facts",
+            self.store
+                .facts(scope.subscriptions(), basis, from, to, MAX_FACTS + 1),
+        )
+        .await?;
         if facts.len() > MAX_FACTS {
             return Err(SourceError::TooMany(MAX_FACTS));
         }

@@ -118,6 +118,7 @@ impl UpstreamSource {
         let attempts = self.config.attempts.max(1);
         for attempt in 1..=attempts {
             let last = attempt == attempts;
+            let started = std::time::Instant::now();
             let sent = self
                 .client
                 .get(self.endpoint.clone())
@@ -125,6 +126,10 @@ impl UpstreamSource {
                 .bearer_auth(&token)
                 .send()
                 .await;
+            crate::metrics::upstream_call(
+                sent.as_ref().ok().map(reqwest::Response::status),
+                started.elapsed(),
+            );
             let response = match sent {
                 Ok(r) => r,
                 Err(e) if !last => {

@@ -160,6 +160,30 @@ pub trait UsageStore: Send + Sync + 'static {
     /// Writes a consistent copy of the whole store to a new file at `to`, while it keeps serving
     /// (SQLite's `VACUUM INTO`). PostgreSQL is backed up with its own tools (`pg_dump`).
     async fn backup_to(&self, to: &std::path::Path) -> Result<(), StoreError>;
+
+    /// The connection pools as they are now, for metrics.
+    fn pools(&self) -> Vec<PoolUse>;
+}
+
+/// How much of a connection pool is in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    pub name: &'static str,
+    /// Connections open, idle or not.
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+impl PoolUse {
+    fn of<DB: sqlx::Database>(name: &'static str, pool: &sqlx::Pool<DB>) -> Self {
+        Self {
+            name,
+            size: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            max: pool.options().get_max_connections(),
+        }
+    }
 }
 
 /// The newest migration the database has applied (sqlx's own table, the same in both stores).

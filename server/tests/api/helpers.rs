@@ -185,6 +185,8 @@ async fn start_server(url: &str, options: Options, owned: Option<TestDatabase>) 
                 .unwrap_or_else(|| TargetPolicy::parse("127.0.0.0/8").expect("range")),
             timeouts: options.timeouts.unwrap_or_default(),
             shutdown_delay: Default::default(),
+            telemetry: true,
+            metrics_addr: None,
         },
         store.clone(),
     )

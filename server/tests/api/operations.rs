@@ -288,3 +288,174 @@ async fn a_backup_taken_during_ingest_restores_every_batch_acknowledged_before_i
         );
     }
 }
+
+/// The value of the series `name{labels}` in a Prometheus text exposition (0 when absent).
+fn series(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.rsplit_once(' '))
+        .filter(|(key, _)| {
+            let Some(rest) = key.strip_prefix(name) else {
+                return false;
+            };
+            (rest.is_empty() || rest.starts_with('{'))
+                && labels
+                    .iter()
+                    .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
+        })
+        .map(|(_, value)| value.parse::<f64>().unwrap())
+        .sum()
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_ingest_by_outcome_for_operators_only() {
+    let app = spawn_app().await;
+    let (records, start, end) = demo_records(1, 2, 7);
+    let scrape = |token: Option<String>| {
+        let app = &app;
+        async move { app.get("/metrics", token.as_deref()).await }
+    };
+    let before = scrape(Some(app.operator.clone()))
+        .await
+        .text()
+        .await
+        .unwrap();
+
+    app.ingest(&as_json(&records)).await;
+    app.ingest(&as_json(&records[..10])).await;
+    let bad = app
+        .ingest_body(r#"[{"subscriptionId":"nope"}]"#.into(), &app.provider)
+        .await;
+    assert_eq!(bad.status(), 400);
+    let page = format!(
+        "{}?{API}&reportedStartTime={}&reportedEndTime={}",
+        provider_path(),
+        time_param(start),
+        time_param(end)
+    );
+    assert_eq!(app.get(&page, Some(&app.operator)).await.status(), 200);
+
+    let answer = scrape(Some(app.operator.clone())).await;
+    assert_eq!(answer.status(), 200);
+    assert!(answer.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let after = answer.text().await.unwrap();
+    let grew = |name: &str, labels: &[(&str, &str)]| {
+        series(&after, name, labels) - series(&before, name, labels)
+    };
+    // Other tests share the process's recorder, so only growth is compared, and at least.
+    assert!(
+        grew("meterbook_ingest_records_total", &[("outcome", "accepted")]) >= records.len() as f64
+    );
+    assert!(
+        grew(
+            "meterbook_ingest_records_total",
+            &[("outcome", "duplicate")]
+        ) >= 10.0
+    );
+    assert!(grew("meterbook_ingest_records_total", &[("outcome", "refused")]) >= 1.0);
+    let arm_route = "/subscriptions/{subscription}/providers/{namespace}/{resource}";
+    assert!(
+        grew(
+            "meterbook_http_requests_total",
+            &[("method", "GET"), ("route", arm_route), ("status", "200")]
+        ) >= 1.0,
+        "{after}"
+    );
+    assert!(
+        grew(
+            "meterbook_http_request_duration_seconds_count",
+            &[("route", "/api/v1/usage-records"), ("status", "400")]
+        ) >= 1.0
+    );
+    assert!(
+        grew(
+            "meterbook_store_query_duration_seconds_count",
+            &[("operation", "aggregates")]
+        ) >= 1.0
+    );
+    assert!(
+        after.contains("meterbook_store_pool_max_connections{pool="),
+        "{after}"
+    );
+    assert!(
+        !after.contains(&records[0].subscription_id.to_string()),
+        "no raw path or ID becomes a label"
+    );
+
+    assert_eq!(scrape(None).await.status(), 401);
+    let tenant = app.tenant_token(&records[0].subscription_id).await;
+    let refused = scrape(Some(tenant)).await;
+    assert_eq!(refused.status(), 403);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "AuthorizationFailed");
+}
+
+#[tokio::test]
+async fn sign_in_outcomes_are_counted() {
+    let app = spawn_app().await;
+    app.add_user("metered", meterbook_core::access::Role::Operator, &[])
+        .await;
+    let count = |text: &str, outcome: &str| {
+        series(text, "meterbook_sign_ins_total", &[("outcome", outcome)])
+    };
+    let read = || async {
+        app.get("/metrics", Some(&app.operator))
+            .await
+            .text()
+            .await
+            .unwrap()
+    };
+    let before = read().await;
+
+    app.post_sign_in("metered", "not the password").await;
+    app.sign_in("metered").await;
+
+    let after = read().await;
+    assert!(count(&after, "refused") - count(&before, "refused") >= 1.0);
+    assert!(count(&after, "signed_in") - count(&before, "signed_in") >= 1.0);
+}
+
+#[tokio::test]
+async fn metrics_addr_serves_metrics_without_a_token_and_nothing_else() {
+    let database = TestDatabase::new();
+    let (port, metrics_port) = (free_port(), free_port());
+    let metrics_addr = format!("127.0.0.1:{metrics_port}");
+    let mut server = start_server_with(
+        &database.url,
+        port,
+        database.dir.path(),
+        &["--metrics-addr", &metrics_addr],
+    )
+    .await;
+    reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+        .await
+        .unwrap();
+
+    let metrics = reqwest::get(format!("http://{metrics_addr}/metrics"))
+        .await
+        .unwrap();
+    let other = reqwest::get(format!("http://{metrics_addr}/sign-in"))
+        .await
+        .unwrap();
+    let main = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap();
+
+    assert_eq!(metrics.status(), 200);
+    let text = metrics.text().await.unwrap();
+    assert!(
+        text.contains("# TYPE meterbook_store_pool_connections gauge"),
+        "{text}"
+    );
+    assert_eq!(other.status(), 404);
+    assert_eq!(
+        main.status(),
+        401,
+        "the main address still asks for a token"
+    );
+    server.kill().unwrap();
+    let _ = server.wait();
+}

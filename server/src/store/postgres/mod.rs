@@ -194,4 +194,8 @@ impl UsageStore for PostgresStore {
             .await?;
         Ok(super::migrations_current(applied, &MIGRATOR))
     }
+
+    fn pools(&self) -> Vec<super::PoolUse> {
+        vec![super::PoolUse::of("postgres", &self.pool)]
+    }
 }

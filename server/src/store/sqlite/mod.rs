@@ -388,4 +388,8 @@ impl UsageStore for SqliteStore {
             .await?;
         Ok(super::migrations_current(applied, &MIGRATOR))
     }
+
+    fn pools(&self) -> Vec<super::PoolUse> {
+        vec![super::PoolUse::of("sqlite", &self.pool)]
+    }
 }
