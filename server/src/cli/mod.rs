@@ -3,6 +3,7 @@
 
 mod accounts;
 mod billing;
+mod config;
 mod webhooks;
 
 use std::net::SocketAddr;
@@ -49,6 +50,10 @@ struct Cli {
     /// collector (each with the request's span fields: route, request IDs, token and user).
     #[arg(long, global = true, env = "MB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// A TOML file setting any of these flags and serve's (keys are flag names: `public-url =
+    /// "https://..."`); flags and environment variables override it.
+    #[arg(long, global = true, env = "MB_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -99,6 +104,9 @@ enum Command {
         #[arg(long)]
         to: PathBuf,
     },
+    /// Check a configuration (`--config FILE`) or print an example of one.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Replace the SQLite store with a backup (stop the servers first).
     Restore {
         /// The backup `meterbook backup` wrote.
@@ -108,6 +116,15 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Check the configuration `serve` would run with (file, environment and flags), and print
+    /// each value with where it came from.
+    Check,
+    /// Print a configuration file with every key, its help and its default, commented out.
+    Example,
 }
 
 #[derive(Args, Debug)]
@@ -130,10 +147,10 @@ struct ServeArgs {
     public_url: Option<String>,
     /// Seed demo data into an empty store, create the documented demo accounts and print demo
     /// API tokens.
-    #[arg(long)]
+    #[arg(long, env = "MB_DEMO")]
     demo: bool,
     /// The provider subscription of the provider usage API's path.
-    #[arg(long, default_value = DEFAULT_PROVIDER_SUBSCRIPTION)]
+    #[arg(long, env = "MB_PROVIDER_SUBSCRIPTION", default_value = DEFAULT_PROVIDER_SUBSCRIPTION)]
     provider_subscription: String,
     /// Where the built site (JS, WASM, CSS) is.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
@@ -247,7 +264,16 @@ pub(crate) enum Format {
 
 /// Runs the command line; errors are printed for people, with a non-zero exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // Before parsing: the file's values reach clap as environment variables.
+    let loaded = match config::load(&args) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(args);
     init_tracing(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -259,7 +285,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, &loaded)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -280,13 +306,25 @@ fn init_tracing(format: LogFormat) {
     };
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli, loaded: &config::Loaded) -> anyhow::Result<()> {
+    if let Some(path) = &loaded.path {
+        tracing::info!(file = %path.display(), keys = loaded.from_file.len(), "configuration file read");
+    }
     let command = cli
         .command
         .unwrap_or_else(|| Command::Serve(Box::new(ServeArgs::parse_default())));
     if let Command::Migrate(args) = &command {
         // Names its own two databases; --database plays no part.
         return migrate(args).await;
+    }
+    if let Command::Config(what) = &command {
+        return match what {
+            ConfigCommand::Check => config::check(loaded),
+            ConfigCommand::Example => {
+                use std::io::Write;
+                Ok(std::io::stdout().write_all(config::example().as_bytes())?)
+            }
+        };
     }
     if let Command::Restore { from, force } = &command {
         // Replaces the store rather than opening it.
@@ -319,7 +357,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(args) => accounts::audit(store.as_ref(), args).await,
         Command::Migrate(args) => migrate(&args).await,
         Command::Backup { to } => backup(store.as_ref(), &to).await,
-        Command::Restore { .. } => unreachable!("handled before the store is opened"),
+        Command::Restore { .. } | Command::Config(_) => {
+            unreachable!("handled before the store is opened")
+        }
     }
 }
 
@@ -429,46 +469,41 @@ impl ServeArgs {
     }
 }
 
-async fn serve(args: ServeArgs, store: Arc<dyn Store>) -> anyhow::Result<()> {
-    let provider_subscription = SubscriptionId::parse(&args.provider_subscription)
-        .map_err(|e| anyhow::anyhow!("--provider-subscription: {e}"))?;
-    let public_url = args.public_url.map(|u| u.trim_end_matches('/').to_owned());
-    if let Some(url) = &public_url {
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            bail!("--public-url must start with http:// or https://, got '{url}'");
-        }
-    }
-    let upstream = match (&args.upstream, &args.upstream_token_file) {
-        (Some(url), Some(file)) => {
+impl ServeArgs {
+    /// The server these flags describe, after every check `serve` makes before it opens the
+    /// store (also what `config check` runs).
+    fn server_config(&self) -> anyhow::Result<ServerConfig> {
+        let args = self;
+        let provider_subscription = SubscriptionId::parse(&args.provider_subscription)
+            .map_err(|e| anyhow::anyhow!("--provider-subscription: {e}"))?;
+        let public_url = args
+            .public_url
+            .as_deref()
+            .map(|u| u.trim_end_matches('/').to_owned());
+        if let Some(url) = &public_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                bail!("--upstream must start with https:// (or http://), got '{url}'");
+                bail!("--public-url must start with http:// or https://, got '{url}'");
             }
-            let subscription = SubscriptionId::parse(&args.upstream_subscription)
-                .map_err(|e| anyhow::anyhow!("--upstream-subscription: {e}"))?;
-            Some(UpstreamConfig::new(url, file.clone(), subscription))
         }
-        _ => None,
-    };
-    if upstream.is_some() && args.demo {
-        bail!("--demo seeds the embedded store; it cannot be combined with --upstream");
-    }
-    if args.demo {
-        if store.record_count().await? == 0 {
-            seed_demo(store.as_ref(), &DemoSpec::standard(Utc::now())).await?;
-        } else {
-            ensure_demo_rate_card(store.as_ref()).await?;
+        let upstream = match (&args.upstream, &args.upstream_token_file) {
+            (Some(url), Some(file)) => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    bail!("--upstream must start with https:// (or http://), got '{url}'");
+                }
+                let subscription = SubscriptionId::parse(&args.upstream_subscription)
+                    .map_err(|e| anyhow::anyhow!("--upstream-subscription: {e}"))?;
+                Some(UpstreamConfig::new(url, file.clone(), subscription))
+            }
+            _ => None,
+        };
+        if upstream.is_some() && args.demo {
+            bail!("--demo seeds the embedded store; it cannot be combined with --upstream");
         }
-        accounts::ensure_demo_accounts(store.as_ref()).await?;
-        accounts::print_demo_tokens(store.as_ref()).await?;
-    } else {
-        accounts::ensure_first_operator(store.as_ref()).await?;
-    }
-    let app = Application::build(
-        ServerConfig {
+        Ok(ServerConfig {
             addr: args.addr,
-            public_url: public_url.clone(),
+            public_url,
             provider_subscription,
-            upstream: upstream.clone(),
+            upstream,
             trust_forwarded_for: args.trust_forwarded_for,
             widget_origins: crate::widget::parse_origins(&args.widget_origins)
                 .map_err(|e| anyhow::anyhow!("--widget-origins: {e}"))?,
@@ -477,7 +512,7 @@ async fn serve(args: ServeArgs, store: Arc<dyn Store>) -> anyhow::Result<()> {
                 absolute: std::time::Duration::from_secs(args.session_max_hours * 3_600),
                 secure_cookie: false,
             },
-            site_root: args.site_root,
+            site_root: args.site_root.clone(),
             secret: std::env::var("MB_SECRET").ok(),
             time_zone: parse_time_zone(&args.time_zone)
                 .map_err(|e| anyhow::anyhow!("--time-zone: {e}"))?,
@@ -489,10 +524,26 @@ async fn serve(args: ServeArgs, store: Arc<dyn Store>) -> anyhow::Result<()> {
             shutdown_delay: std::time::Duration::from_secs(args.shutdown_delay_seconds),
             telemetry: true,
             metrics_addr: args.metrics_addr,
-        },
-        store,
-    )
-    .await?;
+        })
+    }
+}
+
+async fn serve(args: ServeArgs, store: Arc<dyn Store>) -> anyhow::Result<()> {
+    let config = args.server_config()?;
+    if args.demo {
+        if store.record_count().await? == 0 {
+            seed_demo(store.as_ref(), &DemoSpec::standard(Utc::now())).await?;
+        } else {
+            ensure_demo_rate_card(store.as_ref()).await?;
+        }
+        accounts::ensure_demo_accounts(store.as_ref()).await?;
+        accounts::print_demo_tokens(store.as_ref()).await?;
+    } else {
+        accounts::ensure_first_operator(store.as_ref()).await?;
+    }
+    let public_url = config.public_url.clone();
+    let upstream = config.upstream.clone();
+    let app = Application::build(config, store).await?;
     let url = public_url.unwrap_or_else(|| format!("http://{}:{}", args.addr.ip(), app.port()));
     println!("Meterbook is serving at {url}  (Ctrl-C to stop)");
     if let Some(upstream) = &upstream {

@@ -459,3 +459,113 @@ async fn metrics_addr_serves_metrics_without_a_token_and_nothing_else() {
     server.kill().unwrap();
     let _ = server.wait();
 }
+
+/// `meterbook` with only the given environment (no inherited `MB_` settings).
+fn meterbook_with(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_meterbook"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("MB_") || key == "LEPTOS_SITE_ROOT" {
+            command.env_remove(key);
+        }
+    }
+    command
+        .args(args)
+        .envs(env.iter().copied())
+        .env("MB_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_config_file_sets_serve_flags_under_flags_and_environment() {
+    let database = TestDatabase::new();
+    let (port, metrics_port) = (free_port(), free_port());
+    let file = database.dir.path().join("meterbook.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "addr = \"127.0.0.1:{}\"\nmetrics-addr = \"127.0.0.1:{metrics_port}\"\n\
+             time-zone = \"Europe/Berlin\"\nwidget-origins = [\"https://a.example\", \"https://b.example\"]\n\
+             session-idle-minutes = 30\n",
+            free_port()
+        ),
+    )
+    .unwrap();
+    let path = file.display().to_string();
+
+    // `config check` shows each value with where it came from.
+    let checked = meterbook_with(
+        &["--config", &path, "config", "check"],
+        &[("MB_TIME_ZONE", "UTC")],
+    );
+    let out = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    let row = |key: &str| {
+        out.lines()
+            .find(|l| l.split_whitespace().next() == Some(key))
+            .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
+    assert_eq!(row("time-zone"), "environment UTC", "{out}");
+    assert_eq!(row("session-idle-minutes"), "file 30");
+    assert_eq!(
+        row("widget-origins"),
+        "file https://a.example https://b.example"
+    );
+    assert_eq!(row("session-max-hours"), "default 12");
+    assert!(out.contains("the configuration is valid"));
+
+    // A flag beats the file: the server listens on the flag's port, and takes the rest.
+    let mut server = start_server_with(
+        &database.url,
+        port,
+        database.dir.path(),
+        &["--config", &path],
+    )
+    .await;
+    let metrics = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200, "metrics-addr came from the file");
+    server.kill().unwrap();
+    let _ = server.wait();
+}
+
+#[test]
+fn a_config_file_with_unknown_keys_or_bad_values_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    let path = file.display().to_string();
+
+    std::fs::write(
+        &file,
+        "adress = \"0.0.0.0:80\"\npublic_url = \"https://x\"\n",
+    )
+    .unwrap();
+    let unknown = meterbook_with(&["--config", &path, "config", "check"], &[]);
+    let message = String::from_utf8_lossy(&unknown.stderr);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(message.contains("unknown keys 'adress'"), "{message}");
+    assert!(message.contains("write it 'public-url'"), "{message}");
+
+    std::fs::write(&file, "time-zone = \"Mars/Olympus\"\n").unwrap();
+    let bad = meterbook_with(&["--config", &path, "config", "check"], &[]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--time-zone"));
+
+    std::fs::write(&file, "session-idle-minutes = 0\n").unwrap();
+    let out_of_range = meterbook_with(&["--config", &path, "config", "check"], &[]);
+    assert!(!out_of_range.status.success());
+    assert!(String::from_utf8_lossy(&out_of_range.stderr).contains("session-idle-minutes"));
+
+    let missing = meterbook_with(
+        &["--config", "/nonexistent/meterbook.toml", "config", "check"],
+        &[],
+    );
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/meterbook.toml"));
+}

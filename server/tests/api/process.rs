@@ -14,13 +14,37 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A server process, killed when dropped: a failing test leaves none behind (one left running
+/// would hold the test's output pipe open and hang the run).
+pub struct Server(Child);
+
+impl std::ops::Deref for Server {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `meterbook serve` on `port` over the database at `url`, once it accepts connections.
-pub async fn start_server(url: &str, port: u16, site: &Path) -> Child {
+pub async fn start_server(url: &str, port: u16, site: &Path) -> Server {
     start_server_with(url, port, site, &[]).await
 }
 
 /// `meterbook serve` with `args` added (see [`start_server`]).
-pub async fn start_server_with(url: &str, port: u16, site: &Path, args: &[&str]) -> Child {
+pub async fn start_server_with(url: &str, port: u16, site: &Path, args: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_meterbook"))
         .args([
             "serve",
@@ -40,7 +64,7 @@ pub async fn start_server_with(url: &str, port: u16, site: &Path, args: &[&str])
             .await
             .is_ok()
         {
-            return child;
+            return Server(child);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -51,7 +75,7 @@ pub async fn start_server_with(url: &str, port: u16, site: &Path, args: &[&str])
 
 /// The server's exit status once it exits on its own within 10 s; `None` (after killing it) if
 /// it does not.
-pub async fn wait_for_exit(server: &mut Child) -> Option<ExitStatus> {
+pub async fn wait_for_exit(server: &mut Server) -> Option<ExitStatus> {
     for _ in 0..100 {
         if let Some(status) = server.try_wait().unwrap() {
             return Some(status);
