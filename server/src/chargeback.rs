@@ -232,7 +232,7 @@ pub async fn close_period(
 }
 
 /// What pushing a statement did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Pushed {
     /// The run pushed: a closed period's frozen statement, else a run recorded for the push.

@@ -44,8 +44,9 @@ fn main() -> ExitCode {
         Some("end2end") => setup(true).and_then(|()| browser_tests()),
         Some("setup") => setup(true),
         Some("fuzz") => fuzz(&args[1..]),
+        Some("api-contract") => api_contract_tests(),
         _ => Err(
-            "usage: cargo xtask run [meterbook serve args...] | test | end2end | bench [--database URL] [args...] | load [args...] | bench-chargeback [--records N] [--database URL] | bench-portal | fuzz [--seconds N] [TARGET...] | setup"
+            "usage: cargo xtask run [meterbook serve args...] | test | end2end | api-contract | bench [--database URL] [args...] | load [args...] | bench-chargeback [--records N] [--database URL] | bench-portal | fuzz [--seconds N] [TARGET...] | setup"
                 .into(),
         ),
     };
@@ -251,7 +252,77 @@ fn test() -> Result {
     step("unit and integration tests (SQLite)");
     check(&mut cmd("cargo", &["test", "--workspace"]))?;
     postgres_tests()?;
+    api_contract_tests()?;
     browser_tests()
+}
+
+/// The schemathesis release the contract tests are pinned to (PyPI).
+const SCHEMATHESIS_VERSION: &str = "4.32.5";
+
+/// Schemathesis (from PyPI) against a demo server, from the server's own `/openapi.json`: every
+/// operation with bounded examples, checking that no answer is a 5xx and that every answer's
+/// status, content type and body keep to the document.
+fn api_contract_tests() -> Result {
+    let home = env::var("HOME").unwrap_or_default();
+    let schemathesis = Path::new(&home).join(".local/bin/schemathesis");
+    let installed = output_of(&mut cmd(
+        &schemathesis.display().to_string(),
+        &["--version"],
+    ))
+    .is_some_and(|v| v.contains(SCHEMATHESIS_VERSION));
+    if !installed {
+        step(&format!(
+            "installing schemathesis {SCHEMATHESIS_VERSION} for Python (pip, this user)"
+        ));
+        check(&mut cmd(
+            "python3",
+            &[
+                "-m",
+                "pip",
+                "install",
+                "--user",
+                "--quiet",
+                &format!("schemathesis=={SCHEMATHESIS_VERSION}"),
+            ],
+        ))?;
+    }
+    step("API contract tests (schemathesis against /openapi.json)");
+    check(&mut cmd("cargo", &["build", "-p", "meterbook-server"]))?;
+    let (server, base_url, log) = demo_server("debug", &[])?;
+    let operator = demo_operator_token(&log);
+    let result = check(
+        cmd(
+            &schemathesis.display().to_string(),
+            &[
+                "run",
+                &format!("{base_url}/openapi.json"),
+                "--header",
+                &format!("Authorization: Bearer {operator}"),
+                "--checks",
+                "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+                "--max-examples",
+                "25",
+                "--workers",
+                "2",
+                "--seed",
+                "20261201",
+            ],
+        )
+        .env("SCHEMATHESIS_TELEMETRY", "false"),
+    );
+    drop(server);
+    result
+}
+
+/// The demo operator's API token, as `serve --demo` printed it to its log.
+fn demo_operator_token(log: &Path) -> String {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.contains("demo-operator"))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Builds the release site, the one `cargo xtask run` serves, and runs the Playwright tests
@@ -356,13 +427,7 @@ fn end2end() -> Result {
             format!("http://127.0.0.1:{embed_port}"),
         ],
     )?;
-    let tokens = std::fs::read_to_string(log).unwrap_or_default();
-    let operator = tokens
-        .lines()
-        .find(|l| l.contains("demo-operator"))
-        .and_then(|l| l.split_whitespace().last())
-        .unwrap_or_default()
-        .to_owned();
+    let operator = demo_operator_token(&log);
     let result = check(
         cmd("npx", &["playwright", "test"])
             .current_dir(root().join("end2end"))

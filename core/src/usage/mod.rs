@@ -489,6 +489,7 @@ impl AggregateLine {
 }
 
 /// The ARM `UsageAggregate` wire shape.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UsageAggregate {
     pub id: String,
@@ -498,6 +499,7 @@ pub struct UsageAggregate {
     pub properties: UsageAggregateProperties,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UsageAggregateProperties {
@@ -511,6 +513,7 @@ pub struct UsageAggregateProperties {
 }
 
 /// A page of the ARM usage API.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UsageAggregatePage {

@@ -130,9 +130,9 @@ async fn get_rates(
     })
 }
 
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Saved {
+pub(super) struct Saved {
     revision: i64,
 }
 

@@ -6,6 +6,7 @@ pub mod explore;
 pub mod export;
 pub mod ingest;
 mod odata;
+pub mod openapi;
 mod ratecard;
 pub mod usage;
 mod webhooks;
@@ -26,7 +27,8 @@ pub fn router(upstream: bool) -> Router<AppState> {
         .merge(explore::router())
         .merge(billing::router())
         .merge(odata::router())
-        .merge(webhooks::router());
+        .merge(webhooks::router())
+        .merge(openapi::router());
     if upstream {
         router
     } else {

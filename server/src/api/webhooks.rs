@@ -43,8 +43,8 @@ pub fn router() -> Router<AppState> {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
-#[derive(Serialize)]
-struct Listed<T> {
+#[derive(utoipa::ToSchema, Serialize)]
+pub(super) struct Listed<T> {
     value: Vec<T>,
 }
 
@@ -58,15 +58,15 @@ async fn list(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewWebhook {
+pub(super) struct NewWebhook {
     url: String,
 }
 
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Added {
+pub(super) struct Added {
     id: i64,
     url: String,
     /// The key of the `Meterbook-Signature` HMAC: shown once, never again.

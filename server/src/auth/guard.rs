@@ -30,6 +30,8 @@ pub enum PathKind {
 pub fn classify(path: &str) -> PathKind {
     match path {
         "/sign-in" | "/auth/sign-in" | "/auth/sign-out" | "/favicon.svg" => PathKind::Public,
+        // The API's contract holds no data.
+        "/openapi.json" => PathKind::Public,
         // The widget checks its own token.
         "/widget" | "/widget.js" => PathKind::Public,
         _ if path.starts_with("/pkg/") => PathKind::Public,

@@ -75,7 +75,7 @@ impl From<sqlx::Error> for StoreError {
 }
 
 /// How a batch of records changed the store.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct IngestOutcome {
     /// Records with a key the store did not have.
     pub accepted: u64,

@@ -569,3 +569,49 @@ fn a_config_file_with_unknown_keys_or_bad_values_is_refused_by_name() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/meterbook.toml"));
 }
+
+#[tokio::test]
+async fn the_openapi_document_is_public_and_each_operation_it_names_is_routed() {
+    let app = spawn_app().await;
+    let answer = reqwest::get(format!("{}/openapi.json", app.base))
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let document: Value = answer.json().await.unwrap();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert_eq!(
+        document["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    let page = &document["components"]["schemas"]["UsageAggregatePage"];
+    assert!(page["properties"]["nextLink"].is_object(), "{page}");
+
+    let paths = document["paths"].as_object().unwrap();
+    assert!(paths.len() >= 20, "{}", paths.len());
+    for (path, operations) in paths {
+        let concrete = path
+            .replace(
+                "{subscriptionId}",
+                meterbook_server::DEFAULT_PROVIDER_SUBSCRIPTION,
+            )
+            .replace("{id}", "1");
+        for method in operations.as_object().unwrap().keys() {
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let response = app
+                .client
+                .request(method.clone(), format!("{}{concrete}", app.base))
+                .bearer_auth(&app.operator)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let body = response.text().await.unwrap();
+            assert_ne!(status, 405, "{method} {path} is not routed");
+            assert!(
+                !body.contains("No API at"),
+                "{method} {path} is not routed: {body}"
+            );
+            assert!(status < 500, "{method} {path}: {status} {body}");
+        }
+    }
+}
