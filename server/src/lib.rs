@@ -135,7 +135,6 @@ impl Application {
             Some(s) if !s.is_empty() => s.as_bytes().to_vec(),
             _ => store.signing_secret().await?,
         };
-        let listener = tokio::net::TcpListener::bind(config.addr).await?;
         let metrics = if config.telemetry {
             metrics::install()
         } else {
@@ -149,6 +148,8 @@ impl Application {
             (None, Some(_)) => anyhow::bail!("--metrics-addr needs metrics, which are off"),
             _ => None,
         };
+        // Bound after the metrics address: once the main port answers, both do.
+        let listener = tokio::net::TcpListener::bind(config.addr).await?;
         let leptos_options = LeptosOptions::builder()
             .output_name("meterbook")
             .site_root(config.site_root.as_str())
@@ -316,14 +317,11 @@ impl Application {
             .fallback_service(normalized);
         if let Some((listener, router)) = self.metrics_listener {
             let mut stopped = stop.subscribe();
-            tokio::spawn(async move {
-                let until_stopped = async move {
-                    let _ = stopped.changed().await;
-                };
-                let _ = axum::serve(listener, router)
-                    .with_graceful_shutdown(until_stopped)
-                    .await;
-            });
+            let until_stopped = async move {
+                let _ = stopped.changed().await;
+            };
+            let timeout = self.header_read_timeout;
+            tokio::spawn(serve::serve(listener, router, timeout, until_stopped));
         }
         if let Some(handle) = self.metrics {
             // Folds histogram samples between scrapes, so memory stays bounded without them.

@@ -74,7 +74,7 @@ pub fn describe() {
     );
     describe_counter!(
         INGEST_RECORDS,
-        "Usage records submitted, by outcome: accepted, duplicate, corrected, refused"
+        "Usage records submitted, by outcome: accepted, duplicate, corrected, refused (valid JSON records of a batch refused as invalid)"
     );
     describe_histogram!(
         STORE_DURATION,
@@ -96,7 +96,7 @@ pub fn describe() {
     );
     describe_counter!(
         UPSTREAM_CALLS,
-        "Calls to the upstream Azure Stack Hub, by outcome: 2xx, 4xx, 5xx, network_error"
+        "Calls to the upstream Azure Stack Hub (until its answer's headers), by outcome: the status class (2xx...) or network_error"
     );
     describe_histogram!(
         UPSTREAM_DURATION,
@@ -174,6 +174,7 @@ pub fn sign_in(outcome: &'static str) {
 /// One call to the upstream hub: its status class, or `network_error`.
 pub fn upstream_call(status: Option<StatusCode>, took: Duration) {
     let outcome = match status.map(|s| s.as_u16() / 100) {
+        Some(1) => "1xx",
         Some(2) => "2xx",
         Some(3) => "3xx",
         Some(4) => "4xx",

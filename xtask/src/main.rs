@@ -4,6 +4,8 @@
 //! `no_downloads`, the wasm-bindgen CLI of exactly the Cargo.lock version, end2end's npm packages
 //! with binaryen's wasm-opt, Debian's chromium) and skips what is already there.
 
+mod dist;
+
 use std::env;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -40,13 +42,15 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         Some("bench-portal") => bench_portal(),
         Some("bench-chargeback") => bench_chargeback(&args[1..]),
+        Some("bench-telemetry") => run_example("bench_telemetry", &args[1..]),
         Some("load") => load(&args[1..]),
         Some("end2end") => setup(true).and_then(|()| browser_tests()),
         Some("setup") => setup(true),
         Some("fuzz") => fuzz(&args[1..]),
         Some("api-contract") => api_contract_tests(),
+        Some("dist") => dist::dist(),
         _ => Err(
-            "usage: cargo xtask run [meterbook serve args...] | test | end2end | api-contract | bench [--database URL] [args...] | load [args...] | bench-chargeback [--records N] [--database URL] | bench-portal | fuzz [--seconds N] [TARGET...] | setup"
+            "usage: cargo xtask run [meterbook serve args...] | test | end2end | api-contract | dist | bench [--database URL] [args...] | load [args...] | bench-chargeback [--records N] [--database URL] | bench-telemetry [--records N] | bench-portal | fuzz [--seconds N] [TARGET...] | setup"
                 .into(),
         ),
     };
@@ -253,34 +257,35 @@ fn test() -> Result {
     check(&mut cmd("cargo", &["test", "--workspace"]))?;
     postgres_tests()?;
     api_contract_tests()?;
-    browser_tests()
+    browser_tests()?;
+    // The release just built, packed and checked as an operator installs it.
+    dist::dist()
 }
 
 /// The schemathesis release the contract tests are pinned to (PyPI).
 const SCHEMATHESIS_VERSION: &str = "4.32.5";
 
-/// Schemathesis (from PyPI) against a demo server, from the server's own `/openapi.json`: every
-/// operation with bounded examples, checking that no answer is a 5xx and that every answer's
-/// status, content type and body keep to the document.
+/// Schemathesis (from PyPI, in a virtual environment of its own under `target/`) against a demo
+/// server, from the server's own `/openapi.json`: every operation with bounded examples,
+/// checking that no answer is a 5xx and that every answer's status, content type and body keep
+/// to the document.
 fn api_contract_tests() -> Result {
-    let home = env::var("HOME").unwrap_or_default();
-    let schemathesis = Path::new(&home).join(".local/bin/schemathesis");
-    let installed = output_of(&mut cmd(
-        &schemathesis.display().to_string(),
-        &["--version"],
-    ))
-    .is_some_and(|v| v.contains(SCHEMATHESIS_VERSION));
+    let venv = root().join("target/schemathesis-venv");
+    let schemathesis = venv.join("bin/schemathesis").display().to_string();
+    let installed = output_of(&mut cmd(&schemathesis, &["--version"]))
+        .is_some_and(|v| v.contains(SCHEMATHESIS_VERSION));
     if !installed {
         step(&format!(
-            "installing schemathesis {SCHEMATHESIS_VERSION} for Python (pip, this user)"
+            "installing schemathesis {SCHEMATHESIS_VERSION} (PyPI, in target/schemathesis-venv)"
         ));
         check(&mut cmd(
             "python3",
+            &["-m", "venv", &venv.display().to_string()],
+        ))?;
+        check(&mut cmd(
+            &venv.join("bin/pip").display().to_string(),
             &[
-                "-m",
-                "pip",
                 "install",
-                "--user",
                 "--quiet",
                 &format!("schemathesis=={SCHEMATHESIS_VERSION}"),
             ],
@@ -290,9 +295,26 @@ fn api_contract_tests() -> Result {
     check(&mut cmd("cargo", &["build", "-p", "meterbook-server"]))?;
     let (server, base_url, log) = demo_server("debug", &[])?;
     let operator = demo_operator_token(&log);
+    // Without a working token every answer would be a documented 401, and nothing tested.
+    let port = base_url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    let probe = http_status(port, "/api/v1/webhooks", Some(&operator));
+    if operator.is_empty() || probe != Some(200) {
+        return Err(format!(
+            "the demo operator's token does not work ({probe:?}); see {}",
+            log.display()
+        ));
+    }
+    let scratch = log
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(env::temp_dir);
     let result = check(
         cmd(
-            &schemathesis.display().to_string(),
+            &schemathesis,
             &[
                 "run",
                 &format!("{base_url}/openapi.json"),
@@ -308,7 +330,8 @@ fn api_contract_tests() -> Result {
                 "20261201",
             ],
         )
-        .env("SCHEMATHESIS_TELEMETRY", "false"),
+        // Its cache goes with the demo server's files, not into the repository.
+        .current_dir(scratch),
     );
     drop(server);
     result
@@ -463,6 +486,26 @@ impl Drop for KillOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// The status of `GET path` on 127.0.0.1:`port` (HTTP/1.1, std only: no curl needed).
+fn http_status(port: u16, path: &str, bearer: Option<&str>) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
+    let auth = bearer
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
 }
 
 fn wait_for_port(port: u16, server: &mut Child, log: &Path) -> Result {

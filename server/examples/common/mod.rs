@@ -156,6 +156,15 @@ pub async fn send_all(
 
 /// A Meterbook serving `store` in this process; returns its base URL.
 pub async fn serve(store: Arc<dyn Store>, site_root: &std::path::Path) -> String {
+    serve_with(store, site_root, true).await
+}
+
+/// A server as [`serve`] starts it, with metrics and request IDs on or off.
+pub async fn serve_with(
+    store: Arc<dyn Store>,
+    site_root: &std::path::Path,
+    telemetry: bool,
+) -> String {
     let app = Application::build(
         ServerConfig {
             addr: "127.0.0.1:0".parse().unwrap(),
@@ -173,7 +182,7 @@ pub async fn serve(store: Arc<dyn Store>, site_root: &std::path::Path) -> String
             webhook_targets: Default::default(),
             timeouts: Default::default(),
             shutdown_delay: Default::default(),
-            telemetry: true,
+            telemetry,
             metrics_addr: None,
         },
         store,

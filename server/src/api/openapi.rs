@@ -54,6 +54,41 @@ enum Format {
     Csv,
 }
 
+/// The explorer's query, the same for its page and its CSV export.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ExploreParams {
+    /// today, last-7-days, this-month (default), last-month or custom
+    period: Option<String>,
+    /// With period=custom: the first day, YYYY-MM-DD
+    from: Option<String>,
+    /// With period=custom: the last day, YYYY-MM-DD
+    to: Option<String>,
+    /// usage (default) or reported
+    basis: Option<String>,
+    /// hourly, daily or monthly
+    granularity: Option<String>,
+    /// subscription, category, meter, resource-group, resource, location or tag:NAME
+    by: Option<String>,
+    subscription: Option<String>,
+    category: Option<String>,
+    meter: Option<String>,
+    #[param(rename = "resource-group")]
+    resource_group: Option<String>,
+    resource: Option<String>,
+    location: Option<String>,
+    /// NAME=VALUE
+    tag: Option<String>,
+    unit: Option<String>,
+    sort: Option<String>,
+    rows: Option<String>,
+    /// The previous page's next token
+    after: Option<String>,
+    /// The next page's previous token
+    before: Option<String>,
+}
+
 /// The whole contract.
 #[derive(OpenApi)]
 #[openapi(
@@ -69,7 +104,7 @@ enum Format {
         tenant_usage, provider_usage, rate_card, ingest, usage_export, explore, explore_export,
         get_rates, put_rates, get_chargeback, post_run, post_close, post_push, list_webhooks,
         add_webhook, remove_webhook, list_deliveries, retry_delivery, odata_usage,
-        odata_chargeback, healthz, readyz, metrics
+        odata_chargeback, odata_service, odata_metadata, healthz, readyz, metrics
     ),
     components(schemas(
         ApiVersion, AggregationGranularity, Format, UsageAggregatePage, UsageAggregate, UsageAggregateProperties, ErrorEnvelope, ErrorBody,
@@ -98,6 +133,11 @@ impl Modify for BearerTokens {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        // Power BI and Excel send the token as a Basic password (any user name) to OData.
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
         );
     }
 }
@@ -173,7 +213,15 @@ fn rate_card() {}
     post,
     path = "/api/v1/usage-records",
     tag = "ingest",
-    request_body(content = Vec<Object>, description = "Usage records in the ARM usage shape", content_type = "application/json"),
+    request_body(
+        description = "Usage records in the ARM usage shape: a JSON array, an ARM page \
+                       (`{\"value\": [...]}`), or NDJSON (one record a line). Not routed on a server \
+                       that fronts an upstream hub.",
+        content(
+            (Vec<Object> = "application/json"),
+            (String = "application/x-ndjson"),
+        )
+    ),
     responses(
         (status = 200, description = "What the batch changed", body = IngestOutcome),
         (status = "default", description = "An ARM error; invalid records are listed in details", body = ErrorEnvelope),
@@ -208,20 +256,8 @@ fn usage_export() {}
     path = "/api/v1/explore",
     tag = "usage",
     params(
-        ("period" = Option<String>, Query, description = "today, last-7-days, this-month (default), last-month or custom"),
-        ("from" = Option<String>, Query, format = Date, description = "With period=custom"),
-        ("to" = Option<String>, Query, format = Date, description = "With period=custom"),
-        ("basis" = Option<String>, Query, description = "usage or reported"),
-        ("granularity" = Option<String>, Query, description = "hourly, daily or monthly"),
-        ("by" = Option<String>, Query, description = "subscription, category, meter, resource-group, resource, location or tag:NAME"),
-        ("subscription" = Option<String>, Query),
-        ("category" = Option<String>, Query),
-        ("meter" = Option<String>, Query),
-        ("resource" = Option<String>, Query),
-        ("location" = Option<String>, Query),
-        ("tag" = Option<String>, Query, description = "NAME=VALUE"),
-        ("after" = Option<String>, Query, description = "The previous page's next token"),
-        ("before" = Option<String>, Query, description = "The next page's previous token"),
+        ExploreParams,
+        ("chart" = Option<String>, Query, description = "svg: the chart drawn beside the numbers"),
     ),
     responses(
         (status = 200, description = "The exploration", body = Object),
@@ -236,10 +272,7 @@ fn explore() {}
     get,
     path = "/api/v1/explore/export",
     tag = "usage",
-    params(
-        ("period" = Option<String>, Query),
-        ("by" = Option<String>, Query),
-    ),
+    params(ExploreParams),
     responses(
         (status = 200, description = "The CSV file", content_type = "text/csv", body = String),
         (status = "default", description = "An ARM error", body = ErrorEnvelope),
@@ -288,7 +321,7 @@ fn put_rates() {}
     path = "/api/v1/chargeback",
     tag = "billing",
     params(
-        ("period" = Option<String>, Query, pattern = r"^\d{4}-\d{2}$", description = "YYYY-MM (the current month when absent)"),
+        ("period" = Option<String>, Query, description = "A month, YYYY-MM (the current month when absent), or days, YYYY-MM-DD..YYYY-MM-DD"),
         ("by" = Option<String>, Query, description = "subscription (default) or tag:NAME"),
         ("format" = Option<Format>, Query, description = "json when absent"),
         ("subscriberId" = Option<String>, Query, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"),
@@ -310,7 +343,7 @@ fn get_chargeback() {}
     path = "/api/v1/chargeback/runs",
     tag = "billing",
     params(
-        ("period" = Option<String>, Query, pattern = r"^\d{4}-\d{2}$"),
+        ("period" = Option<String>, Query, description = "A month, YYYY-MM, or days, YYYY-MM-DD..YYYY-MM-DD"),
         ("by" = Option<String>, Query),
     ),
     responses(
@@ -326,7 +359,7 @@ fn post_run() {}
     post,
     path = "/api/v1/chargeback/close",
     tag = "billing",
-    params(("period" = Option<String>, Query, pattern = r"^\d{4}-\d{2}$")),
+    params(("period" = Option<String>, Query, description = "A month, YYYY-MM, or days, YYYY-MM-DD..YYYY-MM-DD")),
     responses(
         (status = 200, description = "The frozen statements", body = Object),
         (status = "default", description = "An ARM error", body = ErrorEnvelope),
@@ -341,7 +374,7 @@ fn post_close() {}
     path = "/api/v1/chargeback/push",
     tag = "billing",
     params(
-        ("period" = Option<String>, Query, pattern = r"^\d{4}-\d{2}$"),
+        ("period" = Option<String>, Query, description = "A month, YYYY-MM, or days, YYYY-MM-DD..YYYY-MM-DD"),
         ("by" = Option<String>, Query),
     ),
     responses(
@@ -398,6 +431,10 @@ fn remove_webhook() {}
     get,
     path = "/api/v1/webhooks/deliveries",
     tag = "webhooks",
+    params(
+        ("status" = Option<DeliveryStatus>, Query),
+        ("limit" = Option<i64>, Query, description = "Most deliveries listed"),
+    ),
     responses(
         (status = 200, description = "Recent deliveries", body = Listed<DeliveryInfo>),
         (status = "default", description = "An ARM error", body = ErrorEnvelope),
@@ -425,6 +462,7 @@ fn retry_delivery() {}
     get,
     path = "/odata/UsageAggregates",
     tag = "odata",
+    security(("bearer" = []), ("basic" = [])),
     params(
         ("$filter" = Option<String>, Query, description = "usageStartTime ge/lt DATE, subscriptionId eq 'GUID', joined by and"),
         ("$select" = Option<String>, Query),
@@ -444,6 +482,7 @@ fn odata_usage() {}
     get,
     path = "/odata/ChargebackLines",
     tag = "odata",
+    security(("bearer" = []), ("basic" = [])),
     params(
         ("$filter" = Option<String>, Query, description = "period eq 'YYYY-MM'"),
         ("$select" = Option<String>, Query),
@@ -457,6 +496,34 @@ fn odata_usage() {}
 )]
 #[allow(dead_code)]
 fn odata_chargeback() {}
+
+/// The OData service document: the feeds there are.
+#[utoipa::path(
+    get,
+    path = "/odata",
+    tag = "odata",
+    security(("bearer" = []), ("basic" = [])),
+    responses(
+        (status = 200, description = "The service document", body = Object),
+        (status = "default", description = "An ARM error", body = ErrorEnvelope),
+    )
+)]
+#[allow(dead_code)]
+fn odata_service() {}
+
+/// The OData CSDL metadata of the feeds.
+#[utoipa::path(
+    get,
+    path = "/odata/$metadata",
+    tag = "odata",
+    security(("bearer" = []), ("basic" = [])),
+    responses(
+        (status = 200, description = "CSDL XML", content_type = "application/xml", body = String),
+        (status = "default", description = "An ARM error", body = ErrorEnvelope),
+    )
+)]
+#[allow(dead_code)]
+fn odata_metadata() {}
 
 /// Liveness: the process answers. No authentication.
 #[utoipa::path(

@@ -9,6 +9,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use meterbook_app::viewer::{ClientAddress, Viewer};
+use meterbook_core::ArmCode;
 
 use super::{client_address, SignedIn};
 use crate::api;
@@ -41,17 +42,31 @@ pub fn classify(path: &str) -> PathKind {
     }
 }
 
+/// A refusal before routing: in ARM's envelope on API paths (what API clients parse), plain text
+/// for people elsewhere.
+fn refusal(api: bool, status: StatusCode, code: ArmCode, message: &'static str) -> Response {
+    if api {
+        crate::api::error::ApiError::new(code, message).into_response()
+    } else {
+        (status, message).into_response()
+    }
+}
+
 pub async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
     let address = client_address(&parts, state.trust_forwarded_for);
     parts.extensions.insert(ClientAddress(address));
+    let api = classify(parts.uri.path()) == PathKind::Api;
     if !parts.method.is_safe() && is_cross_site(&parts.headers, state.public_url.as_deref()) {
         tracing::warn!(path = parts.uri.path(), "cross-site write refused");
-        return (
+        let message =
+            "Refused: this request came from another site (cross-site request forgery protection).";
+        return refusal(
+            api,
             StatusCode::FORBIDDEN,
-            "Refused: this request came from another site (cross-site request forgery protection).",
-        )
-            .into_response();
+            ArmCode::AuthorizationFailed,
+            message,
+        );
     }
     let signed_in = match state
         .sessions
@@ -61,11 +76,13 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
         Ok(found) => found,
         Err(e) => {
             tracing::error!(error = ?e, "session lookup failed");
-            return (
+            let message = "Meterbook cannot reach its database right now; try again shortly.";
+            return refusal(
+                api,
                 StatusCode::SERVICE_UNAVAILABLE,
-                "Meterbook cannot reach its database right now; try again shortly.",
-            )
-                .into_response();
+                ArmCode::ServiceUnavailable,
+                message,
+            );
         }
     };
     let kind = classify(parts.uri.path());

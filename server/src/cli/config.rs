@@ -128,6 +128,8 @@ fn parse(text: &str) -> anyhow::Result<BTreeMap<String, (String, String)>> {
             toml::Value::String(s) => s,
             toml::Value::Integer(i) => i.to_string(),
             toml::Value::Boolean(b) => b.to_string(),
+            // `earliest-usage = 2020-01-01` (a TOML date) reads as the flag would.
+            toml::Value::Datetime(d) => d.to_string(),
             // Lists (origins, webhook targets) are space-separated on the command line.
             toml::Value::Array(items) => items
                 .iter()
@@ -138,7 +140,7 @@ fn parse(text: &str) -> anyhow::Result<BTreeMap<String, (String, String)>> {
                 .collect::<anyhow::Result<Vec<_>>>()?
                 .join(" "),
             other => bail!(
-                "'{key}': expected a string, number, true/false or a list of strings, got {}",
+                "'{key}': expected a string, whole number, date, true/false or a list of strings, got {}",
                 other.type_str()
             ),
         };
@@ -154,9 +156,9 @@ fn parse(text: &str) -> anyhow::Result<BTreeMap<String, (String, String)>> {
 
 /// `meterbook config check`: what `serve` would run with, each value with where it came from,
 /// after the checks `serve` makes before it starts.
-pub fn check(loaded: &Loaded) -> anyhow::Result<()> {
+pub fn check(loaded: &Loaded, args: &[OsString]) -> anyhow::Result<()> {
     let matches = Cli::command()
-        .try_get_matches_from(["meterbook", "serve"])
+        .try_get_matches_from(as_serve(args))
         .map_err(|e| {
             let first = e.to_string();
             let line = first.lines().next().unwrap_or_default();
@@ -191,6 +193,23 @@ pub fn check(loaded: &Loaded) -> anyhow::Result<()> {
     use std::io::Write;
     std::io::stdout().write_all(out.as_bytes())?;
     Ok(())
+}
+
+/// The command line with `config check` in place of `serve`, so the global flags given with it
+/// count as they would for `serve`.
+fn as_serve(args: &[OsString]) -> Vec<OsString> {
+    let at = args
+        .windows(2)
+        .position(|w| w[0] == "config" && w[1] == "check");
+    match at {
+        Some(i) => {
+            let mut out = args[..i].to_vec();
+            out.push("serve".into());
+            out.extend_from_slice(&args[i + 2..]);
+            out
+        }
+        None => vec!["meterbook".into(), "serve".into()],
+    }
 }
 
 /// An example file with every key, its help and its default, for `cargo xtask dist`.
@@ -308,5 +327,47 @@ mod tests {
             .collect();
         let settings = parse(&uncommented).unwrap();
         assert_eq!(settings.len(), settable().len());
+        // Every default, given as a flag, passes serve's checks.
+        let mut args = vec!["meterbook".to_owned()];
+        let mut serve = vec!["serve".to_owned()];
+        for (key, (_, value)) in &settings {
+            let arg = &settable()[key];
+            let global = Cli::command()
+                .get_arguments()
+                .any(|a| a.get_id() == arg.get_id());
+            let words = match (arg.get_action().takes_values(), value.as_str()) {
+                (_, "") | (false, "false") => continue,
+                (false, _) => vec![format!("--{key}")],
+                (true, _) => vec![format!("--{key}"), value.clone()],
+            };
+            if global { &mut args } else { &mut serve }.extend(words);
+        }
+        args.extend(serve);
+        let matches = Cli::command().try_get_matches_from(&args).unwrap();
+        let (_, serve) = matches.subcommand().unwrap();
+        let serve =
+            <super::super::ServeArgs as clap::FromArgMatches>::from_arg_matches(serve).unwrap();
+        serve.server_config().unwrap();
+    }
+
+    #[test]
+    fn config_check_reads_the_flags_given_with_it() {
+        let args: Vec<OsString> = [
+            "meterbook",
+            "--database",
+            "sqlite://x.db",
+            "config",
+            "check",
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect();
+        assert_eq!(
+            as_serve(&args),
+            ["meterbook", "--database", "sqlite://x.db", "serve"]
+                .iter()
+                .map(OsString::from)
+                .collect::<Vec<_>>()
+        );
     }
 }

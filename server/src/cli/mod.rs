@@ -273,7 +273,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let cli = Cli::parse_from(args);
+    let cli = Cli::parse_from(&args);
     init_tracing(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -285,7 +285,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli, &loaded)) {
+    match runtime.block_on(run(cli, &loaded, &args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -306,7 +306,7 @@ fn init_tracing(format: LogFormat) {
     };
 }
 
-async fn run(cli: Cli, loaded: &config::Loaded) -> anyhow::Result<()> {
+async fn run(cli: Cli, loaded: &config::Loaded, args: &[std::ffi::OsString]) -> anyhow::Result<()> {
     if let Some(path) = &loaded.path {
         tracing::info!(file = %path.display(), keys = loaded.from_file.len(), "configuration file read");
     }
@@ -319,7 +319,7 @@ async fn run(cli: Cli, loaded: &config::Loaded) -> anyhow::Result<()> {
     }
     if let Command::Config(what) = &command {
         return match what {
-            ConfigCommand::Check => config::check(loaded),
+            ConfigCommand::Check => config::check(loaded, args),
             ConfigCommand::Example => {
                 use std::io::Write;
                 Ok(std::io::stdout().write_all(config::example().as_bytes())?)
@@ -481,14 +481,18 @@ impl ServeArgs {
             .as_deref()
             .map(|u| u.trim_end_matches('/').to_owned());
         if let Some(url) = &public_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                bail!("--public-url must start with http:// or https://, got '{url}'");
+            if !(url.starts_with("http://") || url.starts_with("https://"))
+                || url::Url::parse(url).is_err()
+            {
+                bail!("--public-url must be an http:// or https:// URL, got '{url}'");
             }
         }
         let upstream = match (&args.upstream, &args.upstream_token_file) {
             (Some(url), Some(file)) => {
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    bail!("--upstream must start with https:// (or http://), got '{url}'");
+                if !(url.starts_with("http://") || url.starts_with("https://"))
+                    || url::Url::parse(url).is_err()
+                {
+                    bail!("--upstream must be an https:// (or http://) URL, got '{url}'");
                 }
                 let subscription = SubscriptionId::parse(&args.upstream_subscription)
                     .map_err(|e| anyhow::anyhow!("--upstream-subscription: {e}"))?;

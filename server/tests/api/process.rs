@@ -45,7 +45,14 @@ pub async fn start_server(url: &str, port: u16, site: &Path) -> Server {
 
 /// `meterbook serve` with `args` added (see [`start_server`]).
 pub async fn start_server_with(url: &str, port: u16, site: &Path, args: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meterbook"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_meterbook"));
+    // Only what the test says: no MB_ setting of the caller's shell.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("MB_") && key != "MB_TEST_POSTGRES" {
+            command.env_remove(key);
+        }
+    }
+    let mut child = command
         .args([
             "serve",
             "--addr",
