@@ -41,6 +41,7 @@ pub fn is_api_path(path: &str) -> bool {
     path.starts_with("/api/v1/")
         || path.starts_with("/subscriptions/")
         || path == "/subscriptions"
+        || path == "/odata"
         || path.starts_with("/odata/")
         || path == "/metrics"
 }
