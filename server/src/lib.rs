@@ -2,6 +2,7 @@
 //! and the `meterbook` command line.
 
 pub mod api;
+pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod chargeback;
@@ -222,6 +223,7 @@ impl Application {
             .merge(api::router(state.upstream))
             .merge(auth::sign_in::router())
             .merge(widget::router())
+            .merge(assets::router(&config.site_root))
             .route("/metrics", axum::routing::get(metrics::scrape))
             .route(
                 "/costs/rate-card",

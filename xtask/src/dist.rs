@@ -31,7 +31,7 @@ const INSTALL: &str = "# Installing Meterbook
 pub fn dist() -> Result {
     crate::setup(false)?;
     step("building the release binary and site");
-    check(&mut cmd("cargo", &["leptos", "build", "--release"]))?;
+    crate::release_site()?;
     let binary = root().join("target/release/meterbook");
     let version = crate::output_of(&mut cmd(&binary.display().to_string(), &["--version"]))
         .and_then(|v| v.split_whitespace().nth(1).map(str::to_owned))
@@ -48,7 +48,7 @@ pub fn dist() -> Result {
     check(&mut cmd(
         "cp",
         &[
-            "-R",
+            "-Rp",
             &root().join("target/site").display().to_string(),
             &staged.join("site").display().to_string(),
         ],

@@ -113,6 +113,49 @@ fn output_of(c: &mut Command) -> Option<String> {
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
 }
 
+/// `cargo leptos build --release`, then a brotli and a gzip copy beside each of the site's
+/// assets, which the server sends to browsers that accept them (built once, at the smallest
+/// size: brotli quality 11, gzip level 9).
+fn release_site() -> Result {
+    check(&mut cmd("cargo", &["leptos", "build", "--release"]))?;
+    let pkg = root().join("target/site/pkg");
+    let entries = std::fs::read_dir(&pkg).map_err(|e| format!("{}: {e}", pkg.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let compressible = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e, "wasm" | "js" | "css" | "svg" | "html"));
+        if !compressible {
+            continue;
+        }
+        let raw = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut br = Vec::new();
+        let params = brotli::enc::BrotliEncoderParams {
+            quality: 11,
+            ..Default::default()
+        };
+        brotli::BrotliCompress(&mut raw.as_slice(), &mut br, &params)
+            .map_err(|e| format!("brotli {}: {e}", path.display()))?;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        std::io::Write::write_all(&mut gz, &raw).map_err(|e| e.to_string())?;
+        let gz = gz.finish().map_err(|e| e.to_string())?;
+        let name = path.display().to_string();
+        std::fs::write(format!("{name}.br"), &br).map_err(|e| e.to_string())?;
+        std::fs::write(format!("{name}.gz"), &gz).map_err(|e| e.to_string())?;
+        println!(
+            "    {}: {} B, brotli {} B, gzip {} B",
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default(),
+            raw.len(),
+            br.len(),
+            gz.len()
+        );
+    }
+    Ok(())
+}
+
 /// Installs the build tools the site needs; `for_tests` adds chromium.
 fn setup(for_tests: bool) -> Result {
     step("checking build tools");
@@ -214,7 +257,7 @@ fn locked_version(package: &str) -> Result<String> {
 fn run(extra: &[String]) -> Result {
     setup(false)?;
     step("building Meterbook (release)");
-    check(&mut cmd("cargo", &["leptos", "build", "--release"]))?;
+    release_site()?;
     step("starting Meterbook");
     let mut serve = cmd(
         &root()
@@ -353,7 +396,7 @@ fn demo_operator_token(log: &Path) -> String {
 /// debug build writes extra hydration markers that can hide a mismatch the release build has.
 fn browser_tests() -> Result {
     step("building the release site for the browser tests");
-    check(&mut cmd("cargo", &["leptos", "build", "--release"]))?;
+    release_site()?;
     end2end()
 }
 
@@ -466,7 +509,7 @@ fn end2end() -> Result {
 fn bench_portal() -> Result {
     setup(true)?;
     step("building the release site");
-    check(&mut cmd("cargo", &["leptos", "build", "--release"]))?;
+    release_site()?;
     let (server, base_url, _) = demo_server("release", &[])?;
     step("measuring first paint and the WebAssembly bundle (Chromium)");
     let result = check(

@@ -31,7 +31,8 @@ pub struct TestApp {
     pub operator: String,
     pub provider: String,
     pub database_url: String,
-    _site_root: tempfile::TempDir,
+    /// The site root the server serves `/pkg/` from (empty until a test writes into it).
+    pub site_root: tempfile::TempDir,
     /// The database this server made, removed when the server's test ends.
     _database: Option<TestDatabase>,
 }
@@ -209,7 +210,7 @@ async fn start_server(url: &str, options: Options, owned: Option<TestDatabase>) 
         operator,
         provider,
         database_url: url.to_owned(),
-        _site_root: site_root,
+        site_root,
         _database: owned,
     }
 }

@@ -78,3 +78,62 @@ async fn a_tenant_user_without_grants_is_told_so() {
     let html = app.page("/", &session.cookie).await.text().await.unwrap();
     assert!(html.contains("not been granted any subscription"), "{html}");
 }
+
+#[tokio::test]
+async fn site_assets_are_sent_precompressed_and_revalidated() {
+    let app = spawn_app().await;
+    let pkg = app.site_root.path().join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    let wasm = vec![7u8; 4096];
+    std::fs::write(pkg.join("meterbook.wasm"), &wasm).unwrap();
+    std::fs::write(pkg.join("meterbook.wasm.br"), b"brotli bytes").unwrap();
+    std::fs::write(pkg.join("meterbook.wasm.gz"), b"gzip bytes").unwrap();
+    // reqwest here decompresses nothing: the bytes are what crossed the wire.
+    let client = reqwest::Client::new();
+    let url = format!("{}/pkg/meterbook.wasm", app.base);
+    let get = |encoding: &'static str| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            client
+                .get(url)
+                .header("accept-encoding", encoding)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+
+    let br = get("gzip, deflate, br").await;
+    assert_eq!(br.status(), 200);
+    assert_eq!(br.headers()["content-encoding"], "br");
+    assert_eq!(br.headers()["content-type"], "application/wasm");
+    assert_eq!(br.headers()["cache-control"], "no-cache");
+    let modified = br.headers()["last-modified"].to_str().unwrap().to_owned();
+    assert_eq!(br.bytes().await.unwrap().as_ref(), b"brotli bytes");
+
+    let gz = get("gzip").await;
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+    assert_eq!(gz.bytes().await.unwrap().as_ref(), b"gzip bytes");
+
+    let plain = get("identity").await;
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.bytes().await.unwrap().to_vec(), wasm);
+
+    // A repeat visit revalidates and moves no code.
+    let again = client
+        .get(&url)
+        .header("accept-encoding", "br")
+        .header("if-modified-since", modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    assert!(again.bytes().await.unwrap().is_empty());
+
+    let missing = client
+        .get(format!("{}/pkg/nothing.js", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+}
