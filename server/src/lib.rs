@@ -297,12 +297,6 @@ impl Application {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
-    /// The port of `--metrics-addr`, when it is set.
-    pub fn metrics_port(&self) -> Option<u16> {
-        let (listener, _) = self.metrics_listener.as_ref()?;
-        listener.local_addr().ok().map(|a| a.port())
-    }
-
     /// Serves (and sends webhook deliveries) until the process receives Ctrl-C or SIGTERM; then
     /// `/readyz` says not ready for the shutdown delay while everything is still served, and
     /// then new connections are refused and in-flight requests and delivery attempts finish.
