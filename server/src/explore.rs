@@ -1,13 +1,13 @@
 //! The usage explorer's answers, in one place for the JSON API, the CSV download and the portal:
-//! read the scope's usage facts through the usage source, reduce them with
-//! [`meterbook_core::explore::Explorer`], and sign the tokens of the pages around the one shown.
+//! ask the usage source for the view (the store computes it in SQL; an upstream hub's usage is
+//! folded by [`meterbook_core::explore::Explorer`]), and sign the tokens of the pages around it.
 
 use chrono::{DateTime, Utc};
 use meterbook_core::access::{Access, ReadScope, ScopeError};
-use meterbook_core::explore::{row_key, Exploration, ExploreQuery, Explorer, PageAt, RowKey};
+use meterbook_core::explore::{row_key, Exploration, ExploreQuery, PageFrom, RowPosition};
 use meterbook_core::page::{TokenError, TokenSigner};
 
-use crate::source::{SourceError, UsageSource};
+use crate::source::{RowStream, SourceError, UsageSource};
 
 /// Where the page to show starts, as the client asked.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -69,16 +69,15 @@ pub fn scope_of(access: &Access, query: &ExploreQuery) -> Result<ReadScope, Scop
     access.read_scope(query.subscription.as_ref())
 }
 
-/// The explorer over everything `query` covers in `scope`.
-pub async fn explorer(
+/// Every row of `query` in `scope`, in the query's order, and the period they cover.
+pub async fn explore_rows(
     source: &dyn UsageSource,
     scope: &ReadScope,
-    query: ExploreQuery,
+    query: &ExploreQuery,
     now: DateTime<Utc>,
-) -> Result<Explorer, ExploreError> {
-    let (from, to) = query.period.window(now);
-    let facts = source.facts(scope, query.basis, from, to).await?;
-    Ok(Explorer::new(query, from, to, &facts))
+) -> Result<(RowStream, (DateTime<Utc>, DateTime<Utc>)), ExploreError> {
+    let period = query.period.window(now);
+    Ok((source.explore_rows(scope, query, period).await?, period))
 }
 
 /// One page of the explorer, with signed tokens for the pages after and before it.
@@ -94,29 +93,27 @@ pub async fn explore(
     let scope = scope_of(access, &query)?;
     let (from, to) = query.period.window(now);
     let fingerprint = query.fingerprint(&scope.fingerprint(), from, to);
-    let position = match &paging {
-        Paging::First => None,
-        Paging::After(token) | Paging::Before(token) => {
-            Some(signer.open_position::<RowKey>(&fingerprint, token)?)
-        }
+    let open = |token: &str| signer.open_position::<RowPosition>(&fingerprint, token);
+    let from_page = match &paging {
+        Paging::First => PageFrom::First,
+        Paging::After(token) => PageFrom::After(open(token)?),
+        Paging::Before(token) => PageFrom::Before(open(token)?),
     };
-    let explorer = explorer(source, &scope, query, now).await?;
-    let at = match (&paging, &position) {
-        (Paging::After(_), Some(key)) => PageAt::After(explorer.locate(key, true)),
-        (Paging::Before(_), Some(key)) => PageAt::Before(explorer.locate(key, false)),
-        _ => PageAt::First,
-    };
-    let mut page = explorer.page(at);
+    let mut page = source
+        .explore(&scope, &query, (from, to), &from_page)
+        .await?;
     let shown_end = page.first_row + page.rows.len();
-    if shown_end < page.total_rows {
-        if let Some(last) = page.rows.last() {
-            page.next = Some(signer.seal_position(&fingerprint, &row_key(last, &page.query)));
-        }
-    }
-    if page.first_row > 0 {
-        if let Some(first) = page.rows.first() {
-            page.previous = Some(signer.seal_position(&fingerprint, &row_key(first, &page.query)));
-        }
-    }
+    let seal = |row, index| {
+        let key = row_key(row, &page.query);
+        signer.seal_position(&fingerprint, &RowPosition { key, index })
+    };
+    let next = (shown_end < page.total_rows)
+        .then(|| page.rows.last().map(|last| seal(last, shown_end - 1)))
+        .flatten();
+    let previous = (page.first_row > 0)
+        .then(|| page.rows.first().map(|first| seal(first, page.first_row)))
+        .flatten();
+    page.next = next;
+    page.previous = previous;
     Ok(page)
 }

@@ -106,6 +106,24 @@ pub enum PageAt {
     Before(usize),
 }
 
+/// A row's place in the query's order and its index among all rows: what a continuation token
+/// carries. A store pages from the key (keyset) and numbers the page from the index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RowPosition {
+    pub key: RowKey,
+    pub index: usize,
+}
+
+/// Which page of rows to show.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PageFrom {
+    First,
+    /// The page after the row at this position.
+    After(RowPosition),
+    /// The page before the row at this position (the first page if fewer rows come before).
+    Before(RowPosition),
+}
+
 /// Everything an explorer view shows except the paging tokens, which the server adds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Exploration {
@@ -127,15 +145,17 @@ pub struct Exploration {
 /// The position of a row in the query's order; a continuation token carries one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RowKey {
-    sort: SortValue,
-    start: i64,
-    subscription: String,
-    meter: String,
-    resource: String,
+    /// The sort column's value: text in ASCII lowercase where the column sorts without case.
+    pub sort: SortValue,
+    /// Then the row's identity: column start (Unix seconds), subscription, meter ID, resource URI.
+    pub start: i64,
+    pub subscription: String,
+    pub meter: String,
+    pub resource: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-enum SortValue {
+pub enum SortValue {
     Text(String),
     Number(f64),
     Time(i64),
@@ -154,13 +174,14 @@ impl SortValue {
 }
 
 impl RowKey {
-    fn of(row: &UsageRow, sort: SortColumn) -> Self {
+    pub fn of(row: &UsageRow, sort: SortColumn) -> Self {
         let sort = match sort {
             SortColumn::Time => SortValue::Time(row.start.timestamp()),
             SortColumn::Subscription => SortValue::Text(row.subscription_id.clone()),
-            SortColumn::Meter => SortValue::Text(row.meter.name.to_lowercase()),
-            SortColumn::Resource => SortValue::Text(row.resource_uri.to_lowercase()),
-            SortColumn::Location => SortValue::Text(row.location.to_lowercase()),
+            // Without ASCII case, as names compare everywhere (and as SQL's lower() works).
+            SortColumn::Meter => SortValue::Text(row.meter.name.to_ascii_lowercase()),
+            SortColumn::Resource => SortValue::Text(row.resource_uri.to_ascii_lowercase()),
+            SortColumn::Location => SortValue::Text(row.location.to_ascii_lowercase()),
             SortColumn::Quantity => SortValue::Number(row.quantity),
         };
         Self {
@@ -216,7 +237,19 @@ impl Explorer {
         facts: &[UsageFact],
     ) -> Self {
         let meters = Meters::of(facts);
-        let options = filter_options(facts, &meters);
+        let mut tally = OptionTally::default();
+        for fact in facts {
+            let meter = meters.get(&fact.meter_id);
+            tally.add_usage(
+                &fact.subscription_id,
+                meter,
+                &fact.resource_uri,
+                &fact.location,
+                1,
+            );
+            tally.add_tags(&fact.tags, 1);
+        }
+        let options = tally.finish();
         let matcher = Matcher::new(&query, &meters);
         let kept: Vec<&UsageFact> = facts.iter().filter(|f| matcher.keeps(f)).collect();
         let mut rows = table_rows(&kept, query.step, &meters);
@@ -227,7 +260,29 @@ impl Explorer {
         keyed.sort_by(|a, b| a.0.cmp(&b.0, query.descending));
         let (keys, rows): (Vec<_>, Vec<_>) = keyed.into_iter().unzip();
         let totals = meter_totals(&rows);
-        let chart = chart_data(&kept, &query, from, to, &meters);
+        let mut weights: BTreeMap<String, usize> = BTreeMap::new();
+        for fact in &kept {
+            *weights
+                .entry(meters.get(&fact.meter_id).unit.clone())
+                .or_default() += 1;
+        }
+        let chart = chart_unit(&query, &weights).map(|unit| {
+            let cells = kept
+                .iter()
+                .filter(|f| meters.get(&f.meter_id).unit == unit)
+                .map(|f| {
+                    let name = dimension_name(
+                        &query.group_by,
+                        &f.subscription_id,
+                        meters.get(&f.meter_id),
+                        &f.resource_uri,
+                        &f.location,
+                        tag_value(&f.tags, query.group_by.tag_name().unwrap_or_default()),
+                    );
+                    (f.usage_start, name, f.quantity)
+                });
+            build_chart(&query, from, to, &unit, weights.keys().cloned().collect(), cells)
+        });
         Self {
             query,
             from,
@@ -264,6 +319,15 @@ impl Explorer {
             } else {
                 ord == Ordering::Less
             }
+        })
+    }
+
+    /// The page a continuation names.
+    pub fn page_from(&self, from: &PageFrom) -> Exploration {
+        self.page(match from {
+            PageFrom::First => PageAt::First,
+            PageFrom::After(position) => PageAt::After(self.locate(&position.key, true)),
+            PageFrom::Before(position) => PageAt::Before(self.locate(&position.key, false)),
         })
     }
 
@@ -405,30 +469,35 @@ impl<'q> Matcher<'q> {
 }
 
 /// A tag's value, its name compared case-insensitively as Azure does.
-fn tag_value<'a>(tags: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
+pub fn tag_value<'a>(tags: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
     tags.iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
 }
 
-/// The value of a fact along a dimension, as the chart's legend shows it.
-fn dimension_value(fact: &UsageFact, dimension: &Dimension, meters: &Meters) -> String {
+/// A usage's value along a dimension, as the chart's legend shows it: from its subscription,
+/// meter, resource, location and the value of the dimension's tag (for a tag dimension).
+pub fn dimension_name(
+    dimension: &Dimension,
+    subscription: &str,
+    meter: &MeterInfo,
+    resource_uri: &str,
+    location: &str,
+    tag: Option<&str>,
+) -> String {
     match dimension {
-        Dimension::Subscription => fact.subscription_id.clone(),
-        Dimension::Category => meters.get(&fact.meter_id).category.clone(),
-        Dimension::Meter => meters.get(&fact.meter_id).name.clone(),
-        Dimension::ResourceGroup => non_empty(
-            ResourceParts::from_uri(&fact.resource_uri).resource_group,
-            "(none)",
-        ),
-        Dimension::Resource => {
-            let parts = ResourceParts::from_uri(&fact.resource_uri);
-            non_empty(parts.resource_name, "(no resource)")
+        Dimension::Subscription => subscription.to_owned(),
+        Dimension::Category => meter.category.clone(),
+        Dimension::Meter => meter.name.clone(),
+        Dimension::ResourceGroup => {
+            non_empty(ResourceParts::from_uri(resource_uri).resource_group, "(none)")
         }
-        Dimension::Location => non_empty(fact.location.clone(), "(no location)"),
-        Dimension::Tag(name) => tag_value(&fact.tags, name)
-            .map(str::to_owned)
-            .unwrap_or_else(|| "(no tag)".to_owned()),
+        Dimension::Resource => non_empty(
+            ResourceParts::from_uri(resource_uri).resource_name,
+            "(no resource)",
+        ),
+        Dimension::Location => non_empty(location.to_owned(), "(no location)"),
+        Dimension::Tag(_) => tag.map_or_else(|| "(no tag)".to_owned(), str::to_owned),
     }
 }
 
@@ -456,6 +525,10 @@ fn table_rows(facts: &[&UsageFact], step: Step, meters: &Meters) -> Vec<UsageRow
             ))
             .or_insert((0.0, fact));
         entry.0 += fact.quantity;
+        // A row's location is its facts' least, so every source names the same one.
+        if fact.location < entry.1.location {
+            entry.1 = fact;
+        }
     }
     sums.into_iter()
         .map(
@@ -479,14 +552,10 @@ fn table_rows(facts: &[&UsageFact], step: Step, meters: &Meters) -> Vec<UsageRow
 }
 
 fn meter_totals(rows: &[UsageRow]) -> Vec<MeterTotal> {
-    let mut by_meter: BTreeMap<(String, String, String), MeterTotal> = BTreeMap::new();
+    let mut by_meter: HashMap<&str, MeterTotal> = HashMap::new();
     for row in rows {
         let total = by_meter
-            .entry((
-                row.meter.category.clone(),
-                row.meter.name.clone(),
-                row.meter.id.clone(),
-            ))
+            .entry(row.meter.id.as_str())
             .or_insert_with(|| MeterTotal {
                 meter: row.meter.clone(),
                 quantity: 0.0,
@@ -495,34 +564,49 @@ fn meter_totals(rows: &[UsageRow]) -> Vec<MeterTotal> {
         total.quantity += row.quantity;
         total.rows += 1;
     }
-    by_meter.into_values().collect()
+    ordered_totals(by_meter.into_values())
 }
 
-fn chart_data(
-    facts: &[&UsageFact],
-    query: &ExploreQuery,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    meters: &Meters,
-) -> Option<ChartData> {
-    let mut unit_weight: BTreeMap<String, usize> = BTreeMap::new();
-    for fact in facts {
-        *unit_weight
-            .entry(meters.get(&fact.meter_id).unit.clone())
-            .or_default() += 1;
-    }
-    let units: Vec<String> = unit_weight.keys().cloned().collect();
-    let unit = query
+/// Meter totals in the order the explorer lists them: by category, name and ID.
+pub fn ordered_totals(totals: impl IntoIterator<Item = MeterTotal>) -> Vec<MeterTotal> {
+    let mut totals: Vec<MeterTotal> = totals.into_iter().collect();
+    totals.sort_by(|a, b| {
+        (&a.meter.category, &a.meter.name, &a.meter.id).cmp(&(
+            &b.meter.category,
+            &b.meter.name,
+            &b.meter.id,
+        ))
+    });
+    totals
+}
+
+/// The unit the chart draws: the query's, if its usage has it, else the unit most of the usage
+/// (by `weights`, records per unit) is measured in.
+pub fn chart_unit(query: &ExploreQuery, weights: &BTreeMap<String, usize>) -> Option<String> {
+    query
         .unit
         .as_ref()
-        .filter(|u| unit_weight.contains_key(*u))
+        .filter(|u| weights.contains_key(*u))
         .cloned()
         .or_else(|| {
-            unit_weight
+            weights
                 .iter()
                 .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
                 .map(|(u, _)| u.clone())
-        })?;
+        })
+}
+
+/// The chart of `unit` from its usage as (usage start, group name, quantity) cells; usage outside
+/// the period's columns is left out. The busiest [`CHART_GROUPS`] groups are drawn, the rest
+/// summed as "Other".
+pub fn build_chart(
+    query: &ExploreQuery,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    unit: &str,
+    units: Vec<String>,
+    cells: impl IntoIterator<Item = (DateTime<Utc>, String, f64)>,
+) -> ChartData {
     let mut columns = Vec::new();
     let mut t = query.step.bucket(from);
     while t < to {
@@ -532,17 +616,14 @@ fn chart_data(
     let column_of: HashMap<DateTime<Utc>, usize> =
         columns.iter().enumerate().map(|(i, c)| (*c, i)).collect();
     let mut groups: HashMap<String, Vec<f64>> = HashMap::new();
-    for fact in facts {
-        if meters.get(&fact.meter_id).unit != unit {
-            continue;
-        }
-        let Some(&col) = column_of.get(&query.step.bucket(fact.usage_start)) else {
+    for (start, name, quantity) in cells {
+        let Some(&col) = column_of.get(&query.step.bucket(start)) else {
             continue;
         };
         let values = groups
-            .entry(dimension_value(fact, &query.group_by, meters))
+            .entry(name)
             .or_insert_with(|| vec![0.0; columns.len()]);
-        values[col] += fact.quantity;
+        values[col] += quantity;
     }
     let mut series: Vec<Series> = groups
         .into_iter()
@@ -563,77 +644,106 @@ fn chart_data(
             values: other,
         });
     }
-    Some(ChartData {
-        unit,
+    ChartData {
+        unit: unit.to_owned(),
         units,
         group_label: query.group_by.label(),
         step: query.step,
         columns,
         series,
-    })
+    }
 }
 
-fn filter_options(facts: &[UsageFact], meters: &Meters) -> FilterOptions {
-    #[derive(Default)]
-    struct Counter(HashMap<String, (String, usize)>);
-    impl Counter {
-        fn add(&mut self, value: &str, label: impl FnOnce() -> String) {
-            if value.is_empty() {
-                return;
-            }
-            match self.0.get_mut(value) {
-                Some(entry) => entry.1 += 1,
-                None => {
-                    self.0.insert(value.to_owned(), (label(), 1));
-                }
-            }
-        }
-        fn busiest(self) -> Vec<OptionValue> {
-            let mut all: Vec<(String, (String, usize))> = self.0.into_iter().collect();
-            all.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then(a.1 .0.cmp(&b.1 .0)));
-            all.truncate(MAX_OPTIONS);
-            all.sort_by_key(|a| a.1 .0.to_lowercase());
-            all.into_iter()
-                .map(|(value, (label, _))| OptionValue { value, label })
-                .collect()
-        }
-    }
-    let (mut subs, mut cats, mut meter_names, mut groups, mut resources, mut locations, mut tags) = (
-        Counter::default(),
-        Counter::default(),
-        Counter::default(),
-        Counter::default(),
-        Counter::default(),
-        Counter::default(),
-        Counter::default(),
-    );
-    let mut tag_names = BTreeSet::new();
-    for fact in facts {
-        let meter = meters.get(&fact.meter_id);
-        subs.add(&fact.subscription_id, || fact.subscription_id.clone());
-        cats.add(&meter.category, || meter.category.clone());
-        meter_names.add(&meter.id, || format!("{} ({})", meter.name, meter.category));
-        let parts = ResourceParts::from_uri(&fact.resource_uri);
-        groups.add(&parts.resource_group, || parts.resource_group.clone());
-        resources.add(&fact.resource_uri, || {
-            non_empty(parts.resource_name.clone(), &fact.resource_uri)
+/// Counts how much usage each filter value has, to offer the busiest values.
+#[derive(Default)]
+pub struct OptionTally {
+    subscriptions: Counter,
+    categories: Counter,
+    meters: Counter,
+    resource_groups: Counter,
+    resources: Counter,
+    locations: Counter,
+    tag_names: BTreeSet<String>,
+    tags: Counter,
+}
+
+impl OptionTally {
+    /// `count` records of one subscription, meter, resource and location.
+    pub fn add_usage(
+        &mut self,
+        subscription: &str,
+        meter: &MeterInfo,
+        resource_uri: &str,
+        location: &str,
+        count: usize,
+    ) {
+        self.subscriptions
+            .add(subscription, count, || subscription.to_owned());
+        self.categories
+            .add(&meter.category, count, || meter.category.clone());
+        self.meters.add(&meter.id, count, || {
+            format!("{} ({})", meter.name, meter.category)
         });
-        locations.add(&fact.location, || fact.location.clone());
-        for (name, value) in &fact.tags {
-            tag_names.insert(name.clone());
+        let parts = ResourceParts::from_uri(resource_uri);
+        self.resource_groups
+            .add(&parts.resource_group, count, || parts.resource_group.clone());
+        self.resources.add(resource_uri, count, || {
+            non_empty(parts.resource_name.clone(), resource_uri)
+        });
+        self.locations.add(location, count, || location.to_owned());
+    }
+
+    /// `count` records with these tags.
+    pub fn add_tags(&mut self, tags: &BTreeMap<String, String>, count: usize) {
+        for (name, value) in tags {
+            if !self.tag_names.contains(name) {
+                self.tag_names.insert(name.clone());
+            }
             let pair = format!("{name}={value}");
-            tags.add(&pair, || pair.clone());
+            self.tags.add(&pair, count, || pair.clone());
         }
     }
-    FilterOptions {
-        subscriptions: subs.busiest(),
-        categories: cats.busiest(),
-        meters: meter_names.busiest(),
-        resource_groups: groups.busiest(),
-        resources: resources.busiest(),
-        locations: locations.busiest(),
-        tag_names: tag_names.into_iter().take(MAX_OPTIONS).collect(),
-        tags: tags.busiest(),
+
+    pub fn finish(self) -> FilterOptions {
+        FilterOptions {
+            subscriptions: self.subscriptions.busiest(),
+            categories: self.categories.busiest(),
+            meters: self.meters.busiest(),
+            resource_groups: self.resource_groups.busiest(),
+            resources: self.resources.busiest(),
+            locations: self.locations.busiest(),
+            tag_names: self.tag_names.into_iter().take(MAX_OPTIONS).collect(),
+            tags: self.tags.busiest(),
+        }
+    }
+}
+
+/// Values with their label and how many records have them.
+#[derive(Default)]
+struct Counter(HashMap<String, (String, usize)>);
+
+impl Counter {
+    fn add(&mut self, value: &str, count: usize, label: impl FnOnce() -> String) {
+        if value.is_empty() {
+            return;
+        }
+        match self.0.get_mut(value) {
+            Some(entry) => entry.1 += count,
+            None => {
+                self.0.insert(value.to_owned(), (label(), count));
+            }
+        }
+    }
+
+    /// The [`MAX_OPTIONS`] values with the most records (ties by label), listed by label.
+    fn busiest(self) -> Vec<OptionValue> {
+        let mut all: Vec<(String, (String, usize))> = self.0.into_iter().collect();
+        all.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then(a.1 .0.cmp(&b.1 .0)));
+        all.truncate(MAX_OPTIONS);
+        all.sort_by_key(|a| a.1 .0.to_lowercase());
+        all.into_iter()
+            .map(|(value, (label, _))| OptionValue { value, label })
+            .collect()
     }
 }
 

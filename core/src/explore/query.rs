@@ -177,6 +177,14 @@ impl Dimension {
         }
     }
 
+    /// The tag a tag dimension groups by.
+    pub fn tag_name(&self) -> Option<&str> {
+        match self {
+            Self::Tag(name) => Some(name),
+            _ => None,
+        }
+    }
+
     pub fn label(&self) -> String {
         match self {
             Self::Tag(key) => format!("Tag {key}"),

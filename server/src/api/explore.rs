@@ -3,12 +3,14 @@
 //! passed back as `after` / `before`), `GET /api/v1/explore/export` the whole query as CSV. Both
 //! take the portal's URL parameters (see `ExploreQuery`) and read in the caller's scope.
 
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::Utc;
+use futures::StreamExt;
 use meterbook_app::chart::explorer_chart;
 use meterbook_core::explore::{explore_csv_fields, ExploreQuery, EXPLORE_CSV_COLUMNS};
 use meterbook_core::export::write_csv_record;
@@ -17,7 +19,7 @@ use meterbook_core::ArmCode;
 use super::error::ApiError;
 use super::export::csv_download;
 use crate::auth::Caller;
-use crate::explore::{explore, explorer, parse_request, scope_of, ExploreError, Paging};
+use crate::explore::{explore, explore_rows, parse_request, scope_of, ExploreError, Paging};
 use crate::state::AppState;
 
 /// `GET /api/v1/explore`: an exploration's fields, and with `chart=svg` the chart drawn as SVG
@@ -96,11 +98,14 @@ async fn explore_export(
     let (query, _) = parse(&uri)?;
     let scope = scope_of(&caller.access, &query).map_err(ExploreError::from)?;
     let detail = format!("explorer: {}", query.to_query_string());
-    let explorer = explorer(state.source.as_ref(), &scope, query, Utc::now()).await?;
-    let mut csv = String::new();
-    write_csv_record(&mut csv, &EXPLORE_CSV_COLUMNS);
-    for row in explorer.rows() {
-        write_csv_record(&mut csv, &explore_csv_fields(row));
+    let (mut rows, (from, to)) =
+        explore_rows(state.source.as_ref(), &scope, &query, Utc::now()).await?;
+    // The first row is read before answering, so a failing query still gets its ARM error; once
+    // rows are on their way, a failure can only cut the download short (and is logged).
+    let mut first = String::new();
+    write_csv_record(&mut first, &EXPLORE_CSV_COLUMNS);
+    if let Some(row) = rows.next().await {
+        write_csv_record(&mut first, &explore_csv_fields(&row.map_err(ExploreError::from)?));
     }
     caller
         .audit(
@@ -110,11 +115,24 @@ async fn explore_export(
             &detail,
         )
         .await?;
-    let (from, to) = (explorer.from(), explorer.to());
+    let rest = rows.ready_chunks(256).map(|chunk| {
+        let mut csv = String::new();
+        for row in chunk {
+            match row {
+                Ok(row) => write_csv_record(&mut csv, &explore_csv_fields(&row)),
+                Err(e) => {
+                    tracing::error!(error = %e, "explorer export stopped part-way");
+                    return Err(std::io::Error::other("the export stopped part-way"));
+                }
+            }
+        }
+        Ok(csv)
+    });
+    let body = futures::stream::once(async { Ok::<_, std::io::Error>(first) }).chain(rest);
     let filename = format!(
         "usage-{}-{}.csv",
         from.format("%Y%m%d"),
         (to - chrono::Duration::seconds(1)).format("%Y%m%d")
     );
-    Ok((csv_download(&filename), csv).into_response())
+    Ok((csv_download(&filename), Body::from_stream(body)).into_response())
 }

@@ -8,7 +8,10 @@ mod upstream;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use meterbook_core::access::ReadScope;
-use meterbook_core::explore::{TimeBasis, UsageFact};
+use futures::stream::BoxStream;
+use meterbook_core::explore::{
+    Exploration, ExploreQuery, Explorer, PageFrom, TimeBasis, UsageFact, UsageRow,
+};
 use meterbook_core::overview::DailyMeterTotal;
 use meterbook_core::page::Cursor;
 use meterbook_core::query::Granularity;
@@ -20,8 +23,12 @@ pub use upstream::{UpstreamConfig, UpstreamSource};
 
 use crate::store::StoreError;
 
-/// Most usage records one explorer query reads (about 200 MB held while it is answered).
+/// Most usage records one explorer query reads where the source cannot aggregate them itself
+/// (an upstream hub; about 200 MB held while it is answered). The store has no such limit.
 pub const MAX_FACTS: usize = 1_000_000;
+
+/// The rows of an explorer query, in its order.
+pub type RowStream = BoxStream<'static, Result<UsageRow, SourceError>>;
 
 /// One page of ARM aggregates to read, by reported time, as Azure Stack Hub's API filters.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,6 +111,32 @@ pub trait UsageSource: Send + Sync + 'static {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<UsageFact>, SourceError>;
+
+    /// One explorer view of the scope's usage in the period `[from, to)` on the query's basis.
+    /// By default the facts are read and folded in memory (at most [`MAX_FACTS`]); a source that
+    /// can aggregate does so itself.
+    async fn explore(
+        &self,
+        scope: &ReadScope,
+        query: &ExploreQuery,
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
+        page: &PageFrom,
+    ) -> Result<Exploration, SourceError> {
+        let facts = self.facts(scope, query.basis, from, to).await?;
+        Ok(Explorer::new(query.clone(), from, to, &facts).page_from(page))
+    }
+
+    /// Every row of an explorer query, in its order (for the CSV download).
+    async fn explore_rows(
+        &self,
+        scope: &ReadScope,
+        query: &ExploreQuery,
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
+    ) -> Result<RowStream, SourceError> {
+        let facts = self.facts(scope, query.basis, from, to).await?;
+        let rows = Explorer::new(query.clone(), from, to, &facts).rows().to_vec();
+        Ok(Box::pin(futures::stream::iter(rows.into_iter().map(Ok))))
+    }
 
     /// A short description for logs and the start-up banner.
     fn describe(&self) -> String;

@@ -5,13 +5,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use meterbook_core::access::ReadScope;
-use meterbook_core::explore::{TimeBasis, UsageFact};
+use meterbook_core::explore::{Exploration, ExploreQuery, PageFrom, TimeBasis, UsageFact};
 use meterbook_core::overview::DailyMeterTotal;
 use meterbook_core::page::{Cursor, PAGE_SIZE};
 
-use super::{page_subscription, AggregateQuery, SourceError, SourcePage, UsageSource, MAX_FACTS};
+use super::{
+    page_subscription, AggregateQuery, RowStream, SourceError, SourcePage, UsageSource, MAX_FACTS,
+};
 use crate::metrics;
-use crate::store::{AggregateRequest, Store};
+use crate::store::{AggregateRequest, ExploreRequest, Store};
 
 pub struct StoreSource {
     pub store: Arc<dyn Store>,
@@ -80,6 +82,43 @@ impl UsageSource for StoreSource {
             return Err(SourceError::TooMany(MAX_FACTS));
         }
         Ok(facts)
+    }
+
+    async fn explore(
+        &self,
+        scope: &ReadScope,
+        query: &ExploreQuery,
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
+        page: &PageFrom,
+    ) -> Result<Exploration, SourceError> {
+        let request = ExploreRequest {
+            subscriptions: scope.subscriptions(),
+            query,
+            from,
+            to,
+            page,
+        };
+        Ok(metrics::timed("explore", self.store.explore(&request)).await?)
+    }
+
+    async fn explore_rows(
+        &self,
+        scope: &ReadScope,
+        query: &ExploreQuery,
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
+    ) -> Result<RowStream, SourceError> {
+        let request = ExploreRequest {
+            subscriptions: scope.subscriptions(),
+            query,
+            from,
+            to,
+            page: &PageFrom::First,
+        };
+        let rows = self.store.explore_rows(&request).await?;
+        Ok(Box::pin(futures::stream::unfold(rows, |mut rows| async {
+            let row = rows.recv().await?;
+            Some((row.map_err(SourceError::from), rows))
+        })))
     }
 
     fn describe(&self) -> String {

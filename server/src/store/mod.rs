@@ -3,6 +3,7 @@
 
 mod accounts;
 pub mod copy;
+mod explore;
 mod names;
 mod portable;
 mod postgres;
@@ -22,6 +23,7 @@ use meterbook_core::usage::{AggregateLine, UsageRecord};
 use meterbook_core::SubscriptionId;
 use serde::Serialize;
 
+pub use explore::{ExploreRequest, RowReceiver};
 pub use accounts::{
     AccountStore, AuditEntry, NewSession, NewToken, SessionInfo, TokenInfo, UserInfo,
 };
@@ -135,6 +137,15 @@ pub trait UsageStore: Send + Sync + 'static {
         to: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<UsageFact>, StoreError>;
+
+    /// One explorer view of the given subscriptions' usage, computed by the database.
+    async fn explore(
+        &self,
+        request: &ExploreRequest<'_>,
+    ) -> Result<meterbook_core::explore::Exploration, StoreError>;
+
+    /// Every row of an explorer query, in its order, read as the receiver takes them.
+    async fn explore_rows(&self, request: &ExploreRequest<'_>) -> Result<RowReceiver, StoreError>;
 
     /// Per subscription, meter, span (each from one of the ascending `spans` to the next, the
     /// last to `end`) and value of the tag `tag_key` (when given): the usage of the records of the

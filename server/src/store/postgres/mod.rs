@@ -49,6 +49,14 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
+    /// The explorer's SQL on this store's pool.
+    fn explorer(&self) -> super::explore::Sql<'_, sqlx::Postgres> {
+        super::explore::Sql {
+            pool: &self.pool,
+            dialect: super::explore::Dialect::Postgres,
+        }
+    }
+
     /// Connects to the database at `url` (`postgres://user@host/db`; a `?options=-c
     /// search_path=SCHEMA` parameter selects a schema) and applies pending migrations. Several
     /// processes may start at once: migrations run under PostgreSQL's advisory lock.
@@ -159,6 +167,31 @@ impl UsageStore for PostgresStore {
         limit: usize,
     ) -> Result<Vec<UsageFact>, StoreError> {
         self.read_facts(subscriptions, basis, from, to, limit).await
+    }
+
+    async fn explore(
+        &self,
+        request: &crate::store::ExploreRequest<'_>,
+    ) -> Result<meterbook_core::explore::Exploration, StoreError> {
+        self.explorer().explore(request).await
+    }
+
+    async fn explore_rows(
+        &self,
+        request: &crate::store::ExploreRequest<'_>,
+    ) -> Result<crate::store::RowReceiver, StoreError> {
+        let plan = self.explorer().plan(request).await?;
+        let (send, receive) = tokio::sync::mpsc::channel(super::explore::STREAM_AHEAD);
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            super::explore::Sql {
+                pool: &pool,
+                dialect: super::explore::Dialect::Postgres,
+            }
+            .send_rows(plan, send)
+            .await
+        });
+        Ok(receive)
     }
 
     async fn usage_totals(

@@ -55,6 +55,14 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// The explorer's SQL on this store's pool.
+    fn explorer(&self) -> super::explore::Sql<'_, sqlx::Sqlite> {
+        super::explore::Sql {
+            pool: &self.pool,
+            dialect: super::explore::Dialect::Sqlite,
+        }
+    }
+
     /// Opens (creating if absent) the database at `url` and applies pending migrations.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
@@ -350,6 +358,31 @@ impl UsageStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<UsageFact>, StoreError> {
         self.read_facts(subscriptions, basis, from, to, limit).await
+    }
+
+    async fn explore(
+        &self,
+        request: &crate::store::ExploreRequest<'_>,
+    ) -> Result<meterbook_core::explore::Exploration, StoreError> {
+        self.explorer().explore(request).await
+    }
+
+    async fn explore_rows(
+        &self,
+        request: &crate::store::ExploreRequest<'_>,
+    ) -> Result<crate::store::RowReceiver, StoreError> {
+        let plan = self.explorer().plan(request).await?;
+        let (send, receive) = tokio::sync::mpsc::channel(super::explore::STREAM_AHEAD);
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            super::explore::Sql {
+                pool: &pool,
+                dialect: super::explore::Dialect::Sqlite,
+            }
+            .send_rows(plan, send)
+            .await
+        });
+        Ok(receive)
     }
 
     async fn usage_totals(

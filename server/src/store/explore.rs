@@ -1,0 +1,902 @@
+//! The usage explorer computed by the database: totals, chart series, filter options and keyset
+//! pages of rows are each one grouping query over the usage table, so the server holds what a
+//! view shows and never the period's records. Both stores run the same SQL; [`Dialect`] names the
+//! few places where SQLite and PostgreSQL differ (placeholders, text order, tags).
+//!
+//! Names are numbered in the usage table; meters are few, so their catalog descriptions (name,
+//! unit, category) are applied here, and filters on them become lists of meter numbers.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use meterbook_core::explore::{
+    build_chart, chart_unit, dimension_name, ordered_totals, Dimension, Exploration, ExploreQuery,
+    MeterTotal, OptionTally, PageFrom, RowKey, RowPosition, SortColumn, SortValue, Step,
+    TimeBasis, UsageRow,
+};
+use meterbook_core::export::ResourceParts;
+use meterbook_core::meter::{catalog, meter_key, MeterInfo};
+use meterbook_core::time::{from_epoch, DAY_SECONDS, HOUR_SECONDS};
+use meterbook_core::SubscriptionId;
+use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, Type};
+
+use super::portable::reads::tag_map;
+use super::StoreError;
+
+/// What SQL the store speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// Makes text compare byte by byte, as Rust's strings (and so continuation keys) do.
+    fn bytewise(self) -> &'static str {
+        match self {
+            Self::Sqlite => "",
+            Self::Postgres => " COLLATE \"C\"",
+        }
+    }
+}
+
+/// One explorer view to compute.
+pub struct ExploreRequest<'a> {
+    /// The reader's subscriptions (`None`: all).
+    pub subscriptions: Option<&'a [SubscriptionId]>,
+    pub query: &'a ExploreQuery,
+    /// The period, `[from, to)` on the query's time basis.
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub page: &'a PageFrom,
+}
+
+/// SQL text with its bound values, placeholders written in the dialect's style.
+struct Statement {
+    dialect: Dialect,
+    text: String,
+    binds: Vec<Bind>,
+}
+
+#[derive(Debug, Clone)]
+enum Bind {
+    Int(i64),
+    Real(f64),
+    Text(String),
+}
+
+impl Statement {
+    fn new(dialect: Dialect) -> Self {
+        Self {
+            dialect,
+            text: String::new(),
+            binds: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, sql: &str) -> &mut Self {
+        self.text.push_str(sql);
+        self
+    }
+
+    fn bind(&mut self, value: Bind) -> &mut Self {
+        self.binds.push(value);
+        match self.dialect {
+            Dialect::Sqlite => self.text.push('?'),
+            Dialect::Postgres => {
+                let n = self.binds.len();
+                self.text.push_str(&format!("${n}"));
+            }
+        }
+        self
+    }
+
+    fn text(&mut self, value: &str) -> &mut Self {
+        self.bind(Bind::Text(value.to_owned()))
+    }
+
+    fn int(&mut self, value: i64) -> &mut Self {
+        self.bind(Bind::Int(value))
+    }
+
+    /// ` IN (1, 2, 3)` of numbers the store itself assigned (written inline, never from input).
+    fn numbers(&mut self, numbers: &[i64]) -> &mut Self {
+        let list: Vec<String> = numbers.iter().map(i64::to_string).collect();
+        self.push(&format!(" IN ({})", list.join(", ")))
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct NameRow {
+    id: i64,
+    name: String,
+}
+
+#[derive(FromRow)]
+pub(crate) struct SpanRow {
+    first: Option<i64>,
+    last: Option<i64>,
+}
+
+#[derive(FromRow)]
+pub(crate) struct TotalRow {
+    meter: i64,
+    quantity: f64,
+    row_count: i64,
+    facts: i64,
+}
+
+#[derive(FromRow)]
+pub(crate) struct ChartRow {
+    bucket: i64,
+    meter: i64,
+    value: Option<String>,
+    quantity: f64,
+}
+
+#[derive(FromRow)]
+pub(crate) struct OptionRow {
+    subscription_id: String,
+    meter: i64,
+    resource_uri: String,
+    location: String,
+    facts: i64,
+}
+
+#[derive(FromRow)]
+pub(crate) struct TagRow {
+    tags: String,
+    facts: i64,
+}
+
+#[derive(FromRow)]
+pub(crate) struct TableRow {
+    bucket: i64,
+    subscription_id: String,
+    meter: i64,
+    resource_uri: String,
+    location: String,
+    quantity: f64,
+}
+
+/// A meter of the store: its number, stored ID and catalog description, and where it sorts.
+#[derive(Debug, Clone)]
+struct Meter {
+    info: MeterInfo,
+    /// Rank of its lowercased name, and of its catalog ID, among the store's meters (equal
+    /// values, equal ranks), so SQL sorts meters as the catalog names them.
+    name_rank: i64,
+    id_rank: i64,
+}
+
+/// Everything about a request resolved to the store's numbers: what every query of the view
+/// filters on. Owns its parts, so a streaming export can carry it into a task.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    dialect: Dialect,
+    query: ExploreQuery,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    /// Usage starts to scan, `[start, end)`.
+    usage: (i64, i64),
+    /// Reported times to keep, on the reported basis.
+    reported: Option<(i64, i64)>,
+    /// The reader's subscription numbers (`None`: all).
+    scope: Option<Vec<i64>>,
+    meters: HashMap<i64, Meter>,
+    /// Meter and resource numbers the filters keep (`None`: no such filter).
+    filter_meters: Option<Vec<i64>>,
+    filter_resources: Option<Vec<i64>>,
+    /// The period or the scope holds no usage at all.
+    empty: bool,
+    /// The filters keep nothing (the options still show what the period holds).
+    filtered_out: bool,
+}
+
+/// How much a key's text sorts before or among `ranked` (sorted, distinct): even ranks are the
+/// values themselves, odd ones fall between, so a key whose meter is gone still pages correctly.
+fn rank_of(ranked: &[String], value: &str) -> i64 {
+    match ranked.binary_search_by(|v| v.as_str().cmp(value)) {
+        Ok(i) => 2 * i as i64,
+        Err(i) => 2 * i as i64 - 1,
+    }
+}
+
+fn dense_ranks(values: impl Iterator<Item = String>) -> Vec<String> {
+    let mut all: Vec<String> = values.collect();
+    all.sort();
+    all.dedup();
+    all
+}
+
+/// The SQL that numbers a usage start's column of time.
+fn bucket_sql(step: Step, usage: (i64, i64)) -> String {
+    match step {
+        Step::Hourly => format!("(u.usage_start - u.usage_start % {HOUR_SECONDS})"),
+        Step::Daily => format!("(u.usage_start - u.usage_start % {DAY_SECONDS})"),
+        Step::Monthly => {
+            // Months differ in length: a CASE over the month starts the scanned span covers.
+            let mut starts = Vec::new();
+            let mut t = step.bucket(from_epoch(usage.0));
+            while t.timestamp() < usage.1 {
+                starts.push(t.timestamp());
+                t = step.next(t);
+            }
+            let first = starts.first().copied().unwrap_or(usage.0);
+            let mut sql = String::from("(CASE");
+            for start in starts.iter().skip(1).rev() {
+                sql.push_str(&format!(" WHEN u.usage_start >= {start} THEN {start}"));
+            }
+            sql.push_str(&format!(" ELSE {first} END)"));
+            sql
+        }
+    }
+}
+
+impl Plan {
+    fn meter(&self, number: i64) -> MeterInfo {
+        self.meters
+            .get(&number)
+            .map(|m| m.info.clone())
+            .unwrap_or_else(|| catalog().describe(""))
+    }
+
+    fn bucket(&self) -> String {
+        bucket_sql(self.query.step, self.usage)
+    }
+
+    /// The value of the tag `name` on a usage row (the first key equal to it without ASCII case,
+    /// as the explorer reads tags), or NULL. Text is lowercased in ASCII only on both sides
+    /// (PostgreSQL's lower() under the C collation), as Rust's `eq_ignore_ascii_case` compares.
+    fn push_tag_value(&self, sql: &mut Statement, name: &str) {
+        match self.dialect {
+            Dialect::Sqlite => {
+                // json_each gives numbers and booleans as SQL values; written back as JSON text,
+                // as the explorer reads non-text tags.
+                sql.push(
+                    "(SELECT CASE j.type WHEN 'text' THEN j.value WHEN 'true' THEN 'true' \
+                     WHEN 'false' THEN 'false' WHEN 'null' THEN 'null' ELSE CAST(j.value AS TEXT) END \
+                     FROM json_each(u.tags) j WHERE lower(j.key) = ",
+                )
+                .text(&name.to_ascii_lowercase())
+                .push(" ORDER BY j.key LIMIT 1)");
+            }
+            Dialect::Postgres => {
+                sql.push(
+                    "(SELECT j.value FROM jsonb_each_text(u.tags::jsonb) j \
+                     WHERE lower(j.key COLLATE \"C\") = ",
+                )
+                .text(&name.to_ascii_lowercase())
+                .push(" ORDER BY j.key COLLATE \"C\" LIMIT 1)");
+            }
+        }
+    }
+
+    /// ` WHERE` of the period and scope and, when `filtered`, of the query's filters.
+    fn push_where(&self, sql: &mut Statement, filtered: bool) {
+        sql.push(" WHERE u.usage_start >= ")
+            .int(self.usage.0)
+            .push(" AND u.usage_start < ")
+            .int(self.usage.1);
+        if let Some((from, to)) = self.reported {
+            sql.push(" AND u.reported_time >= ")
+                .int(from)
+                .push(" AND u.reported_time < ")
+                .int(to);
+        }
+        if let Some(scope) = &self.scope {
+            sql.push(" AND u.subscription").numbers(scope);
+        }
+        if !filtered {
+            return;
+        }
+        if let Some(meters) = &self.filter_meters {
+            sql.push(" AND u.meter").numbers(meters);
+        }
+        if let Some(resources) = &self.filter_resources {
+            sql.push(" AND u.resource").numbers(resources);
+        }
+        let filters = &self.query.filters;
+        if let Some(location) = &filters.location {
+            sql.push(&format!(
+                " AND lower(u.location{}) = ",
+                self.dialect.bytewise()
+            ))
+            .text(&location.to_ascii_lowercase());
+        }
+        if let Some((name, value)) = &filters.tag {
+            if value == "*" {
+                sql.push(" AND ");
+                self.push_tag_value(sql, name);
+                sql.push(" IS NOT NULL");
+            } else {
+                // Tag values compare without ASCII case, as Azure's do.
+                sql.push(" AND lower(");
+                self.push_tag_value(sql, name);
+                sql.push(&format!("{}) = ", self.dialect.bytewise()))
+                    .text(&value.to_ascii_lowercase());
+            }
+        }
+    }
+
+    /// The query's rows before paging: usage summed per column of time, subscription, meter and
+    /// resource, with the row's least location and its count of records.
+    fn push_row_groups(&self, sql: &mut Statement) {
+        sql.push(&format!(
+            "SELECT {} AS bucket, u.subscription, u.meter, u.resource, \
+             MIN(u.location{}) AS location, SUM(u.quantity) AS quantity, COUNT(*) AS facts \
+             FROM usage_records u",
+            self.bucket(),
+            self.dialect.bytewise()
+        ));
+        self.push_where(sql, true);
+        sql.push(" GROUP BY 1, 2, 3, 4");
+    }
+
+    fn totals_sql(&self) -> Statement {
+        let mut sql = Statement::new(self.dialect);
+        sql.push(
+            "SELECT g.meter, SUM(g.quantity) AS quantity, COUNT(*) AS row_count, \
+             CAST(SUM(g.facts) AS BIGINT) AS facts FROM (",
+        );
+        self.push_row_groups(&mut sql);
+        sql.push(") g GROUP BY g.meter");
+        sql
+    }
+
+    /// The chart's cells of the meters measured in `unit`: usage per column and group value.
+    fn chart_sql(&self, unit_meters: &[i64]) -> Statement {
+        let mut sql = Statement::new(self.dialect);
+        let (value, join) = match &self.query.group_by {
+            Dimension::Subscription => (
+                "s.subscription_id".to_owned(),
+                " JOIN subscriptions s ON s.id = u.subscription",
+            ),
+            Dimension::Category | Dimension::Meter => ("NULL".to_owned(), ""),
+            Dimension::ResourceGroup | Dimension::Resource => (
+                "r.resource_uri".to_owned(),
+                " JOIN resources r ON r.id = u.resource",
+            ),
+            Dimension::Location => ("u.location".to_owned(), ""),
+            Dimension::Tag(_) => (String::new(), ""),
+        };
+        sql.push(&format!("SELECT {} AS bucket, u.meter, ", self.bucket()));
+        match &self.query.group_by {
+            Dimension::Tag(name) => self.push_tag_value(&mut sql, name),
+            _ => {
+                sql.push(&value);
+            }
+        }
+        sql.push(" AS value, SUM(u.quantity) AS quantity FROM usage_records u")
+            .push(join);
+        self.push_where(&mut sql, true);
+        sql.push(" AND u.meter").numbers(unit_meters);
+        sql.push(" GROUP BY 1, 2, 3");
+        sql
+    }
+
+    fn options_sql(&self) -> Statement {
+        let mut sql = Statement::new(self.dialect);
+        sql.push(
+            "SELECT s.subscription_id, g.meter, r.resource_uri, g.location, g.facts FROM \
+             (SELECT u.subscription, u.meter, u.resource, u.location, COUNT(*) AS facts \
+             FROM usage_records u",
+        );
+        self.push_where(&mut sql, false);
+        sql.push(
+            " GROUP BY u.subscription, u.meter, u.resource, u.location) g \
+             JOIN subscriptions s ON s.id = g.subscription \
+             JOIN resources r ON r.id = g.resource",
+        );
+        sql
+    }
+
+    fn tags_sql(&self) -> Statement {
+        let mut sql = Statement::new(self.dialect);
+        sql.push("SELECT u.tags, COUNT(*) AS facts FROM usage_records u");
+        self.push_where(&mut sql, false);
+        sql.push(" AND u.tags IS NOT NULL GROUP BY u.tags");
+        sql
+    }
+
+    /// The SQL of the sort column's value of a grouped row `g`.
+    fn primary_sql(&self) -> String {
+        let c = self.dialect.bytewise();
+        match self.query.sort {
+            SortColumn::Time => "g.bucket".to_owned(),
+            SortColumn::Subscription => format!("s.subscription_id{c}"),
+            SortColumn::Meter => self.meter_rank_sql(|m| m.name_rank),
+            SortColumn::Resource => format!("lower(r.resource_uri{c})"),
+            SortColumn::Location => format!("lower(g.location{c})"),
+            SortColumn::Quantity => "g.quantity".to_owned(),
+        }
+    }
+
+    fn meter_rank_sql(&self, rank: impl Fn(&Meter) -> i64) -> String {
+        let mut sql = String::from("(CASE g.meter");
+        let mut numbers: Vec<&i64> = self.meters.keys().collect();
+        numbers.sort();
+        for number in numbers {
+            sql.push_str(&format!(" WHEN {number} THEN {}", rank(&self.meters[number])));
+        }
+        sql.push_str(" ELSE -1 END)");
+        sql
+    }
+
+    /// The rest of a row's order, its identity: column, subscription, meter (by catalog ID) and
+    /// resource.
+    fn identity_sql(&self) -> [String; 4] {
+        let c = self.dialect.bytewise();
+        [
+            "g.bucket".to_owned(),
+            format!("s.subscription_id{c}"),
+            self.meter_rank_sql(|m| m.id_rank),
+            format!("r.resource_uri{c}"),
+        ]
+    }
+
+    fn push_primary_value(&self, sql: &mut Statement, key: &RowKey) {
+        let bind = match (&key.sort, self.query.sort) {
+            (SortValue::Text(name), SortColumn::Meter) => Bind::Int(rank_of(
+                &dense_ranks(self.meters.values().map(|m| m.info.name.to_ascii_lowercase())),
+                name,
+            )),
+            (SortValue::Text(text), _) => Bind::Text(text.clone()),
+            (SortValue::Number(n), _) => Bind::Real(*n),
+            (SortValue::Time(t), _) => Bind::Int(*t),
+        };
+        sql.bind(bind);
+    }
+
+    fn push_identity_value(&self, sql: &mut Statement, key: &RowKey) {
+        let ids = dense_ranks(self.meters.values().map(|m| m.info.id.clone()));
+        sql.push("(")
+            .int(key.start)
+            .push(", ")
+            .text(&key.subscription)
+            .push(", ")
+            .int(rank_of(&ids, &key.meter))
+            .push(", ")
+            .text(&key.resource)
+            .push(")");
+    }
+
+    /// A page of rows: `limit` of them after (`forward`) or before `key`, in the query's order
+    /// (before: in reverse), or from the first with no key.
+    fn rows_sql(&self, key: Option<&RowKey>, forward: bool, limit: Option<usize>) -> Statement {
+        let mut sql = Statement::new(self.dialect);
+        let primary = self.primary_sql();
+        let identity = self.identity_sql();
+        sql.push(
+            "SELECT g.bucket, s.subscription_id, g.meter, r.resource_uri, g.location, g.quantity \
+             FROM (",
+        );
+        self.push_row_groups(&mut sql);
+        sql.push(
+            ") g JOIN subscriptions s ON s.id = g.subscription \
+             JOIN meters m ON m.id = g.meter \
+             JOIN resources r ON r.id = g.resource",
+        );
+        // Ascending in the query's order is "after"; the primary column may run the other way.
+        let primary_up = forward != self.query.descending;
+        let identity_up = forward;
+        if let Some(key) = key {
+            let (p, i) = (
+                if primary_up { ">" } else { "<" },
+                if identity_up { ">" } else { "<" },
+            );
+            sql.push(&format!(" WHERE ({primary} {p} "));
+            self.push_primary_value(&mut sql, key);
+            sql.push(&format!(" OR ({primary} = "));
+            self.push_primary_value(&mut sql, key);
+            sql.push(&format!(" AND ({}) {i} ", identity.join(", ")));
+            self.push_identity_value(&mut sql, key);
+            sql.push("))");
+        }
+        let dir = |up: bool| if up { "ASC" } else { "DESC" };
+        let identity_order: Vec<String> = identity
+            .iter()
+            .map(|part| format!("{part} {}", dir(identity_up)))
+            .collect();
+        sql.push(&format!(
+            " ORDER BY {primary} {}, {}",
+            dir(primary_up),
+            identity_order.join(", ")
+        ));
+        if let Some(limit) = limit {
+            sql.push(&format!(" LIMIT {limit}"));
+        }
+        sql
+    }
+
+    /// An explorer row of a grouped row.
+    fn usage_row(&self, row: TableRow) -> UsageRow {
+        let start = from_epoch(row.bucket);
+        let parts = ResourceParts::from_uri(&row.resource_uri);
+        UsageRow {
+            start,
+            end: self.query.step.next(start),
+            subscription_id: row.subscription_id,
+            meter: self.meter(row.meter),
+            resource_group: parts.resource_group,
+            resource_name: parts.resource_name,
+            resource_uri: row.resource_uri,
+            location: row.location,
+            quantity: row.quantity,
+        }
+    }
+}
+
+/// The explorer's queries run on one store's pool.
+pub(crate) struct Sql<'p, DB: Database> {
+    pub pool: &'p Pool<DB>,
+    pub dialect: Dialect,
+}
+
+/// Binds a statement's values to a query.
+fn bind_all<'q, DB, O>(
+    mut query: sqlx::query::QueryAs<'q, DB, O, DB::Arguments<'q>>,
+    binds: &[Bind],
+) -> sqlx::query::QueryAs<'q, DB, O, DB::Arguments<'q>>
+where
+    DB: Database,
+    i64: Encode<'q, DB> + Type<DB>,
+    f64: Encode<'q, DB> + Type<DB>,
+    String: Encode<'q, DB> + Type<DB>,
+{
+    for bind in binds {
+        query = match bind {
+            Bind::Int(v) => query.bind(*v),
+            Bind::Real(v) => query.bind(*v),
+            Bind::Text(v) => query.bind(v.clone()),
+        };
+    }
+    query
+}
+
+/// Rows of an explorer query as the store streams them.
+pub type RowReceiver = tokio::sync::mpsc::Receiver<Result<UsageRow, StoreError>>;
+
+/// How many rows a streaming export reads ahead of its client.
+pub(crate) const STREAM_AHEAD: usize = 256;
+
+impl<DB> Sql<'_, DB>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'a> DB::Arguments<'a>: IntoArguments<'a, DB>,
+    for<'a> i64: Encode<'a, DB> + Type<DB>,
+    for<'a> f64: Encode<'a, DB> + Type<DB>,
+    for<'a> String: Encode<'a, DB> + Type<DB>,
+    for<'r> NameRow: FromRow<'r, DB::Row>,
+    for<'r> SpanRow: FromRow<'r, DB::Row>,
+    for<'r> TotalRow: FromRow<'r, DB::Row>,
+    for<'r> ChartRow: FromRow<'r, DB::Row>,
+    for<'r> OptionRow: FromRow<'r, DB::Row>,
+    for<'r> TagRow: FromRow<'r, DB::Row>,
+    for<'r> TableRow: FromRow<'r, DB::Row>,
+{
+    async fn fetch<T>(&self, sql: Statement) -> Result<Vec<T>, StoreError>
+    where
+        T: for<'r> FromRow<'r, DB::Row> + Send + Unpin,
+    {
+        let query = bind_all(sqlx::query_as::<DB, T>(&sql.text), &sql.binds);
+        Ok(query.fetch_all(self.pool).await?)
+    }
+
+    /// Sends every row of `plan`'s query, in its order, until the receiver goes away or the
+    /// database fails (the failure is sent too). Memory stays one read-ahead of rows.
+    pub(crate) async fn send_rows(
+        &self,
+        plan: Plan,
+        rows: tokio::sync::mpsc::Sender<Result<UsageRow, StoreError>>,
+    ) {
+        use futures::StreamExt;
+        if plan.empty || plan.filtered_out {
+            return;
+        }
+        let sql = plan.rows_sql(None, true, None);
+        let mut stream = bind_all(sqlx::query_as::<DB, TableRow>(&sql.text), &sql.binds)
+            .fetch(self.pool);
+        while let Some(row) = stream.next().await {
+            let row = row
+                .map(|r| plan.usage_row(r))
+                .map_err(StoreError::from);
+            let failed = row.is_err();
+            if rows.send(row).await.is_err() || failed {
+                return;
+            }
+        }
+    }
+
+    fn statement(&self, text: &str) -> Statement {
+        let mut sql = Statement::new(self.dialect);
+        sql.push(text);
+        sql
+    }
+
+    /// Resolves `request` to the store's numbers.
+    pub(crate) async fn plan(&self, request: &ExploreRequest<'_>) -> Result<Plan, StoreError> {
+        let query = request.query;
+        let mut empty = false;
+        let (usage, reported) = match query.basis {
+            TimeBasis::Usage => ((request.from.timestamp(), request.to.timestamp()), None),
+            TimeBasis::Reported => {
+                // Records reported in the period were used within the spans the store keeps.
+                let mut sql = self.statement(
+                    "SELECT MIN(first_usage) AS first, MAX(last_usage) AS last \
+                     FROM reported_spans WHERE reported_hour >= ",
+                );
+                sql.int(request.from.timestamp().div_euclid(HOUR_SECONDS))
+                    .push(" AND reported_hour < ")
+                    .int((request.to.timestamp() + HOUR_SECONDS - 1).div_euclid(HOUR_SECONDS));
+                let span = self.fetch::<SpanRow>(sql).await?;
+                let reported = Some((request.from.timestamp(), request.to.timestamp()));
+                match span.first() {
+                    Some(SpanRow {
+                        first: Some(first),
+                        last: Some(last),
+                    }) => ((*first, *last + 1), reported),
+                    _ => {
+                        empty = true;
+                        ((0, 0), reported)
+                    }
+                }
+            }
+        };
+        let scope = match request.subscriptions {
+            None => None,
+            Some(subscriptions) if subscriptions.is_empty() => {
+                empty = true;
+                Some(Vec::new())
+            }
+            Some(subscriptions) => {
+                let mut sql =
+                    self.statement("SELECT id, subscription_id AS name FROM subscriptions WHERE subscription_id IN (");
+                for (i, sub) in subscriptions.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(", ");
+                    }
+                    sql.text(sub.as_str());
+                }
+                sql.push(")");
+                let numbers: Vec<i64> = self
+                    .fetch::<NameRow>(sql)
+                    .await?
+                    .into_iter()
+                    .map(|r| r.id)
+                    .collect();
+                empty |= numbers.is_empty();
+                Some(numbers)
+            }
+        };
+        let described: Vec<(i64, MeterInfo)> = self
+            .fetch::<NameRow>(self.statement("SELECT id, meter_id AS name FROM meters"))
+            .await?
+            .into_iter()
+            .map(|r| (r.id, catalog().describe(&r.name)))
+            .collect();
+        let names = dense_ranks(described.iter().map(|(_, m)| m.name.to_ascii_lowercase()));
+        let ids = dense_ranks(described.iter().map(|(_, m)| m.id.clone()));
+        let meters: HashMap<i64, Meter> = described
+            .into_iter()
+            .map(|(number, info)| {
+                let meter = Meter {
+                    name_rank: rank_of(&names, &info.name.to_ascii_lowercase()),
+                    id_rank: rank_of(&ids, &info.id),
+                    info,
+                };
+                (number, meter)
+            })
+            .collect();
+        let filters = &query.filters;
+        let filter_meters = if filters.category.is_some() || filters.meter.is_some() {
+            let wanted_meter = filters.meter.as_deref().map(meter_key);
+            let mut kept: Vec<i64> = meters
+                .iter()
+                .filter(|(_, m)| {
+                    filters
+                        .category
+                        .as_deref()
+                        .is_none_or(|c| c.eq_ignore_ascii_case(&m.info.category))
+                        && wanted_meter
+                            .as_deref()
+                            .is_none_or(|w| meter_key(&m.info.id) == w)
+                })
+                .map(|(number, _)| *number)
+                .collect();
+            kept.sort_unstable();
+            Some(kept)
+        } else {
+            None
+        };
+        let filter_resources = self.filter_resources(query).await?;
+        let filtered_out = filter_meters.as_ref().is_some_and(Vec::is_empty)
+            || filter_resources.as_ref().is_some_and(Vec::is_empty);
+        Ok(Plan {
+            dialect: self.dialect,
+            query: query.clone(),
+            from: request.from,
+            to: request.to,
+            usage,
+            reported,
+            scope,
+            meters,
+            filter_meters,
+            filter_resources,
+            empty,
+            filtered_out,
+        })
+    }
+
+    /// The resources the resource and resource group filters keep (`None`: no such filter).
+    async fn filter_resources(&self, query: &ExploreQuery) -> Result<Option<Vec<i64>>, StoreError> {
+        let filters = &query.filters;
+        if filters.resource.is_none() && filters.resource_group.is_none() {
+            return Ok(None);
+        }
+        // A narrowing search in SQL (the URI contains the names), then the explorer's own rule.
+        let mut sql = self.statement("SELECT id, resource_uri AS name FROM resources WHERE true");
+        for part in [&filters.resource, &filters.resource_group].into_iter().flatten() {
+            let escaped = part
+                .to_ascii_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            sql.push(&format!(
+                " AND lower(resource_uri{}) LIKE ",
+                self.dialect.bytewise()
+            ))
+                .text(&format!("%{escaped}%"))
+                .push(" ESCAPE '\\'");
+        }
+        let mut kept: Vec<i64> = self
+            .fetch::<NameRow>(sql)
+            .await?
+            .into_iter()
+            .filter(|r| {
+                filters
+                    .resource
+                    .as_deref()
+                    .is_none_or(|want| want.eq_ignore_ascii_case(&r.name))
+                    && filters.resource_group.as_deref().is_none_or(|want| {
+                        want.eq_ignore_ascii_case(&ResourceParts::from_uri(&r.name).resource_group)
+                    })
+            })
+            .map(|r| r.id)
+            .collect();
+        kept.sort_unstable();
+        Ok(Some(kept))
+    }
+
+    /// The view `request` asks for.
+    pub(crate) async fn explore(
+        &self,
+        request: &ExploreRequest<'_>,
+    ) -> Result<Exploration, StoreError> {
+        let plan = self.plan(request).await?;
+        let mut exploration = Exploration {
+            query: plan.query.clone(),
+            from: plan.from,
+            to: plan.to,
+            rows: Vec::new(),
+            first_row: 0,
+            total_rows: 0,
+            totals: Vec::new(),
+            chart: None,
+            options: Default::default(),
+            next: None,
+            previous: None,
+        };
+        if plan.empty {
+            return Ok(exploration);
+        }
+        exploration.options = self.options(&plan).await?;
+        if plan.filtered_out {
+            return Ok(exploration);
+        }
+        let totals = self.fetch::<TotalRow>(plan.totals_sql()).await?;
+        let mut weights: BTreeMap<String, usize> = BTreeMap::new();
+        for total in &totals {
+            *weights.entry(plan.meter(total.meter).unit).or_default() += total.facts.max(0) as usize;
+        }
+        exploration.total_rows = totals.iter().map(|t| t.row_count.max(0) as usize).sum();
+        exploration.totals = ordered_totals(totals.iter().map(|t| MeterTotal {
+            meter: plan.meter(t.meter),
+            quantity: t.quantity,
+            rows: t.row_count.max(0) as usize,
+        }));
+        if let Some(unit) = chart_unit(&plan.query, &weights) {
+            exploration.chart = Some(self.chart(&plan, &unit, &weights, &totals).await?);
+        }
+        let (rows, first_row) = self.page(&plan, request.page).await?;
+        exploration.first_row = first_row.min(exploration.total_rows.saturating_sub(rows.len()));
+        exploration.rows = rows;
+        Ok(exploration)
+    }
+
+    async fn options(&self, plan: &Plan) -> Result<meterbook_core::explore::FilterOptions, StoreError> {
+        let mut tally = OptionTally::default();
+        for row in self.fetch::<OptionRow>(plan.options_sql()).await? {
+            let meter = plan.meter(row.meter);
+            let count = row.facts.max(0) as usize;
+            tally.add_usage(&row.subscription_id, &meter, &row.resource_uri, &row.location, count);
+        }
+        for row in self.fetch::<TagRow>(plan.tags_sql()).await? {
+            tally.add_tags(&tag_map(Some(&row.tags)), row.facts.max(0) as usize);
+        }
+        Ok(tally.finish())
+    }
+
+    async fn chart(
+        &self,
+        plan: &Plan,
+        unit: &str,
+        weights: &BTreeMap<String, usize>,
+        totals: &[TotalRow],
+    ) -> Result<meterbook_core::explore::ChartData, StoreError> {
+        let mut unit_meters: Vec<i64> = totals
+            .iter()
+            .filter(|t| plan.meter(t.meter).unit == unit)
+            .map(|t| t.meter)
+            .collect();
+        unit_meters.sort_unstable();
+        let cells = self.fetch::<ChartRow>(plan.chart_sql(&unit_meters)).await?;
+        let group_by = &plan.query.group_by;
+        let named = cells.into_iter().map(|cell| {
+            let meter = plan.meter(cell.meter);
+            let value = cell.value.as_deref();
+            let name = match group_by {
+                Dimension::Subscription => dimension_name(group_by, value.unwrap_or(""), &meter, "", "", None),
+                Dimension::ResourceGroup | Dimension::Resource => {
+                    dimension_name(group_by, "", &meter, value.unwrap_or(""), "", None)
+                }
+                Dimension::Location => dimension_name(group_by, "", &meter, "", value.unwrap_or(""), None),
+                Dimension::Tag(_) => dimension_name(group_by, "", &meter, "", "", value),
+                Dimension::Category | Dimension::Meter => dimension_name(group_by, "", &meter, "", "", None),
+            };
+            (from_epoch(cell.bucket), name, cell.quantity)
+        });
+        Ok(build_chart(
+            &plan.query,
+            plan.from,
+            plan.to,
+            unit,
+            weights.keys().cloned().collect(),
+            named,
+        ))
+    }
+
+    /// The page's rows and the index of its first row.
+    async fn page(
+        &self,
+        plan: &Plan,
+        from: &PageFrom,
+    ) -> Result<(Vec<UsageRow>, usize), StoreError> {
+        let size = plan.query.page_size.max(1);
+        let rows = |sql| async move {
+            let rows = self.fetch::<TableRow>(sql).await?;
+            Ok::<_, StoreError>(
+                rows.into_iter()
+                    .map(|r| plan.usage_row(r))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        match from {
+            PageFrom::First => Ok((rows(plan.rows_sql(None, true, Some(size))).await?, 0)),
+            PageFrom::After(RowPosition { key, index }) => Ok((
+                rows(plan.rows_sql(Some(key), true, Some(size))).await?,
+                index + 1,
+            )),
+            PageFrom::Before(RowPosition { key, index }) => {
+                let mut before = rows(plan.rows_sql(Some(key), false, Some(size))).await?;
+                if before.len() < size {
+                    // Fewer rows than a page come before: that is the first page.
+                    return Ok((rows(plan.rows_sql(None, true, Some(size))).await?, 0));
+                }
+                before.reverse();
+                Ok((before, index.saturating_sub(size)))
+            }
+        }
+    }
+}
