@@ -281,7 +281,14 @@ impl Explorer {
                     );
                     (f.usage_start, name, f.quantity)
                 });
-            build_chart(&query, from, to, &unit, weights.keys().cloned().collect(), cells)
+            build_chart(
+                &query,
+                from,
+                to,
+                &unit,
+                weights.keys().cloned().collect(),
+                cells,
+            )
         });
         Self {
             query,
@@ -489,9 +496,10 @@ pub fn dimension_name(
         Dimension::Subscription => subscription.to_owned(),
         Dimension::Category => meter.category.clone(),
         Dimension::Meter => meter.name.clone(),
-        Dimension::ResourceGroup => {
-            non_empty(ResourceParts::from_uri(resource_uri).resource_group, "(none)")
-        }
+        Dimension::ResourceGroup => non_empty(
+            ResourceParts::from_uri(resource_uri).resource_group,
+            "(none)",
+        ),
         Dimension::Resource => non_empty(
             ResourceParts::from_uri(resource_uri).resource_name,
             "(no resource)",
@@ -685,8 +693,9 @@ impl OptionTally {
             format!("{} ({})", meter.name, meter.category)
         });
         let parts = ResourceParts::from_uri(resource_uri);
-        self.resource_groups
-            .add(&parts.resource_group, count, || parts.resource_group.clone());
+        self.resource_groups.add(&parts.resource_group, count, || {
+            parts.resource_group.clone()
+        });
         self.resources.add(resource_uri, count, || {
             non_empty(parts.resource_name.clone(), resource_uri)
         });
@@ -735,12 +744,18 @@ impl Counter {
         }
     }
 
-    /// The [`MAX_OPTIONS`] values with the most records (ties by label), listed by label.
+    /// The [`MAX_OPTIONS`] values with the most records (ties by label, then value), listed by
+    /// label (then value: resources of one name in several groups list in a fixed order).
     fn busiest(self) -> Vec<OptionValue> {
         let mut all: Vec<(String, (String, usize))> = self.0.into_iter().collect();
-        all.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then(a.1 .0.cmp(&b.1 .0)));
+        all.sort_by(|a, b| {
+            b.1 .1
+                .cmp(&a.1 .1)
+                .then_with(|| a.1 .0.cmp(&b.1 .0))
+                .then_with(|| a.0.cmp(&b.0))
+        });
         all.truncate(MAX_OPTIONS);
-        all.sort_by_key(|a| a.1 .0.to_lowercase());
+        all.sort_by_cached_key(|a| (a.1 .0.to_lowercase(), a.0.clone()));
         all.into_iter()
             .map(|(value, (label, _))| OptionValue { value, label })
             .collect()

@@ -105,7 +105,10 @@ async fn explore_export(
     let mut first = String::new();
     write_csv_record(&mut first, &EXPLORE_CSV_COLUMNS);
     if let Some(row) = rows.next().await {
-        write_csv_record(&mut first, &explore_csv_fields(&row.map_err(ExploreError::from)?));
+        write_csv_record(
+            &mut first,
+            &explore_csv_fields(&row.map_err(ExploreError::from)?),
+        );
     }
     caller
         .audit(

@@ -7,8 +7,8 @@ mod upstream;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use meterbook_core::access::ReadScope;
 use futures::stream::BoxStream;
+use meterbook_core::access::ReadScope;
 use meterbook_core::explore::{
     Exploration, ExploreQuery, Explorer, PageFrom, TimeBasis, UsageFact, UsageRow,
 };
@@ -134,7 +134,9 @@ pub trait UsageSource: Send + Sync + 'static {
         (from, to): (DateTime<Utc>, DateTime<Utc>),
     ) -> Result<RowStream, SourceError> {
         let facts = self.facts(scope, query.basis, from, to).await?;
-        let rows = Explorer::new(query.clone(), from, to, &facts).rows().to_vec();
+        let rows = Explorer::new(query.clone(), from, to, &facts)
+            .rows()
+            .to_vec();
         Ok(Box::pin(futures::stream::iter(rows.into_iter().map(Ok))))
     }
 

@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 use meterbook_core::explore::{
     build_chart, chart_unit, dimension_name, ordered_totals, Dimension, Exploration, ExploreQuery,
-    MeterTotal, OptionTally, PageFrom, RowKey, RowPosition, SortColumn, SortValue, Step,
-    TimeBasis, UsageRow,
+    MeterTotal, OptionTally, PageFrom, RowKey, RowPosition, SortColumn, SortValue, Step, TimeBasis,
+    UsageRow,
 };
 use meterbook_core::export::ResourceParts;
 use meterbook_core::meter::{catalog, meter_key, MeterInfo};
@@ -223,6 +223,9 @@ fn bucket_sql(step: Step, usage: (i64, i64)) -> String {
                 t = step.next(t);
             }
             let first = starts.first().copied().unwrap_or(usage.0);
+            if starts.len() <= 1 {
+                return format!("({first})");
+            }
             let mut sql = String::from("(CASE");
             for start in starts.iter().skip(1).rev() {
                 sql.push_str(&format!(" WHEN u.usage_start >= {start} THEN {start}"));
@@ -241,8 +244,12 @@ impl Plan {
             .unwrap_or_else(|| catalog().describe(""))
     }
 
+    /// The column of time of a usage row, as BIGINT in both stores (a literal alone is INTEGER).
     fn bucket(&self) -> String {
-        bucket_sql(self.query.step, self.usage)
+        format!(
+            "CAST({} AS BIGINT)",
+            bucket_sql(self.query.step, self.usage)
+        )
     }
 
     /// The value of the tag `name` on a usage row (the first key equal to it without ASCII case,
@@ -413,11 +420,17 @@ impl Plan {
     }
 
     fn meter_rank_sql(&self, rank: impl Fn(&Meter) -> i64) -> String {
+        if self.meters.is_empty() {
+            return "(-1)".to_owned();
+        }
         let mut sql = String::from("(CASE g.meter");
         let mut numbers: Vec<&i64> = self.meters.keys().collect();
         numbers.sort();
         for number in numbers {
-            sql.push_str(&format!(" WHEN {number} THEN {}", rank(&self.meters[number])));
+            sql.push_str(&format!(
+                " WHEN {number} THEN {}",
+                rank(&self.meters[number])
+            ));
         }
         sql.push_str(" ELSE -1 END)");
         sql
@@ -438,7 +451,11 @@ impl Plan {
     fn push_primary_value(&self, sql: &mut Statement, key: &RowKey) {
         let bind = match (&key.sort, self.query.sort) {
             (SortValue::Text(name), SortColumn::Meter) => Bind::Int(rank_of(
-                &dense_ranks(self.meters.values().map(|m| m.info.name.to_ascii_lowercase())),
+                &dense_ranks(
+                    self.meters
+                        .values()
+                        .map(|m| m.info.name.to_ascii_lowercase()),
+                ),
                 name,
             )),
             (SortValue::Text(text), _) => Bind::Text(text.clone()),
@@ -596,12 +613,10 @@ where
             return;
         }
         let sql = plan.rows_sql(None, true, None);
-        let mut stream = bind_all(sqlx::query_as::<DB, TableRow>(&sql.text), &sql.binds)
-            .fetch(self.pool);
+        let mut stream =
+            bind_all(sqlx::query_as::<DB, TableRow>(&sql.text), &sql.binds).fetch(self.pool);
         while let Some(row) = stream.next().await {
-            let row = row
-                .map(|r| plan.usage_row(r))
-                .map_err(StoreError::from);
+            let row = row.map(|r| plan.usage_row(r)).map_err(StoreError::from);
             let failed = row.is_err();
             if rows.send(row).await.is_err() || failed {
                 return;
@@ -737,7 +752,10 @@ where
         }
         // A narrowing search in SQL (the URI contains the names), then the explorer's own rule.
         let mut sql = self.statement("SELECT id, resource_uri AS name FROM resources WHERE true");
-        for part in [&filters.resource, &filters.resource_group].into_iter().flatten() {
+        for part in [&filters.resource, &filters.resource_group]
+            .into_iter()
+            .flatten()
+        {
             let escaped = part
                 .to_ascii_lowercase()
                 .replace('\\', "\\\\")
@@ -747,8 +765,8 @@ where
                 " AND lower(resource_uri{}) LIKE ",
                 self.dialect.bytewise()
             ))
-                .text(&format!("%{escaped}%"))
-                .push(" ESCAPE '\\'");
+            .text(&format!("%{escaped}%"))
+            .push(" ESCAPE '\\'");
         }
         let mut kept: Vec<i64> = self
             .fetch::<NameRow>(sql)
@@ -798,7 +816,8 @@ where
         let totals = self.fetch::<TotalRow>(plan.totals_sql()).await?;
         let mut weights: BTreeMap<String, usize> = BTreeMap::new();
         for total in &totals {
-            *weights.entry(plan.meter(total.meter).unit).or_default() += total.facts.max(0) as usize;
+            *weights.entry(plan.meter(total.meter).unit).or_default() +=
+                total.facts.max(0) as usize;
         }
         exploration.total_rows = totals.iter().map(|t| t.row_count.max(0) as usize).sum();
         exploration.totals = ordered_totals(totals.iter().map(|t| MeterTotal {
@@ -815,12 +834,21 @@ where
         Ok(exploration)
     }
 
-    async fn options(&self, plan: &Plan) -> Result<meterbook_core::explore::FilterOptions, StoreError> {
+    async fn options(
+        &self,
+        plan: &Plan,
+    ) -> Result<meterbook_core::explore::FilterOptions, StoreError> {
         let mut tally = OptionTally::default();
         for row in self.fetch::<OptionRow>(plan.options_sql()).await? {
             let meter = plan.meter(row.meter);
             let count = row.facts.max(0) as usize;
-            tally.add_usage(&row.subscription_id, &meter, &row.resource_uri, &row.location, count);
+            tally.add_usage(
+                &row.subscription_id,
+                &meter,
+                &row.resource_uri,
+                &row.location,
+                count,
+            );
         }
         for row in self.fetch::<TagRow>(plan.tags_sql()).await? {
             tally.add_tags(&tag_map(Some(&row.tags)), row.facts.max(0) as usize);
@@ -847,13 +875,19 @@ where
             let meter = plan.meter(cell.meter);
             let value = cell.value.as_deref();
             let name = match group_by {
-                Dimension::Subscription => dimension_name(group_by, value.unwrap_or(""), &meter, "", "", None),
+                Dimension::Subscription => {
+                    dimension_name(group_by, value.unwrap_or(""), &meter, "", "", None)
+                }
                 Dimension::ResourceGroup | Dimension::Resource => {
                     dimension_name(group_by, "", &meter, value.unwrap_or(""), "", None)
                 }
-                Dimension::Location => dimension_name(group_by, "", &meter, "", value.unwrap_or(""), None),
+                Dimension::Location => {
+                    dimension_name(group_by, "", &meter, "", value.unwrap_or(""), None)
+                }
                 Dimension::Tag(_) => dimension_name(group_by, "", &meter, "", "", value),
-                Dimension::Category | Dimension::Meter => dimension_name(group_by, "", &meter, "", "", None),
+                Dimension::Category | Dimension::Meter => {
+                    dimension_name(group_by, "", &meter, "", "", None)
+                }
             };
             (from_epoch(cell.bucket), name, cell.quantity)
         });

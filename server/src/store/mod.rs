@@ -23,10 +23,10 @@ use meterbook_core::usage::{AggregateLine, UsageRecord};
 use meterbook_core::SubscriptionId;
 use serde::Serialize;
 
-pub use explore::{ExploreRequest, RowReceiver};
 pub use accounts::{
     AccountStore, AuditEntry, NewSession, NewToken, SessionInfo, TokenInfo, UserInfo,
 };
+pub use explore::{ExploreRequest, RowReceiver};
 pub use postgres::PostgresStore;
 pub use rates::{ChargebackStore, RateStore, StatementKey, StoredRateCard, StoredRun};
 pub use sqlite::SqliteStore;

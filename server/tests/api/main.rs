@@ -9,6 +9,7 @@ mod cli;
 mod costs;
 mod durability;
 mod explore;
+mod explore_sql;
 mod hardening;
 mod helpers;
 mod ingest;
