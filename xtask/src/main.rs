@@ -43,6 +43,7 @@ fn main() -> ExitCode {
         Some("bench-portal") => bench_portal(),
         Some("bench-chargeback") => bench_chargeback(&args[1..]),
         Some("bench-telemetry") => run_example("bench_telemetry", &args[1..]),
+        Some("bench-explore") => run_example("bench_explore", &args[1..]),
         Some("load") => load(&args[1..]),
         Some("end2end") => setup(true).and_then(|()| browser_tests()),
         Some("setup") => setup(true),
@@ -50,7 +51,7 @@ fn main() -> ExitCode {
         Some("api-contract") => api_contract_tests(),
         Some("dist") => dist::dist(),
         _ => Err(
-            "usage: cargo xtask run [meterbook serve args...] | test | end2end | api-contract | dist | bench [--database URL] [args...] | load [args...] | bench-chargeback [--records N] [--database URL] | bench-telemetry [--records N] | bench-portal | fuzz [--seconds N] [TARGET...] | setup"
+            "usage: cargo xtask run [meterbook serve args...] | test | end2end | api-contract | dist | bench [--database URL] [args...] | load [args...] | bench-chargeback [--records N] [--database URL] | bench-telemetry [--records N] | bench-explore [--tenants N] [--days D] | bench-portal | fuzz [--seconds N] [TARGET...] | setup"
                 .into(),
         ),
     };

@@ -119,9 +119,10 @@ pub(crate) fn object_text(text: Option<String>) -> Option<meterbook_core::usage:
 /// Implements the shared reads as inherent methods of `$store` (with a `pool` of `$db`):
 /// `read_aggregates`, `read_facts`, `reported_span`, `read_record_count`, `read_signing_secret`,
 /// and `push_list` for SQL lists of subscriptions. `$usage` is the FROM item for
-/// `usage_records u`, `$join` the join keyword.
+/// `usage_records u`, `$tenant_usage` the same for reads of one subscription (led by the
+/// subscription index), `$join` the join keyword.
 macro_rules! usage_reads {
-    ($store:ty, $db:ty, usage = $usage:literal, join = $join:literal) => {
+    ($store:ty, $db:ty, usage = $usage:literal, tenant_usage = $tenant_usage:literal, join = $join:literal) => {
         mod usage_reads_impl {
             use chrono::{DateTime, Utc};
             use meterbook_core::explore::{TimeBasis, UsageFact};
@@ -309,7 +310,9 @@ macro_rules! usage_reads {
                          {} subscriptions s ON s.id = u.subscription \
                          {} meters m ON m.id = u.meter {join} \
                          WHERE u.usage_start >= ",
-                        $usage, $join, $join
+                        // A tenant's page walks its own rows, not every tenant's window.
+                        if request.subscription.is_some() { $tenant_usage } else { $usage },
+                        $join, $join
                     ));
                     sql.push_bind(window_start)
                         .push(" AND u.usage_start < ")
@@ -319,8 +322,11 @@ macro_rules! usage_reads {
                         .push(" AND u.reported_time < ")
                         .push_bind(request.reported_end.timestamp());
                     if let Some(sub) = &request.subscription {
-                        sql.push(" AND s.subscription_id = ")
-                            .push_bind(sub.as_str().to_owned());
+                        sql.push(
+                            " AND u.subscription = (SELECT id FROM subscriptions WHERE subscription_id = ",
+                        )
+                        .push_bind(sub.as_str().to_owned())
+                        .push(")");
                     }
                     if let Some(after) = &request.after {
                         // The first condition lets the index seek to the cursor (every row of a

@@ -37,6 +37,7 @@ usage_reads!(
     super::PostgresStore,
     sqlx::Postgres,
     usage = "usage_records u",
+    tenant_usage = "usage_records u",
     join = "JOIN"
 );
 

@@ -40,6 +40,7 @@ usage_reads!(
     sqlx::Sqlite,
     // Walk the key index's usage-time window, with usage_records the outer loop.
     usage = "usage_records u INDEXED BY usage_records_key",
+    tenant_usage = "usage_records u INDEXED BY usage_records_by_subscription",
     join = "CROSS JOIN"
 );
 
