@@ -8,8 +8,8 @@
 //! - the operator's explorer over the whole period, daily, by meter category (totals, chart,
 //!   options and the first page of rows), against the plain SQL grouping the same rows by day and
 //!   meter, and (up to 1M records) against the in-memory fold the explorer used before;
-//! - tenant 1's explorer over the period and its first ARM page, in the big store against the
-//!   small one, and the explorer against the plain SQL of its rows by the subscription index;
+//! - tenant 1's explorer over the period, its first ARM page and its chargeback usage totals, in
+//!   the big store against the small one, and the explorer against the plain SQL of its rows by the subscription index;
 //! - resident memory while 8 clients at once run the operator's explorer and stream its CSV rows.
 
 #[path = "common/mod.rs"]
@@ -219,6 +219,21 @@ async fn main() {
         ),
     )
     .await;
+    let chargeback = |store: Arc<dyn Store>| {
+        let tenant = tenant.clone();
+        async move {
+            p50(|| async {
+                let totals = store
+                    .usage_totals(Some(std::slice::from_ref(&tenant)), &[from], end, None)
+                    .await
+                    .expect("totals");
+                assert!(!totals.is_empty());
+            })
+            .await
+        }
+    };
+    let chargeback_big = chargeback(big.clone()).await;
+    let chargeback_small = chargeback(small.clone()).await;
     let page_big = arm_page_p50(&big_source, tenant, from, end).await;
     let page_small = arm_page_p50(&small_source, tenant, from, end).await;
 
@@ -299,6 +314,12 @@ async fn main() {
         ms(page_big),
         ms(page_small),
         ms(page_big) / ms(page_small)
+    );
+    println!(
+        "| tenant chargeback usage totals, {tenants} tenants vs {small_tenants} | {:.1} ms | {:.1} ms | {:.2}x |",
+        ms(chargeback_big),
+        ms(chargeback_small),
+        ms(chargeback_big) / ms(chargeback_small)
     );
     println!(
         "| resident memory, {CONCURRENT_CLIENTS} clients viewing and streaming {streamed} rows | {} MB peak | {} MB before | |",

@@ -809,11 +809,17 @@ where
         if plan.empty {
             return Ok(exploration);
         }
-        exploration.options = self.options(&plan).await?;
         if plan.filtered_out {
+            exploration.options = self.options(&plan).await?;
             return Ok(exploration);
         }
-        let totals = self.fetch::<TotalRow>(plan.totals_sql()).await?;
+        // The view's queries are independent but for the chart's unit: they run side by side.
+        let (options, totals, (rows, first_row)) = futures::try_join!(
+            self.options(&plan),
+            self.fetch::<TotalRow>(plan.totals_sql()),
+            self.page(&plan, request.page),
+        )?;
+        exploration.options = options;
         let mut weights: BTreeMap<String, usize> = BTreeMap::new();
         for total in &totals {
             *weights.entry(plan.meter(total.meter).unit).or_default() +=
@@ -828,7 +834,6 @@ where
         if let Some(unit) = chart_unit(&plan.query, &weights) {
             exploration.chart = Some(self.chart(&plan, &unit, &weights, &totals).await?);
         }
-        let (rows, first_row) = self.page(&plan, request.page).await?;
         exploration.first_row = first_row.min(exploration.total_rows.saturating_sub(rows.len()));
         exploration.rows = rows;
         Ok(exploration)
@@ -839,7 +844,11 @@ where
         plan: &Plan,
     ) -> Result<meterbook_core::explore::FilterOptions, StoreError> {
         let mut tally = OptionTally::default();
-        for row in self.fetch::<OptionRow>(plan.options_sql()).await? {
+        let (usage, tags) = futures::try_join!(
+            self.fetch::<OptionRow>(plan.options_sql()),
+            self.fetch::<TagRow>(plan.tags_sql()),
+        )?;
+        for row in usage {
             let meter = plan.meter(row.meter);
             let count = row.facts.max(0) as usize;
             tally.add_usage(
@@ -850,7 +859,7 @@ where
                 count,
             );
         }
-        for row in self.fetch::<TagRow>(plan.tags_sql()).await? {
+        for row in tags {
             tally.add_tags(&tag_map(Some(&row.tags)), row.facts.max(0) as usize);
         }
         Ok(tally.finish())

@@ -52,6 +52,10 @@ fn tag_path(key: &str) -> String {
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Read-only connections for the explorer's scans of the usage table: small page caches,
+    /// and sorts and groupings that spill to temporary files, so the server's memory does not
+    /// grow with the store or with concurrent exports.
+    scans: SqlitePool,
     names: Arc<NameCache>,
 }
 
@@ -59,7 +63,7 @@ impl SqliteStore {
     /// The explorer's SQL on this store's pool.
     fn explorer(&self) -> super::explore::Sql<'_, sqlx::Sqlite> {
         super::explore::Sql {
-            pool: &self.pool,
+            pool: &self.scans,
             dialect: super::explore::Dialect::Sqlite,
         }
     }
@@ -78,14 +82,27 @@ impl SqliteStore {
             // large batch land all over the key index, and a small cache turns them into reads.
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory");
+        let scan_options = options
+            .clone()
+            .read_only(true)
+            .pragma("cache_size", "-4096")
+            .pragma("temp_store", "file");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(15))
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
+        // Each view runs its queries side by side and each export holds a connection while it
+        // streams; a view waits for a connection rather than fail while others scan.
+        let scans = SqlitePoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(scan_options)
+            .await?;
         Ok(Self {
             pool,
+            scans,
             names: Arc::default(),
         })
     }
@@ -137,6 +154,7 @@ impl SqliteStore {
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&self.pool)
             .await?;
+        self.scans.close().await;
         self.pool.close().await;
         Ok(())
     }
@@ -374,7 +392,7 @@ impl UsageStore for SqliteStore {
     ) -> Result<crate::store::RowReceiver, StoreError> {
         let plan = self.explorer().plan(request).await?;
         let (send, receive) = tokio::sync::mpsc::channel(super::explore::STREAM_AHEAD);
-        let pool = self.pool.clone();
+        let pool = self.scans.clone();
         tokio::spawn(async move {
             super::explore::Sql {
                 pool: &pool,
@@ -424,6 +442,9 @@ impl UsageStore for SqliteStore {
     }
 
     fn pools(&self) -> Vec<super::PoolUse> {
-        vec![super::PoolUse::of("sqlite", &self.pool)]
+        vec![
+            super::PoolUse::of("sqlite", &self.pool),
+            super::PoolUse::of("sqlite_scans", &self.scans),
+        ]
     }
 }
