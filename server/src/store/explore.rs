@@ -159,6 +159,34 @@ pub(crate) struct TableRow {
     quantity: f64,
 }
 
+/// Where a view's usage rows come from, as SQL over the alias `u`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct UsageRows {
+    table: &'static str,
+    /// A row's usage start.
+    start: &'static str,
+    /// The records a row stands for.
+    count: &'static str,
+    /// Its tags as JSON text, or NULL.
+    tags: &'static str,
+}
+
+/// The hourly usage rows themselves.
+const USAGE: UsageRows = UsageRows {
+    table: "usage_records u",
+    start: "u.usage_start",
+    count: "COUNT(*)",
+    tags: "u.tags",
+};
+
+/// The per-resource daily rollup, for daily and monthly views of usage time.
+const DAILY: UsageRows = UsageRows {
+    table: "usage_daily_resources u",
+    start: "u.day_start",
+    count: "CAST(SUM(u.records) AS BIGINT)",
+    tags: "NULLIF(u.tags, '')",
+};
+
 /// A meter of the store: its number, stored ID and catalog description, and where it sorts.
 #[derive(Debug, Clone)]
 struct Meter {
@@ -177,6 +205,8 @@ pub(crate) struct Plan {
     query: ExploreQuery,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    /// The hourly rows, or the daily rollup where the query allows.
+    rows: UsageRows,
     /// Usage starts to scan, `[start, end)`.
     usage: (i64, i64),
     /// Reported times to keep, on the reported basis.
@@ -209,11 +239,11 @@ fn dense_ranks(values: impl Iterator<Item = String>) -> Vec<String> {
     all
 }
 
-/// The SQL that numbers a usage start's column of time.
-fn bucket_sql(step: Step, usage: (i64, i64)) -> String {
+/// The SQL that numbers the column of time of a usage row starting at `start` (a column).
+fn bucket_sql(step: Step, start: &str, usage: (i64, i64)) -> String {
     match step {
-        Step::Hourly => format!("(u.usage_start - u.usage_start % {HOUR_SECONDS})"),
-        Step::Daily => format!("(u.usage_start - u.usage_start % {DAY_SECONDS})"),
+        Step::Hourly => format!("({start} - {start} % {HOUR_SECONDS})"),
+        Step::Daily => format!("({start} - {start} % {DAY_SECONDS})"),
         Step::Monthly => {
             // Months differ in length: a CASE over the month starts the scanned span covers.
             let mut starts = Vec::new();
@@ -227,8 +257,8 @@ fn bucket_sql(step: Step, usage: (i64, i64)) -> String {
                 return format!("({first})");
             }
             let mut sql = String::from("(CASE");
-            for start in starts.iter().skip(1).rev() {
-                sql.push_str(&format!(" WHEN u.usage_start >= {start} THEN {start}"));
+            for month in starts.iter().skip(1).rev() {
+                sql.push_str(&format!(" WHEN {start} >= {month} THEN {month}"));
             }
             sql.push_str(&format!(" ELSE {first} END)"));
             sql
@@ -248,7 +278,7 @@ impl Plan {
     fn bucket(&self) -> String {
         format!(
             "CAST({} AS BIGINT)",
-            bucket_sql(self.query.step, self.usage)
+            bucket_sql(self.query.step, self.rows.start, self.usage)
         )
     }
 
@@ -263,28 +293,34 @@ impl Plan {
                 sql.push(
                     "(SELECT CASE j.type WHEN 'text' THEN j.value WHEN 'true' THEN 'true' \
                      WHEN 'false' THEN 'false' WHEN 'null' THEN 'null' ELSE CAST(j.value AS TEXT) END \
-                     FROM json_each(u.tags) j WHERE lower(j.key) = ",
+                     FROM json_each(",
                 )
+                .push(self.rows.tags)
+                .push(") j WHERE lower(j.key) = ")
                 .text(&name.to_ascii_lowercase())
                 .push(" ORDER BY j.key LIMIT 1)");
             }
             Dialect::Postgres => {
-                sql.push(
-                    "(SELECT j.value FROM jsonb_each_text(u.tags::jsonb) j \
-                     WHERE lower(j.key COLLATE \"C\") = ",
-                )
-                .text(&name.to_ascii_lowercase())
-                .push(" ORDER BY j.key COLLATE \"C\" LIMIT 1)");
+                sql.push("(SELECT j.value FROM jsonb_each_text(CAST(")
+                    .push(self.rows.tags)
+                    .push(" AS jsonb)) j WHERE lower(j.key COLLATE \"C\") = ")
+                    .text(&name.to_ascii_lowercase())
+                    .push(" ORDER BY j.key COLLATE \"C\" LIMIT 1)");
             }
         }
     }
 
     /// ` WHERE` of the period and scope and, when `filtered`, of the query's filters.
     fn push_where(&self, sql: &mut Statement, filtered: bool) {
-        sql.push(" WHERE u.usage_start >= ")
+        let start = self.rows.start;
+        sql.push(&format!(" WHERE {start} >= "))
             .int(self.usage.0)
-            .push(" AND u.usage_start < ")
+            .push(&format!(" AND {start} < "))
             .int(self.usage.1);
+        if self.rows.table != USAGE.table {
+            // A correction can leave an emptied rollup row behind until it is removed.
+            sql.push(" AND u.records > 0");
+        }
         if let Some((from, to)) = self.reported {
             sql.push(" AND u.reported_time >= ")
                 .int(from)
@@ -331,10 +367,12 @@ impl Plan {
     fn push_row_groups(&self, sql: &mut Statement) {
         sql.push(&format!(
             "SELECT {} AS bucket, u.subscription, u.meter, u.resource, \
-             MIN(u.location{}) AS location, SUM(u.quantity) AS quantity, COUNT(*) AS facts \
-             FROM usage_records u",
+             MIN(u.location{}) AS location, SUM(u.quantity) AS quantity, {} AS facts \
+             FROM {}",
             self.bucket(),
-            self.dialect.bytewise()
+            self.dialect.bytewise(),
+            self.rows.count,
+            self.rows.table,
         ));
         self.push_where(sql, true);
         sql.push(" GROUP BY 1, 2, 3, 4");
@@ -374,7 +412,8 @@ impl Plan {
                 sql.push(&value);
             }
         }
-        sql.push(" AS value, SUM(u.quantity) AS quantity FROM usage_records u")
+        sql.push(" AS value, SUM(u.quantity) AS quantity FROM ")
+            .push(self.rows.table)
             .push(join);
         self.push_where(&mut sql, true);
         sql.push(" AND u.meter").numbers(unit_meters);
@@ -384,11 +423,11 @@ impl Plan {
 
     fn options_sql(&self) -> Statement {
         let mut sql = Statement::new(self.dialect);
-        sql.push(
+        sql.push(&format!(
             "SELECT s.subscription_id, g.meter, r.resource_uri, g.location, g.facts FROM \
-             (SELECT u.subscription, u.meter, u.resource, u.location, COUNT(*) AS facts \
-             FROM usage_records u",
-        );
+             (SELECT u.subscription, u.meter, u.resource, u.location, {} AS facts FROM {}",
+            self.rows.count, self.rows.table
+        ));
         self.push_where(&mut sql, false);
         sql.push(
             " GROUP BY u.subscription, u.meter, u.resource, u.location) g \
@@ -400,9 +439,13 @@ impl Plan {
 
     fn tags_sql(&self) -> Statement {
         let mut sql = Statement::new(self.dialect);
-        sql.push("SELECT u.tags, COUNT(*) AS facts FROM usage_records u");
+        let tags = self.rows.tags;
+        sql.push(&format!(
+            "SELECT {tags} AS tags, {} AS facts FROM {}",
+            self.rows.count, self.rows.table
+        ));
         self.push_where(&mut sql, false);
-        sql.push(" AND u.tags IS NOT NULL GROUP BY u.tags");
+        sql.push(&format!(" AND {tags} IS NOT NULL GROUP BY {tags}"));
         sql
     }
 
@@ -728,11 +771,23 @@ where
         let filter_resources = self.filter_resources(query).await?;
         let filtered_out = filter_meters.as_ref().is_some_and(Vec::is_empty)
             || filter_resources.as_ref().is_some_and(Vec::is_empty);
+        // Whole days of usage time in columns of days or months: the daily rollup holds them.
+        let whole_days = |t: DateTime<Utc>| t.timestamp().rem_euclid(DAY_SECONDS) == 0;
+        let rows = if query.basis == TimeBasis::Usage
+            && query.step != Step::Hourly
+            && whole_days(request.from)
+            && whole_days(request.to)
+        {
+            DAILY
+        } else {
+            USAGE
+        };
         Ok(Plan {
             dialect: self.dialect,
             query: query.clone(),
             from: request.from,
             to: request.to,
+            rows,
             usage,
             reported,
             scope,

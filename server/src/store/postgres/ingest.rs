@@ -29,8 +29,9 @@ const ROWS_PER_STATEMENT: usize = 20_000;
 ///   records of the same key. Records are judged in order, as if sent one by one: the first of a
 ///   key is compared with the store, each later one with the one before it in the chunk.
 /// - Of each key, only the last record counts: it is inserted when the key is new, replaces the
-///   stored row when its quantity differs, and adds its difference to the daily rollup (so the
-///   rollup equals the rows it summarizes).
+///   stored row when its quantity differs, and adds its difference to the daily rollups (so they
+///   equal the rows they summarize; the per-resource one moves a corrected record's day from its
+///   old location and tags to its new ones).
 /// - Reported-time spans widen to cover the chunk.
 ///
 /// Data-modifying CTEs all run, whether or not the final SELECT reads them; they touch disjoint
@@ -51,6 +52,21 @@ WITH st AS (
     WHERE last AND (NOT stored_exists OR stored <> quantity)
     GROUP BY 1, 2, 3
     {add_to_daily}
+), resource_days AS (
+    INSERT INTO usage_daily_resources
+        (day_start, subscription, meter, resource, location, tags, quantity, records)
+    SELECT day_start, subscription, meter, resource, location, tags, SUM(quantity), SUM(records)
+    FROM (
+        SELECT usage_start - usage_start % 86400 AS day_start, subscription, meter, resource,
+               location, COALESCE(tags, '') AS tags, quantity, 1 AS records
+        FROM j WHERE last AND (NOT stored_exists OR stored <> quantity)
+        UNION ALL
+        SELECT usage_start - usage_start % 86400, subscription, meter, resource,
+               stored_location, COALESCE(stored_tags, ''), -stored, -1
+        FROM j WHERE last AND stored_exists AND stored <> quantity
+    ) d
+    GROUP BY 1, 2, 3, 4, 5, 6
+    {add_to_resource_days}
 ), changed AS (
     UPDATE usage_records u
     SET quantity = j.quantity, usage_end = j.usage_end, reported_time = j.reported_time,
@@ -83,6 +99,7 @@ FROM j";
 /// `j` for a chunk that repeats keys: the windows find each record's predecessor and the last
 /// record of each key.
 const JUDGED_WITH_REPEATS: &str = "SELECT st.*, u.usage_start IS NOT NULL AS stored_exists, u.quantity AS stored,
+           u.location AS stored_location, u.tags AS stored_tags,
            LAG(st.quantity) OVER w AS previous,
            ROW_NUMBER() OVER w AS occurrence,
            ROW_NUMBER() OVER (PARTITION BY st.usage_start, st.subscription, st.meter, st.resource
@@ -97,6 +114,7 @@ const JUDGED_WITH_REPEATS: &str = "SELECT st.*, u.usage_start IS NOT NULL AS sto
 /// last of its key, so the sorts the windows need are skipped.
 const JUDGED_WITHOUT_REPEATS: &str =
     "SELECT st.*, u.usage_start IS NOT NULL AS stored_exists, u.quantity AS stored,
+           u.location AS stored_location, u.tags AS stored_tags,
            NULL::float8 AS previous, 1 AS occurrence, true AS last
     FROM st
     LEFT JOIN usage_records u
@@ -109,6 +127,7 @@ static WRITE_CHUNK: LazyLock<[String; 2]> = LazyLock::new(|| {
         WRITE_CHUNK_TEMPLATE
             .replace("{judged}", judged)
             .replace("{add_to_daily}", ADD_TO_DAILY)
+            .replace("{add_to_resource_days}", ADD_TO_RESOURCE_DAYS)
             .replace("{widen_spans}", WIDEN_SPANS)
     })
 });
@@ -203,6 +222,23 @@ const ADD_TO_DAILY: &str = "ON CONFLICT (day, subscription, meter) DO UPDATE SET
         quantity = usage_daily.quantity + excluded.quantity,
         records = usage_daily.records + excluded.records";
 
+/// How a batch's sums join the per-resource daily rollup, whichever path wrote the batch.
+const ADD_TO_RESOURCE_DAYS: &str =
+    "ON CONFLICT (day_start, subscription, meter, resource, location, tags) DO UPDATE SET
+        quantity = usage_daily_resources.quantity + excluded.quantity,
+        records = usage_daily_resources.records + excluded.records";
+
+/// A copied chunk's sums and counts per day, subscription, meter, resource, location and tags.
+static ROLL_UP_RESOURCES_COPIED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO usage_daily_resources
+             (day_start, subscription, meter, resource, location, tags, quantity, records)
+         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[],
+                              $6::text[], $7::float8[], $8::bigint[])
+         {ADD_TO_RESOURCE_DAYS}"
+    )
+});
+
 /// How a batch widens the reported-time spans, whichever path wrote the batch.
 const WIDEN_SPANS: &str = "ON CONFLICT (reported_hour) DO UPDATE SET
         first_usage = LEAST(reported_spans.first_usage, excluded.first_usage),
@@ -258,8 +294,22 @@ async fn copy_new_keys(tx: &mut PgConnection, rows: &[KeyedRow<'_>]) -> Result<b
         Err(e) => return Err(e.into()),
     }
     let mut daily: HashMap<(i64, i64, i64), (f64, i64)> = HashMap::new();
+    type ResourceDay<'r> = (i64, i64, i64, i64, &'r str, &'r str);
+    let mut resource_days: HashMap<ResourceDay<'_>, (f64, i64)> = HashMap::new();
     let mut spans: HashMap<i64, (i64, i64)> = HashMap::new();
     for row in rows {
+        let sums = resource_days
+            .entry((
+                row.usage_start - row.usage_start % 86_400,
+                row.subscription,
+                row.meter,
+                row.resource,
+                row.location,
+                row.tags.as_deref().unwrap_or(""),
+            ))
+            .or_default();
+        sums.0 += row.quantity;
+        sums.1 += 1;
         // Truncating division, as the judged statement's SQL divides.
         let sums = daily
             .entry((row.usage_start / 86_400, row.subscription, row.meter))
@@ -283,6 +333,32 @@ async fn copy_new_keys(tx: &mut PgConnection, rows: &[KeyedRow<'_>]) -> Result<b
         .bind(daily.iter().map(|((_, _, m), _)| *m).collect::<Vec<_>>())
         .bind(daily.iter().map(|(_, (q, _))| *q).collect::<Vec<_>>())
         .bind(daily.iter().map(|(_, (_, n))| *n).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+    let mut resource_days: Vec<_> = resource_days.into_iter().collect();
+    resource_days.sort_unstable_by_key(|(key, _)| *key);
+    let column = |f: &dyn Fn(&ResourceDay<'_>) -> i64| {
+        resource_days.iter().map(|(k, _)| f(k)).collect::<Vec<_>>()
+    };
+    sqlx::query(&ROLL_UP_RESOURCES_COPIED)
+        .bind(column(&|k| k.0))
+        .bind(column(&|k| k.1))
+        .bind(column(&|k| k.2))
+        .bind(column(&|k| k.3))
+        .bind(resource_days.iter().map(|(k, _)| k.4).collect::<Vec<_>>())
+        .bind(resource_days.iter().map(|(k, _)| k.5).collect::<Vec<_>>())
+        .bind(
+            resource_days
+                .iter()
+                .map(|(_, (q, _))| *q)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            resource_days
+                .iter()
+                .map(|(_, (_, n))| *n)
+                .collect::<Vec<_>>(),
+        )
         .execute(&mut *tx)
         .await?;
     sqlx::query(&SPAN_COPIED)
@@ -477,6 +553,21 @@ impl PostgresStore {
             outcome.accepted += accepted;
             outcome.duplicates += duplicates;
             outcome.corrected += total - accepted - duplicates;
+            if total > accepted + duplicates {
+                // A correction may have emptied its old row of the per-resource rollup.
+                let mut days: Vec<i64> = rows
+                    .iter()
+                    .map(|r| r.usage_start - r.usage_start % 86_400)
+                    .collect();
+                days.sort_unstable();
+                days.dedup();
+                sqlx::query(
+                    "DELETE FROM usage_daily_resources WHERE records = 0 AND day_start = ANY($1)",
+                )
+                .bind(days)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         tx.commit().await?;
         self.partitions

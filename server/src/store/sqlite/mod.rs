@@ -24,6 +24,36 @@ use super::portable::reads::{daily_total, json_text, starts_off_hour, usage_read
 use super::portable::{account_store, rate_store, webhook_store, widget_store};
 use super::{AggregateRequest, IngestOutcome, StoreError, UsageStore};
 
+/// Adds the staged batch (one record per key, the last) to the per-resource daily rollup: each
+/// new or corrected record's day gets its quantity and a record, and a corrected record's old
+/// row (with its old location and tags) loses what it had.
+const ROLL_UP_RESOURCES: &str = "
+INSERT INTO usage_daily_resources
+    (day_start, subscription, meter, resource, location, tags, quantity, records)
+SELECT day_start, subscription, meter, resource, location, tags, SUM(quantity), SUM(records)
+FROM (
+    SELECT st.usage_start - st.usage_start % 86400 AS day_start, st.subscription, st.meter,
+           st.resource, st.location, COALESCE(st.tags, '') AS tags, st.quantity, 1 AS records
+    FROM staging st
+    LEFT JOIN usage_records u
+      ON u.usage_start = st.usage_start AND u.subscription = st.subscription
+     AND u.meter = st.meter AND u.resource = st.resource
+    WHERE u.id IS NULL OR u.quantity <> st.quantity
+    UNION ALL
+    SELECT u.usage_start - u.usage_start % 86400, u.subscription, u.meter, u.resource,
+           u.location, COALESCE(u.tags, ''), -u.quantity, -1
+    FROM staging st
+    JOIN usage_records u
+      ON u.usage_start = st.usage_start AND u.subscription = st.subscription
+     AND u.meter = st.meter AND u.resource = st.resource
+    WHERE u.quantity <> st.quantity
+)
+WHERE true
+GROUP BY day_start, subscription, meter, resource, location, tags
+ON CONFLICT (day_start, subscription, meter, resource, location, tags) DO UPDATE SET
+    quantity = quantity + excluded.quantity,
+    records = records + excluded.records";
+
 /// Rows per multi-row INSERT: 11 parameters each stays well under SQLite's 32,766 limit.
 const ROWS_PER_INSERT: usize = 2_500;
 /// Names per statement when numbering new names.
@@ -264,7 +294,17 @@ impl UsageStore for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
+        if accepted > 0 || corrected > 0 {
+            // Before the rows change: the rollup adds new rows and swaps corrected ones.
+            sqlx::query(ROLL_UP_RESOURCES).execute(&mut *tx).await?;
+        }
         if corrected > 0 {
+            sqlx::query(
+                "DELETE FROM usage_daily_resources WHERE records = 0 AND day_start IN
+                   (SELECT DISTINCT usage_start - usage_start % 86400 FROM staging)",
+            )
+            .execute(&mut *tx)
+            .await?;
             sqlx::query(
                 "UPDATE usage_records
                  SET quantity = s.quantity, usage_end = s.usage_end, reported_time = s.reported_time,
