@@ -98,8 +98,10 @@ async fn explore_export(
     let (query, _) = parse(&uri)?;
     let scope = scope_of(&caller.access, &query).map_err(ExploreError::from)?;
     let detail = format!("explorer: {}", query.to_query_string());
-    let (mut rows, (from, to)) =
+    let (rows, (from, to)) =
         explore_rows(state.source.as_ref(), &scope, &query, Utc::now()).await?;
+    // Fused: the first row is read apart, and an empty query's stream is over already.
+    let mut rows = rows.fuse();
     // The first row is read before answering, so a failing query still gets its ARM error; once
     // rows are on their way, a failure can only cut the download short (and is logged).
     let mut first = String::new();

@@ -464,7 +464,8 @@ impl Plan {
 
     fn meter_rank_sql(&self, rank: impl Fn(&Meter) -> i64) -> String {
         if self.meters.is_empty() {
-            return "(-1)".to_owned();
+            // No meters, no rows; a constant would be read as a column number in ORDER BY.
+            return "g.meter".to_owned();
         }
         let mut sql = String::from("(CASE g.meter");
         let mut numbers: Vec<&i64> = self.meters.keys().collect();

@@ -339,6 +339,27 @@ async fn the_databases_explorer_answers_what_the_in_memory_fold_answers() {
 }
 
 #[tokio::test]
+async fn an_empty_store_shows_an_empty_view() {
+    let database = crate::helpers::TestDatabase::new();
+    let store = store::open(&database.url).await.unwrap();
+    for pairs in [vec![], vec![("sort", "-meter"), ("granularity", "hourly")]] {
+        let query = ExploreQuery::from_pairs(pairs).unwrap();
+        let (from, to) = query.period.window(Utc::now());
+        let view = store
+            .explore(&ExploreRequest {
+                subscriptions: None,
+                query: &query,
+                from,
+                to,
+                page: &PageFrom::First,
+            })
+            .await
+            .unwrap();
+        assert_eq!((view.total_rows, view.rows.len()), (0, 0));
+    }
+}
+
+#[tokio::test]
 async fn an_unknown_scope_or_an_empty_period_shows_nothing() {
     let database = crate::helpers::TestDatabase::new();
     let store = store::open(&database.url).await.unwrap();
