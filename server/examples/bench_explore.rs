@@ -12,6 +12,9 @@
 //!   the big store against the small one, and the explorer against the plain SQL of its rows by the subscription index;
 //! - resident memory while 8 clients at once run the operator's explorer and stream its CSV rows.
 
+// A benchmark: a failed step should stop it loudly.
+#![allow(clippy::unwrap_used)]
+
 #[path = "common/mod.rs"]
 mod common;
 

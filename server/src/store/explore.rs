@@ -705,7 +705,7 @@ where
         };
         let scope = match request.subscriptions {
             None => None,
-            Some(subscriptions) if subscriptions.is_empty() => {
+            Some([]) => {
                 empty = true;
                 Some(Vec::new())
             }
