@@ -211,8 +211,12 @@ fn EmptyState(period: String, filtered: bool) -> impl IntoView {
     }
 }
 
-/// A labelled select whose options are `(value, label)`; the current value is kept even when the
-/// period holds no usage for it, so the form always shows the query as it is.
+/// Choices beyond this many are a search field with suggestions instead of a drop-down.
+const SEARCH_ABOVE: usize = 25;
+
+/// A labelled select whose options are `(value, label)`, or a search field suggesting them when
+/// they are many; the current value is kept even when the period holds no usage for it, so the
+/// form always shows the query as it is.
 fn choice(
     name: &'static str,
     label: &'static str,
@@ -230,6 +234,25 @@ fn choice(
         options.insert(0, (current.clone(), current.clone()));
     }
     let id = format!("f-{name}");
+    if options.len() > SEARCH_ABOVE {
+        // A long list (a large cloud's subscriptions or resources) is searched as one types;
+        // any value may be typed, and an empty field means any.
+        let list = format!("{id}-values");
+        return view! {
+            <div class="field">
+                <label for=id.clone()>{label}</label>
+                <input id=id name=name type="search" list=list.clone() value=current
+                    placeholder=any.unwrap_or("Type to search") autocomplete="off"/>
+                <datalist id=list>
+                    {options
+                        .into_iter()
+                        .map(|(value, text)| view! { <option value=value>{text}</option> })
+                        .collect_view()}
+                </datalist>
+            </div>
+        }
+        .into_any();
+    }
     view! {
         <div class="field">
             <label for=id.clone()>{label}</label>
@@ -245,6 +268,7 @@ fn choice(
             </select>
         </div>
     }
+    .into_any()
 }
 
 fn pairs(options: &[OptionValue]) -> Vec<(String, String)> {

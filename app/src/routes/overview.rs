@@ -19,14 +19,22 @@ pub const OVERVIEW_DAYS: i64 = 30;
 pub struct OverviewResponse {
     pub overview: Box<Overview>,
     pub chart: Option<RenderedChart>,
+    /// Subscriptions with usage in the period; the table holds the first [`TABLE_ROWS`] of them
+    /// unless all were asked for.
+    pub subscription_count: usize,
 }
 
+/// Rows of the subscription table before "Show all" (a large cloud has a thousand tenants).
+pub const TABLE_ROWS: usize = 50;
+
 /// Loads the overview; `meter` picks the charted meter (any ID form), `sort` orders the table
-/// (`usage`, `records`, `subscription`; `-` in front for descending).
+/// (`usage`, `records`, `subscription`; `-` in front for descending), `all` lists every
+/// subscription in the table rather than the first [`TABLE_ROWS`].
 #[server(endpoint = "load_overview")]
 pub async fn load_overview(
     meter: Option<String>,
     sort: Option<String>,
+    all: Option<String>,
 ) -> Result<OverviewResponse, ServerFnError> {
     use chrono::{Duration, Utc};
     use meterbook_core::time::floor_day;
@@ -49,9 +57,14 @@ pub async fn load_overview(
     let (by, descending) = meterbook_core::overview::OverviewSort::parse(sort.as_deref());
     overview.sort(by, descending);
     let chart = crate::chart::daily_usage_chart(&overview);
+    let subscription_count = overview.subscriptions.len();
+    if all.as_deref() != Some("1") {
+        overview.subscriptions.truncate(TABLE_ROWS);
+    }
     Ok(OverviewResponse {
         overview: Box::new(overview),
         chart,
+        subscription_count,
     })
 }
 
@@ -59,16 +72,19 @@ pub async fn load_overview(
 pub fn OverviewPage() -> impl IntoView {
     let query = use_query_map();
     let overview = crate::codec::page_resource(
-        move || (query.read().get("meter"), query.read().get("sort")),
-        |(meter, sort)| load_overview(meter, sort),
+        move || {
+            let q = query.read();
+            (q.get("meter"), q.get("sort"), q.get("all"))
+        },
+        |(meter, sort, all)| load_overview(meter, sort, all),
     );
     view! {
         <h1>"Usage overview"</h1>
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading usage…"</p> }>
             {move || Suspend::new(async move {
                 match overview.await {
-                    Ok(OverviewResponse { overview, chart }) => {
-                        view! { <OverviewBody overview=*overview chart/> }.into_any()
+                    Ok(OverviewResponse { overview, chart, subscription_count }) => {
+                        view! { <OverviewBody overview=*overview chart subscription_count/> }.into_any()
                     }
                     Err(e) => view! {
                         <p class="error" role="alert">"The overview could not be loaded: " {e.to_string()}</p>
@@ -81,7 +97,11 @@ pub fn OverviewPage() -> impl IntoView {
 }
 
 #[component]
-fn OverviewBody(overview: Overview, chart: Option<RenderedChart>) -> impl IntoView {
+fn OverviewBody(
+    overview: Overview,
+    chart: Option<RenderedChart>,
+    subscription_count: usize,
+) -> impl IntoView {
     let period = format!(
         "{} to {} (UTC, by usage time)",
         day_label(&overview.from),
@@ -105,7 +125,7 @@ fn OverviewBody(overview: Overview, chart: Option<RenderedChart>) -> impl IntoVi
         <p class="period">{period}</p>
         <ChartSection overview=overview.clone() chart/>
         <TopConsumers overview=overview.clone()/>
-        <SubscriptionTable overview/>
+        <SubscriptionTable overview subscription_count/>
     }
     .into_any()
 }
@@ -222,6 +242,7 @@ fn sort_link(
     current: Option<String>,
     meter: &str,
     num: bool,
+    all: bool,
 ) -> impl IntoView {
     let descending_now = current.as_deref() == Some(format!("-{key}").as_str())
         || (current.is_none() && key == "usage");
@@ -240,15 +261,17 @@ fn sort_link(
     };
     view! {
         <th scope="col" class:num=num aria-sort=aria>
-            <a href=format!("?meter={meter}&sort={next}")>{label}</a>
+            <a href=format!("?meter={meter}&sort={next}{}", if all { "&all=1" } else { "" })>{label}</a>
         </th>
     }
 }
 
 #[component]
-fn SubscriptionTable(overview: Overview) -> impl IntoView {
+fn SubscriptionTable(overview: Overview, subscription_count: usize) -> impl IntoView {
     let categories = overview.categories.clone();
     let sort = use_query_map().read_untracked().get("sort");
+    let shown = overview.subscriptions.len();
+    let all = use_query_map().read_untracked().get("all").as_deref() == Some("1");
     let usage_label = overview
         .chart_meter
         .as_ref()
@@ -267,9 +290,9 @@ fn SubscriptionTable(overview: Overview) -> impl IntoView {
                     <caption class="visually-hidden">"Usage per subscription and meter category"</caption>
                     <thead>
                         <tr>
-                            {sort_link("Subscription".to_owned(), "subscription", sort.clone(), &meter, false)}
-                            {sort_link("Records".to_owned(), "records", sort.clone(), &meter, true)}
-                            {sort_link(usage_label, "usage", sort.clone(), &meter, true)}
+                            {sort_link("Subscription".to_owned(), "subscription", sort.clone(), &meter, false, all)}
+                            {sort_link("Records".to_owned(), "records", sort.clone(), &meter, true, all)}
+                            {sort_link(usage_label, "usage", sort.clone(), &meter, true, all)}
                             {categories.iter().map(|c| view! { <th scope="col">{c.clone()}</th> }).collect_view()}
                         </tr>
                     </thead>
@@ -317,6 +340,18 @@ fn SubscriptionTable(overview: Overview) -> impl IntoView {
                     </tbody>
                 </table>
             </div>
+            {(shown < subscription_count).then(|| {
+                let all = format!(
+                    "?meter={meter}&sort={}&all=1",
+                    sort.clone().unwrap_or_else(|| "-usage".to_owned())
+                );
+                view! {
+                    <p class="table-more">
+                        {format!("The first {shown} of {subscription_count} subscriptions. ")}
+                        <a href=all>{format!("Show all {subscription_count}")}</a>
+                    </p>
+                }
+            })}
         </section>
     }
 }

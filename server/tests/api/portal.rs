@@ -32,6 +32,49 @@ async fn an_operator_sees_every_subscription_in_the_overview() {
 }
 
 #[tokio::test]
+async fn a_large_clouds_overview_lists_the_first_fifty_subscriptions_until_asked_for_all() {
+    let app = spawn_app().await;
+    let start = meterbook_core::time::floor_day(chrono::Utc::now()) - chrono::Duration::days(2);
+    let records: Vec<serde_json::Value> = (1..=60)
+        .map(|i| {
+            serde_json::json!({
+                "subscriptionId": format!("{i:08}-2222-4222-8222-222222222222"),
+                "meterId": "FAB6EB84-500B-4A09-A8CA-7358F8BBAEA5",
+                "usageStartTime": time_param(start),
+                "usageEndTime": time_param(start + chrono::Duration::hours(1)),
+                "quantity": f64::from(i),
+            })
+        })
+        .collect();
+    app.ingest(&records).await;
+    app.add_user("olivia", Role::Operator, &[]).await;
+    let session = app.sign_in("olivia").await;
+    let rows = |html: &str| {
+        html.matches("title=\"Explore this subscription's usage\"")
+            .count()
+    };
+
+    let html = app.page("/", &session.cookie).await.text().await.unwrap();
+    assert_eq!(rows(&html), 50, "the first fifty");
+    assert!(html.contains("The first 50 of 60 subscriptions"), "{html}");
+    assert!(
+        html.contains("00000060-2222"),
+        "largest usage first: the top consumer is listed"
+    );
+    assert!(html.contains("Show all 60"));
+
+    let html = app
+        .page("/?sort=-usage&all=1", &session.cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(rows(&html), 60, "all of them");
+    assert!(!html.contains("Show all"));
+    assert!(html.contains("00000001-2222"));
+}
+
+#[tokio::test]
 async fn a_tenant_user_sees_only_their_subscription_in_the_overview() {
     let app = spawn_app().await;
     let (records, _, _) = demo_records(3, 2, 4);

@@ -115,7 +115,7 @@ impl SqliteStore {
         let scan_options = options
             .clone()
             .read_only(true)
-            .pragma("cache_size", "-4096")
+            .pragma("cache_size", "-2048")
             .pragma("temp_store", "file");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
