@@ -388,7 +388,9 @@ macro_rules! usage_reads {
                          {} meters m ON m.id = u.meter \
                          {} resources r ON r.id = u.resource \
                          WHERE u.usage_start >= ",
-                        $usage, $join, $join, $join
+                        // Some tenants' facts (the widget's) walk their own rows only.
+                        if subscriptions.is_some() { $tenant_usage } else { $usage },
+                        $join, $join, $join
                     ));
                     sql.push_bind(start)
                         .push(" AND u.usage_start < ")
@@ -400,8 +402,11 @@ macro_rules! usage_reads {
                             .push_bind(to.timestamp());
                     }
                     if let Some(subscriptions) = subscriptions {
-                        sql.push(" AND s.subscription_id IN ");
+                        sql.push(
+                            " AND u.subscription IN (SELECT id FROM subscriptions WHERE subscription_id IN ",
+                        );
                         push_list(&mut sql, subscriptions);
+                        sql.push(")");
                     }
                     sql.push(" LIMIT ").push_bind(limit as i64);
                     let rows = sql.build().fetch_all(&self.pool).await?;
