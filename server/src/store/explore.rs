@@ -91,11 +91,11 @@ impl Statement {
         self
     }
 
-    fn text(&mut self, value: &str) -> &mut Self {
+    fn bind_text(&mut self, value: &str) -> &mut Self {
         self.bind(Bind::Text(value.to_owned()))
     }
 
-    fn int(&mut self, value: i64) -> &mut Self {
+    fn bind_int(&mut self, value: i64) -> &mut Self {
         self.bind(Bind::Int(value))
     }
 
@@ -214,6 +214,9 @@ pub(crate) struct Plan {
     /// The reader's subscription numbers (`None`: all).
     scope: Option<Vec<i64>>,
     meters: HashMap<i64, Meter>,
+    /// The meters' lowercased names and catalog IDs, sorted and distinct: what ranks count in.
+    meter_names: Vec<String>,
+    meter_ids: Vec<String>,
     /// Meter and resource numbers the filters keep (`None`: no such filter).
     filter_meters: Option<Vec<i64>>,
     filter_resources: Option<Vec<i64>>,
@@ -297,14 +300,14 @@ impl Plan {
                 )
                 .push(self.rows.tags)
                 .push(") j WHERE lower(j.key) = ")
-                .text(&name.to_ascii_lowercase())
+                .bind_text(&name.to_ascii_lowercase())
                 .push(" ORDER BY j.key LIMIT 1)");
             }
             Dialect::Postgres => {
                 sql.push("(SELECT j.value FROM jsonb_each_text(CAST(")
                     .push(self.rows.tags)
                     .push(" AS jsonb)) j WHERE lower(j.key COLLATE \"C\") = ")
-                    .text(&name.to_ascii_lowercase())
+                    .bind_text(&name.to_ascii_lowercase())
                     .push(" ORDER BY j.key COLLATE \"C\" LIMIT 1)");
             }
         }
@@ -314,18 +317,18 @@ impl Plan {
     fn push_where(&self, sql: &mut Statement, filtered: bool) {
         let start = self.rows.start;
         sql.push(&format!(" WHERE {start} >= "))
-            .int(self.usage.0)
+            .bind_int(self.usage.0)
             .push(&format!(" AND {start} < "))
-            .int(self.usage.1);
-        if self.rows.table != USAGE.table {
+            .bind_int(self.usage.1);
+        if self.rows == DAILY {
             // A correction can leave an emptied rollup row behind until it is removed.
             sql.push(" AND u.records > 0");
         }
         if let Some((from, to)) = self.reported {
             sql.push(" AND u.reported_time >= ")
-                .int(from)
+                .bind_int(from)
                 .push(" AND u.reported_time < ")
-                .int(to);
+                .bind_int(to);
         }
         if let Some(scope) = &self.scope {
             sql.push(" AND u.subscription").numbers(scope);
@@ -345,7 +348,7 @@ impl Plan {
                 " AND lower(u.location{}) = ",
                 self.dialect.bytewise()
             ))
-            .text(&location.to_ascii_lowercase());
+            .bind_text(&location.to_ascii_lowercase());
         }
         if let Some((name, value)) = &filters.tag {
             if value == "*" {
@@ -357,7 +360,7 @@ impl Plan {
                 sql.push(" AND lower(");
                 self.push_tag_value(sql, name);
                 sql.push(&format!("{}) = ", self.dialect.bytewise()))
-                    .text(&value.to_ascii_lowercase());
+                    .bind_text(&value.to_ascii_lowercase());
             }
         }
     }
@@ -392,26 +395,29 @@ impl Plan {
     /// The chart's cells of the meters measured in `unit`: usage per column and group value.
     fn chart_sql(&self, unit_meters: &[i64]) -> Statement {
         let mut sql = Statement::new(self.dialect);
-        let (value, join) = match &self.query.group_by {
-            Dimension::Subscription => (
-                "s.subscription_id".to_owned(),
-                " JOIN subscriptions s ON s.id = u.subscription",
-            ),
-            Dimension::Category | Dimension::Meter => ("NULL".to_owned(), ""),
-            Dimension::ResourceGroup | Dimension::Resource => (
-                "r.resource_uri".to_owned(),
-                " JOIN resources r ON r.id = u.resource",
-            ),
-            Dimension::Location => ("u.location".to_owned(), ""),
-            Dimension::Tag(_) => (String::new(), ""),
-        };
         sql.push(&format!("SELECT {} AS bucket, u.meter, ", self.bucket()));
-        match &self.query.group_by {
-            Dimension::Tag(name) => self.push_tag_value(&mut sql, name),
-            _ => {
-                sql.push(&value);
+        let join = match &self.query.group_by {
+            Dimension::Subscription => {
+                sql.push("s.subscription_id");
+                " JOIN subscriptions s ON s.id = u.subscription"
             }
-        }
+            Dimension::Category | Dimension::Meter => {
+                sql.push("NULL");
+                ""
+            }
+            Dimension::ResourceGroup | Dimension::Resource => {
+                sql.push("r.resource_uri");
+                " JOIN resources r ON r.id = u.resource"
+            }
+            Dimension::Location => {
+                sql.push("u.location");
+                ""
+            }
+            Dimension::Tag(name) => {
+                self.push_tag_value(&mut sql, name);
+                ""
+            }
+        };
         sql.push(" AS value, SUM(u.quantity) AS quantity FROM ")
             .push(self.rows.table)
             .push(join);
@@ -494,14 +500,9 @@ impl Plan {
 
     fn push_primary_value(&self, sql: &mut Statement, key: &RowKey) {
         let bind = match (&key.sort, self.query.sort) {
-            (SortValue::Text(name), SortColumn::Meter) => Bind::Int(rank_of(
-                &dense_ranks(
-                    self.meters
-                        .values()
-                        .map(|m| m.info.name.to_ascii_lowercase()),
-                ),
-                name,
-            )),
+            (SortValue::Text(name), SortColumn::Meter) => {
+                Bind::Int(rank_of(&self.meter_names, name))
+            }
             (SortValue::Text(text), _) => Bind::Text(text.clone()),
             (SortValue::Number(n), _) => Bind::Real(*n),
             (SortValue::Time(t), _) => Bind::Int(*t),
@@ -510,15 +511,14 @@ impl Plan {
     }
 
     fn push_identity_value(&self, sql: &mut Statement, key: &RowKey) {
-        let ids = dense_ranks(self.meters.values().map(|m| m.info.id.clone()));
         sql.push("(")
-            .int(key.start)
+            .bind_int(key.start)
             .push(", ")
-            .text(&key.subscription)
+            .bind_text(&key.subscription)
             .push(", ")
-            .int(rank_of(&ids, &key.meter))
+            .bind_int(rank_of(&self.meter_ids, &key.meter))
             .push(", ")
-            .text(&key.resource)
+            .bind_text(&key.resource)
             .push(")");
     }
 
@@ -535,7 +535,6 @@ impl Plan {
         self.push_row_groups(&mut sql);
         sql.push(
             ") g JOIN subscriptions s ON s.id = g.subscription \
-             JOIN meters m ON m.id = g.meter \
              JOIN resources r ON r.id = g.resource",
         );
         // Ascending in the query's order is "after"; the primary column may run the other way.
@@ -619,7 +618,7 @@ where
 pub type RowReceiver = tokio::sync::mpsc::Receiver<Result<UsageRow, StoreError>>;
 
 /// How many rows a streaming export reads ahead of its client.
-pub(crate) const STREAM_AHEAD: usize = 256;
+const STREAM_AHEAD: usize = 256;
 
 impl<DB> Sql<'_, DB>
 where
@@ -668,6 +667,29 @@ where
         }
     }
 
+    /// Every row of `request`'s query, read by a task as the receiver takes them.
+    pub(crate) async fn rows_channel(
+        &self,
+        request: &ExploreRequest<'_>,
+    ) -> Result<RowReceiver, StoreError>
+    where
+        DB: 'static,
+    {
+        let plan = self.plan(request).await?;
+        let (send, receive) = tokio::sync::mpsc::channel(STREAM_AHEAD);
+        let pool = self.pool.clone();
+        let dialect = self.dialect;
+        tokio::spawn(async move {
+            Sql {
+                pool: &pool,
+                dialect,
+            }
+            .send_rows(plan, send)
+            .await
+        });
+        Ok(receive)
+    }
+
     fn statement(&self, text: &str) -> Statement {
         let mut sql = Statement::new(self.dialect);
         sql.push(text);
@@ -686,9 +708,9 @@ where
                     "SELECT MIN(first_usage) AS first, MAX(last_usage) AS last \
                      FROM reported_spans WHERE reported_hour >= ",
                 );
-                sql.int(request.from.timestamp().div_euclid(HOUR_SECONDS))
+                sql.bind_int(request.from.timestamp().div_euclid(HOUR_SECONDS))
                     .push(" AND reported_hour < ")
-                    .int((request.to.timestamp() + HOUR_SECONDS - 1).div_euclid(HOUR_SECONDS));
+                    .bind_int((request.to.timestamp() + HOUR_SECONDS - 1).div_euclid(HOUR_SECONDS));
                 let span = self.fetch::<SpanRow>(sql).await?;
                 let reported = Some((request.from.timestamp(), request.to.timestamp()));
                 match span.first() {
@@ -716,7 +738,7 @@ where
                     if i > 0 {
                         sql.push(", ");
                     }
-                    sql.text(sub.as_str());
+                    sql.bind_text(sub.as_str());
                 }
                 sql.push(")");
                 let numbers: Vec<i64> = self
@@ -793,6 +815,8 @@ where
             reported,
             scope,
             meters,
+            meter_names: names,
+            meter_ids: ids,
             filter_meters,
             filter_resources,
             empty,
@@ -821,7 +845,7 @@ where
                 " AND lower(resource_uri{}) LIKE ",
                 self.dialect.bytewise()
             ))
-            .text(&format!("%{escaped}%"))
+            .bind_text(&format!("%{escaped}%"))
             .push(" ESCAPE '\\'");
         }
         let mut kept: Vec<i64> = self
@@ -937,23 +961,11 @@ where
         let cells = self.fetch::<ChartRow>(plan.chart_sql(&unit_meters)).await?;
         let group_by = &plan.query.group_by;
         let named = cells.into_iter().map(|cell| {
-            let meter = plan.meter(cell.meter);
+            // The cell's value is whichever of subscription, resource, location or tag value
+            // the grouping reads (meters come by number).
             let value = cell.value.as_deref();
-            let name = match group_by {
-                Dimension::Subscription => {
-                    dimension_name(group_by, value.unwrap_or(""), &meter, "", "", None)
-                }
-                Dimension::ResourceGroup | Dimension::Resource => {
-                    dimension_name(group_by, "", &meter, value.unwrap_or(""), "", None)
-                }
-                Dimension::Location => {
-                    dimension_name(group_by, "", &meter, "", value.unwrap_or(""), None)
-                }
-                Dimension::Tag(_) => dimension_name(group_by, "", &meter, "", "", value),
-                Dimension::Category | Dimension::Meter => {
-                    dimension_name(group_by, "", &meter, "", "", None)
-                }
-            };
+            let text = value.unwrap_or("");
+            let name = dimension_name(group_by, text, &plan.meter(cell.meter), text, text, value);
             (from_epoch(cell.bucket), name, cell.quantity)
         });
         Ok(build_chart(

@@ -181,18 +181,7 @@ impl UsageStore for PostgresStore {
         &self,
         request: &crate::store::ExploreRequest<'_>,
     ) -> Result<crate::store::RowReceiver, StoreError> {
-        let plan = self.explorer().plan(request).await?;
-        let (send, receive) = tokio::sync::mpsc::channel(super::explore::STREAM_AHEAD);
-        let pool = self.pool.clone();
-        tokio::spawn(async move {
-            super::explore::Sql {
-                pool: &pool,
-                dialect: super::explore::Dialect::Postgres,
-            }
-            .send_rows(plan, send)
-            .await
-        });
-        Ok(receive)
+        self.explorer().rows_channel(request).await
     }
 
     async fn usage_totals(

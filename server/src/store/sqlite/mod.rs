@@ -90,7 +90,7 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// The explorer's SQL on this store's pool.
+    /// The explorer's SQL on this store's scan connections.
     fn explorer(&self) -> super::explore::Sql<'_, sqlx::Sqlite> {
         super::explore::Sql {
             pool: &self.scans,
@@ -430,18 +430,7 @@ impl UsageStore for SqliteStore {
         &self,
         request: &crate::store::ExploreRequest<'_>,
     ) -> Result<crate::store::RowReceiver, StoreError> {
-        let plan = self.explorer().plan(request).await?;
-        let (send, receive) = tokio::sync::mpsc::channel(super::explore::STREAM_AHEAD);
-        let pool = self.scans.clone();
-        tokio::spawn(async move {
-            super::explore::Sql {
-                pool: &pool,
-                dialect: super::explore::Dialect::Sqlite,
-            }
-            .send_rows(plan, send)
-            .await
-        });
-        Ok(receive)
+        self.explorer().rows_channel(request).await
     }
 
     async fn usage_totals(
