@@ -12,7 +12,7 @@ use meterbook_core::explore::Exploration;
 use meterbook_core::overview::DailyMeterTotal;
 
 use crate::routes::audit::AuditView;
-use crate::routes::costs::CostsView;
+use crate::routes::costs::{CostsRequest, CostsView};
 use crate::routes::people::{ChangeDone, PersonChange, PersonView};
 use crate::routes::tokens::{CreatedToken, NewTokenForm, TokenView};
 use crate::routes::widgets::{CreatedWidget, NewWidgetForm, WidgetView};
@@ -39,13 +39,11 @@ pub trait PortalData: Send + Sync + 'static {
         search: &'a str,
     ) -> BoxFuture<'a, Result<Exploration, String>>;
 
-    /// A billing period's costs in the viewer's scope: `period` a month or day range (the
-    /// current month when `None`), `by` `subscription` or `tag:KEY`.
+    /// A billing period's costs in the viewer's scope, as `request` asks.
     fn costs<'a>(
         &'a self,
         viewer: &'a Viewer,
-        period: Option<String>,
-        by: Option<String>,
+        request: CostsRequest,
     ) -> BoxFuture<'a, Result<CostsView, String>>;
 
     /// The API tokens the viewer may manage: all for operators, their own for tenant users.

@@ -1,16 +1,22 @@
-//! `cargo xtask bench-explore [--tenants N] [--days D] [--small-tenants M]`: the usage explorer
-//! and a tenant's reads at cloud scale (BENCHMARKS.md), on SQLite, through the usage source the
-//! API and portal read (no HTTP).
+//! `cargo xtask bench-explore [--tenants N] [--days D] [--small-tenants M] [--database URL]`:
+//! the usage explorer and a tenant's reads at cloud scale (BENCHMARKS.md), on SQLite or (with
+//! `--database`, a PostgreSQL server) on PostgreSQL, through the usage source the API and
+//! portal read.
 //!
-//! Two stores get the demo usage of D days (7 by default) per tenant, one tenant per seed: a big
-//! one of N tenants (1,000) and a small one of M (10); tenant 1 has the same usage in both. Then,
-//! p50 of 15 runs each after a warm-up:
-//! - the operator's explorer over the whole period, daily, by meter category (totals, chart,
-//!   options and the first page of rows), against the plain SQL grouping the same rows by day and
-//!   meter, and (up to 1M records) against the in-memory fold the explorer used before;
-//! - tenant 1's explorer over the period, its first ARM page and its chargeback usage totals, in
-//!   the big store against the small one, and the explorer against the plain SQL of its rows by the subscription index;
-//! - resident memory while 8 clients at once run the operator's explorer and stream its CSV rows.
+//! Two stores get the demo usage of D days (30 by default) per tenant, one tenant per seed: a big
+//! one of N tenants (1,000) and a small one of M (10); tenant 1 has the same usage in both. The
+//! views are of the last month: the period's last 30 days (all of it when D is less). Then, p50
+//! of 15 runs each after a warm-up:
+//! - the operator's explorer, daily, by meter category (totals, chart, options and the first
+//!   page of rows), against DuckDB grouping the same hourly rows by day and meter category (from
+//!   its own in-memory table, and reading them from a CSV file each time), against the plain SQL
+//!   grouping them by day and meter in the store, and (up to 1M records) against the in-memory
+//!   fold the explorer used before;
+//! - tenant 1's explorer, its first ARM page and its chargeback usage totals, in the big store
+//!   against the small one, and the explorer against the plain SQL of its rows by the
+//!   subscription index;
+//! - the resident memory of a server process of its own serving the big store while 8 HTTP
+//!   clients at once view the operator's month and download its whole CSV export.
 
 // A benchmark: a failed step should stop it loudly.
 #![allow(clippy::unwrap_used)]
@@ -18,13 +24,15 @@
 #[path = "common/mod.rs"]
 mod common;
 
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use common::{ms, number_arg, p50, rss_kb};
-use futures::StreamExt;
+use common::{connect_admin, fresh_schema, ms, number_arg, p50, text_arg};
 use meterbook_core::access::{Access, ReadScope, Role};
 use meterbook_core::explore::{ExploreQuery, Explorer, PageFrom};
 use meterbook_core::query::Granularity;
@@ -35,18 +43,38 @@ use meterbook_server::store::{self, Store};
 
 const CONCURRENT_CLIENTS: usize = 8;
 
-/// A store of the demo usage of `tenants` tenants (seeds 1..=tenants), `days` days each.
+/// Days of the views: a month.
+const MONTH_DAYS: u32 = 30;
+
+/// The URL of the store named `name`: a SQLite file in `dir`, or a schema on the PostgreSQL
+/// server `database`, emptied first when `fresh`.
+async fn store_url(database: &str, dir: &Path, name: &str, fresh: bool) -> String {
+    let schema = format!("mb_explore_{name}");
+    if database.is_empty() {
+        let path = dir.join(format!("{name}.db"));
+        if fresh {
+            let _ = std::fs::remove_file(&path);
+        }
+        format!("sqlite://{}", path.display())
+    } else if fresh {
+        fresh_schema(&connect_admin(database).await, database, &schema).await
+    } else {
+        let joiner = if database.contains('?') { '&' } else { '?' };
+        format!("{database}{joiner}options=-c%20search_path%3D{schema}")
+    }
+}
+
+/// A store at `url` of the demo usage of `tenants` tenants (seeds 1..=tenants), `days` days
+/// each; with `csv`, the rows DuckDB reads are written there too (tenant number, canonical
+/// meter ID, usage start, quantity).
 async fn fill(
-    dir: &std::path::Path,
-    name: &str,
+    url: &str,
     tenants: usize,
     days: u32,
     end: DateTime<Utc>,
+    mut csv: Option<&mut dyn Write>,
 ) -> (Arc<dyn Store>, Vec<SubscriptionId>, usize) {
-    let path = dir.join(format!("{name}.db"));
-    let store = store::open(&format!("sqlite://{}", path.display()))
-        .await
-        .expect("open the store");
+    let store = store::open(url).await.expect("open the store");
     let mut subscriptions = Vec::new();
     let mut count = 0;
     for seed in 1..=tenants as u64 {
@@ -58,6 +86,18 @@ async fn fill(
         });
         subscriptions.push(records[0].subscription_id.clone());
         count += records.len();
+        if let Some(csv) = csv.as_mut() {
+            for r in &records {
+                writeln!(
+                    csv,
+                    "{seed},{},{},{}",
+                    meterbook_core::meter::canonical_meter_id(&r.meter_id),
+                    r.usage_start.timestamp(),
+                    r.quantity
+                )
+                .expect("write the CSV");
+            }
+        }
         for batch in records.chunks(common::BATCH) {
             store.ingest(batch, end).await.expect("ingest");
         }
@@ -65,11 +105,124 @@ async fn fill(
     (store, subscriptions, count)
 }
 
-fn query(
+/// The store's own SQL, for the baselines.
+enum Raw {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl Raw {
+    async fn connect(url: &str) -> Self {
+        if url.starts_with("sqlite:") {
+            Self::Sqlite(sqlx::SqlitePool::connect(url).await.expect("open"))
+        } else {
+            Self::Postgres(sqlx::PgPool::connect(url).await.expect("connect"))
+        }
+    }
+
+    /// Runs `sql` and counts its rows.
+    async fn rows(&self, sql: &str) -> usize {
+        match self {
+            Self::Sqlite(pool) => sqlx::query(sql).fetch_all(pool).await.map(|r| r.len()),
+            Self::Postgres(pool) => sqlx::query(sql).fetch_all(pool).await.map(|r| r.len()),
+        }
+        .expect("baseline")
+    }
+
+    /// SQLite is told which index to use, as the store tells it; PostgreSQL's planner picks it.
+    fn by_subscription(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "INDEXED BY usage_records_by_subscription",
+            Self::Postgres(_) => "",
+        }
+    }
+
+    async fn subscription_number(&self, sub: &SubscriptionId) -> i64 {
+        let sql = "SELECT id FROM subscriptions WHERE subscription_id = ";
+        match self {
+            Self::Sqlite(pool) => sqlx::query_scalar(&format!("{sql}?"))
+                .bind(sub.as_str())
+                .fetch_one(pool)
+                .await
+                .expect("the tenant's number"),
+            Self::Postgres(pool) => sqlx::query_scalar(&format!("{sql}$1"))
+                .bind(sub.as_str())
+                .fetch_one(pool)
+                .await
+                .expect("the tenant's number"),
+        }
+    }
+}
+
+/// DuckDB's side: loads the CSV into a table (untimed), then times the view's grouping (hourly
+/// rows by day and meter category over the period) on the table and straight from the CSV;
+/// prints the two medians in seconds and the groups.
+const DUCKDB_SCRIPT: &str = r#"
+import sys, time, duckdb
+usage, meters, start, end = sys.argv[1:5]
+con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
+columns = "{'tenant': 'BIGINT', 'meter_id': 'VARCHAR', 'usage_start': 'BIGINT', 'quantity': 'DOUBLE'}"
+con.execute(f"CREATE TABLE meters AS SELECT * FROM read_csv('{meters}', header = true)")
+con.execute(f"CREATE TABLE usage AS SELECT * FROM read_csv('{usage}', header = false, columns = {columns})")
+def grouping(source):
+    return f"""SELECT usage_start // 86400 AS day, m.category, SUM(u.quantity)
+    FROM {source} u JOIN meters m USING (meter_id)
+    WHERE u.usage_start >= {start} AND u.usage_start < {end}
+    GROUP BY ALL"""
+def median(query):
+    times, groups = [], 0
+    for run in range(6):
+        t = time.perf_counter()
+        groups = len(con.execute(query).fetchall())
+        if run > 0:
+            times.append(time.perf_counter() - t)
+    times.sort()
+    return times[len(times) // 2], groups
+table, groups = median(grouping("usage"))
+csv, _ = median(grouping(f"read_csv('{usage}', header = false, columns = {columns})"))
+print(table, csv, groups)
+"#;
+
+/// DuckDB's medians over the table and over the CSV, and its number of groups.
+fn duckdb(
+    usage: &Path,
+    meters: &Path,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> (Duration, Duration, usize) {
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(DUCKDB_SCRIPT)
+        .arg(usage)
+        .arg(meters)
+        .arg(from.timestamp().to_string())
+        .arg(to.timestamp().to_string())
+        .output()
+        .expect("python3 with duckdb (cargo xtask bench-explore installs it)");
+    assert!(
+        output.status.success(),
+        "DuckDB failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let answer = String::from_utf8(output.stdout).unwrap();
+    let last = answer.lines().last().unwrap_or_default();
+    let fields: Vec<&str> = last.split_whitespace().collect();
+    assert_eq!(fields.len(), 3, "DuckDB answered {answer}");
+    let seconds = |s: &str| Duration::from_secs_f64(s.parse().unwrap());
+    (
+        seconds(fields[0]),
+        seconds(fields[1]),
+        fields[2].parse().unwrap(),
+    )
+}
+
+/// The explorer's parameters for the days of `[from, to)`, daily by meter category.
+fn pairs(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     subscription: Option<&SubscriptionId>,
-) -> ExploreQuery {
+) -> Vec<(&'static str, String)> {
     let from = from.date_naive().to_string();
     let to = (to - chrono::Duration::seconds(1)).date_naive().to_string();
     let mut pairs = vec![
@@ -82,6 +235,15 @@ fn query(
     if let Some(sub) = subscription {
         pairs.push(("subscription", sub.as_str().to_owned()));
     }
+    pairs
+}
+
+fn query(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    subscription: Option<&SubscriptionId>,
+) -> ExploreQuery {
+    let pairs = pairs(from, to, subscription);
     ExploreQuery::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str()))).expect("a valid query")
 }
 
@@ -110,13 +272,9 @@ async fn explore_p50(source: &StoreSource, query: &ExploreQuery) -> Duration {
 
 /// The plain SQL that groups the same rows (by day and meter; by day, meter and resource for one
 /// subscription), with nothing else of the view.
-async fn raw_p50(path: &std::path::Path, sql: &str) -> Duration {
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .expect("open for the baseline");
+async fn raw_p50(raw: &Raw, sql: &str) -> Duration {
     p50(|| async {
-        let rows = sqlx::query(sql).fetch_all(&pool).await.expect("baseline");
-        assert!(!rows.is_empty());
+        assert!(raw.rows(sql).await > 0);
     })
     .await
 }
@@ -141,41 +299,211 @@ async fn arm_page_p50(
     .await
 }
 
+/// A server process of this benchmark's own (`--serve URL`), so its memory is the server's alone.
+struct ServerProcess {
+    child: Child,
+    base: String,
+}
+
+impl ServerProcess {
+    fn start(url: &str) -> Self {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--serve", url])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the server process");
+        let mut base = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut base)
+            .unwrap();
+        Self {
+            child,
+            base: base.trim().to_owned(),
+        }
+    }
+
+    /// Resident memory now and at its peak, in kB (`VmRSS`, `VmHWM`).
+    fn memory_kb(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `--serve URL`: serves the store at URL until standard input closes, after printing its base
+/// URL.
+async fn serve_only(url: &str) {
+    let store = store::open(url).await.expect("open the store");
+    let site = tempfile::tempdir().unwrap();
+    let base = common::serve(store, site.path()).await;
+    println!("{base}");
+    std::io::stdout().flush().unwrap();
+    let _ = tokio::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new())).await;
+}
+
+/// What 8 HTTP clients at once cost the server: each views the operator's month and downloads
+/// its whole CSV export. The server's resident memory when idle after a first view, at its
+/// peak, and the CSV bytes received.
+async fn server_memory(url: &str, token: &str, query: &[(&str, String)]) -> (u64, u64, u64) {
+    let server = ServerProcess::start(url);
+    let client = reqwest::Client::new();
+    let query = serde_urlencoded::to_string(query).unwrap();
+    let view = format!("{}/api/v1/explore?{query}", server.base);
+    let export = format!("{}/api/v1/explore/export?{query}", server.base);
+    let answer = client.get(&view).bearer_auth(token).send().await.unwrap();
+    assert_eq!(answer.status(), 200, "{:?}", answer.text().await);
+    let (idle, _) = server.memory_kb();
+    let received = Arc::new(AtomicU64::new(0));
+    let clients: Vec<_> = (0..CONCURRENT_CLIENTS)
+        .map(|_| {
+            let (client, view, export, token, received) = (
+                client.clone(),
+                view.clone(),
+                export.clone(),
+                token.to_owned(),
+                received.clone(),
+            );
+            tokio::spawn(async move {
+                let answer = client.get(&view).bearer_auth(&token).send().await.unwrap();
+                assert_eq!(answer.status(), 200);
+                answer.bytes().await.unwrap();
+                let mut answer = client
+                    .get(&export)
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(answer.status(), 200);
+                while let Some(chunk) = answer.chunk().await.unwrap() {
+                    received.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.await.unwrap();
+    }
+    let (_, peak) = server.memory_kb();
+    (idle, peak, received.load(Ordering::Relaxed))
+}
+
 #[tokio::main]
 async fn main() {
+    let serve = text_arg("--serve", "");
+    if !serve.is_empty() {
+        return serve_only(&serve).await;
+    }
     let tenants = number_arg("--tenants", 1_000);
     let small_tenants = number_arg("--small-tenants", 10);
-    let days = number_arg("--days", 7) as u32;
+    let days = number_arg("--days", MONTH_DAYS as usize) as u32;
+    let database = text_arg("--database", "");
     let end = meterbook_core::time::floor_day(Utc::now());
-    let from = end - chrono::Duration::days(i64::from(days));
-    let dir = tempfile::tempdir().expect("temp dir");
-
-    let t = Instant::now();
-    let (big, subs, records) = fill(dir.path(), "big", tenants, days, end).await;
-    eprintln!(
-        "big store: {tenants} tenants, {records} records in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
-    let (small, _, small_records) = fill(dir.path(), "small", small_tenants, days, end).await;
-    eprintln!("small store: {small_tenants} tenants, {small_records} records");
+    let from = end - chrono::Duration::days(i64::from(days.min(MONTH_DAYS)));
+    // `--dir DIR` keeps the stores and the CSV there, and a second run with the same arguments
+    // measures them again instead of filling new ones.
+    let kept = text_arg("--dir", "");
+    let temp = tempfile::tempdir().expect("temp dir");
+    let dir = if kept.is_empty() {
+        temp.path().to_owned()
+    } else {
+        std::fs::create_dir_all(&kept).unwrap();
+        std::path::PathBuf::from(&kept)
+    };
+    let filled = dir.join(format!(
+        "filled-{tenants}-{small_tenants}-{days}-{}-{}",
+        if database.is_empty() {
+            "sqlite"
+        } else {
+            "postgres"
+        },
+        end.date_naive()
+    ));
+    let store_name = if database.is_empty() {
+        "SQLite"
+    } else {
+        "PostgreSQL"
+    };
+    let usage_csv = dir.join("usage.csv");
+    let meters_csv = dir.join("meters.csv");
+    let (big_url, big, small, tenant, records, small_records) =
+        match std::fs::read_to_string(&filled) {
+            Ok(kept) => {
+                let fields: Vec<&str> = kept.split_whitespace().collect();
+                let big_url = store_url(&database, &dir, "big", false).await;
+                let small_url = store_url(&database, &dir, "small", false).await;
+                (
+                    big_url.clone(),
+                    store::open(&big_url).await.unwrap(),
+                    store::open(&small_url).await.unwrap(),
+                    SubscriptionId::parse(fields[0]).unwrap(),
+                    fields[1].parse().unwrap(),
+                    fields[2].parse().unwrap(),
+                )
+            }
+            Err(_) => {
+                let t = Instant::now();
+                let big_url = store_url(&database, &dir, "big", true).await;
+                let mut csv = std::io::BufWriter::new(std::fs::File::create(&usage_csv).unwrap());
+                let (big, subs, records) = fill(&big_url, tenants, days, end, Some(&mut csv)).await;
+                csv.flush().unwrap();
+                drop(csv);
+                let mut meters = String::from("meter_id,category\n");
+                for meter in meterbook_core::meter::catalog().all() {
+                    meters.push_str(&format!("{},{}\n", meter.id, meter.category));
+                }
+                std::fs::write(&meters_csv, meters).unwrap();
+                eprintln!(
+                    "big store: {tenants} tenants, {records} records in {:.1} s",
+                    t.elapsed().as_secs_f64()
+                );
+                let small_url = store_url(&database, &dir, "small", true).await;
+                let (small, _, small_records) =
+                    fill(&small_url, small_tenants, days, end, None).await;
+                eprintln!("small store: {small_tenants} tenants, {small_records} records");
+                std::fs::write(&filled, format!("{} {records} {small_records}", subs[0])).unwrap();
+                (big_url, big, small, subs[0].clone(), records, small_records)
+            }
+        };
     let big_source = StoreSource { store: big.clone() };
     let small_source = StoreSource {
         store: small.clone(),
     };
-    let tenant = &subs[0];
-    let rss_start = rss_kb();
+    let raw = Raw::connect(&big_url).await;
+    let tenant = &tenant;
 
     let operator = query(from, end, None);
     let operator_sql = explore_p50(&big_source, &operator).await;
+    eprintln!("operator explorer: {:.1} ms", ms(operator_sql));
     let (f, e) = (from.timestamp(), end.timestamp());
     let operator_raw = raw_p50(
-        &dir.path().join("big.db"),
+        &raw,
         &format!(
             "SELECT usage_start / 86400 AS day, meter, SUM(quantity) FROM usage_records \
              WHERE usage_start >= {f} AND usage_start < {e} GROUP BY 1, 2"
         ),
     )
     .await;
+    eprintln!("plain SQL: {:.1} ms", ms(operator_raw));
+    let (duck_table, duck_csv, duck_groups) = duckdb(&usage_csv, &meters_csv, from, end);
+    eprintln!(
+        "DuckDB: {:.1} ms (table), {:.1} ms (CSV)",
+        ms(duck_table),
+        ms(duck_csv)
+    );
     let fold = if records <= meterbook_server::source::MAX_FACTS {
         let scope = scope(None);
         Some(
@@ -203,22 +531,14 @@ async fn main() {
     let tenant_query = query(from, end, Some(tenant));
     let tenant_big = explore_p50(&big_source, &tenant_query).await;
     let tenant_small = explore_p50(&small_source, &tenant_query).await;
-    let tenant_number: i64 = {
-        let url = format!("sqlite://{}", dir.path().join("big.db").display());
-        let pool = sqlx::SqlitePool::connect(&url).await.expect("open");
-        sqlx::query_scalar("SELECT id FROM subscriptions WHERE subscription_id = ?")
-            .bind(tenant.as_str())
-            .fetch_one(&pool)
-            .await
-            .expect("the tenant's number")
-    };
+    let tenant_number = raw.subscription_number(tenant).await;
     let tenant_raw = raw_p50(
-        &dir.path().join("big.db"),
+        &raw,
         &format!(
             "SELECT usage_start / 86400 AS day, meter, resource, SUM(quantity) FROM usage_records \
-             INDEXED BY usage_records_by_subscription \
-             WHERE subscription = {tenant_number} AND usage_start >= {f} AND usage_start < {e} \
-             GROUP BY 1, 2, 3"
+             {} WHERE subscription = {tenant_number} AND usage_start >= {f} AND usage_start < {e} \
+             GROUP BY 1, 2, 3",
+            raw.by_subscription()
         ),
     )
     .await;
@@ -240,54 +560,30 @@ async fn main() {
     let page_big = arm_page_p50(&big_source, tenant, from, end).await;
     let page_small = arm_page_p50(&small_source, tenant, from, end).await;
 
-    // Eight clients at once: each views the operator's period and streams all its CSV rows.
-    let source = Arc::new(big_source);
-    let peak = Arc::new(AtomicU64::new(rss_kb()));
-    let sampler = {
-        let peak = peak.clone();
-        tokio::spawn(async move {
-            loop {
-                peak.fetch_max(rss_kb(), Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-    };
-    let clients: Vec<_> = (0..CONCURRENT_CLIENTS)
-        .map(|_| {
-            let source = source.clone();
-            let operator = operator.clone();
-            tokio::spawn(async move {
-                let scope = scope(None);
-                let window = (from, end);
-                source
-                    .explore(&scope, &operator, window, &PageFrom::First)
-                    .await
-                    .expect("explore");
-                let mut rows = source
-                    .explore_rows(&scope, &operator, window)
-                    .await
-                    .expect("rows");
-                let mut n = 0usize;
-                while let Some(row) = rows.next().await {
-                    row.expect("row");
-                    n += 1;
-                }
-                n
-            })
-        })
-        .collect();
-    let mut streamed = 0;
-    for client in clients {
-        streamed += client.await.expect("client");
-    }
-    sampler.abort();
-    let peak = peak.load(Ordering::Relaxed).max(rss_kb());
+    eprintln!("tenant reads measured");
+    let token = common::token(big.as_ref(), Role::Operator, &[]).await;
+    let (idle, peak, received) = server_memory(&big_url, &token, &pairs(from, end, None)).await;
 
-    println!("Explorer at scale ({tenants} tenants, {records} records, {days} days; small store {small_tenants} tenants), SQLite:\n");
+    println!(
+        "Explorer at scale ({tenants} tenants, {records} records over {days} days, views of the last {} days; small store {small_tenants} tenants, {small_records} records), {store_name}:\n",
+        days.min(MONTH_DAYS)
+    );
     println!("| measure | Meterbook | baseline | ratio |");
     println!("|---|---|---|---|");
     println!(
-        "| operator explorer, whole period, daily by category, p50 | {:.1} ms | {:.1} ms (plain SQL by day and meter) | {:.2}x |",
+        "| operator explorer, daily by category, p50 | {:.1} ms | {:.1} ms (DuckDB, its in-memory table by day and category, {duck_groups} groups) | {:.2}x |",
+        ms(operator_sql),
+        ms(duck_table),
+        ms(operator_sql) / ms(duck_table)
+    );
+    println!(
+        "| same, against DuckDB reading the rows from CSV | {:.1} ms | {:.1} ms | {:.2}x |",
+        ms(operator_sql),
+        ms(duck_csv),
+        ms(operator_sql) / ms(duck_csv)
+    );
+    println!(
+        "| same, against the store's plain SQL | {:.1} ms | {:.1} ms (one grouping of the hourly records by day and meter) | {:.2}x |",
         ms(operator_sql),
         ms(operator_raw),
         ms(operator_sql) / ms(operator_raw)
@@ -301,7 +597,7 @@ async fn main() {
         );
     }
     println!(
-        "| tenant explorer, whole period, p50 | {:.1} ms | {:.1} ms (plain SQL by the subscription index) | {:.2}x |",
+        "| tenant explorer, p50 | {:.1} ms | {:.1} ms (plain SQL of its rows by the subscription index) | {:.2}x |",
         ms(tenant_big),
         ms(tenant_raw),
         ms(tenant_big) / ms(tenant_raw)
@@ -325,8 +621,9 @@ async fn main() {
         ms(chargeback_big) / ms(chargeback_small)
     );
     println!(
-        "| resident memory, {CONCURRENT_CLIENTS} clients viewing and streaming {streamed} rows | {} MB peak | {} MB before | |",
+        "| server process resident memory, {CONCURRENT_CLIENTS} HTTP clients each viewing the month and downloading its CSV ({} MB in all) | {} MB at the peak | {} MB idle after one view | |",
+        received / 1_000_000,
         peak / 1024,
-        rss_start / 1024
+        idle / 1024
     );
 }

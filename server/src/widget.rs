@@ -19,8 +19,9 @@ use chrono::{DateTime, Utc};
 use meterbook_app::chart::explorer_chart;
 use meterbook_app::format::{amount, short_id};
 use meterbook_core::access::{Access, Role};
-use meterbook_core::explore::{ExploreQuery, Explorer, Period, TimeBasis};
-use meterbook_core::meter::catalog;
+use meterbook_core::explore::{
+    ExploreQuery, Filters, PageFrom, Period, SortColumn, Step, TimeBasis,
+};
 
 use crate::auth::tokens::hash_secret;
 use crate::state::AppState;
@@ -237,33 +238,37 @@ async fn summary(
     let scope = access
         .read_scope(Some(&widget.subscription))
         .map_err(|e| e.to_string())?;
-    let query = ExploreQuery {
+    // The store aggregates: the month daily by category, and the latest hour of usage (its
+    // hourly rows newest first, one of them), so the widget costs one tenant's aggregates.
+    let view = ExploreQuery {
         period: Period::ThisMonth,
         basis: TimeBasis::Usage,
         subscription: Some(widget.subscription.clone()),
+        filters: Filters {
+            categories: widget.categories.clone(),
+            ..Filters::default()
+        },
+        page_size: 1,
         ..ExploreQuery::default()
     };
-    let (from, to) = query.period.window(now);
-    let mut facts = state
-        .source
-        .facts(&scope, TimeBasis::Usage, from, to)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = ?e, "widget usage query failed");
-            "Usage cannot be shown right now; try again shortly.".to_owned()
-        })?;
-    if !widget.categories.is_empty() {
-        facts.retain(|f| {
-            let category = catalog().describe(&f.meter_id).category;
-            widget
-                .categories
-                .iter()
-                .any(|c| c.eq_ignore_ascii_case(&category))
-        });
-    }
-    let latest = facts.iter().map(|f| f.usage_start).max();
-    let explorer = Explorer::new(query, from, to, &facts);
-    let page = explorer.page(meterbook_core::explore::PageAt::First);
+    let newest = ExploreQuery {
+        step: Step::Hourly,
+        sort: SortColumn::Time,
+        descending: true,
+        ..view.clone()
+    };
+    let window = view.period.window(now);
+    let from = window.0;
+    let source = state.source.as_ref();
+    let (page, newest) = futures::try_join!(
+        source.explore(&scope, &view, window, &PageFrom::First),
+        source.explore(&scope, &newest, window, &PageFrom::First),
+    )
+    .map_err(|e| {
+        tracing::error!(error = ?e, "widget usage query failed");
+        "Usage cannot be shown right now; try again shortly.".to_owned()
+    })?;
+    let latest = newest.rows.first().map(|row| row.start);
 
     let mut by_category: BTreeMap<(String, String), f64> = BTreeMap::new();
     for total in &page.totals {

@@ -41,9 +41,9 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("bench") => bench(&args[1..]),
         Some("bench-portal") => bench_portal(),
-        Some("bench-chargeback") => bench_chargeback(&args[1..]),
+        Some("bench-chargeback") => with_duckdb("bench_chargeback", &args[1..]),
         Some("bench-telemetry") => run_example("bench_telemetry", &args[1..]),
-        Some("bench-explore") => run_example("bench_explore", &args[1..]),
+        Some("bench-explore") => with_duckdb("bench_explore", &args[1..]),
         Some("load") => load(&args[1..]),
         Some("end2end") => setup(true).and_then(|()| browser_tests()),
         Some("setup") => setup(true),
@@ -51,7 +51,7 @@ fn main() -> ExitCode {
         Some("api-contract") => api_contract_tests(),
         Some("dist") => dist::dist(),
         _ => Err(
-            "usage: cargo xtask run [meterbook serve args...] | test | end2end | api-contract | dist | bench [--database URL] [args...] | load [args...] | bench-chargeback [--records N] [--database URL] | bench-telemetry [--records N] | bench-explore [--tenants N] [--days D] | bench-portal | fuzz [--seconds N] [TARGET...] | setup"
+            "usage: cargo xtask run [meterbook serve args...] | test | end2end | api-contract | dist | bench [--database URL] [args...] | load [args...] | bench-chargeback [--records N] [--database URL] | bench-telemetry [--records N] | bench-explore [--tenants N] [--days D] [--database URL] | bench-portal | fuzz [--seconds N] [TARGET...] | setup"
                 .into(),
         ),
     };
@@ -601,9 +601,9 @@ fn run_example(example: &str, extra: &[String]) -> Result {
     check(&mut c)
 }
 
-/// `cargo xtask bench-chargeback`: a month's statement against DuckDB over the same data
-/// (BENCHMARKS.md). DuckDB comes from PyPI, installed for this user when missing.
-fn bench_chargeback(extra: &[String]) -> Result {
+/// `cargo xtask bench-chargeback` and `bench-explore`, whose baselines are DuckDB over the same
+/// data (BENCHMARKS.md). DuckDB comes from PyPI, installed for this user when missing.
+fn with_duckdb(example: &str, extra: &[String]) -> Result {
     if !cmd("python3", &["-c", "import duckdb"])
         .status()
         .is_ok_and(|s| s.success())
@@ -614,7 +614,7 @@ fn bench_chargeback(extra: &[String]) -> Result {
             &["-m", "pip", "install", "--user", "--quiet", "duckdb"],
         ))?;
     }
-    run_example("bench_chargeback", extra)
+    run_example(example, extra)
 }
 
 /// The load test: two release `meterbook serve` processes on one PostgreSQL.

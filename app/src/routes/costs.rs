@@ -13,7 +13,8 @@ use leptos::prelude::*;
 use crate::routes::rendered::RenderedPage;
 #[cfg(feature = "ssr")]
 pub use render::{
-    CostGroup, CostLine, CostsView, DeliveryRow, RateCardView, WebhooksView, MAX_LINES_SHOWN,
+    CostGroup, CostLine, CostsRequest, CostsView, DeliveryRow, RateCardView, WebhooksView,
+    MAX_LINES_SHOWN, TOP_GROUPS,
 };
 
 /// Groupings offered in the form; the API takes any tag key.
@@ -29,6 +30,10 @@ pub const GROUPINGS: [(&str, &str); 3] = [
 struct CostsQuery {
     period: Option<String>,
     by: Option<String>,
+    /// Text the groups and lines shown must contain.
+    find: Option<String>,
+    /// `all`: every group, not only the largest.
+    groups: Option<String>,
     /// The rate card revision an upload saved.
     saved: Option<String>,
     /// The webhook delivery a retry queued again.
@@ -43,9 +48,14 @@ pub(crate) async fn render(search: &str) -> Result<String, ServerFnError> {
     use crate::portal_data::{portal, signed_in};
     let viewer = signed_in()?;
     let query: CostsQuery = serde_urlencoded::from_str(search).unwrap_or_default();
-    let period = query.period.clone().filter(|p| !p.trim().is_empty());
-    let by = query.by.clone().filter(|b| !b.is_empty());
-    let costs = portal()?.costs(&viewer, period, by).await;
+    let non_empty = |text: &Option<String>| text.clone().filter(|t| !t.trim().is_empty());
+    let request = CostsRequest {
+        period: non_empty(&query.period),
+        by: non_empty(&query.by),
+        find: non_empty(&query.find).map(|f| f.trim().to_owned()),
+        all_groups: query.groups.as_deref() == Some("all"),
+    };
+    let costs = portal()?.costs(&viewer, request).await;
     Ok(render::page_html(query, costs))
 }
 
@@ -64,6 +74,22 @@ mod render {
 
     /// Most statement lines the page lists; the CSV download has all of them.
     pub const MAX_LINES_SHOWN: usize = 500;
+    /// Groups the page lists until asked for all: the largest, so a cloud of a thousand tenants
+    /// opens on the ones that matter.
+    pub const TOP_GROUPS: usize = 50;
+
+    /// What the page asks of the portal.
+    #[derive(Debug, Clone, Default, PartialEq)]
+    pub struct CostsRequest {
+        /// A month or day range; the current month when `None`.
+        pub period: Option<String>,
+        /// `subscription` or `tag:KEY`; by subscription when `None`.
+        pub by: Option<String>,
+        /// Text (any case) the groups and lines shown contain in a name, subscription or meter.
+        pub find: Option<String>,
+        /// Every group, not only the [`TOP_GROUPS`] largest.
+        pub all_groups: bool,
+    }
 
     /// A billing period's costs as the page shows them.
     #[derive(Debug, Clone, PartialEq)]
@@ -77,10 +103,17 @@ mod render {
         pub total: String,
         /// When the figures were computed, or that the period is closed and since when.
         pub status: String,
+        /// The groups shown, largest first: those matching `find`, the [`TOP_GROUPS`] largest
+        /// unless all were asked for.
         pub groups: Vec<CostGroup>,
-        /// The first [`MAX_LINES_SHOWN`] lines.
+        /// Groups matching `find` (all of the statement's without it).
+        pub group_count: usize,
+        /// The first [`MAX_LINES_SHOWN`] lines matching `find`.
         pub lines: Vec<CostLine>,
+        /// Lines matching `find`.
         pub line_count: usize,
+        /// The text the groups and lines were found by.
+        pub find: Option<String>,
         /// The cost of this period and the months before it, stacked by group.
         pub chart: Option<RenderedChart>,
         /// Operators: the rate card in effect and the session's CSRF token for replacing it.
@@ -154,6 +187,7 @@ mod render {
         };
         let period = query.period.unwrap_or_default();
         let by = query.by.unwrap_or_default();
+        let find = query.find.unwrap_or_default();
         crate::routes::rendered::to_html(move || {
             view! {
                 {notice.map(|n| view! { <p class="notice" role="status">{n}</p> })}
@@ -177,6 +211,11 @@ mod render {
                                     .collect_view()}
                             </select>
                         </div>
+                        <div class="field">
+                            <label for="costs-find">"Find"</label>
+                            <input id="costs-find" name="find" type="search" value=find
+                                placeholder="Tenant, subscription or meter"/>
+                        </div>
                     </fieldset>
                     <div class="actions"><button type="submit">"Show"</button></div>
                 </form>
@@ -191,7 +230,11 @@ mod render {
 
     #[component]
     fn CostsBody(costs: CostsView) -> impl IntoView {
-        let query = format!("period={}&by={}", costs.period, costs.grouping);
+        let query = serde_urlencoded::to_string([
+            ("period", costs.period.as_str()),
+            ("by", costs.grouping.as_str()),
+        ])
+        .unwrap_or_default();
         let csv = format!("/api/v1/chargeback?{query}&format=csv");
         let json = format!("/api/v1/chargeback?{query}&format=json");
         let shown = costs.lines.len();
@@ -200,6 +243,30 @@ mod render {
                 "The first {shown} of {} lines; the CSV has all of them.",
                 costs.line_count
             )
+        });
+        let found = costs.find.as_ref().map(|find| {
+            format!(
+                "Groups containing \u{201c}{find}\u{201d}: {}; lines: {}. The total is the whole \
+                 statement's.",
+                costs.group_count, costs.line_count
+            )
+        });
+        let more_groups = (costs.group_count > costs.groups.len()).then(|| {
+            let mut all = vec![
+                ("period", costs.period.clone()),
+                ("by", costs.grouping.clone()),
+                ("groups", "all".to_owned()),
+            ];
+            if let Some(find) = &costs.find {
+                all.push(("find", find.clone()));
+            }
+            let href = format!("/costs?{}", serde_urlencoded::to_string(all).unwrap_or_default());
+            view! {
+                <p class="table-more">
+                    {format!("The {} largest of {} groups. ", costs.groups.len(), costs.group_count)}
+                    <a href=href>{format!("Show all {}", costs.group_count)}</a>
+                </p>
+            }
         });
         view! {
             <section class="card totals" aria-label="Total">
@@ -227,6 +294,7 @@ mod render {
             })}
             <section class="card">
                 <h2>{if costs.grouping == "subscription" { "By tenant".to_owned() } else { format!("By {}", costs.grouping.trim_start_matches("tag:")) }}</h2>
+                {found.map(|f| view! { <p class="muted" role="status">{f}</p> })}
                 <div class="table-scroll">
                     <table class="usage-table costs">
                         <thead>
@@ -249,6 +317,7 @@ mod render {
                         </tbody>
                     </table>
                 </div>
+                {more_groups}
             </section>
             // Lines run to hundreds: folded until asked for, so the totals stay in view.
             <details class="card lines">

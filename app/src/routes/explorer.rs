@@ -346,7 +346,7 @@ fn QueryForm(e: Exploration) -> impl IntoView {
                 <legend>"Filters"</legend>
                 {choice("subscription", "Subscription", Some("All subscriptions"), pairs(&o.subscriptions),
                     q.subscription.as_ref().map(|s| s.as_str().to_owned()))}
-                {choice("category", "Meter category", Some("Any category"), pairs(&o.categories), q.filters.category.clone())}
+                {choice("category", "Meter category", Some("Any category"), pairs(&o.categories), q.filters.categories.first().cloned())}
                 {choice("meter", "Meter", Some("Any meter"), pairs(&o.meters), q.filters.meter.clone())}
                 {choice("resource-group", "Resource group", Some("Any group"), pairs(&o.resource_groups), q.filters.resource_group.clone())}
                 {choice("resource", "Resource", Some("Any resource"), pairs(&o.resources), q.filters.resource.clone())}

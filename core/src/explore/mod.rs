@@ -450,8 +450,15 @@ impl<'q> Matcher<'q> {
                 return false;
             }
         }
-        if f.category.is_some() && !same(&f.category, &self.meters.get(&fact.meter_id).category) {
-            return false;
+        if !f.categories.is_empty() {
+            let category = &self.meters.get(&fact.meter_id).category;
+            if !f
+                .categories
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(category))
+            {
+                return false;
+            }
         }
         if f.resource_group.is_some()
             && !same(

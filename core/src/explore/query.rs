@@ -261,7 +261,9 @@ impl SortColumn {
 /// Filters: each one set narrows the usage to rows that match it exactly (case-insensitively).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Filters {
-    pub category: Option<String>,
+    /// Meter categories, usage of any of which is kept (`category` repeated in a URL); empty
+    /// keeps every category.
+    pub categories: Vec<String>,
     /// A meter ID in any of its spellings.
     pub meter: Option<String>,
     pub resource_group: Option<String>,
@@ -357,7 +359,7 @@ impl ExploreQuery {
                             bad(format!("'{value}' is not a subscription ID (a GUID)"))
                         })?)
                 }
-                "category" => q.filters.category = text(),
+                "category" => q.filters.categories.extend(text()),
                 "meter" => q.filters.meter = text(),
                 "resource-group" => q.filters.resource_group = text(),
                 "resource" => q.filters.resource = text(),
@@ -456,8 +458,10 @@ impl ExploreQuery {
             out.push(("subscription", s.as_str().to_owned()));
         }
         let f = &self.filters;
+        for category in &f.categories {
+            out.push(("category", category.clone()));
+        }
         for (name, value) in [
-            ("category", &f.category),
             ("meter", &f.meter),
             ("resource-group", &f.resource_group),
             ("resource", &f.resource),
@@ -580,6 +584,7 @@ mod tests {
             ("granularity", "hourly"),
             ("subscription", "6a5c1b2e-0000-4000-8000-000000000001"),
             ("category", "Virtual Machines"),
+            ("category", "Storage"),
             ("tag", "costCenter=R&D"),
             ("by", "tag:costCenter"),
             ("sort", "-quantity"),
@@ -588,6 +593,7 @@ mod tests {
         ])
         .unwrap();
         assert!(q.descending);
+        assert_eq!(q.filters.categories, ["Virtual Machines", "Storage"]);
         assert_eq!(q.group_by, Dimension::Tag("costCenter".into()));
         let qs = q.to_query_string();
         assert!(qs.contains("tag=costCenter%3DR%26D"), "{qs}");

@@ -72,6 +72,7 @@ struct ExploreParams {
     /// subscription, category, meter, resource-group, resource, location or tag:NAME
     by: Option<String>,
     subscription: Option<String>,
+    /// A meter category; repeated, usage of any of them
     category: Option<String>,
     meter: Option<String>,
     #[param(rename = "resource-group")]

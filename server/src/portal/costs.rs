@@ -8,7 +8,8 @@ use axum::Extension;
 use chrono::{Datelike, Utc};
 use meterbook_app::chart::stacked_columns;
 use meterbook_app::routes::costs::{
-    CostGroup, CostLine, CostsView, DeliveryRow, RateCardView, WebhooksView, MAX_LINES_SHOWN,
+    CostGroup, CostLine, CostsRequest, CostsView, DeliveryRow, RateCardView, WebhooksView,
+    MAX_LINES_SHOWN, TOP_GROUPS,
 };
 use meterbook_app::viewer::{ClientAddress, Viewer};
 use meterbook_core::access::ScopeError;
@@ -48,8 +49,7 @@ fn failed(e: ChargebackError) -> String {
 pub(super) async fn costs(
     portal: &Portal,
     viewer: &Viewer,
-    period: Option<String>,
-    by: Option<String>,
+    ask: CostsRequest,
 ) -> Result<CostsView, String> {
     if portal.upstream {
         return Err(
@@ -59,13 +59,13 @@ pub(super) async fn costs(
         );
     }
     let zone = portal.time_zone;
-    let period = match period {
+    let period = match ask.period.as_deref() {
         Some(text) => {
-            BillingPeriod::parse(&text, zone).map_err(|e| format!("Billing period: {e}"))?
+            BillingPeriod::parse(text, zone).map_err(|e| format!("Billing period: {e}"))?
         }
         None => BillingPeriod::month_of(Utc::now(), zone),
     };
-    let group_by = GroupBy::parse(by.as_deref().unwrap_or("subscription"))
+    let group_by = GroupBy::parse(ask.by.as_deref().unwrap_or("subscription"))
         .map_err(|e| format!("Group by: {e}"))?;
     let scope = viewer.access.read_scope(None).map_err(|e| match e {
         ScopeError::NoReadAccess => NO_GRANTS.to_owned(),
@@ -97,8 +97,10 @@ pub(super) async fn costs(
                 total: "–".to_owned(),
                 status: failed(ChargebackError::NoRateCard),
                 groups: Vec::new(),
+                group_count: 0,
                 lines: Vec::new(),
                 line_count: 0,
+                find: ask.find,
                 chart: None,
                 rate_card,
                 webhooks,
@@ -107,7 +109,7 @@ pub(super) async fn costs(
         Err(e) => return Err(failed(e)),
     };
     let chart = month_chart(portal, &request, &statement).await?;
-    let mut view = view_of(statement, chart, rate_card);
+    let mut view = view_of(statement, &ask, chart, rate_card);
     view.webhooks = webhooks;
     Ok(view)
 }
@@ -259,8 +261,14 @@ fn group_name(key: Option<&str>) -> String {
     key.unwrap_or("(untagged)").to_owned()
 }
 
+/// Whether `text` holds `find`, in any case.
+fn holds(text: &str, find: &str) -> bool {
+    text.to_lowercase().contains(find)
+}
+
 fn view_of(
     statement: Statement,
+    ask: &CostsRequest,
     chart: Option<meterbook_app::chart::RenderedChart>,
     rate_card: Option<RateCardView>,
 ) -> CostsView {
@@ -275,9 +283,32 @@ fn view_of(
             statement.computed_at.format("%Y-%m-%d %H:%M")
         ),
     };
-    let groups = statement
+    let find = ask.find.as_deref().map(str::to_lowercase);
+    let line_found = |group: &str, line: &meterbook_core::rating::statement::StatementLine| {
+        find.as_deref().is_none_or(|f| {
+            holds(group, f) || holds(line.subscription_id.as_str(), f) || holds(&line.meter_name, f)
+        })
+    };
+    // A group is found by its name, or by a line of it.
+    let mut found: Vec<_> = statement
         .groups
         .iter()
+        .filter(|g| {
+            let name = group_name(g.key.as_deref());
+            g.lines.iter().any(|l| line_found(&name, l))
+                || find.as_deref().is_some_and(|f| holds(&name, f))
+        })
+        .collect();
+    found.sort_by(|a, b| b.subtotal.cmp(&a.subtotal).then_with(|| a.key.cmp(&b.key)));
+    let group_count = found.len();
+    let shown = if ask.all_groups {
+        group_count
+    } else {
+        TOP_GROUPS
+    };
+    let groups = found
+        .iter()
+        .take(shown)
         .map(|g| CostGroup {
             name: group_name(g.key.as_deref()),
             subtotal: money(g.subtotal),
@@ -285,32 +316,17 @@ fn view_of(
             unpriced_lines: g.unpriced_lines,
         })
         .collect();
-    let line_count = statement.groups.iter().map(|g| g.lines.len()).sum();
-    let lines = statement
-        .groups
-        .iter()
-        .flat_map(|g| g.lines.iter().map(move |l| (g, l)))
-        .take(MAX_LINES_SHOWN)
-        .map(|(g, l)| CostLine {
-            group: group_name(g.key.as_deref()),
-            subscription: l.subscription_id.to_string(),
-            meter: l.meter_name.clone(),
-            quantity: quantity(l.quantity),
-            unit: l.unit.clone(),
-            price: match (l.pricing, l.unit_price) {
-                (LinePricing::Unpriced, _) | (_, None) => "no price".to_owned(),
-                (LinePricing::Included, _) => "included".to_owned(),
-                (LinePricing::Tier(0), Some(p)) => p.normalize().to_string(),
-                (LinePricing::Tier(n), Some(p)) => format!("{} (tier {})", p.normalize(), n + 1),
-            },
-            discount: if l.discount_percent.is_zero() {
-                String::new()
-            } else {
-                format!("{}%", l.discount_percent.normalize())
-            },
-            amount: l.amount.map_or_else(|| "–".to_owned(), money),
-        })
-        .collect();
+    let mut line_count = 0;
+    let mut lines = Vec::new();
+    for group in &statement.groups {
+        let name = group_name(group.key.as_deref());
+        for line in group.lines.iter().filter(|l| line_found(&name, l)) {
+            line_count += 1;
+            if lines.len() < MAX_LINES_SHOWN {
+                lines.push(cost_line(&name, line));
+            }
+        }
+    }
     CostsView {
         period: statement.period.label.clone(),
         time_zone: statement.time_zone.clone(),
@@ -319,11 +335,35 @@ fn view_of(
         total: money(total),
         status,
         groups,
+        group_count,
         lines,
         line_count,
+        find: ask.find.clone(),
         chart,
         rate_card,
         webhooks: None,
+    }
+}
+
+fn cost_line(group: &str, l: &meterbook_core::rating::statement::StatementLine) -> CostLine {
+    CostLine {
+        group: group.to_owned(),
+        subscription: l.subscription_id.to_string(),
+        meter: l.meter_name.clone(),
+        quantity: quantity(l.quantity),
+        unit: l.unit.clone(),
+        price: match (l.pricing, l.unit_price) {
+            (LinePricing::Unpriced, _) | (_, None) => "no price".to_owned(),
+            (LinePricing::Included, _) => "included".to_owned(),
+            (LinePricing::Tier(0), Some(p)) => p.normalize().to_string(),
+            (LinePricing::Tier(n), Some(p)) => format!("{} (tier {})", p.normalize(), n + 1),
+        },
+        discount: if l.discount_percent.is_zero() {
+            String::new()
+        } else {
+            format!("{}%", l.discount_percent.normalize())
+        },
+        amount: l.amount.map_or_else(|| "–".to_owned(), money),
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use meterbook_app::portal_data::{BoxFuture, PortalData};
 use meterbook_app::routes::audit::AuditView;
-use meterbook_app::routes::costs::CostsView;
+use meterbook_app::routes::costs::{CostsRequest, CostsView};
 use meterbook_app::routes::people::{ChangeDone, PersonChange, PersonView};
 use meterbook_app::routes::tokens::{CreatedToken, NewTokenForm, TokenView};
 use meterbook_app::routes::widgets::{CreatedWidget, NewWidgetForm, WidgetView};
@@ -136,10 +136,9 @@ impl PortalData for Portal {
     fn costs<'a>(
         &'a self,
         viewer: &'a Viewer,
-        period: Option<String>,
-        by: Option<String>,
+        request: CostsRequest,
     ) -> BoxFuture<'a, Result<CostsView, String>> {
-        Box::pin(costs::costs(self, viewer, period, by))
+        Box::pin(costs::costs(self, viewer, request))
     }
 
     fn list_tokens<'a>(

@@ -771,15 +771,16 @@ where
             })
             .collect();
         let filters = &query.filters;
-        let filter_meters = if filters.category.is_some() || filters.meter.is_some() {
+        let filter_meters = if !filters.categories.is_empty() || filters.meter.is_some() {
             let wanted_meter = filters.meter.as_deref().map(meter_key);
             let mut kept: Vec<i64> = meters
                 .iter()
                 .filter(|(_, m)| {
-                    filters
-                        .category
-                        .as_deref()
-                        .is_none_or(|c| c.eq_ignore_ascii_case(&m.info.category))
+                    (filters.categories.is_empty()
+                        || filters
+                            .categories
+                            .iter()
+                            .any(|c| c.eq_ignore_ascii_case(&m.info.category)))
                         && wanted_meter
                             .as_deref()
                             .is_none_or(|w| meter_key(&m.info.id) == w)

@@ -74,6 +74,56 @@ async fn each_viewer_sees_the_costs_of_their_own_scope() {
     );
 }
 
+#[tokio::test]
+async fn a_large_clouds_costs_list_the_largest_groups_and_find_one() {
+    let app = spawn_app().await;
+    seed(&app).await;
+    let records: Vec<serde_json::Value> = (1..=60)
+        .map(|i| {
+            serde_json::json!({
+                "subscriptionId": format!("{i:08}-3333-4333-8333-333333333333"),
+                "meterId": "FAB6EB84-500B-4A09-A8CA-7358F8BBAEA5",
+                "usageStartTime": "2026-10-10T00:00:00Z",
+                "usageEndTime": "2026-10-10T01:00:00Z",
+                "quantity": f64::from(i),
+            })
+        })
+        .collect();
+    app.ingest(&records).await;
+    app.add_user("olivia", Role::Operator, &[]).await;
+    let operator = app.sign_in("olivia").await;
+    // The rows of the groups table (its header row aside).
+    let groups = |page: &str| {
+        let table = page.split("By tenant").nth(1).unwrap();
+        let table = table.split("class=\"card lines\"").next().unwrap();
+        table.matches("<tr").count() - 1
+    };
+
+    let page = html(&app, "/costs?period=2026-10", &operator).await;
+    assert_eq!(groups(&page), 50, "the fifty largest");
+    assert!(page.contains("The 50 largest of 62 groups."), "{page}");
+    assert!(page.contains("Show all 62"));
+    assert!(
+        page.find("00000060-3333").unwrap() < page.find("00000059-3333").unwrap(),
+        "largest first"
+    );
+
+    let all = html(&app, "/costs?period=2026-10&groups=all", &operator).await;
+    assert_eq!(groups(&all), 62);
+    assert!(!all.contains("Show all"));
+
+    let found = html(&app, "/costs?period=2026-10&find=00000042", &operator).await;
+    assert_eq!(groups(&found), 1);
+    assert!(found.contains("lines: 1."), "{found}");
+    assert!(!found.contains("00000041-3333"));
+    assert!(
+        found.contains("Total for 2026-10") && found.contains("185.40"),
+        "the total stays the whole statement's (2.40 + 0.10 x 1,830 core hours)"
+    );
+    let by_meter = html(&app, "/costs?period=2026-10&find=base%20vm", &operator).await;
+    assert_eq!(groups(&by_meter), 50, "every group has a VM line; any case");
+}
+
 /// A multipart form as a browser sends it: the CSRF field and the file.
 fn upload_body(csrf: &str, file_name: &str, content: &str) -> (String, String) {
     let boundary = "----meterbook-test-boundary";

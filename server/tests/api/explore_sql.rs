@@ -167,6 +167,10 @@ fn random_query(rng: &mut SplitMix64, subs: &[SubscriptionId]) -> ExploreQuery {
     for (name, values) in filters {
         if rng.chance(0.2) {
             pairs.push((name.into(), rng.pick(&values).clone()));
+            // Categories may be several (a widget's are).
+            if name == "category" && rng.chance(0.5) {
+                pairs.push((name.into(), rng.pick(&values).clone()));
+            }
         }
     }
     ExploreQuery::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))

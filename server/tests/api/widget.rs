@@ -15,6 +15,9 @@ const VM_HOURS: &str = "FAB6EB84-500B-4A09-A8CA-7358F8BBAEA5";
 const BLOB_GB_HOURS: &str = "09F8879E-87E9-4305-A572-4B7BE209F857";
 const EMBEDDER: &str = "http://embedder.example:8080";
 
+/// Static IP Address Usage (category Network).
+const STATIC_IP_HOURS: &str = "F271A8A388C44D93956A063E1D2FA80B";
+
 fn sub(n: u8) -> SubscriptionId {
     SubscriptionId::parse(&format!("{n:08x}-2222-4222-8222-222222222222")).unwrap()
 }
@@ -145,6 +148,16 @@ async fn a_widget_can_be_limited_to_some_meter_categories() {
     let html = w.app.get(&path, None).await.text().await.unwrap();
     assert!(html.contains("123.5"));
     assert!(!html.contains("data-category=\"Compute\""), "{html}");
+
+    // Two of the three categories the subscription used.
+    w.app.ingest(&[record(&sub(1), STATIC_IP_HOURS, 3.0)]).await;
+    let (path, _) = w.widget("Storage, Network").await;
+    let html = w.app.get(&path, None).await.text().await.unwrap();
+    assert!(html.contains("data-category=\"Storage\""), "{html}");
+    assert!(html.contains("data-category=\"Network\""), "{html}");
+    assert!(!html.contains("data-category=\"Compute\""), "{html}");
+    assert!(html.contains("Latest usage: "), "{html}");
+    assert!(!html.contains("none yet"), "{html}");
     let bad = w.create(sub(1).as_str(), "Storage, Lasers").await;
     assert_eq!(bad.status(), 400);
     assert!(bad

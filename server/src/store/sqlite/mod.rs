@@ -81,7 +81,13 @@ fn tag_path(key: &str) -> String {
 
 #[derive(Clone)]
 pub struct SqliteStore {
+    /// Every read and write but ingest's: 8 MiB page caches, so eight busy connections stay
+    /// small whatever the store's size.
     pool: SqlitePool,
+    /// Ingest's one connection (SQLite has one writer at a time anyway), with a 64 MiB page cache
+    /// kept warm from batch to batch: a large batch's index inserts land all over the key index,
+    /// and a small cache turns them into reads.
+    ingest: SqlitePool,
     /// Read-only connections for the explorer's scans of the usage table: small page caches,
     /// and sorts and groupings that spill to temporary files, so the server's memory does not
     /// grow with the store or with concurrent exports.
@@ -108,10 +114,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
-            // A 64 MiB page cache per connection (SQLite's default is 2 MiB): index inserts of a
-            // large batch land all over the key index, and a small cache turns them into reads.
-            .pragma("cache_size", "-65536")
+            .pragma("cache_size", "-8192")
             .pragma("temp_store", "memory");
+        let ingest_options = options.clone().pragma("cache_size", "-65536");
         let scan_options = options
             .clone()
             .read_only(true)
@@ -123,6 +128,12 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
+        // Concurrent batches queue for the connection, as they would for the write lock.
+        let ingest = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(ingest_options)
+            .await?;
         // Each view runs its queries side by side and each export holds a connection while it
         // streams; a view waits for a connection rather than fail while others scan.
         let scans = SqlitePoolOptions::new()
@@ -132,6 +143,7 @@ impl SqliteStore {
             .await?;
         Ok(Self {
             pool,
+            ingest,
             scans,
             names: Arc::default(),
         })
@@ -185,6 +197,7 @@ impl SqliteStore {
             .execute(&self.pool)
             .await?;
         self.scans.close().await;
+        self.ingest.close().await;
         self.pool.close().await;
         Ok(())
     }
@@ -202,7 +215,7 @@ impl UsageStore for SqliteStore {
         }
         // IMMEDIATE takes the write lock up front (waiting up to the busy timeout), so concurrent
         // batches queue instead of failing when a read transaction cannot be upgraded.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.ingest.begin_with("BEGIN IMMEDIATE").await?;
         // Names get their numbers first (new ones inside this transaction), so staged records
         // carry their keys as the table does.
         let mut numbers: Vec<HashMap<String, i64>> = Vec::with_capacity(3);
@@ -473,6 +486,7 @@ impl UsageStore for SqliteStore {
     fn pools(&self) -> Vec<super::PoolUse> {
         vec![
             super::PoolUse::of("sqlite", &self.pool),
+            super::PoolUse::of("sqlite_ingest", &self.ingest),
             super::PoolUse::of("sqlite_scans", &self.scans),
         ]
     }
