@@ -19,6 +19,15 @@ test("an operator reads costs by tenant and by department, a tenant only their o
   await expect(page.getByRole("region", { name: "Rate card" })).toContainText("Revision");
   await page.screenshot({ path: screenshots + "costs.png", fullPage: true });
 
+  // Finding one tenant by (part of) its subscription ID narrows the groups, not the total.
+  const first = (await page.locator("section:has(h2:text('By tenant')) tbody tr td").first().textContent()).trim();
+  await page.fill("#costs-find", first.slice(0, 8).toUpperCase());
+  await page.getByRole("button", { name: "Show" }).click();
+  await expect(page.locator("section:has(h2:text('By tenant')) tbody tr")).toHaveCount(1);
+  await expect(page.getByRole("status").filter({ hasText: "Groups containing" })).toBeVisible();
+  await expect(page.locator(".totals strong")).toHaveText(total);
+  await page.fill("#costs-find", "");
+
   await page.selectOption("#costs-by", "tag:Department");
   await page.getByRole("button", { name: "Show" }).click();
   await expect(page.getByRole("heading", { name: "By Department" })).toBeVisible();
