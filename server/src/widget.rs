@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use meterbook_app::chart::explorer_chart;
 use meterbook_app::format::{amount, short_id};
 use meterbook_core::access::{Access, Role};
@@ -238,8 +239,8 @@ async fn summary(
     let scope = access
         .read_scope(Some(&widget.subscription))
         .map_err(|e| e.to_string())?;
-    // The store aggregates: the month daily by category, and the latest hour of usage (its
-    // hourly rows newest first, one of them), so the widget costs one tenant's aggregates.
+    // The store aggregates: the month daily by category, and the latest hour of usage (the
+    // first of its hourly rows newest first), so the widget costs one tenant's aggregates.
     let view = ExploreQuery {
         period: Period::ThisMonth,
         basis: TimeBasis::Usage,
@@ -260,15 +261,21 @@ async fn summary(
     let window = view.period.window(now);
     let from = window.0;
     let source = state.source.as_ref();
+    // Only the newest row is read: the stream is dropped after it, so no totals, chart or
+    // options are computed twice.
+    let newest_row = async {
+        let mut rows = source.explore_rows(&scope, &newest, window).await?;
+        rows.next().await.transpose()
+    };
     let (page, newest) = futures::try_join!(
         source.explore(&scope, &view, window, &PageFrom::First),
-        source.explore(&scope, &newest, window, &PageFrom::First),
+        newest_row,
     )
     .map_err(|e| {
         tracing::error!(error = ?e, "widget usage query failed");
         "Usage cannot be shown right now; try again shortly.".to_owned()
     })?;
-    let latest = newest.rows.first().map(|row| row.start);
+    let latest = newest.map(|row| row.start);
 
     let mut by_category: BTreeMap<(String, String), f64> = BTreeMap::new();
     for total in &page.totals {

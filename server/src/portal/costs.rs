@@ -295,8 +295,8 @@ fn view_of(
         .iter()
         .filter(|g| {
             let name = group_name(g.key.as_deref());
-            g.lines.iter().any(|l| line_found(&name, l))
-                || find.as_deref().is_some_and(|f| holds(&name, f))
+            find.as_deref()
+                .is_none_or(|f| holds(&name, f) || g.lines.iter().any(|l| line_found(&name, l)))
         })
         .collect();
     found.sort_by(|a, b| b.subtotal.cmp(&a.subtotal).then_with(|| a.key.cmp(&b.key)));
