@@ -118,8 +118,10 @@ pub(crate) struct SpanRow {
     last: Option<i64>,
 }
 
+/// A meter's usage in one column of time: its sum, rows and records.
 #[derive(FromRow)]
 pub(crate) struct TotalRow {
+    bucket: i64,
     meter: i64,
     quantity: f64,
     row_count: i64,
@@ -386,14 +388,16 @@ impl Plan {
         sql.push(" GROUP BY 1, 2, 3, 4");
     }
 
+    /// Each meter's rows per column of time: the totals, and the chart's cells when the chart
+    /// groups by meter or category (one scan of the period for both).
     fn totals_sql(&self) -> Statement {
         let mut sql = Statement::new(self.dialect);
         sql.push(
-            "SELECT g.meter, SUM(g.quantity) AS quantity, COUNT(*) AS row_count, \
+            "SELECT g.bucket, g.meter, SUM(g.quantity) AS quantity, COUNT(*) AS row_count, \
              CAST(SUM(g.facts) AS BIGINT) AS facts FROM (",
         );
         self.push_row_groups(&mut sql);
-        sql.push(") g GROUP BY g.meter");
+        sql.push(") g GROUP BY g.bucket, g.meter");
         sql
     }
 
@@ -590,6 +594,24 @@ impl Plan {
             quantity: row.quantity,
         }
     }
+}
+
+/// Each meter's totals over the columns of time of `cells`.
+fn meter_totals(cells: &[TotalRow]) -> BTreeMap<i64, TotalRow> {
+    let mut totals: BTreeMap<i64, TotalRow> = BTreeMap::new();
+    for cell in cells {
+        let total = totals.entry(cell.meter).or_insert(TotalRow {
+            bucket: 0,
+            meter: cell.meter,
+            quantity: 0.0,
+            row_count: 0,
+            facts: 0,
+        });
+        total.quantity += cell.quantity;
+        total.row_count += cell.row_count;
+        total.facts += cell.facts;
+    }
+    totals
 }
 
 /// The explorer's queries run on one store's pool.
@@ -900,25 +922,26 @@ where
             return Ok(exploration);
         }
         // The view's queries are independent but for the chart's unit: they run side by side.
-        let (options, totals, (rows, first_row)) = futures::try_join!(
+        let (options, cells, (rows, first_row)) = futures::try_join!(
             self.options(&plan),
             self.fetch::<TotalRow>(plan.totals_sql()),
             self.page(&plan, request.page),
         )?;
         exploration.options = options;
+        let totals = meter_totals(&cells);
         let mut weights: BTreeMap<String, usize> = BTreeMap::new();
-        for total in &totals {
+        for total in totals.values() {
             *weights.entry(plan.meter(total.meter).unit).or_default() +=
                 total.facts.max(0) as usize;
         }
-        exploration.total_rows = totals.iter().map(|t| t.row_count.max(0) as usize).sum();
-        exploration.totals = ordered_totals(totals.iter().map(|t| MeterTotal {
+        exploration.total_rows = totals.values().map(|t| t.row_count.max(0) as usize).sum();
+        exploration.totals = ordered_totals(totals.values().map(|t| MeterTotal {
             meter: plan.meter(t.meter),
             quantity: t.quantity,
             rows: t.row_count.max(0) as usize,
         }));
         if let Some(unit) = chart_unit(&plan.query, &weights) {
-            exploration.chart = Some(self.chart(&plan, &unit, &weights, &totals).await?);
+            exploration.chart = Some(self.chart(&plan, &unit, &weights, &cells).await?);
         }
         exploration.first_row = first_row.min(exploration.total_rows.saturating_sub(rows.len()));
         exploration.rows = rows;
@@ -958,14 +981,30 @@ where
         weights: &BTreeMap<String, usize>,
         totals: &[TotalRow],
     ) -> Result<meterbook_core::explore::ChartData, StoreError> {
-        let mut unit_meters: Vec<i64> = totals
-            .iter()
-            .filter(|t| plan.meter(t.meter).unit == unit)
-            .map(|t| t.meter)
-            .collect();
-        unit_meters.sort_unstable();
-        let cells = self.fetch::<ChartRow>(plan.chart_sql(&unit_meters)).await?;
+        let in_unit = |meter: i64| plan.meter(meter).unit == unit;
         let group_by = &plan.query.group_by;
+        let cells: Vec<ChartRow> = if matches!(group_by, Dimension::Category | Dimension::Meter) {
+            // Meters come by number: the totals' cells are the chart's.
+            totals
+                .iter()
+                .filter(|t| in_unit(t.meter))
+                .map(|t| ChartRow {
+                    bucket: t.bucket,
+                    meter: t.meter,
+                    value: None,
+                    quantity: t.quantity,
+                })
+                .collect()
+        } else {
+            let mut unit_meters: Vec<i64> = totals
+                .iter()
+                .map(|t| t.meter)
+                .filter(|m| in_unit(*m))
+                .collect();
+            unit_meters.sort_unstable();
+            unit_meters.dedup();
+            self.fetch::<ChartRow>(plan.chart_sql(&unit_meters)).await?
+        };
         let named = cells.into_iter().map(|cell| {
             // The cell's value is whichever of subscription, resource, location or tag value
             // the grouping reads (meters come by number).
