@@ -142,12 +142,8 @@ pub(crate) struct OptionRow {
     meter: i64,
     resource_uri: String,
     location: String,
-    facts: i64,
-}
-
-#[derive(FromRow)]
-pub(crate) struct TagRow {
-    tags: String,
+    /// The rows' tags as JSON text, or NULL.
+    tags: Option<String>,
     facts: i64,
 }
 
@@ -436,31 +432,25 @@ impl Plan {
         sql
     }
 
+    /// What the period holds before filtering, per subscription, meter, resource, location and
+    /// tags: every filter's options (tags included) from one scan.
     fn options_sql(&self) -> Statement {
         let mut sql = Statement::new(self.dialect);
         sql.push(&format!(
-            "SELECT s.subscription_id, g.meter, r.resource_uri, g.location, g.facts FROM \
-             (SELECT u.subscription, u.meter, u.resource, u.location, {} AS facts FROM {}",
-            self.rows.count, self.rows.table
+            "SELECT s.subscription_id, g.meter, r.resource_uri, g.location, g.tags, g.facts FROM \
+             (SELECT u.subscription, u.meter, u.resource, u.location, {tags} AS tags, \
+             {count} AS facts FROM {table}",
+            tags = self.rows.tags,
+            count = self.rows.count,
+            table = self.rows.table,
         ));
         self.push_where(&mut sql, false);
-        sql.push(
-            " GROUP BY u.subscription, u.meter, u.resource, u.location) g \
+        sql.push(&format!(
+            " GROUP BY u.subscription, u.meter, u.resource, u.location, {}) g \
              JOIN subscriptions s ON s.id = g.subscription \
              JOIN resources r ON r.id = g.resource",
-        );
-        sql
-    }
-
-    fn tags_sql(&self) -> Statement {
-        let mut sql = Statement::new(self.dialect);
-        let tags = self.rows.tags;
-        sql.push(&format!(
-            "SELECT {tags} AS tags, {} AS facts FROM {}",
-            self.rows.count, self.rows.table
+            self.rows.tags
         ));
-        self.push_where(&mut sql, false);
-        sql.push(&format!(" AND {tags} IS NOT NULL GROUP BY {tags}"));
         sql
     }
 
@@ -660,7 +650,6 @@ where
     for<'r> TotalRow: FromRow<'r, DB::Row>,
     for<'r> ChartRow: FromRow<'r, DB::Row>,
     for<'r> OptionRow: FromRow<'r, DB::Row>,
-    for<'r> TagRow: FromRow<'r, DB::Row>,
     for<'r> TableRow: FromRow<'r, DB::Row>,
 {
     async fn fetch<T>(&self, sql: Statement) -> Result<Vec<T>, StoreError>
@@ -953,11 +942,9 @@ where
         plan: &Plan,
     ) -> Result<meterbook_core::explore::FilterOptions, StoreError> {
         let mut tally = OptionTally::default();
-        let (usage, tags) = futures::try_join!(
-            self.fetch::<OptionRow>(plan.options_sql()),
-            self.fetch::<TagRow>(plan.tags_sql()),
-        )?;
-        for row in usage {
+        // Tags repeat across a resource's meters: each distinct text is read once.
+        let mut tagged: HashMap<String, usize> = HashMap::new();
+        for row in self.fetch::<OptionRow>(plan.options_sql()).await? {
             let meter = plan.meter(row.meter);
             let count = row.facts.max(0) as usize;
             tally.add_usage(
@@ -967,9 +954,12 @@ where
                 &row.location,
                 count,
             );
+            if let Some(tags) = row.tags {
+                *tagged.entry(tags).or_default() += count;
+            }
         }
-        for row in tags {
-            tally.add_tags(&tag_map(Some(&row.tags)), row.facts.max(0) as usize);
+        for (tags, count) in tagged {
+            tally.add_tags(&tag_map(Some(&tags)), count);
         }
         Ok(tally.finish())
     }
