@@ -318,11 +318,16 @@ impl Plan {
 
     /// ` WHERE` of the period and scope and, when `filtered`, of the query's filters.
     fn push_where(&self, sql: &mut Statement, filtered: bool) {
+        self.push_where_in(sql, filtered, self.usage);
+    }
+
+    /// [`Self::push_where`] with usage starts in `usage`, a part of the period.
+    fn push_where_in(&self, sql: &mut Statement, filtered: bool, usage: (i64, i64)) {
         let start = self.rows.start;
         sql.push(&format!(" WHERE {start} >= "))
-            .bind_int(self.usage.0)
+            .bind_int(usage.0)
             .push(&format!(" AND {start} < "))
-            .bind_int(self.usage.1);
+            .bind_int(usage.1);
         if self.rows == DAILY {
             // A correction can leave an emptied rollup row behind until it is removed.
             sql.push(" AND u.records > 0");
@@ -369,8 +374,9 @@ impl Plan {
     }
 
     /// The query's rows before paging: usage summed per column of time, subscription, meter and
-    /// resource, with the row's least location and its count of records.
-    fn push_row_groups(&self, sql: &mut Statement) {
+    /// resource, with the row's least location and its count of records, of usage starting in
+    /// `usage`.
+    fn push_row_groups(&self, sql: &mut Statement, usage: (i64, i64)) {
         sql.push(&format!(
             "SELECT {} AS bucket, u.subscription, u.meter, u.resource, \
              MIN(u.location{}) AS location, SUM(u.quantity) AS quantity, {} AS facts \
@@ -380,7 +386,7 @@ impl Plan {
             self.rows.count,
             self.rows.table,
         ));
-        self.push_where(sql, true);
+        self.push_where_in(sql, true, usage);
         sql.push(" GROUP BY 1, 2, 3, 4");
     }
 
@@ -392,7 +398,7 @@ impl Plan {
             "SELECT g.bucket, g.meter, SUM(g.quantity) AS quantity, COUNT(*) AS row_count, \
              CAST(SUM(g.facts) AS BIGINT) AS facts FROM (",
         );
-        self.push_row_groups(&mut sql);
+        self.push_row_groups(&mut sql, self.usage);
         sql.push(") g GROUP BY g.bucket, g.meter");
         sql
     }
@@ -522,8 +528,15 @@ impl Plan {
     }
 
     /// A page of rows: `limit` of them after (`forward`) or before `key`, in the query's order
-    /// (before: in reverse), or from the first with no key.
-    fn rows_sql(&self, key: Option<&RowKey>, forward: bool, limit: Option<usize>) -> Statement {
+    /// (before: in reverse), or from the first with no key, among the rows of usage starting in
+    /// `usage`.
+    fn rows_sql(
+        &self,
+        key: Option<&RowKey>,
+        forward: bool,
+        limit: Option<usize>,
+        usage: (i64, i64),
+    ) -> Statement {
         let mut sql = Statement::new(self.dialect);
         let primary = self.primary_sql();
         let identity = self.identity_sql();
@@ -531,7 +544,7 @@ impl Plan {
             "SELECT g.bucket, s.subscription_id, g.meter, r.resource_uri, g.location, g.quantity \
              FROM (",
         );
-        self.push_row_groups(&mut sql);
+        self.push_row_groups(&mut sql, usage);
         sql.push(
             ") g JOIN subscriptions s ON s.id = g.subscription \
              JOIN resources r ON r.id = g.resource",
@@ -671,7 +684,7 @@ where
         if plan.empty || plan.filtered_out {
             return;
         }
-        let sql = plan.rows_sql(None, true, None);
+        let sql = plan.rows_sql(None, true, None, plan.usage);
         let mut stream =
             bind_all(sqlx::query_as::<DB, TableRow>(&sql.text), &sql.binds).fetch(self.pool);
         while let Some(row) = stream.next().await {
@@ -1020,29 +1033,114 @@ where
         from: &PageFrom,
     ) -> Result<(Vec<UsageRow>, usize), StoreError> {
         let size = plan.query.page_size.max(1);
-        let rows = |sql| async move {
-            let rows = self.fetch::<TableRow>(sql).await?;
-            Ok::<_, StoreError>(
-                rows.into_iter()
-                    .map(|r| plan.usage_row(r))
-                    .collect::<Vec<_>>(),
-            )
-        };
+        let first_page = || self.rows(plan, None, true, size);
         match from {
-            PageFrom::First => Ok((rows(plan.rows_sql(None, true, Some(size))).await?, 0)),
-            PageFrom::After(RowPosition { key, index }) => Ok((
-                rows(plan.rows_sql(Some(key), true, Some(size))).await?,
-                index + 1,
-            )),
+            PageFrom::First => Ok((first_page().await?, 0)),
+            PageFrom::After(RowPosition { key, index }) => {
+                Ok((self.rows(plan, Some(key), true, size).await?, index + 1))
+            }
             PageFrom::Before(RowPosition { key, index }) => {
-                let mut before = rows(plan.rows_sql(Some(key), false, Some(size))).await?;
+                let mut before = self.rows(plan, Some(key), false, size).await?;
                 if before.len() < size {
                     // Fewer rows than a page come before: that is the first page.
-                    return Ok((rows(plan.rows_sql(None, true, Some(size))).await?, 0));
+                    return Ok((first_page().await?, 0));
                 }
                 before.reverse();
                 Ok((before, index.saturating_sub(size)))
             }
         }
+    }
+
+    /// `limit` rows after (`forward`) or before `key` (or from the first), as
+    /// [`Plan::rows_sql`] orders them. In time order they are grouped from the columns of time
+    /// next to the key only, widening (1, 2, 4... columns) until the page is full or the period
+    /// ends: a page of a long period groups a few columns, not all of them.
+    async fn rows(
+        &self,
+        plan: &Plan,
+        key: Option<&RowKey>,
+        forward: bool,
+        limit: usize,
+    ) -> Result<Vec<UsageRow>, StoreError> {
+        let mut window = match plan.query.sort {
+            SortColumn::Time => TimeWindow::new(plan, key, forward),
+            _ => None,
+        };
+        loop {
+            let usage = window.as_ref().map_or(plan.usage, TimeWindow::usage);
+            let sql = plan.rows_sql(key, forward, Some(limit), usage);
+            let rows = self.fetch::<TableRow>(sql).await?;
+            let widened = rows.len() < limit && window.as_mut().is_some_and(TimeWindow::widen);
+            if !widened {
+                return Ok(rows.into_iter().map(|r| plan.usage_row(r)).collect());
+            }
+        }
+    }
+}
+
+/// Whole columns of time a page of rows in time order is read from: `columns` of them from the
+/// key's (or the period's first, or last), in the direction the page runs, within the period.
+struct TimeWindow {
+    step: Step,
+    /// The period's usage starts.
+    period: (i64, i64),
+    /// The column the page starts in.
+    anchor: DateTime<Utc>,
+    /// Whether the page runs toward later columns.
+    later: bool,
+    columns: u32,
+}
+
+impl TimeWindow {
+    fn new(plan: &Plan, key: Option<&RowKey>, forward: bool) -> Option<Self> {
+        let step = plan.query.step;
+        let later = forward != plan.query.descending;
+        let (first, end) = plan.usage;
+        if first >= end {
+            return None;
+        }
+        let anchor = match key {
+            Some(key) => key.start,
+            None if later => first,
+            None => end - 1,
+        };
+        Some(Self {
+            step,
+            period: plan.usage,
+            anchor: step.bucket(from_epoch(anchor)),
+            later,
+            columns: 1,
+        })
+    }
+
+    /// The usage starts of the window's columns, within the period.
+    fn usage(&self) -> (i64, i64) {
+        let (mut start, mut end) = (self.anchor, self.step.next(self.anchor));
+        for _ in 1..self.columns {
+            if self.later {
+                end = self.step.next(end);
+            } else {
+                start = self.step.bucket(start - chrono::Duration::seconds(1));
+            }
+        }
+        (
+            start.timestamp().max(self.period.0),
+            end.timestamp().min(self.period.1),
+        )
+    }
+
+    /// Doubles the window; `false` when it already reaches the period's end that way.
+    fn widen(&mut self) -> bool {
+        let (start, end) = self.usage();
+        let reached = if self.later {
+            end >= self.period.1
+        } else {
+            start <= self.period.0
+        };
+        if reached {
+            return false;
+        }
+        self.columns = self.columns.saturating_mul(2);
+        true
     }
 }
