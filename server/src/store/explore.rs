@@ -599,19 +599,21 @@ impl Plan {
     }
 }
 
-/// Each meter's totals over the columns of time of `cells`.
-fn meter_totals(cells: &[TotalRow]) -> BTreeMap<i64, TotalRow> {
-    let mut totals: BTreeMap<i64, TotalRow> = BTreeMap::new();
+/// A meter's usage over the whole period: what its cells add up to.
+#[derive(Default)]
+struct MeterSum {
+    quantity: f64,
+    rows: i64,
+    facts: i64,
+}
+
+/// Each meter's sums over the columns of time of `cells`.
+fn meter_totals(cells: &[TotalRow]) -> BTreeMap<i64, MeterSum> {
+    let mut totals: BTreeMap<i64, MeterSum> = BTreeMap::new();
     for cell in cells {
-        let total = totals.entry(cell.meter).or_insert(TotalRow {
-            bucket: 0,
-            meter: cell.meter,
-            quantity: 0.0,
-            row_count: 0,
-            facts: 0,
-        });
+        let total = totals.entry(cell.meter).or_default();
         total.quantity += cell.quantity;
-        total.row_count += cell.row_count;
+        total.rows += cell.row_count;
         total.facts += cell.facts;
     }
     totals
@@ -932,15 +934,14 @@ where
         exploration.options = options;
         let totals = meter_totals(&cells);
         let mut weights: BTreeMap<String, usize> = BTreeMap::new();
-        for total in totals.values() {
-            *weights.entry(plan.meter(total.meter).unit).or_default() +=
-                total.facts.max(0) as usize;
+        for (meter, total) in &totals {
+            *weights.entry(plan.meter(*meter).unit).or_default() += total.facts.max(0) as usize;
         }
-        exploration.total_rows = totals.values().map(|t| t.row_count.max(0) as usize).sum();
-        exploration.totals = ordered_totals(totals.values().map(|t| MeterTotal {
-            meter: plan.meter(t.meter),
+        exploration.total_rows = totals.values().map(|t| t.rows.max(0) as usize).sum();
+        exploration.totals = ordered_totals(totals.iter().map(|(meter, t)| MeterTotal {
+            meter: plan.meter(*meter),
             quantity: t.quantity,
-            rows: t.row_count.max(0) as usize,
+            rows: t.rows.max(0) as usize,
         }));
         if let Some(unit) = chart_unit(&plan.query, &weights) {
             exploration.chart = Some(self.chart(&plan, &unit, &weights, &cells).await?);
