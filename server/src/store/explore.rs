@@ -101,9 +101,14 @@ impl Statement {
 
     /// ` IN (1, 2, 3)` of numbers the store itself assigned (written inline, never from input).
     fn numbers(&mut self, numbers: &[i64]) -> &mut Self {
-        let list: Vec<String> = numbers.iter().map(i64::to_string).collect();
-        self.push(&format!(" IN ({})", list.join(", ")))
+        self.push(&in_list(numbers))
     }
+}
+
+/// ` IN (1, 2, 3)`: numbers are written inline (the store's own, or the period's seconds).
+fn in_list(numbers: &[i64]) -> String {
+    let list: Vec<String> = numbers.iter().map(i64::to_string).collect();
+    format!(" IN ({})", list.join(", "))
 }
 
 #[derive(FromRow)]
@@ -185,6 +190,13 @@ const DAILY: UsageRows = UsageRows {
     tags: "NULLIF(u.tags, '')",
 };
 
+/// A usage row's subscription and resource as one number, which tells a meter's rows in one
+/// column apart: resources are numbered from 1 by the store, far below 2^32.
+const ROW_OF_METER: &str = "(u.subscription * 4294967296 + u.resource)";
+
+/// The per-resource monthly rollup's record counts, for the filter options of whole days.
+const MONTHLY_OPTIONS: &str = "usage_monthly_resources u";
+
 /// A meter of the store: its number, stored ID and catalog description, and where it sorts.
 #[derive(Debug, Clone)]
 struct Meter {
@@ -205,6 +217,8 @@ pub(crate) struct Plan {
     to: DateTime<Utc>,
     /// The hourly rows, or the daily rollup where the query allows.
     rows: UsageRows,
+    /// The period is whole UTC days of usage time: the rollups hold its filter options.
+    whole_days: bool,
     /// Usage starts to scan, `[start, end)`.
     usage: (i64, i64),
     /// Reported times to keep, on the reported basis.
@@ -267,6 +281,47 @@ fn bucket_sql(step: Step, start: &str, usage: (i64, i64)) -> String {
     }
 }
 
+/// How the rollups count the whole days of usage `[from, to)`: each whole month from the
+/// monthly rollup; a month the period shares at most half of by its shared days from the daily
+/// rollup (`added`); a month it shares more of as the whole month less its other days (`removed`).
+/// So no month costs more than half its days of daily rows.
+#[derive(Debug, Default, PartialEq)]
+struct RollupSpans {
+    months: Vec<i64>,
+    added: Vec<(i64, i64)>,
+    removed: Vec<(i64, i64)>,
+}
+
+impl RollupSpans {
+    fn of((from, to): (i64, i64)) -> Self {
+        let mut spans = Self::default();
+        let mut month = Step::Monthly.bucket(from_epoch(from));
+        while month.timestamp() < to {
+            let next = Step::Monthly.next(month);
+            let (first, end) = (month.timestamp(), next.timestamp());
+            let shared = (from.max(first), to.min(end));
+            if shared == (first, end) {
+                spans.months.push(first);
+            } else if 2 * (shared.1 - shared.0) <= end - first {
+                spans.added.push(shared);
+            } else {
+                spans.months.push(first);
+                spans.removed.extend(
+                    [(first, shared.0), (shared.1, end)]
+                        .into_iter()
+                        .filter(|(a, b)| a < b),
+                );
+            }
+            month = next;
+        }
+        spans
+    }
+
+    fn is_empty(&self) -> bool {
+        self.months.is_empty() && self.added.is_empty()
+    }
+}
+
 impl Plan {
     fn meter(&self, number: i64) -> MeterInfo {
         self.meters
@@ -316,6 +371,14 @@ impl Plan {
         }
     }
 
+    /// ` AND` the reader's subscriptions, if the reader is scoped.
+    fn scope_sql(&self) -> String {
+        match &self.scope {
+            Some(scope) => format!(" AND u.subscription{}", in_list(scope)),
+            None => String::new(),
+        }
+    }
+
     /// ` WHERE` of the period and scope and, when `filtered`, of the query's filters.
     fn push_where(&self, sql: &mut Statement, filtered: bool) {
         self.push_where_in(sql, filtered, self.usage);
@@ -338,9 +401,7 @@ impl Plan {
                 .push(" AND u.reported_time < ")
                 .bind_int(to);
         }
-        if let Some(scope) = &self.scope {
-            sql.push(" AND u.subscription").numbers(scope);
-        }
+        sql.push(&self.scope_sql());
         if !filtered {
             return;
         }
@@ -387,19 +448,26 @@ impl Plan {
             self.rows.table,
         ));
         self.push_where_in(sql, true, usage);
-        sql.push(" GROUP BY 1, 2, 3, 4");
+        // Column and meter first, as the daily rollup's key runs.
+        sql.push(" GROUP BY 1, 3, 2, 4");
     }
 
     /// Each meter's rows per column of time: the totals, and the chart's cells when the chart
-    /// groups by meter or category (one scan of the period for both).
+    /// groups by meter or category (one scan of the period for both). A row is a column's
+    /// subscription, meter and resource, so a cell counts its distinct subscriptions and
+    /// resources; in the daily rollup the days and meters lead the key, so a daily view groups
+    /// the period in the order it reads it.
     fn totals_sql(&self) -> Statement {
         let mut sql = Statement::new(self.dialect);
-        sql.push(
-            "SELECT g.bucket, g.meter, SUM(g.quantity) AS quantity, COUNT(*) AS row_count, \
-             CAST(SUM(g.facts) AS BIGINT) AS facts FROM (",
-        );
-        self.push_row_groups(&mut sql, self.usage);
-        sql.push(") g GROUP BY g.bucket, g.meter");
+        sql.push(&format!(
+            "SELECT {} AS bucket, u.meter, SUM(u.quantity) AS quantity, \
+             COUNT(DISTINCT {ROW_OF_METER}) AS row_count, {} AS facts FROM {}",
+            self.bucket(),
+            self.rows.count,
+            self.rows.table,
+        ));
+        self.push_where(&mut sql, true);
+        sql.push(" GROUP BY 1, 2");
         sql
     }
 
@@ -439,25 +507,68 @@ impl Plan {
     }
 
     /// What the period holds before filtering, per subscription, meter, resource, location and
-    /// tags: every filter's options (tags included) from one scan.
-    fn options_sql(&self) -> Statement {
+    /// tags: every filter's options (tags included) from one grouping, of the rollups when the
+    /// period is whole days of usage time (`None`: the period holds no day).
+    fn options_sql(&self) -> Option<Statement> {
         let mut sql = Statement::new(self.dialect);
-        sql.push(&format!(
-            "SELECT s.subscription_id, g.meter, r.resource_uri, g.location, g.tags, g.facts FROM \
-             (SELECT u.subscription, u.meter, u.resource, u.location, {tags} AS tags, \
-             {count} AS facts FROM {table}",
-            tags = self.rows.tags,
-            count = self.rows.count,
-            table = self.rows.table,
-        ));
-        self.push_where(&mut sql, false);
-        sql.push(&format!(
-            " GROUP BY u.subscription, u.meter, u.resource, u.location, {}) g \
-             JOIN subscriptions s ON s.id = g.subscription \
+        sql.push(
+            "SELECT s.subscription_id, g.meter, r.resource_uri, g.location, g.tags, g.facts FROM (",
+        );
+        if self.whole_days {
+            let spans = RollupSpans::of(self.usage);
+            if spans.is_empty() {
+                return None;
+            }
+            self.push_rollup_options(&mut sql, &spans);
+        } else {
+            sql.push(&format!(
+                "SELECT u.subscription, u.meter, u.resource, u.location, u.tags, \
+                 COUNT(*) AS facts FROM {}",
+                USAGE.table
+            ));
+            self.push_where(&mut sql, false);
+            sql.push(" GROUP BY u.subscription, u.meter, u.resource, u.location, u.tags");
+        }
+        sql.push(
+            ") g JOIN subscriptions s ON s.id = g.subscription \
              JOIN resources r ON r.id = g.resource",
-            self.rows.tags
+        );
+        Some(sql)
+    }
+
+    /// The records of whole days per subscription, meter, resource, location and tags, counted
+    /// from the rollups as `spans` says. Its numbers are the store's and the period's own.
+    fn push_rollup_options(&self, sql: &mut Statement, spans: &RollupSpans) {
+        let columns = "u.subscription, u.meter, u.resource, u.location, u.tags";
+        let scope = self.scope_sql();
+        let mut parts: Vec<String> = Vec::new();
+        if !spans.months.is_empty() {
+            parts.push(format!(
+                "SELECT {columns}, u.records AS facts FROM {MONTHLY_OPTIONS} \
+                 WHERE u.month_start{}{scope}",
+                in_list(&spans.months)
+            ));
+        }
+        for (days, sign) in [(&spans.added, ""), (&spans.removed, "-")] {
+            if days.is_empty() {
+                continue;
+            }
+            let days: Vec<String> = days
+                .iter()
+                .map(|(from, to)| format!("(u.day_start >= {from} AND u.day_start < {to})"))
+                .collect();
+            parts.push(format!(
+                "SELECT {columns}, {sign}u.records AS facts FROM {} WHERE ({}){scope}",
+                DAILY.table,
+                days.join(" OR ")
+            ));
+        }
+        sql.push(&format!(
+            "SELECT u.subscription, u.meter, u.resource, u.location, NULLIF(u.tags, '') AS tags, \
+             CAST(SUM(u.facts) AS BIGINT) AS facts FROM ({}) u \
+             GROUP BY {columns} HAVING SUM(u.facts) > 0",
+            parts.join(" UNION ALL ")
         ));
-        sql
     }
 
     /// The SQL of the sort column's value of a grouped row `g`.
@@ -827,12 +938,10 @@ where
         let filtered_out = filter_meters.as_ref().is_some_and(Vec::is_empty)
             || filter_resources.as_ref().is_some_and(Vec::is_empty);
         // Whole days of usage time in columns of days or months: the daily rollup holds them.
-        let whole_days = |t: DateTime<Utc>| t.timestamp().rem_euclid(DAY_SECONDS) == 0;
-        let rows = if query.basis == TimeBasis::Usage
-            && query.step != Step::Hourly
-            && whole_days(request.from)
-            && whole_days(request.to)
-        {
+        let whole_day = |t: DateTime<Utc>| t.timestamp().rem_euclid(DAY_SECONDS) == 0;
+        let whole_days =
+            query.basis == TimeBasis::Usage && whole_day(request.from) && whole_day(request.to);
+        let rows = if whole_days && query.step != Step::Hourly {
             DAILY
         } else {
             USAGE
@@ -843,6 +952,7 @@ where
             from: request.from,
             to: request.to,
             rows,
+            whole_days,
             usage,
             reported,
             scope,
@@ -958,7 +1068,10 @@ where
         let mut tally = OptionTally::default();
         // Tags repeat across a resource's meters: each distinct text is read once.
         let mut tagged: HashMap<String, usize> = HashMap::new();
-        for row in self.fetch::<OptionRow>(plan.options_sql()).await? {
+        let Some(sql) = plan.options_sql() else {
+            return Ok(tally.finish());
+        };
+        for row in self.fetch::<OptionRow>(sql).await? {
             let meter = plan.meter(row.meter);
             let count = row.facts.max(0) as usize;
             tally.add_usage(
@@ -1143,5 +1256,60 @@ impl TimeWindow {
         }
         self.columns = self.columns.saturating_mul(2);
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn day(year: i32, month: u32, day: u32) -> i64 {
+        Utc.with_ymd_and_hms(year, month, day, 0, 0, 0)
+            .single()
+            .map_or(0, |t| t.timestamp())
+    }
+
+    #[test]
+    fn whole_months_come_from_the_monthly_rollup() {
+        let spans = RollupSpans::of((day(2026, 10, 1), day(2026, 12, 1)));
+        assert_eq!(spans.months, vec![day(2026, 10, 1), day(2026, 11, 1)]);
+        assert!(spans.added.is_empty() && spans.removed.is_empty());
+    }
+
+    #[test]
+    fn a_rolling_month_is_a_month_less_a_day_and_a_day_more() {
+        // The last 30 days on 2 December: 2 November to 1 December.
+        let spans = RollupSpans::of((day(2026, 11, 2), day(2026, 12, 2)));
+        assert_eq!(
+            spans,
+            RollupSpans {
+                months: vec![day(2026, 11, 1)],
+                added: vec![(day(2026, 12, 1), day(2026, 12, 2))],
+                removed: vec![(day(2026, 11, 1), day(2026, 11, 2))],
+            }
+        );
+    }
+
+    #[test]
+    fn a_few_days_inside_a_month_are_read_as_days() {
+        let spans = RollupSpans::of((day(2026, 2, 10), day(2026, 2, 24)));
+        assert_eq!(spans.added, vec![(day(2026, 2, 10), day(2026, 2, 24))]);
+        assert!(spans.months.is_empty() && spans.removed.is_empty());
+        // More than half of February: the month less both ends.
+        let spans = RollupSpans::of((day(2026, 2, 3), day(2026, 2, 27)));
+        assert_eq!(spans.months, vec![day(2026, 2, 1)]);
+        assert_eq!(
+            spans.removed,
+            vec![
+                (day(2026, 2, 1), day(2026, 2, 3)),
+                (day(2026, 2, 27), day(2026, 3, 1))
+            ]
+        );
+    }
+
+    #[test]
+    fn an_empty_period_has_no_spans() {
+        assert!(RollupSpans::of((day(2026, 5, 1), day(2026, 5, 1))).is_empty());
     }
 }

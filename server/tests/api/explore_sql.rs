@@ -333,7 +333,7 @@ async fn the_databases_explorer_answers_what_the_in_memory_fold_answers() {
     assert_eq!(
         rollup_mismatches(&database.url).await,
         0,
-        "the daily rollup equals the rows it summarizes"
+        "the rollups equal the rows they summarize"
     );
     // Most queries must have had several pages, or the comparison proves little.
     assert!(
@@ -390,10 +390,108 @@ async fn an_unknown_scope_or_an_empty_period_shows_nothing() {
     }
 }
 
-/// Rows of the per-resource daily rollup that differ from the usage rows grouped afresh, both
-/// ways, and emptied rows left behind.
+/// One hour of a virtual machine's usage on `day` (of 2026), at `hour`.
+fn vm_hour(sub: &SubscriptionId, vm: &str, (month, day): (u32, u32), hour: u32) -> UsageRecord {
+    let usage_start = Utc.with_ymd_and_hms(2026, month, day, hour, 0, 0).unwrap();
+    UsageRecord {
+        subscription_id: sub.clone(),
+        meter_id: catalog().all()[0].id.clone(),
+        instance: InstanceData {
+            resource_uri: format!(
+                "/subscriptions/{sub}/resourceGroups/g/providers/Microsoft.Compute/virtualMachines/{vm}"
+            ),
+            location: "local".into(),
+            ..InstanceData::default()
+        },
+        usage_start,
+        usage_end: usage_start + Duration::hours(1),
+        reported_time: Some(usage_start + Duration::hours(1)),
+        quantity: 1.0,
+    }
+}
+
+/// A rolling month counts its records from the months and days of the rollups: a month's days
+/// outside the period are taken away, days of the next month added. With more resources than the
+/// options show, the counts decide which are shown, so a miscount shows.
+#[tokio::test]
+async fn the_filter_options_count_a_rolling_month_from_months_and_days() {
+    let database = crate::helpers::TestDatabase::new();
+    let store = store::open(&database.url).await.unwrap();
+    let sub = SubscriptionId::parse("00000001-aaaa-4000-8000-000000000000").unwrap();
+    let mut records = Vec::new();
+    // 210 resources used once in the period, which is 2 November to 1 December.
+    for i in 0..210 {
+        records.push(vm_hour(&sub, &format!("r{i:03}"), (11, 10), 0));
+    }
+    for i in 0..10 {
+        // Busy on 1 November only, outside the period.
+        for hour in 0..5 {
+            records.push(vm_hour(&sub, &format!("x{i}"), (11, 1), hour));
+        }
+        // Twice on 1 December, inside it: busier than the r's.
+        for hour in 0..2 {
+            records.push(vm_hour(&sub, &format!("y{i}"), (12, 1), hour));
+        }
+        // Three times on 1 November and once inside: a tie with the r's, whose names come first.
+        for hour in 0..3 {
+            records.push(vm_hour(&sub, &format!("z{i}"), (11, 1), hour));
+        }
+        records.push(vm_hour(&sub, &format!("z{i}"), (11, 20), 0));
+    }
+    store.ingest(&records, start()).await.unwrap();
+    let query = ExploreQuery::from_pairs([
+        ("period", "custom"),
+        ("from", "2026-11-02"),
+        ("to", "2026-12-01"),
+        ("granularity", "daily"),
+    ])
+    .unwrap();
+    let period = query.period.window(Utc::now());
+    let view = store
+        .explore(&ExploreRequest {
+            subscriptions: None,
+            query: &query,
+            from: period.0,
+            to: period.1,
+            page: &PageFrom::First,
+        })
+        .await
+        .unwrap();
+    let facts = store
+        .facts(None, query.basis, period.0, period.1, usize::MAX >> 1)
+        .await
+        .unwrap();
+    let fold = Explorer::new(query.clone(), period.0, period.1, &facts).page_from(&PageFrom::First);
+    let labels = |o: &meterbook_core::explore::FilterOptions| {
+        o.resources
+            .iter()
+            .map(|r| r.label.clone())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(labels(&view.options), labels(&fold.options), "{period:?}");
+    assert_eq!(view.options, fold.options);
+    let shown: Vec<&str> = view
+        .options
+        .resources
+        .iter()
+        .map(|r| r.label.as_str())
+        .collect();
+    assert_eq!(shown.len(), 200);
+    assert!(
+        shown.iter().all(|name| !name.starts_with(['x', 'z'])),
+        "{shown:?}"
+    );
+    assert_eq!(
+        shown.iter().filter(|name| name.starts_with('y')).count(),
+        10
+    );
+}
+
+/// Rows of the per-resource daily and monthly rollups that differ from the usage rows grouped
+/// afresh, both ways, and emptied rows left behind.
 async fn rollup_mismatches(url: &str) -> i64 {
-    const DIFFERENCES: &str = "SELECT
+    const DAYS: &str = "SELECT
         (SELECT COUNT(*) FROM (
             SELECT day_start, subscription, meter, resource, location, tags, quantity, records
             FROM usage_daily_resources
@@ -408,17 +506,49 @@ async fn rollup_mismatches(url: &str) -> i64 {
             EXCEPT
             SELECT day_start, subscription, meter, resource, location, tags, quantity, records
             FROM usage_daily_resources) b)";
+    let months = |month_of_start: &str| {
+        format!(
+            "SELECT
+            (SELECT COUNT(*) FROM (
+                SELECT month_start, subscription, meter, resource, location, tags, records
+                FROM usage_monthly_resources
+                EXCEPT
+                SELECT {month_of_start}, subscription, meter, resource, location,
+                       COALESCE(tags, ''), COUNT(*)
+                FROM usage_records GROUP BY 1, 2, 3, 4, 5, 6) a)
+          + (SELECT COUNT(*) FROM (
+                SELECT {month_of_start}, subscription, meter, resource, location,
+                       COALESCE(tags, ''), COUNT(*)
+                FROM usage_records GROUP BY 1, 2, 3, 4, 5, 6
+                EXCEPT
+                SELECT month_start, subscription, meter, resource, location, tags, records
+                FROM usage_monthly_resources) b)"
+        )
+    };
     if url.starts_with("sqlite:") {
         let pool = sqlx::SqlitePool::connect(url).await.unwrap();
-        sqlx::query_scalar(DIFFERENCES)
-            .fetch_one(&pool)
-            .await
-            .unwrap()
+        let months = months("unixepoch(usage_start, 'unixepoch', 'start of month')");
+        let mut differences = 0;
+        for sql in [DAYS, months.as_str()] {
+            differences += sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        }
+        differences
     } else {
         let pool = sqlx::PgPool::connect(url).await.unwrap();
-        sqlx::query_scalar(DIFFERENCES)
-            .fetch_one(&pool)
-            .await
-            .unwrap()
+        let months = months(
+            "CAST(EXTRACT(EPOCH FROM date_trunc('month', to_timestamp(usage_start) \
+             AT TIME ZONE 'UTC')) AS BIGINT)",
+        );
+        let mut differences = 0;
+        for sql in [DAYS, months.as_str()] {
+            differences += sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        }
+        differences
     }
 }

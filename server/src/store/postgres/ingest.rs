@@ -52,10 +52,9 @@ WITH st AS (
     WHERE last AND (NOT stored_exists OR stored <> quantity)
     GROUP BY 1, 2, 3
     {add_to_daily}
-), resource_days AS (
-    INSERT INTO usage_daily_resources
-        (day_start, subscription, meter, resource, location, tags, quantity, records)
-    SELECT day_start, subscription, meter, resource, location, tags, SUM(quantity), SUM(records)
+), resource_delta AS (
+    SELECT day_start, subscription, meter, resource, location, tags,
+           SUM(quantity) AS quantity, SUM(records) AS records
     FROM (
         SELECT usage_start - usage_start % 86400 AS day_start, subscription, meter, resource,
                location, COALESCE(tags, '') AS tags, quantity, 1 AS records
@@ -66,7 +65,10 @@ WITH st AS (
         FROM j WHERE last AND stored_exists AND stored <> quantity
     ) d
     GROUP BY 1, 2, 3, 4, 5, 6
-    {add_to_resource_days}
+), resource_days AS (
+    {resource_days_of_delta}
+), resource_months AS (
+    {resource_months_of_delta}
 ), changed AS (
     UPDATE usage_records u
     SET quantity = j.quantity, usage_end = j.usage_end, reported_time = j.reported_time,
@@ -127,7 +129,8 @@ static WRITE_CHUNK: LazyLock<[String; 2]> = LazyLock::new(|| {
         WRITE_CHUNK_TEMPLATE
             .replace("{judged}", judged)
             .replace("{add_to_daily}", ADD_TO_DAILY)
-            .replace("{add_to_resource_days}", ADD_TO_RESOURCE_DAYS)
+            .replace("{resource_days_of_delta}", &RESOURCE_DAYS_OF_DELTA)
+            .replace("{resource_months_of_delta}", &RESOURCE_MONTHS_OF_DELTA)
             .replace("{widen_spans}", WIDEN_SPANS)
     })
 });
@@ -228,14 +231,52 @@ const ADD_TO_RESOURCE_DAYS: &str =
         quantity = usage_daily_resources.quantity + excluded.quantity,
         records = usage_daily_resources.records + excluded.records";
 
-/// A copied chunk's sums and counts per day, subscription, meter, resource, location and tags.
-static ROLL_UP_RESOURCES_COPIED: LazyLock<String> = LazyLock::new(|| {
+/// How a batch's record counts join the per-resource monthly rollup.
+const ADD_TO_RESOURCE_MONTHS: &str =
+    "ON CONFLICT (month_start, subscription, meter, resource, location, tags) DO UPDATE SET
+        records = usage_monthly_resources.records + excluded.records";
+
+/// The UTC month of a rollup row's `day_start`, as its first second.
+const MONTH_OF_DAY: &str = "CAST(EXTRACT(EPOCH FROM \
+     date_trunc('month', to_timestamp(day_start) AT TIME ZONE 'UTC')) AS BIGINT)";
+
+/// Adds `resource_delta` (a batch's sums per day, subscription, meter, resource, location and
+/// tags) to the per-resource daily rollup, whichever path wrote the batch.
+static RESOURCE_DAYS_OF_DELTA: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO usage_daily_resources
              (day_start, subscription, meter, resource, location, tags, quantity, records)
-         SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[],
-                              $6::text[], $7::float8[], $8::bigint[])
+         SELECT * FROM resource_delta
          {ADD_TO_RESOURCE_DAYS}"
+    )
+});
+
+/// Adds `resource_delta`'s record counts to the per-resource monthly rollup.
+static RESOURCE_MONTHS_OF_DELTA: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO usage_monthly_resources
+             (month_start, subscription, meter, resource, location, tags, records)
+         SELECT {MONTH_OF_DAY}, subscription, meter, resource, location, tags, SUM(records)
+         FROM resource_delta
+         GROUP BY 1, 2, 3, 4, 5, 6
+         {ADD_TO_RESOURCE_MONTHS}"
+    )
+});
+
+/// A copied chunk's sums and counts per day, subscription, meter, resource, location and tags,
+/// into both per-resource rollups.
+static ROLL_UP_RESOURCES_COPIED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH resource_delta AS (
+             SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],
+                                  $5::text[], $6::text[], $7::float8[], $8::bigint[])
+                 AS d (day_start, subscription, meter, resource, location, tags, quantity, records)
+         ), resource_days AS (
+             {days}
+         )
+         {months}",
+        days = *RESOURCE_DAYS_OF_DELTA,
+        months = *RESOURCE_MONTHS_OF_DELTA,
     )
 });
 
@@ -561,10 +602,21 @@ impl PostgresStore {
                     .collect();
                 days.sort_unstable();
                 days.dedup();
+                let mut months: Vec<i64> = days
+                    .iter()
+                    .map(|&d| month_of(meterbook_core::time::from_epoch(d)).0)
+                    .collect();
+                months.dedup();
                 sqlx::query(
                     "DELETE FROM usage_daily_resources WHERE records = 0 AND day_start = ANY($1)",
                 )
                 .bind(days)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "DELETE FROM usage_monthly_resources WHERE records = 0 AND month_start = ANY($1)",
+                )
+                .bind(months)
                 .execute(&mut *tx)
                 .await?;
             }

@@ -24,11 +24,11 @@ use super::portable::reads::{daily_total, json_text, starts_off_hour, usage_read
 use super::portable::{account_store, rate_store, webhook_store, widget_store};
 use super::{AggregateRequest, IngestOutcome, StoreError, UsageStore};
 
-/// Adds the staged batch (one record per key, the last) to the per-resource daily rollup: each
-/// new or corrected record's day gets its quantity and a record, and a corrected record's old
-/// row (with its old location and tags) loses what it had.
-const ROLL_UP_RESOURCES: &str = "
-INSERT INTO usage_daily_resources
+/// The staged batch's difference (one record per key, the last) to the per-resource rollups:
+/// each new or corrected record's day gets its quantity and a record, and a corrected record's
+/// old row (with its old location and tags) loses what it had.
+const STAGE_RESOURCE_DELTA: &str = "
+INSERT INTO resource_delta
     (day_start, subscription, meter, resource, location, tags, quantity, records)
 SELECT day_start, subscription, meter, resource, location, tags, SUM(quantity), SUM(records)
 FROM (
@@ -49,9 +49,29 @@ FROM (
     WHERE u.quantity <> st.quantity
 )
 WHERE true
-GROUP BY day_start, subscription, meter, resource, location, tags
-ON CONFLICT (day_start, subscription, meter, resource, location, tags) DO UPDATE SET
+GROUP BY day_start, subscription, meter, resource, location, tags";
+
+/// Adds the staged difference to the per-resource daily rollup.
+const ROLL_UP_RESOURCE_DAYS: &str = "
+INSERT INTO usage_daily_resources
+    (day_start, subscription, meter, resource, location, tags, quantity, records)
+SELECT day_start, subscription, meter, resource, location, tags, quantity, records
+FROM resource_delta
+WHERE true
+ON CONFLICT (day_start, meter, subscription, resource, location, tags) DO UPDATE SET
     quantity = quantity + excluded.quantity,
+    records = records + excluded.records";
+
+/// Adds the staged difference's records to the per-resource monthly rollup.
+const ROLL_UP_RESOURCE_MONTHS: &str = "
+INSERT INTO usage_monthly_resources
+    (month_start, subscription, meter, resource, location, tags, records)
+SELECT unixepoch(day_start, 'unixepoch', 'start of month'), subscription, meter, resource,
+       location, tags, SUM(records)
+FROM resource_delta
+WHERE true
+GROUP BY 1, 2, 3, 4, 5, 6
+ON CONFLICT (month_start, subscription, meter, resource, location, tags) DO UPDATE SET
     records = records + excluded.records";
 
 /// Rows per multi-row INSERT: 11 parameters each stays well under SQLite's 32,766 limit.
@@ -246,6 +266,14 @@ impl UsageStore for SqliteStore {
         .execute(&mut *tx)
         .await?;
         sqlx::query("DELETE FROM staging").execute(&mut *tx).await?;
+        sqlx::query(
+            "CREATE TEMP TABLE IF NOT EXISTS resource_delta (
+                day_start INTEGER NOT NULL, subscription INTEGER NOT NULL, meter INTEGER NOT NULL,
+                resource INTEGER NOT NULL, location TEXT NOT NULL, tags TEXT NOT NULL,
+                quantity REAL NOT NULL, records INTEGER NOT NULL)",
+        )
+        .execute(&mut *tx)
+        .await?;
         let mut seq: i64 = 0;
         for chunk in records.chunks(ROWS_PER_INSERT) {
             let mut insert = QueryBuilder::<Sqlite>::new(
@@ -308,13 +336,29 @@ impl UsageStore for SqliteStore {
             .await?;
         }
         if accepted > 0 || corrected > 0 {
-            // Before the rows change: the rollup adds new rows and swaps corrected ones.
-            sqlx::query(ROLL_UP_RESOURCES).execute(&mut *tx).await?;
+            // Before the rows change: the rollups add new rows and swap corrected ones.
+            sqlx::query("DELETE FROM resource_delta")
+                .execute(&mut *tx)
+                .await?;
+            for statement in [
+                STAGE_RESOURCE_DELTA,
+                ROLL_UP_RESOURCE_DAYS,
+                ROLL_UP_RESOURCE_MONTHS,
+            ] {
+                sqlx::query(statement).execute(&mut *tx).await?;
+            }
         }
         if corrected > 0 {
             sqlx::query(
                 "DELETE FROM usage_daily_resources WHERE records = 0 AND day_start IN
                    (SELECT DISTINCT usage_start - usage_start % 86400 FROM staging)",
+            )
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "DELETE FROM usage_monthly_resources WHERE records = 0 AND month_start IN
+                   (SELECT DISTINCT unixepoch(usage_start, 'unixepoch', 'start of month')
+                    FROM staging)",
             )
             .execute(&mut *tx)
             .await?;
