@@ -295,6 +295,33 @@ where
     percentile(&mut times, 0.5)
 }
 
+/// The p50s of `a` and `b`, run in turn `PAIRED_REPEATS` times each after a warm-up: a slow
+/// spell of the machine falls on both, so the ratio of two costs of a few milliseconds holds
+/// from run to run.
+pub async fn p50_pair<A, FutA, B, FutB>(mut a: A, mut b: B) -> (Duration, Duration)
+where
+    A: FnMut() -> FutA,
+    FutA: std::future::Future<Output = ()>,
+    B: FnMut() -> FutB,
+    FutB: std::future::Future<Output = ()>,
+{
+    a().await;
+    b().await;
+    let (mut times_a, mut times_b) = (Vec::new(), Vec::new());
+    for _ in 0..PAIRED_REPEATS {
+        let t = Instant::now();
+        a().await;
+        times_a.push(t.elapsed());
+        let t = Instant::now();
+        b().await;
+        times_b.push(t.elapsed());
+    }
+    (percentile(&mut times_a, 0.5), percentile(&mut times_b, 0.5))
+}
+
+/// Runs of each side of [`p50_pair`]: its costs are small, so more of them.
+pub const PAIRED_REPEATS: usize = 61;
+
 /// The `q` quantile (0..=1) of `times`, nearest rank.
 pub fn percentile(times: &mut [Duration], q: f64) -> Duration {
     if times.is_empty() {
