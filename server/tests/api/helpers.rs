@@ -205,6 +205,9 @@ async fn start_server(url: &str, options: Options, owned: Option<TestDatabase>) 
             .redirect(reqwest::redirect::Policy::none())
             // A request that hangs fails its test with its URL instead of stalling the run.
             .timeout(std::time::Duration::from_secs(60))
+            // Idle connections are dropped before the server's keep-alive wait (30 s) ends, so
+            // a request never goes out on a connection the server is closing.
+            .pool_idle_timeout(std::time::Duration::from_secs(10))
             .build()
             .expect("client"),
         operator,
