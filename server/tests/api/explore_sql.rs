@@ -525,30 +525,23 @@ async fn rollup_mismatches(url: &str) -> i64 {
                 FROM usage_monthly_resources) b)"
         )
     };
+    let sql = |month_of_start: &str| format!("SELECT ({DAYS}) + ({})", months(month_of_start));
     if url.starts_with("sqlite:") {
         let pool = sqlx::SqlitePool::connect(url).await.unwrap();
-        let months = months("unixepoch(usage_start, 'unixepoch', 'start of month')");
-        let mut differences = 0;
-        for sql in [DAYS, months.as_str()] {
-            differences += sqlx::query_scalar::<_, i64>(sql)
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-        }
-        differences
+        sqlx::query_scalar(&sql(
+            "unixepoch(usage_start, 'unixepoch', 'start of month')",
+        ))
+        .fetch_one(&pool)
+        .await
+        .unwrap()
     } else {
         let pool = sqlx::PgPool::connect(url).await.unwrap();
-        let months = months(
+        sqlx::query_scalar(&sql(
             "CAST(EXTRACT(EPOCH FROM date_trunc('month', to_timestamp(usage_start) \
              AT TIME ZONE 'UTC')) AS BIGINT)",
-        );
-        let mut differences = 0;
-        for sql in [DAYS, months.as_str()] {
-            differences += sqlx::query_scalar::<_, i64>(sql)
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-        }
-        differences
+        ))
+        .fetch_one(&pool)
+        .await
+        .unwrap()
     }
 }
