@@ -7,6 +7,9 @@
 /// widens fourfold until the page is full.
 pub(crate) const INITIAL_WINDOW_SECONDS: i64 = 2 * 3_600;
 
+/// The most days a tenant's first window reaches by its daily counts (see `tenant_window`).
+pub(crate) const TENANT_WINDOW_DAYS: i64 = 31;
+
 /// Sets the store's "some usage starts off the hour" flag (see the `usage_off_hour` migrations).
 /// Both stores run it in a batch's transaction when [`starts_off_hour`] says so; the flag is
 /// never cleared, which is safe: it only costs hourly pages their fast plan.
@@ -133,7 +136,9 @@ macro_rules! usage_reads {
             use futures::TryStreamExt;
             use sqlx::{QueryBuilder, Row};
 
-            use crate::store::portable::reads::{object_text, tag_map, INITIAL_WINDOW_SECONDS};
+            use crate::store::portable::reads::{
+                object_text, tag_map, INITIAL_WINDOW_SECONDS, TENANT_WINDOW_DAYS,
+            };
             use crate::store::{AggregateRequest, StoreError};
 
             type Db = $db;
@@ -223,6 +228,11 @@ macro_rules! usage_reads {
                     // Scan a usage-time window after the cursor; widen it until it holds a full
                     // page or reaches the end. Pages therefore cost the same at any depth.
                     let mut width = g.max(INITIAL_WINDOW_SECONDS);
+                    if let Some(sub) = &request.subscription {
+                        // One tenant's two hours hold a few dozen records, not a page: start
+                        // from as many whole days as its daily rollup says a page needs.
+                        width = width.max(self.tenant_window(sub, start, scan_end, request.limit).await?);
+                    }
                     let rows = loop {
                         let window_end = start.saturating_add(width);
                         let page =
@@ -257,6 +267,42 @@ macro_rules! usage_reads {
                         items,
                         next: last_key.filter(|_| more),
                     })
+                }
+
+                /// How far from `start` (a bucket's start) the subscription's records first
+                /// number more than `limit`, to the end of that UTC day, by the daily rollup; at
+                /// most [`TENANT_WINDOW_DAYS`] days. The daily counts include records before
+                /// `start` and records the page's reported times leave out, so the window is
+                /// never wider than the page needs; the widening goes on from there.
+                async fn tenant_window(
+                    &self,
+                    sub: &SubscriptionId,
+                    start: i64,
+                    scan_end: i64,
+                    limit: usize,
+                ) -> Result<i64, StoreError> {
+                    const DAY: i64 = 86_400;
+                    let first_day = start.div_euclid(DAY) * DAY;
+                    let last_day = scan_end.min(first_day + (TENANT_WINDOW_DAYS - 1) * DAY);
+                    let mut sql = QueryBuilder::<Db>::new(
+                        "SELECT day_start FROM (SELECT day_start, \
+                         SUM(SUM(records)) OVER (ORDER BY day_start) AS upto \
+                         FROM usage_daily_resources \
+                         WHERE subscription = (SELECT id FROM subscriptions WHERE subscription_id = ",
+                    );
+                    sql.push_bind(sub.as_str().to_owned())
+                        .push(") AND day_start >= ")
+                        .push_bind(first_day)
+                        .push(" AND day_start <= ")
+                        .push_bind(last_day)
+                        .push(" GROUP BY day_start) d WHERE upto > ")
+                        .push_bind(limit as i64)
+                        .push(" ORDER BY day_start LIMIT 1");
+                    let day = sql
+                        .build_query_scalar::<i64>()
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    Ok(day.unwrap_or(last_day) + DAY - start)
                 }
 
                 /// Whether some stored record starts off the hour (the flag ingest sets).
