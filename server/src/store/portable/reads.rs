@@ -271,9 +271,10 @@ macro_rules! usage_reads {
 
                 /// How far from `start` (a bucket's start) the subscription's records first
                 /// number more than `limit`, to the end of that UTC day, by the daily rollup; at
-                /// most [`TENANT_WINDOW_DAYS`] days. The daily counts include records before
-                /// `start` and records the page's reported times leave out, so the window is
-                /// never wider than the page needs; the widening goes on from there.
+                /// most [`TENANT_WINDOW_DAYS`] days, and whole days, so whole buckets. The days
+                /// before hold at most `limit` records (counting records before `start` and
+                /// those the page's reported times leave out), so the page needs some of that
+                /// day: the window overshoots by less than a day, and widens from there.
                 async fn tenant_window(
                     &self,
                     sub: &SubscriptionId,
@@ -283,7 +284,8 @@ macro_rules! usage_reads {
                 ) -> Result<i64, StoreError> {
                     const DAY: i64 = 86_400;
                     let first_day = start.div_euclid(DAY) * DAY;
-                    let last_day = scan_end.min(first_day + (TENANT_WINDOW_DAYS - 1) * DAY);
+                    let last_day =
+                        (scan_end.div_euclid(DAY) * DAY).min(first_day + (TENANT_WINDOW_DAYS - 1) * DAY);
                     let mut sql = QueryBuilder::<Db>::new(
                         "SELECT day_start FROM (SELECT day_start, \
                          SUM(SUM(records)) OVER (ORDER BY day_start) AS upto \
