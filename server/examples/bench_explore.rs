@@ -47,6 +47,10 @@ const CONCURRENT_CLIENTS: usize = 8;
 /// Days of the views: a month.
 const MONTH_DAYS: u32 = 30;
 
+/// Days after the period that the tenant's ARM page (and its plain SQL) still takes reports
+/// from, so the period's last records, reported after it, are in.
+const REPORTED_GRACE_DAYS: i64 = 2;
+
 /// The URL of the store named `name`: a SQLite file in `dir`, or a schema on the PostgreSQL
 /// server `database`, emptied first when `fresh`.
 async fn store_url(database: &str, dir: &Path, name: &str, fresh: bool) -> String {
@@ -303,7 +307,7 @@ async fn arm_page_once(
 ) {
     let query = AggregateQuery {
         reported_start: from,
-        reported_end: to + chrono::Duration::days(2),
+        reported_end: to + chrono::Duration::days(REPORTED_GRACE_DAYS),
         granularity: Granularity::Hourly,
         show_details: true,
     };
@@ -596,7 +600,7 @@ async fn main() {
              WHERE u.subscription = {tenant_number} AND u.reported_time >= {f} \
              AND u.reported_time < {} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 LIMIT 1001",
             raw.by_subscription(),
-            e + 2 * 86_400
+            e + REPORTED_GRACE_DAYS * meterbook_core::time::DAY_SECONDS
         ),
     )
     .await;

@@ -130,7 +130,7 @@ macro_rules! usage_reads {
             use chrono::{DateTime, Utc};
             use meterbook_core::explore::{TimeBasis, UsageFact};
             use meterbook_core::page::{Page, PageKey};
-            use meterbook_core::time::{from_epoch, HOUR_SECONDS};
+            use meterbook_core::time::{from_epoch, DAY_SECONDS, HOUR_SECONDS};
             use meterbook_core::usage::{AggregateLine, LineInstance};
             use meterbook_core::SubscriptionId;
             use futures::TryStreamExt;
@@ -231,7 +231,8 @@ macro_rules! usage_reads {
                     if let Some(sub) = &request.subscription {
                         // One tenant's two hours hold a few dozen records, not a page: start
                         // from as many whole days as its daily rollup says a page needs.
-                        width = width.max(self.tenant_window(sub, start, scan_end, request.limit).await?);
+                        let days = self.tenant_window(sub, start, scan_end, request.limit);
+                        width = width.max(days.await?);
                     }
                     let rows = loop {
                         let window_end = start.saturating_add(width);
@@ -282,10 +283,9 @@ macro_rules! usage_reads {
                     scan_end: i64,
                     limit: usize,
                 ) -> Result<i64, StoreError> {
-                    const DAY: i64 = 86_400;
-                    let first_day = start.div_euclid(DAY) * DAY;
-                    let last_day =
-                        (scan_end.div_euclid(DAY) * DAY).min(first_day + (TENANT_WINDOW_DAYS - 1) * DAY);
+                    let first_day = start.div_euclid(DAY_SECONDS) * DAY_SECONDS;
+                    let last_day = (scan_end.div_euclid(DAY_SECONDS) * DAY_SECONDS)
+                        .min(first_day + (TENANT_WINDOW_DAYS - 1) * DAY_SECONDS);
                     let mut sql = QueryBuilder::<Db>::new(
                         "SELECT day_start FROM (SELECT day_start, \
                          SUM(SUM(records)) OVER (ORDER BY day_start) AS upto \
@@ -304,7 +304,7 @@ macro_rules! usage_reads {
                         .build_query_scalar::<i64>()
                         .fetch_optional(&self.pool)
                         .await?;
-                    Ok(day.unwrap_or(last_day) + DAY - start)
+                    Ok(day.unwrap_or(last_day) + DAY_SECONDS - start)
                 }
 
                 /// Whether some stored record starts off the hour (the flag ingest sets).
