@@ -86,7 +86,7 @@ pub trait PortalData: Send + Sync + 'static {
     fn audit_entries<'a>(
         &'a self,
         viewer: &'a Viewer,
-        action: Option<String>,
+        action: Option<meterbook_core::audit::AuditAction>,
         limit: u32,
     ) -> BoxFuture<'a, Result<Vec<AuditView>, String>>;
 

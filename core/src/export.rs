@@ -99,110 +99,10 @@ pub fn format_quantity(q: f64) -> String {
     }
 }
 
-/// Whether a spreadsheet would read a text field as a formula: anything starting with `=`, `+`,
-/// `-`, `@`, tab or CR that is not a plain number (`-2+3+cmd|...` is a formula, `-5` is not). Such
-/// fields get a leading `'`, so opening an export cannot run anything a tenant put in a resource
-/// name or tag.
-fn looks_like_formula(f: &str) -> bool {
-    f.starts_with(['=', '+', '-', '@', '\t', '\r']) && !is_plain_number(f)
-}
-
-/// Whether a field gets the defusing `'`: a formula, or a field that would read back as one once
-/// [`crate::csv::read_csv`] took a `'` off it (`'+1` is written `''+1`), so that what Meterbook
-/// writes reads back exactly.
-fn needs_guard(f: &str) -> bool {
-    looks_like_formula(f) || guarded_formula(f)
-}
-
-/// A field that, past its leading `'`s, is a formula: the reader takes one `'` off it.
-pub(crate) fn guarded_formula(f: &str) -> bool {
-    f.starts_with('\'') && looks_like_formula(f.trim_start_matches('\''))
-}
-
-/// `-12`, `3.5`, `-0.25`, `1e-7`: an optional minus, digits with an optional fraction, an optional
-/// exponent, and nothing else.
-fn is_plain_number(f: &str) -> bool {
-    fn digits(s: &str) -> (usize, &str) {
-        let n = s.bytes().take_while(u8::is_ascii_digit).count();
-        (n, &s[n..])
-    }
-    let (whole, rest) = digits(f.strip_prefix('-').unwrap_or(f));
-    let (fraction, rest) = match rest.strip_prefix('.') {
-        Some(r) => digits(r),
-        None => (0, rest),
-    };
-    if whole + fraction == 0 {
-        return false;
-    }
-    match rest.strip_prefix(['e', 'E']) {
-        None => rest.is_empty(),
-        Some(exp) => {
-            let (n, rest) = digits(exp.strip_prefix(['-', '+']).unwrap_or(exp));
-            n > 0 && rest.is_empty()
-        }
-    }
-}
-
-/// Appends one CSV record (RFC 4180: quoted when needed, quotes doubled, CRLF line end).
-pub fn write_csv_record<S: AsRef<str>>(out: &mut String, fields: &[S]) {
-    for (i, field) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let guarded;
-        let mut f = field.as_ref();
-        if needs_guard(f) {
-            guarded = format!("'{f}");
-            f = &guarded;
-        }
-        if f.contains([',', '"', '\n', '\r']) {
-            out.push('"');
-            out.push_str(&f.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(f);
-        }
-    }
-    out.push_str("\r\n");
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::usage::{parse_any_time, LineInstance};
-
-    #[test]
-    fn fields_a_spreadsheet_would_run_are_defused() {
-        let mut out = String::new();
-        write_csv_record(
-            &mut out,
-            &["=HYPERLINK(\"x\")", "+1", "@SUM", "-x", "-5", "vm-1", "1.5"],
-        );
-        assert_eq!(
-            out,
-            "\"'=HYPERLINK(\"\"x\"\")\",'+1,'@SUM,'-x,-5,vm-1,1.5\r\n"
-        );
-        let mut out = String::new();
-        write_csv_record(&mut out, &["'+1", "''=x", "'abc", "'-5", "'"]);
-        assert_eq!(out, "''+1,'''=x,'abc,'-5,'\r\n");
-        let mut out = String::new();
-        write_csv_record(
-            &mut out,
-            &[
-                "-2+3+cmd|' /C calc'!A0",
-                "-1.5e-3",
-                "-1.",
-                "-.5",
-                "-1e",
-                "\tx",
-                "-",
-            ],
-        );
-        assert_eq!(
-            out,
-            "'-2+3+cmd|' /C calc'!A0,-1.5e-3,-1.,-.5,'-1e,'\tx,'-\r\n"
-        );
-    }
 
     #[test]
     fn resource_parts_come_from_the_uri() {
@@ -211,13 +111,6 @@ mod tests {
         assert_eq!(p.resource_group, "web-rg");
         assert_eq!(p.resource_name, "vm-01");
         assert_eq!(ResourceParts::from_uri(""), ResourceParts::default());
-    }
-
-    #[test]
-    fn csv_fields_are_escaped() {
-        let mut out = String::new();
-        write_csv_record(&mut out, &["a", "b,c", "say \"hi\""]);
-        assert_eq!(out, "a,\"b,c\",\"say \"\"hi\"\"\"\r\n");
     }
 
     #[test]

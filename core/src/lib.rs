@@ -5,6 +5,7 @@
 //! so the crate builds for the server and for the browser (wasm32) alike.
 
 pub mod access;
+pub mod audit;
 pub mod csv;
 pub mod error;
 pub mod explore;

@@ -181,17 +181,42 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// What a token is bound to: who asked about which data (`scope`, e.g. `tenant:<sub>`), and every
-/// part of the query that changes the result set or its order.
+/// What a continuation token is bound to, written so that no two different lists of parts
+/// write the same text: each part is its length, `:`, itself and `;`. A part may hold any
+/// character (a `|` in a tag filter cannot shift the next part), and the text depends on
+/// nothing but the parts given (no `Debug` output, no serializer's field order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint(String);
+
+impl Fingerprint {
+    /// A fingerprint for one kind of token (`usage`, `explore`, ...).
+    pub fn new(kind: &str) -> Self {
+        Self(String::new()).part(kind)
+    }
+
+    pub fn part(mut self, part: impl std::fmt::Display) -> Self {
+        let part = part.to_string();
+        self.0.push_str(&format!("{}:{part};", part.len()));
+        self
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What a usage page's token is bound to: who asked about which data (`scope`, e.g. the API and
+/// the caller's subscriptions), and every part of the query that changes the result set or its
+/// order.
 pub fn query_fingerprint(scope: &str, query: &UsageQuery) -> String {
-    format!(
-        "{scope}|{}|{}|{}|{}|{}",
-        query.reported_start.timestamp(),
-        query.reported_end.timestamp(),
-        query.granularity.as_str(),
-        query.show_details,
-        query.subscriber.as_ref().map(|s| s.as_str()).unwrap_or("*"),
-    )
+    Fingerprint::new("usage")
+        .part(scope)
+        .part(query.reported_start.timestamp())
+        .part(query.reported_end.timestamp())
+        .part(query.granularity.as_str())
+        .part(query.show_details)
+        .part(query.subscriber.as_ref().map_or("*", |s| s.as_str()))
+        .0
 }
 
 #[cfg(test)]
@@ -224,6 +249,15 @@ mod tests {
             Utc.with_ymd_and_hms(2026, 11, 26, 0, 0, 0).unwrap(),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn fingerprints_of_different_parts_differ_whatever_the_parts_hold() {
+        let of = |parts: &[&str]| parts.iter().fold(Fingerprint::new("t"), |f, p| f.part(p)).0;
+        assert_ne!(of(&["a|b", "c"]), of(&["a", "b|c"]));
+        assert_ne!(of(&["a;", ""]), of(&["a", ";"]));
+        assert_ne!(of(&["1:a;"]), of(&["1", "a"]));
+        assert_eq!(of(&["x", "y"]), "1:t;1:x;1:y;");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 // Portal performance, measured in Debian's Chromium against a running Meterbook (BASE_URL):
 // - first contentful paint of a signed-in tenant's usage explorer, next to the first paint of a
 //   static page of the same size served by this script (the baseline: what Chromium itself costs);
-// - the release WebAssembly bundle's size, gzipped (SITE_ROOT/pkg/meterbook.wasm).
+// - the release WebAssembly bundle's size, gzipped (SITE_ROOT/pkg/meterbook.<hash>.wasm).
 // Run by `cargo xtask bench-portal`; results go to BENCHMARKS.md.
 import { chromium } from "@playwright/test";
 import { createServer } from "node:http";
@@ -70,7 +70,9 @@ for (let i = 0; i < runs + 2; i++) {
 server.close();
 await browser.close();
 
-const wasm = readFileSync(`${siteRoot}/pkg/meterbook.wasm`);
+// The build names the module by its content (cargo-leptos `hash-files`, listed in hash.txt).
+const wasmHash = readFileSync(`${siteRoot}/hash.txt`, "utf8").match(/^wasm:\s*(\S+)/m)[1];
+const wasm = readFileSync(`${siteRoot}/pkg/meterbook.${wasmHash}.wasm`);
 const gz = gzipSync(wasm, { level: 9 }).length;
 const result = {
   runs,

@@ -21,7 +21,7 @@ test("an operator adds a tenant user who can then sign in, and the audit log sho
   await page.screenshot({ path: screenshots + "people.png", fullPage: true });
 
   await page.getByRole("link", { name: "Audit log" }).click();
-  await page.selectOption("#audit-action", "user_added");
+  await page.selectOption("#audit-action", "user.add");
   await page.getByRole("button", { name: "Show" }).click();
   await expect(page.locator("table.audit")).toContainText("e2e-nina");
   await expect(page.locator("table.audit")).toContainText("user:operator");

@@ -151,12 +151,20 @@ impl Application {
         };
         // Bound after the metrics address: once the main port answers, both do.
         let listener = tokio::net::TcpListener::bind(config.addr).await?;
+        let site = assets::Site::read(&config.site_root);
         let leptos_options = LeptosOptions::builder()
             .output_name("meterbook")
             .site_root(config.site_root.as_str())
             .site_pkg_dir("pkg")
             .site_addr(listener.local_addr()?)
             .env(Env::PROD)
+            .hash_files(site.hash_file().is_some())
+            // An absolute path: Leptos joins it to the binary's directory, which it then replaces.
+            .hash_file(
+                site.hash_file()
+                    .map(|p| Arc::<str>::from(p.to_string_lossy()))
+                    .unwrap_or_else(|| Arc::from("hash.txt")),
+            )
             .build();
         let source: Arc<dyn UsageSource> = match &config.upstream {
             Some(upstream) => Arc::new(UpstreamSource::new(upstream.clone())?),
@@ -223,7 +231,7 @@ impl Application {
             .merge(api::router(state.upstream))
             .merge(auth::sign_in::router())
             .merge(widget::router())
-            .merge(assets::router(&config.site_root))
+            .merge(assets::router(&config.site_root, site))
             .route("/metrics", axum::routing::get(metrics::scrape))
             .route(
                 "/costs/rate-card",
@@ -248,6 +256,13 @@ impl Application {
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 auth::guard::guard,
+            ))
+            // Pages and API answers are the viewer's own and current: a browser asks again each
+            // time and nothing shared keeps them (ARM answers say `no-cache` too). Only the
+            // hashed code and stylesheet are cached for long (`assets.rs`).
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, no-cache"),
             ))
             .layer(SetResponseHeaderLayer::if_not_present(
                 header::X_CONTENT_TYPE_OPTIONS,

@@ -4,6 +4,7 @@
 
 use chrono::Utc;
 use meterbook_core::access::Role;
+use meterbook_core::audit::AuditAction;
 use meterbook_core::SubscriptionId;
 
 use crate::audit::{self, Event};
@@ -58,7 +59,7 @@ pub fn parse_subscriptions(raw: &str) -> Result<Vec<SubscriptionId>, PeopleError
 async fn record(
     store: &dyn Store,
     actor: Actor<'_>,
-    action: &str,
+    action: AuditAction,
     target: &str,
     detail: &str,
 ) -> Result<(), PeopleError> {
@@ -104,7 +105,7 @@ pub async fn add(
     }
     let hash = hash_password(password).await?;
     let id = store.create_user(username, role, &hash, subs).await?;
-    record(store, actor, "user_added", username, role.as_str()).await?;
+    record(store, actor, AuditAction::UserAdd, username, role.as_str()).await?;
     Ok(id)
 }
 
@@ -122,9 +123,9 @@ pub async fn set_disabled(
         .set_user_disabled(user.id, disabled, Utc::now())
         .await?;
     let action = if disabled {
-        "user_disabled"
+        AuditAction::UserDisable
     } else {
-        "user_enabled"
+        AuditAction::UserEnable
     };
     record(store, actor, action, &user.username, "").await
 }
@@ -166,7 +167,14 @@ pub async fn set_password(
         TokensOnReset::Revoke => format!("sessions ended; tokens revoked: {revoked}"),
         TokensOnReset::Keep => "sessions ended; tokens kept".to_owned(),
     };
-    record(store, actor, "password_changed", &user.username, &detail).await?;
+    record(
+        store,
+        actor,
+        AuditAction::UserSetPassword,
+        &user.username,
+        &detail,
+    )
+    .await?;
     Ok(revoked)
 }
 
@@ -199,9 +207,9 @@ pub async fn change_grants(
     store.set_grants(user.id, subs, granted).await?;
     let ids: Vec<&str> = subs.iter().map(SubscriptionId::as_str).collect();
     let action = if granted {
-        "grant_added"
+        AuditAction::GrantAdd
     } else {
-        "grant_removed"
+        AuditAction::GrantRemove
     };
     record(store, actor, action, &user.username, &ids.join(",")).await
 }

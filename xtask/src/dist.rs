@@ -164,7 +164,10 @@ fn check_staged(staged: &Path) -> Result {
     wait_for_port(port, &mut server.0, &log_path)?;
     let fetched = |path: &str| crate::http_status(port, path, None);
     let ready = fetched("/readyz");
-    let script = fetched("/pkg/meterbook.js");
+    let script = fetched(&format!(
+        "/pkg/{}",
+        crate::site_file(&staged.join("site"), "js")?
+    ));
     let signin = fetched("/sign-in");
     drop(server);
     let _ = std::fs::remove_dir_all(&scratch);

@@ -157,6 +157,19 @@ fn release_site() -> Result {
     Ok(())
 }
 
+/// The name under `pkg/` of the site's `ext` file (`js`, `wasm`, `css`): content-hashed, as
+/// cargo-leptos recorded in the site's `hash.txt`.
+pub(crate) fn site_file(site: &std::path::Path, ext: &str) -> Result<String> {
+    let hashes = site.join("hash.txt");
+    let text =
+        std::fs::read_to_string(&hashes).map_err(|e| format!("{}: {e}", hashes.display()))?;
+    text.lines()
+        .filter_map(|line| line.split_once(':'))
+        .find(|(e, _)| e.trim() == ext)
+        .map(|(_, hash)| format!("meterbook.{}.{ext}", hash.trim()))
+        .ok_or_else(|| format!("{} names no {ext} file", hashes.display()))
+}
+
 /// Installs the build tools the site needs; `for_tests` adds chromium.
 fn setup(for_tests: bool) -> Result {
     step("checking build tools");

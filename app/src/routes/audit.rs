@@ -5,37 +5,14 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "ssr")]
+use meterbook_core::audit::AuditAction;
+
 use crate::routes::rendered::RenderedPage;
 
 /// Entries shown unless the page asks for more, and the most it may.
 pub const DEFAULT_AUDIT_LIMIT: u32 = 100;
 pub const MAX_AUDIT_LIMIT: u32 = 1_000;
-
-/// Actions the log records, for the filter.
-pub const AUDIT_ACTIONS: [&str; 22] = [
-    "sign_in",
-    "sign_in_failed",
-    "sign_in_limited",
-    "sign_out",
-    "token_created",
-    "token_revoked",
-    "widget_created",
-    "widget_revoked",
-    "user_added",
-    "user_disabled",
-    "user_enabled",
-    "password_changed",
-    "grant_added",
-    "grant_removed",
-    "export",
-    "rates.import",
-    "chargeback.run",
-    "chargeback.close",
-    "chargeback.push",
-    "webhook.add",
-    "webhook.remove",
-    "webhook.retry",
-];
 
 /// One entry as the portal shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,12 +44,17 @@ pub(crate) async fn render(search: &str) -> Result<String, ServerFnError> {
         .limit
         .unwrap_or(DEFAULT_AUDIT_LIMIT)
         .clamp(1, MAX_AUDIT_LIMIT);
-    let action = query.action.filter(|a| !a.is_empty());
+    let action = match query.action.as_deref() {
+        None | Some("") => None,
+        Some(name) => Some(
+            name.parse::<AuditAction>()
+                .map_err(|e| ServerFnError::new(e.to_string()))?,
+        ),
+    };
     let entries = portal()?
-        .audit_entries(&viewer, action.clone(), limit)
+        .audit_entries(&viewer, action, limit)
         .await
         .map_err(crate::routes::tokens::forbidden)?;
-    let current = action.unwrap_or_default();
     Ok(crate::routes::rendered::to_html(move || {
         view! {
             <form method="get" action="/audit" class="card query-form">
@@ -81,10 +63,13 @@ pub(crate) async fn render(search: &str) -> Result<String, ServerFnError> {
                     <div class="field">
                         <label for="audit-action">"Action"</label>
                         <select id="audit-action" name="action">
-                            <option value="" selected=current.is_empty()>"Every action"</option>
-                            {AUDIT_ACTIONS
+                            <option value="" selected=action.is_none()>"Every action"</option>
+                            {AuditAction::ALL
                                 .into_iter()
-                                .map(|a| view! { <option value=a selected=current == a>{a}</option> })
+                                .map(|a| {
+                                    let name = a.as_str();
+                                    view! { <option value=name selected=action == Some(a)>{name}</option> }
+                                })
                                 .collect_view()}
                         </select>
                     </div>

@@ -35,6 +35,23 @@ pub struct UsageFact {
     pub quantity: f64,
 }
 
+impl UsageFact {
+    /// An aggregate line as the explorer reads it (tags as text; an aggregate without details
+    /// has no resource).
+    pub fn from_line(line: crate::usage::AggregateLine) -> Self {
+        let instance = line.instance.unwrap_or_default();
+        Self {
+            usage_start: line.usage_start,
+            subscription_id: line.subscription_id,
+            meter_id: line.meter_id,
+            resource_uri: instance.resource_uri,
+            location: instance.location,
+            tags: crate::usage::tags_as_text(instance.tags.map(|t| t.to_map()).unwrap_or_default()),
+            quantity: line.quantity,
+        }
+    }
+}
+
 /// One row of the explorer's table: a resource's usage of a meter in one column of time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UsageRow {

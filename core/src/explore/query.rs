@@ -6,6 +6,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::SubscriptionId;
+use crate::page::Fingerprint;
 use crate::time::floor_day;
 
 /// The longest period one query covers.
@@ -506,14 +507,19 @@ impl ExploreQuery {
     /// size, and the dates its period stood for, so a token from one query, one viewer or
     /// yesterday's "today" cannot page another.
     pub fn fingerprint(&self, scope: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
-        let mut q = self.clone();
-        q.page_size = 0;
-        format!(
-            "explore|{scope}|{}|{}|{}",
-            from.timestamp(),
-            to.timestamp(),
-            serde_json::to_string(&q).unwrap_or_default()
-        )
+        let unpaged = self.with(|q| q.page_size = Self::default().page_size);
+        unpaged
+            .to_pairs()
+            .into_iter()
+            .fold(
+                Fingerprint::new("explore")
+                    .part(scope)
+                    .part(from.timestamp())
+                    .part(to.timestamp()),
+                |f, (name, value)| f.part(name).part(value),
+            )
+            .as_str()
+            .to_owned()
     }
 }
 

@@ -19,7 +19,7 @@ use rust_decimal::Decimal;
 
 use super::card::{Discount, MeterRate, RateCard, RateCardDraft, RateCardError, RateVersion, Tier};
 use crate::csv::read_csv;
-use crate::export::write_csv_record;
+use crate::csv::write_csv_record;
 use crate::SubscriptionId;
 
 /// The header, in the order export writes it; import accepts the columns in any order.

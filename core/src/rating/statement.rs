@@ -20,7 +20,7 @@ use super::card::RateCard;
 use super::money::Currency;
 use super::period::BillingPeriod;
 use super::price::{checked_sum, price_period, LinePricing, PricedLine, PricingError, UsageHour};
-use crate::export::write_csv_record;
+use crate::csv::write_csv_record;
 use crate::meter::catalog;
 use crate::SubscriptionId;
 

@@ -448,21 +448,6 @@ pub fn tags_as_text(tags: Map<String, Value>) -> std::collections::BTreeMap<Stri
 }
 
 impl AggregateLine {
-    /// The line as the explorer reads it (tags as text; an aggregate without details has no
-    /// resource).
-    pub fn into_fact(self) -> crate::explore::UsageFact {
-        let instance = self.instance.unwrap_or_default();
-        crate::explore::UsageFact {
-            usage_start: self.usage_start,
-            subscription_id: self.subscription_id,
-            meter_id: self.meter_id,
-            resource_uri: instance.resource_uri,
-            location: instance.location,
-            tags: tags_as_text(instance.tags.map(|t| t.to_map()).unwrap_or_default()),
-            quantity: self.quantity,
-        }
-    }
-
     /// Reads an aggregate as an upstream Azure Stack Hub serves it, so Meterbook can serve it again
     /// in its own pages. Meter IDs are put in canonical form, like every record Meterbook stores.
     pub fn from_aggregate(aggregate: &UsageAggregate) -> Result<Self, String> {

@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
+use meterbook_core::audit::AuditAction;
 use meterbook_core::rating::period::BillingPeriod;
 use meterbook_core::rating::statement::{statement_csv, GroupBy};
 use meterbook_core::rating::{read_rate_card, write_rate_card, RateCardFormat};
@@ -168,7 +169,7 @@ async fn put_rates(
     caller
         .audit(
             state.store.as_ref(),
-            "rates.import",
+            AuditAction::RatesImport,
             &format!("revision {revision}"),
             "",
         )
@@ -271,7 +272,7 @@ async fn post_run(
     caller
         .audit(
             state.store.as_ref(),
-            "chargeback.run",
+            AuditAction::ChargebackRun,
             &period.label,
             &format!("{group_by}: {} changed lines", run.changes.len()),
         )
@@ -298,7 +299,7 @@ async fn post_close(
     caller
         .audit(
             state.store.as_ref(),
-            "chargeback.close",
+            AuditAction::ChargebackClose,
             &period.label,
             &format!(
                 "{} statements frozen, {} webhook deliveries queued",
@@ -331,7 +332,7 @@ async fn post_push(
     caller
         .audit(
             state.store.as_ref(),
-            "chargeback.push",
+            AuditAction::ChargebackPush,
             &period.label,
             &format!(
                 "{group_by}: run {}, {} webhook deliveries queued",

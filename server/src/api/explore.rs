@@ -12,8 +12,9 @@ use axum::{Json, Router};
 use chrono::Utc;
 use futures::StreamExt;
 use meterbook_app::chart::explorer_chart;
+use meterbook_core::audit::AuditAction;
+use meterbook_core::csv::write_csv_record;
 use meterbook_core::explore::{explore_csv_fields, ExploreQuery, EXPLORE_CSV_COLUMNS};
-use meterbook_core::export::write_csv_record;
 use meterbook_core::ArmCode;
 
 use super::error::ApiError;
@@ -115,7 +116,7 @@ async fn explore_export(
     caller
         .audit(
             state.store.as_ref(),
-            "export",
+            AuditAction::UsageExport,
             &scope.fingerprint(),
             &detail,
         )

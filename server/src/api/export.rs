@@ -5,6 +5,7 @@
 //! `aggregationGranularity`, `showDetails`, `subscriberId`); `api-version` may be left out.
 //! Each export is written to the audit log before it is sent.
 
+use meterbook_core::audit::AuditAction;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -17,7 +18,8 @@ use axum::Router;
 use chrono::Utc;
 use futures::StreamExt;
 use meterbook_core::access::ReadScope;
-use meterbook_core::export::{usage_csv_fields, write_csv_record, USAGE_CSV_COLUMNS};
+use meterbook_core::csv::write_csv_record;
+use meterbook_core::export::{usage_csv_fields, USAGE_CSV_COLUMNS};
 use meterbook_core::page::Cursor;
 use meterbook_core::query::{UsageQuery, API_VERSION};
 use meterbook_core::ArmCode;
@@ -125,7 +127,7 @@ async fn export_usage(
     caller
         .audit(
             state.store.as_ref(),
-            "export",
+            AuditAction::UsageExport,
             &scope.fingerprint(),
             &detail,
         )

@@ -95,7 +95,10 @@ async fn usage_aggregates(
         .access
         .read_scope(requested)
         .map_err(|_| forbidden(&caller, requested.unwrap_or(&path_subscription)))?;
-    let fingerprint = query_fingerprint(&format!("{api:?}:{}", scope.fingerprint()), &query);
+    let fingerprint = query_fingerprint(
+        &format!("{}:{}", api.resource_type(), scope.fingerprint()),
+        &query,
+    );
     let after = match &query.continuation_token {
         Some(token) => Some(state.signer.open(&fingerprint, token).map_err(|e| {
             ApiError::new(

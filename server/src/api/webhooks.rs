@@ -17,6 +17,7 @@ use axum::http::{StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
+use meterbook_core::audit::AuditAction;
 use meterbook_core::ArmCode;
 use serde::{Deserialize, Serialize};
 
@@ -100,7 +101,7 @@ async fn add(
     caller
         .audit(
             state.store.as_ref(),
-            "webhook.add",
+            AuditAction::WebhookAdd,
             &format!("webhook {id}"),
             &url,
         )
@@ -132,7 +133,7 @@ async fn remove(
     caller
         .audit(
             state.store.as_ref(),
-            "webhook.remove",
+            AuditAction::WebhookRemove,
             &format!("webhook {id}"),
             "",
         )
@@ -186,7 +187,7 @@ async fn retry(
     caller
         .audit(
             state.store.as_ref(),
-            "webhook.retry",
+            AuditAction::WebhookRetry,
             &format!("delivery {id}"),
             "",
         )

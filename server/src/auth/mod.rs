@@ -47,7 +47,7 @@ impl Caller {
     pub async fn audit(
         &self,
         store: &dyn crate::store::Store,
-        action: &str,
+        action: meterbook_core::audit::AuditAction,
         target: &str,
         detail: &str,
     ) -> Result<(), crate::store::StoreError> {

@@ -12,6 +12,7 @@ use axum::routing::post;
 use axum::{Extension, Router};
 use chrono::{Duration, Utc};
 use meterbook_app::viewer::ClientAddress;
+use meterbook_core::audit::AuditAction;
 use meterbook_core::sign_in::SignInForm;
 use serde::Deserialize;
 
@@ -167,7 +168,7 @@ async fn attempt(
             store
                 .record_sign_in_failure(&marker, now, window_start)
                 .await?;
-            audit::record(store, event("sign_in_limited", "")).await?;
+            audit::record(store, event(AuditAction::SignInThrottled, "")).await?;
         }
         crate::metrics::sign_in("throttled");
         return Ok(Attempt::Limited);
@@ -178,7 +179,7 @@ async fn attempt(
         .filter(|(user, _)| user.disabled_at.is_none());
     let verified = verify_password(password, usable.map(|(_, hash)| hash.as_str())).await;
     let Some((user, _)) = usable.filter(|_| verified) else {
-        audit::record(store, event("sign_in_failed", "")).await?;
+        audit::record(store, event(AuditAction::SignInRefused, "")).await?;
         crate::metrics::sign_in("refused");
         return Ok(Attempt::Refused);
     };
@@ -197,7 +198,7 @@ async fn attempt(
         store,
         Event {
             actor: &actor,
-            action: "sign_in",
+            action: AuditAction::SignIn,
             target: &user.username,
             address,
             detail: user.role.as_str(),
@@ -233,7 +234,7 @@ async fn sign_out(
             store,
             Event {
                 actor: &format!("user:{user}"),
-                action: "sign_out",
+                action: AuditAction::SignOut,
                 target: user,
                 address: &address,
                 detail: "",

@@ -3,6 +3,7 @@
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use meterbook_core::access::Role;
+use meterbook_core::audit::AuditAction;
 use meterbook_core::SubscriptionId;
 
 use crate::audit::{self, Event};
@@ -84,11 +85,10 @@ pub struct AuditArgs {
     /// How many entries, latest first.
     #[arg(long, default_value_t = 50)]
     limit: u32,
-    /// Only this action (sign_in, sign_in_failed, sign_in_limited, sign_out, token_created,
-    /// token_revoked, export, user_added, user_disabled, user_enabled, password_changed,
-    /// grant_added, grant_removed).
+    /// Only this action: `<object>.<verb>`, e.g. session.sign_in, token.create, user.add,
+    /// usage.export, chargeback.close (an unknown name is refused with the whole list).
     #[arg(long)]
-    action: Option<String>,
+    action: Option<AuditAction>,
     /// Print JSON lines instead of a table.
     #[arg(long)]
     json: bool,
@@ -103,7 +103,7 @@ fn subscriptions(raw: &[String]) -> anyhow::Result<Vec<SubscriptionId>> {
 /// Writes a change made at the command line to the audit log.
 pub(super) async fn cli_audit(
     store: &dyn Store,
-    action: &str,
+    action: AuditAction,
     target: &str,
     detail: &str,
 ) -> anyhow::Result<()> {
@@ -290,7 +290,7 @@ pub async fn token(store: &dyn Store, cmd: TokenCommand) -> anyhow::Result<()> {
             let ids: Vec<&str> = subs.iter().map(SubscriptionId::as_str).collect();
             cli_audit(
                 store,
-                "token_created",
+                AuditAction::TokenCreate,
                 &format!("token:{id}"),
                 &format!("{name} {role} {}", ids.join(",")),
             )
@@ -322,7 +322,7 @@ pub async fn token(store: &dyn Store, cmd: TokenCommand) -> anyhow::Result<()> {
         }
         TokenCommand::Revoke { id } => {
             if store.revoke_token(id, None).await? {
-                cli_audit(store, "token_revoked", &format!("token:{id}"), "").await?;
+                cli_audit(store, AuditAction::TokenRevoke, &format!("token:{id}"), "").await?;
                 println!("Token {id} revoked.");
             } else {
                 bail!("there is no active token with ID {id} (see `meterbook token list`)");
@@ -333,9 +333,7 @@ pub async fn token(store: &dyn Store, cmd: TokenCommand) -> anyhow::Result<()> {
 }
 
 pub async fn audit(store: &dyn Store, args: AuditArgs) -> anyhow::Result<()> {
-    let entries = store
-        .audit_entries(args.limit, args.action.as_deref())
-        .await?;
+    let entries = store.audit_entries(args.limit, args.action).await?;
     for e in entries {
         if args.json {
             println!("{}", serde_json::to_string(&e)?);

@@ -1,5 +1,6 @@
 //! `meterbook rates import|export` and `meterbook chargeback` (show, record, close, push).
 
+use meterbook_core::audit::AuditAction;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -107,7 +108,7 @@ pub async fn rates(store: &dyn Store, command: RatesCommand) -> anyhow::Result<(
             let revision = store.save_rate_card(&card, CLI_ACTOR).await?;
             cli_audit(
                 store,
-                "rates.import",
+                AuditAction::RatesImport,
                 &format!("revision {revision}"),
                 &file.display().to_string(),
             )
@@ -164,7 +165,7 @@ pub async fn chargeback(store: &dyn Store, args: ChargebackArgs) -> anyhow::Resu
         .collect::<anyhow::Result<Vec<_>>>()?;
     if args.close {
         let closed = chargeback::close_period(store, &period, zone, CLI_ACTOR).await?;
-        cli_audit(store, "chargeback.close", &period.label, "").await?;
+        cli_audit(store, AuditAction::ChargebackClose, &period.label, "").await?;
         for run in &closed.frozen {
             eprintln!(
                 "froze {} {}: total {} {} ({} lines changed since the previous run)",
@@ -185,7 +186,7 @@ pub async fn chargeback(store: &dyn Store, args: ChargebackArgs) -> anyhow::Resu
         let pushed = chargeback::push_statement(store, &period, zone, &group_by, CLI_ACTOR).await?;
         cli_audit(
             store,
-            "chargeback.push",
+            AuditAction::ChargebackPush,
             &period.label,
             &format!(
                 "{group_by}: run {}, {} webhook deliveries queued",
@@ -203,7 +204,7 @@ pub async fn chargeback(store: &dyn Store, args: ChargebackArgs) -> anyhow::Resu
         let run = chargeback::record_run(store, &period, zone, &group_by, CLI_ACTOR).await?;
         cli_audit(
             store,
-            "chargeback.run",
+            AuditAction::ChargebackRun,
             &period.label,
             &group_by.to_string(),
         )

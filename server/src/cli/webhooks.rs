@@ -4,6 +4,7 @@
 use anyhow::bail;
 use chrono::Utc;
 use clap::Subcommand;
+use meterbook_core::audit::AuditAction;
 
 use crate::store::{DeliveryStatus, Store};
 use crate::webhook_targets::TargetPolicy;
@@ -47,7 +48,13 @@ pub async fn webhooks(store: &dyn Store, command: WebhookCommand) -> anyhow::Res
             let url = check_url(url.trim(), &targets).map_err(anyhow::Error::msg)?;
             let secret = new_secret()?;
             let id = store.add_webhook(&url, &secret, "cli").await?;
-            cli_audit(store, "webhook.add", &format!("webhook {id}"), &url).await?;
+            cli_audit(
+                store,
+                AuditAction::WebhookAdd,
+                &format!("webhook {id}"),
+                &url,
+            )
+            .await?;
             println!("webhook {id}: {url}");
             println!("signing secret (shown only now): {secret}");
         }
@@ -67,7 +74,13 @@ pub async fn webhooks(store: &dyn Store, command: WebhookCommand) -> anyhow::Res
             if !store.remove_webhook(id).await? {
                 bail!("no webhook {id} is configured");
             }
-            cli_audit(store, "webhook.remove", &format!("webhook {id}"), "").await?;
+            cli_audit(
+                store,
+                AuditAction::WebhookRemove,
+                &format!("webhook {id}"),
+                "",
+            )
+            .await?;
             println!("webhook {id} removed");
         }
         WebhookCommand::Deliveries {
@@ -115,7 +128,13 @@ pub async fn webhooks(store: &dyn Store, command: WebhookCommand) -> anyhow::Res
             if !store.retry_delivery(id, Utc::now()).await? {
                 bail!("delivery {id} is not a failed delivery to a webhook still configured");
             }
-            cli_audit(store, "webhook.retry", &format!("delivery {id}"), "").await?;
+            cli_audit(
+                store,
+                AuditAction::WebhookRetry,
+                &format!("delivery {id}"),
+                "",
+            )
+            .await?;
             println!("delivery {id} will be attempted again by a running server");
         }
     }

@@ -13,6 +13,7 @@ use meterbook_app::routes::costs::{
 };
 use meterbook_app::viewer::{ClientAddress, Viewer};
 use meterbook_core::access::ScopeError;
+use meterbook_core::audit::AuditAction;
 use meterbook_core::rating::period::BillingPeriod;
 use meterbook_core::rating::price::LinePricing;
 use meterbook_core::rating::statement::{GroupBy, Statement};
@@ -490,7 +491,7 @@ pub async fn upload_rate_card(
             state.store.as_ref(),
             Event {
                 actor: &actor,
-                action: "rates.import",
+                action: AuditAction::RatesImport,
                 target: &format!("revision {revision}"),
                 address: &address.map(|a| a.0 .0.clone()).unwrap_or_default(),
                 detail: &file_name,
@@ -539,7 +540,7 @@ pub async fn retry_delivery(
                 state.store.as_ref(),
                 Event {
                     actor: &actor,
-                    action: "webhook.retry",
+                    action: AuditAction::WebhookRetry,
                     target: &format!("delivery {}", form.id),
                     address: &address.map(|a| a.0 .0.clone()).unwrap_or_default(),
                     detail: "",

@@ -1,6 +1,7 @@
 //! The server's side of the portal: [`PortalData`] over the usage source and the store, with the
 //! viewer's scope applied here, on the server.
 
+use meterbook_core::audit::AuditAction;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -198,7 +199,7 @@ impl PortalData for Portal {
                 self.store.as_ref(),
                 Event {
                     actor: &actor,
-                    action: "token_created",
+                    action: AuditAction::TokenCreate,
                     target: &format!("token:{id}"),
                     address: &address,
                     detail: &format!("{} {role} {}", form.name.trim(), subs.join(",")),
@@ -234,7 +235,7 @@ impl PortalData for Portal {
                 self.store.as_ref(),
                 Event {
                     actor: &format!("user:{}", viewer.username),
-                    action: "token_revoked",
+                    action: AuditAction::TokenRevoke,
                     target: &format!("token:{id}"),
                     address: &address,
                     detail: "",
@@ -289,7 +290,7 @@ impl PortalData for Portal {
     fn audit_entries<'a>(
         &'a self,
         viewer: &'a Viewer,
-        action: Option<String>,
+        action: Option<AuditAction>,
         limit: u32,
     ) -> BoxFuture<'a, Result<Vec<AuditView>, String>> {
         Box::pin(people::audit(self, viewer, action, limit))

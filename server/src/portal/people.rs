@@ -186,13 +186,13 @@ async fn grants(
 pub(super) async fn audit(
     portal: &Portal,
     viewer: &Viewer,
-    action: Option<String>,
+    action: Option<meterbook_core::audit::AuditAction>,
     limit: u32,
 ) -> Result<Vec<AuditView>, String> {
     operator(viewer)?;
     let entries = portal
         .store
-        .audit_entries(limit, action.as_deref())
+        .audit_entries(limit, action)
         .await
         .map_err(store_failed)?;
     Ok(entries
@@ -200,7 +200,7 @@ pub(super) async fn audit(
         .map(|e| AuditView {
             at: e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
             actor: e.actor,
-            action: e.action,
+            action: e.action.to_string(),
             target: e.target,
             address: e.address,
             detail: e.detail,

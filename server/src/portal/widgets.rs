@@ -5,6 +5,7 @@ use meterbook_app::routes::widgets::{
     CreatedWidget, NewWidgetForm, WidgetView, DEFAULT_WIDGET_DAYS, MAX_WIDGET_DAYS,
 };
 use meterbook_app::viewer::Viewer;
+use meterbook_core::audit::AuditAction;
 use meterbook_core::meter::{catalog, UNKNOWN_CATEGORY};
 use meterbook_core::SubscriptionId;
 
@@ -120,7 +121,7 @@ pub(super) async fn create(
         portal.store.as_ref(),
         Event {
             actor: &format!("user:{}", viewer.username),
-            action: "widget_created",
+            action: AuditAction::WidgetCreate,
             target: &format!("widget:{id}"),
             address: &address,
             detail: &format!(
@@ -163,7 +164,7 @@ pub(super) async fn revoke(
         portal.store.as_ref(),
         Event {
             actor: &format!("user:{}", viewer.username),
-            action: "widget_revoked",
+            action: AuditAction::WidgetRevoke,
             target: &format!("widget:{id}"),
             address: &address,
             detail: "",

@@ -384,7 +384,7 @@ impl UsageSource for UpstreamSource {
                 if facts.len() == MAX_FACTS {
                     return Err(SourceError::TooMany(MAX_FACTS));
                 }
-                facts.push(line.into_fact());
+                facts.push(UsageFact::from_line(line));
             }
             Ok(())
         })

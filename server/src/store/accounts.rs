@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use meterbook_core::access::{Access, Role};
+use meterbook_core::audit::AuditAction;
 use meterbook_core::SubscriptionId;
 use serde::Serialize;
 
@@ -81,8 +82,7 @@ pub struct AuditEntry {
     pub at: DateTime<Utc>,
     /// Who acted: `user:<name>`, `token:<id>`, `cli` or, for failed sign-ins, `anonymous`.
     pub actor: String,
-    /// What happened, e.g. `sign_in`, `sign_in_failed`, `token_created`, `export`.
-    pub action: String,
+    pub action: AuditAction,
     pub target: String,
     /// The client's address, when the action came over the network.
     pub address: String,
@@ -191,6 +191,6 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn audit_entries(
         &self,
         limit: u32,
-        action: Option<&str>,
+        action: Option<AuditAction>,
     ) -> Result<Vec<AuditEntry>, StoreError>;
 }

@@ -1,5 +1,6 @@
 //! Sign-in, sessions, CSRF, rate limiting, the audit log and token management in the portal.
 
+use meterbook_core::audit::AuditAction;
 use std::time::Duration;
 
 use meterbook_core::access::Role;
@@ -96,7 +97,11 @@ async fn a_sign_in_sets_a_safe_cookie_and_opens_the_portal() {
             .contains(&nonce),
         "a nonce is used once"
     );
-    let audit = app.store.audit_entries(10, Some("sign_in")).await.unwrap();
+    let audit = app
+        .store
+        .audit_entries(10, Some(AuditAction::SignIn))
+        .await
+        .unwrap();
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].actor, "user:olivia");
     assert_eq!(audit[0].address, "127.0.0.1");
@@ -140,7 +145,7 @@ async fn a_wrong_password_and_an_unknown_account_get_the_same_answer() {
     assert!(wrong.headers().get("set-cookie").is_none());
     let failed = app
         .store
-        .audit_entries(10, Some("sign_in_failed"))
+        .audit_entries(10, Some(AuditAction::SignInRefused))
         .await
         .unwrap();
     assert_eq!(failed.len(), 2);
@@ -213,7 +218,7 @@ async fn failed_sign_ins_lock_the_account_even_for_the_right_password() {
     assert_eq!(app.post_sign_in("oscar", PASSWORD).await.status(), 303);
     assert!(!app
         .store
-        .audit_entries(5, Some("sign_in_limited"))
+        .audit_entries(5, Some(AuditAction::SignInThrottled))
         .await
         .unwrap()
         .is_empty());
@@ -270,12 +275,12 @@ async fn a_flood_of_refused_sign_ins_writes_a_bounded_number_of_rows() {
     }
     let failed = app
         .store
-        .audit_entries(1_000, Some("sign_in_failed"))
+        .audit_entries(1_000, Some(AuditAction::SignInRefused))
         .await
         .unwrap();
     let limited = app
         .store
-        .audit_entries(1_000, Some("sign_in_limited"))
+        .audit_entries(1_000, Some(AuditAction::SignInThrottled))
         .await
         .unwrap();
 
@@ -375,7 +380,7 @@ async fn sign_out_needs_the_csrf_token_and_ends_the_session() {
     assert_eq!(app.page("/", &session.cookie).await.status(), 303);
     assert_eq!(
         app.store
-            .audit_entries(5, Some("sign_out"))
+            .audit_entries(5, Some(AuditAction::SignOut))
             .await
             .unwrap()
             .len(),
@@ -596,7 +601,7 @@ async fn a_tenant_user_manages_tenant_tokens_for_their_own_subscriptions_only() 
         )
         .await;
     assert_eq!(tina_revokes.status(), 200);
-    let actions: Vec<String> = app
+    let actions: Vec<AuditAction> = app
         .store
         .audit_entries(20, None)
         .await
@@ -605,8 +610,7 @@ async fn a_tenant_user_manages_tenant_tokens_for_their_own_subscriptions_only() 
         .map(|e| e.action)
         .collect();
     assert!(
-        actions.contains(&"token_created".to_owned())
-            && actions.contains(&"token_revoked".to_owned())
+        actions.contains(&AuditAction::TokenCreate) && actions.contains(&AuditAction::TokenRevoke)
     );
 }
 
@@ -797,7 +801,7 @@ async fn the_client_address_comes_from_the_proxy_only_when_trusted() {
             .unwrap();
         let audit = app
             .store
-            .audit_entries(1, Some("sign_in_failed"))
+            .audit_entries(1, Some(AuditAction::SignInRefused))
             .await
             .unwrap();
         assert_eq!(audit[0].address, expected);

@@ -240,15 +240,10 @@ fn users_are_added_granted_disabled_and_audited_from_the_command_line() {
     assert!(text(&missing).contains("there is no user 'nobody'"));
 
     let audit = text(&meterbook(&db, &["audit", "--json"]));
-    for action in [
-        "user_added",
-        "grant_added",
-        "grant_removed",
-        "user_disabled",
-    ] {
+    for action in ["user.add", "grant.add", "grant.remove", "user.disable"] {
         assert!(audit.contains(action), "{action} missing from {audit}");
     }
-    let only = text(&meterbook(&db, &["audit", "--action", "user_disabled"]));
+    let only = text(&meterbook(&db, &["audit", "--action", "user.disable"]));
     assert_eq!(only.lines().count(), 1);
 }
 

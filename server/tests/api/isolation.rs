@@ -2,6 +2,7 @@
 //! tenant's usage, and not one byte of it comes back.
 
 use meterbook_core::access::Role;
+use meterbook_core::audit::AuditAction;
 use meterbook_core::SubscriptionId;
 
 use crate::helpers::*;
@@ -142,7 +143,12 @@ async fn exports_hold_only_the_tenants_own_usage() {
     assert_eq!(csv.lines().count() - 1, aggregates.len());
     w.try_both(&format!("/api/v1/usage/export?{}", w.query))
         .await;
-    let audit = w.app.store.audit_entries(10, Some("export")).await.unwrap();
+    let audit = w
+        .app
+        .store
+        .audit_entries(10, Some(AuditAction::UsageExport))
+        .await
+        .unwrap();
     assert!(!audit.is_empty());
 }
 

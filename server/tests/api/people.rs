@@ -1,6 +1,7 @@
 //! People and the audit log in the portal: operators only, the same rules as the command line.
 
 use meterbook_core::access::Role;
+use meterbook_core::audit::AuditAction;
 use meterbook_core::SubscriptionId;
 use serde_json::Value;
 
@@ -133,7 +134,7 @@ async fn an_operator_adds_grants_and_disables_people_and_reads_the_audit_log() {
         .server_fn(
             "render_page",
             &olga.cookie,
-            &[("page", "audit"), ("search", "?action=user_added")],
+            &[("page", "audit"), ("search", "?action=user.add")],
         )
         .await
         .json()
@@ -147,11 +148,11 @@ async fn an_operator_adds_grants_and_disables_people_and_reads_the_audit_log() {
         "{html}"
     );
     assert!(
-        rows.iter().all(|r| r.contains("<code>user_added</code>")),
+        rows.iter().all(|r| r.contains("<code>user.add</code>")),
         "{html}"
     );
     assert!(
-        html.contains(r#"<option value="user_added" selected"#),
+        html.contains(r#"<option value="user.add" selected"#),
         "{html}"
     );
 }
@@ -257,7 +258,7 @@ async fn a_password_reset_revokes_the_persons_tokens_unless_the_operator_keeps_t
 
     let entries = app
         .store
-        .audit_entries(10, Some("password_changed"))
+        .audit_entries(10, Some(AuditAction::UserSetPassword))
         .await
         .unwrap();
     let details: Vec<&str> = entries.iter().map(|e| e.detail.as_str()).collect();

@@ -530,7 +530,7 @@ async fn statements_are_pushed_on_demand_and_failed_deliveries_can_be_retried() 
     let audit = app.store.audit_entries(20, None).await.unwrap();
     for action in ["webhook.add", "chargeback.push", "webhook.retry"] {
         assert!(
-            audit.iter().any(|e| e.action == action),
+            audit.iter().any(|e| e.action.as_str() == action),
             "{action} is audited"
         );
     }

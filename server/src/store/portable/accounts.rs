@@ -12,6 +12,7 @@ macro_rules! account_store {
             use async_trait::async_trait;
             use chrono::{DateTime, Utc};
             use meterbook_core::access::Role;
+            use meterbook_core::audit::AuditAction;
             use meterbook_core::time::from_epoch;
             use meterbook_core::SubscriptionId;
             use sqlx::{QueryBuilder, Row};
@@ -74,7 +75,10 @@ macro_rules! account_store {
                 Ok(AuditEntry {
                     at: from_epoch(row.try_get("at")?),
                     actor: row.try_get("actor")?,
-                    action: row.try_get("action")?,
+                    action: row
+                        .try_get::<String, _>("action")?
+                        .parse()
+                        .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
                     target: row.try_get("target")?,
                     address: row.try_get("address")?,
                     detail: row.try_get("detail")?,
@@ -484,7 +488,7 @@ macro_rules! account_store {
                     )
                     .bind(entry.at.timestamp())
                     .bind(&entry.actor)
-                    .bind(&entry.action)
+                    .bind(entry.action.as_str())
                     .bind(&entry.target)
                     .bind(&entry.address)
                     .bind(&entry.detail)
@@ -496,13 +500,13 @@ macro_rules! account_store {
                 async fn audit_entries(
                     &self,
                     limit: u32,
-                    action: Option<&str>,
+                    action: Option<AuditAction>,
                 ) -> Result<Vec<AuditEntry>, StoreError> {
                     let mut sql = QueryBuilder::<Db>::new(
                         "SELECT at, actor, action, target, address, detail FROM audit_log",
                     );
                     if let Some(action) = action {
-                        sql.push(" WHERE action = ").push_bind(action);
+                        sql.push(" WHERE action = ").push_bind(action.as_str());
                     }
                     sql.push(" ORDER BY id DESC LIMIT ")
                         .push_bind(i64::from(limit));
