@@ -17,7 +17,9 @@ use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use meterbook_app::chart::explorer_chart;
+use leptos::prelude::*;
+use leptos::tachys::view::RenderHtml;
+use meterbook_app::chart::{explorer_chart, RenderedChart};
 use meterbook_app::format::{amount, short_id};
 use meterbook_core::access::{Access, Role};
 use meterbook_core::explore::{
@@ -85,22 +87,6 @@ struct WidgetParams {
     token: Option<String>,
 }
 
-/// Escapes text for HTML content and attribute values.
-fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 const STYLE: &str = "body{margin:0;font:14px/1.4 system-ui,-apple-system,'Segoe UI',sans-serif;color:#1d2433;background:#fff}\
 main{padding:12px 14px}h1{font-size:16px;margin:0}.sub,.updated{color:#5b6475;margin:2px 0 8px;font-size:12px}\
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{text-align:left;padding:3px 4px;border-bottom:1px solid #e3e7ee}\
@@ -108,15 +94,31 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}svg{width:100%;height:
 figcaption{font-size:12px;color:#5b6475}.legend{display:flex;flex-wrap:wrap;gap:2px 10px;font-size:12px;list-style:none;padding:0;margin:4px 0 0}\
 .sw{display:inline-block;width:9px;height:9px;margin-right:4px;border-radius:2px}.notice{padding:16px;color:#5b6475}";
 
-/// A whole widget document around `body`.
-fn document(title: &str, body: &str) -> String {
-    format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"robots\" content=\"noindex\"><title>{}</title><style>{STYLE}</style></head>\
-         <body><main>{body}</main></body></html>",
-        esc(title)
-    )
+/// A whole widget document around `body`, rendered by Leptos on the server (which escapes every
+/// text and attribute value). Nothing hydrates it: the widget runs no script.
+fn document(title: String, body: AnyView) -> String {
+    let html = Owner::new().with(move || {
+        view! {
+            <!DOCTYPE html>
+            <html lang="en">
+                <head>
+                    <meta charset="utf-8"/>
+                    <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                    <meta name="robots" content="noindex"/>
+                    <title>{title}</title>
+                    // Text is escaped for `&`, `<` and `>` only, none of which the style holds
+                    // (a test checks), so it reaches the browser as written.
+                    <style>{STYLE}</style>
+                </head>
+                <body>
+                    <main>{body}</main>
+                </body>
+            </html>
+        }
+        .to_html()
+    });
+    // Leptos marks text boundaries for hydration with empty comments; nothing hydrates here.
+    html.replace("<!>", "")
 }
 
 /// The widget's answer, with the headers every widget response carries.
@@ -146,14 +148,9 @@ fn respond(state: &AppState, status: StatusCode, html: String) -> Response {
 }
 
 fn notice(state: &AppState, status: StatusCode, message: &str) -> Response {
-    respond(
-        state,
-        status,
-        document(
-            "Usage widget",
-            &format!("<p class=\"notice\" role=\"status\">{}</p>", esc(message)),
-        ),
-    )
+    let message = message.to_owned();
+    let body = view! { <p class="notice" role="status">{message}</p> }.into_any();
+    respond(state, status, document("Usage widget".to_owned(), body))
 }
 
 /// Why a widget shows no usage, if it does not.
@@ -283,61 +280,106 @@ async fn summary(
             .entry((total.meter.category.clone(), total.meter.unit.clone()))
             .or_default() += total.quantity;
     }
-    let mut body = format!(
-        "<header><h1>{}</h1><p class=\"sub\">Subscription <code title=\"{sub}\">{}</code> · {} so far (UTC)</p></header>",
-        esc(&widget.name),
-        esc(short_id(widget.subscription.as_str())),
-        from.format("%B %Y"),
-        sub = esc(widget.subscription.as_str()),
-    );
-    if by_category.is_empty() {
-        body.push_str("<p class=\"notice\" role=\"status\">No usage yet this month.</p>");
-    } else {
-        if let Some((chart, data)) = page
-            .chart
-            .as_ref()
-            .and_then(|data| Some((explorer_chart(data)?, data)))
-        {
-            body.push_str(&format!(
-                "<figure role=\"img\" aria-label=\"Daily {unit} by meter category\">{}<figcaption>Daily {unit} by meter category</figcaption><ul class=\"legend\">",
-                chart.svg,
-                unit = esc(&data.unit)
-            ));
-            for entry in &chart.legend {
-                body.push_str(&format!(
-                    "<li><span class=\"sw\" style=\"background:{}\"></span>{}</li>",
-                    esc(&entry.color),
-                    esc(&entry.label)
-                ));
-            }
-            body.push_str("</ul></figure>");
-        }
-        body.push_str(
-            "<table><caption class=\"sub\">Usage this month by meter category</caption>\
-             <thead><tr><th scope=\"col\">Category</th><th scope=\"col\">Quantity</th></tr></thead><tbody>",
-        );
-        for ((category, unit), quantity) in &by_category {
-            body.push_str(&format!(
-                "<tr><th scope=\"row\">{}</th><td class=\"num\" data-category=\"{}\">{} {}</td></tr>",
-                esc(category),
-                esc(category),
-                esc(&amount(*quantity)),
-                esc(unit)
-            ));
-        }
-        body.push_str("</tbody></table>");
-    }
-    body.push_str(&format!(
-        "<p class=\"updated\">Latest usage: {} · shown {} UTC</p>",
-        latest
-            .map(|t| format!(
+    let chart = page
+        .chart
+        .as_ref()
+        .and_then(|data| Some((explorer_chart(data)?, data.unit.clone())));
+    let latest = latest
+        .map(|t| {
+            format!(
                 "{} UTC",
                 (t + chrono::Duration::hours(1)).format("%b %d, %H:%M")
-            ))
-            .unwrap_or_else(|| "none yet".to_owned()),
-        now.format("%b %d, %H:%M")
-    ));
-    Ok(document(&format!("{} – usage", widget.name), &body))
+            )
+        })
+        .unwrap_or_else(|| "none yet".to_owned());
+    let summary = WidgetSummary {
+        name: widget.name.clone(),
+        subscription: widget.subscription.as_str().to_owned(),
+        month: from.format("%B %Y").to_string(),
+        chart,
+        by_category,
+        latest,
+        shown: now.format("%b %d, %H:%M").to_string(),
+    };
+    Ok(document(
+        format!("{} – usage", widget.name),
+        summary_view(summary),
+    ))
+}
+
+/// What the widget shows, formatted.
+struct WidgetSummary {
+    name: String,
+    subscription: String,
+    month: String,
+    /// The daily chart and its unit, when there is usage to draw.
+    chart: Option<(RenderedChart, String)>,
+    by_category: BTreeMap<(String, String), f64>,
+    latest: String,
+    shown: String,
+}
+
+fn summary_view(summary: WidgetSummary) -> AnyView {
+    let WidgetSummary {
+        name,
+        subscription,
+        month,
+        chart,
+        by_category,
+        latest,
+        shown,
+    } = summary;
+    let short = short_id(&subscription).to_owned();
+    let usage = if by_category.is_empty() {
+        view! { <p class="notice" role="status">"No usage yet this month."</p> }.into_any()
+    } else {
+        let figure = chart.map(|(chart, unit)| {
+            let caption = format!("Daily {unit} by meter category");
+            let label = caption.clone();
+            view! {
+                <figure role="img" aria-label=label>
+                    // plotters' SVG, drawn on this server from numbers and escaped labels.
+                    <div inner_html=chart.svg></div>
+                    <figcaption>{caption}</figcaption>
+                    <ul class="legend">
+                        {chart.legend.into_iter().map(|entry| view! {
+                            <li>
+                                <span class="sw" style=format!("background:{}", entry.color)></span>
+                                {entry.label}
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                </figure>
+            }
+        });
+        view! {
+            {figure}
+            <table>
+                <caption class="sub">"Usage this month by meter category"</caption>
+                <thead><tr><th scope="col">"Category"</th><th scope="col">"Quantity"</th></tr></thead>
+                <tbody>
+                    {by_category.into_iter().map(|((category, unit), quantity)| view! {
+                        <tr>
+                            <th scope="row">{category.clone()}</th>
+                            <td class="num" data-category=category>{format!("{} {unit}", amount(quantity))}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        }
+        .into_any()
+    };
+    view! {
+        <header>
+            <h1>{name}</h1>
+            <p class="sub">
+                "Subscription " <code title=subscription>{short}</code> {format!(" · {month} so far (UTC)")}
+            </p>
+        </header>
+        {usage}
+        <p class="updated">{format!("Latest usage: {latest} · shown {shown} UTC")}</p>
+    }
+    .into_any()
 }
 
 /// Inserts the widget as an iframe after the script element that loads it:
@@ -401,7 +443,26 @@ mod tests {
     }
 
     #[test]
-    fn text_is_escaped() {
-        assert_eq!(esc("<b a=\"x\">&'"), "&lt;b a=&quot;x&quot;&gt;&amp;&#39;");
+    fn names_are_escaped_and_the_style_is_sent_as_written() {
+        let summary = WidgetSummary {
+            name: "<script>alert(1)</script> & co".to_owned(),
+            subscription: "\"><img src=x>".to_owned(),
+            month: "December 2026".to_owned(),
+            chart: None,
+            by_category: BTreeMap::from([(("<b>Compute</b>".to_owned(), "Hours".to_owned()), 2.5)]),
+            latest: "none yet".to_owned(),
+            shown: "Dec 02, 10:00".to_owned(),
+        };
+        let html = document("A <title>".to_owned(), summary_view(summary));
+        assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; co"),
+            "{html}"
+        );
+        assert!(!html.contains("<script") && !html.contains("<img") && !html.contains("<b>"));
+        assert!(html.contains("<title>A &lt;title&gt;</title>"), "{html}");
+        assert!(html.contains(&format!("<style>{STYLE}</style>")), "{html}");
+        assert!(html.contains("2.5 Hours"), "{html}");
+        assert!(!STYLE.contains(['&', '<', '>']));
     }
 }

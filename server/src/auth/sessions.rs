@@ -6,6 +6,7 @@ use std::time::Duration;
 use axum::http::header::COOKIE;
 use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
+use cookie::{Cookie, SameSite};
 
 use super::tokens::{hash_secret, random_secret};
 use crate::store::{NewSession, SessionInfo, Store, StoreError};
@@ -50,21 +51,27 @@ pub struct StartedSession {
 impl SessionPolicy {
     /// The `Set-Cookie` value that hands `id` to the browser.
     pub fn cookie(&self, id: &str) -> String {
-        let secure = if self.secure_cookie { "; Secure" } else { "" };
-        format!(
-            "{}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-            self.cookie_name(),
-            self.absolute.as_secs()
-        )
+        let lifetime = i64::try_from(self.absolute.as_secs()).unwrap_or(i64::MAX);
+        self.session_cookie(id.to_owned(), lifetime)
     }
 
     /// The `Set-Cookie` value that removes the session cookie.
     pub fn clearing_cookie(&self) -> String {
-        let secure = if self.secure_cookie { "; Secure" } else { "" };
-        format!(
-            "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}",
-            self.cookie_name()
-        )
+        self.session_cookie(String::new(), 0)
+    }
+
+    /// The session cookie with `value`, kept for `max_age_seconds`: host-only, for every path,
+    /// out of scripts' reach, sent on top-level navigations from other sites but not on their
+    /// requests, and Secure over https.
+    fn session_cookie(&self, value: String, max_age_seconds: i64) -> String {
+        Cookie::build((self.cookie_name(), value))
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .max_age(cookie::time::Duration::seconds(max_age_seconds))
+            .secure(self.secure_cookie)
+            .build()
+            .to_string()
     }
 
     /// The session cookie's name: `__Host-` prefixed whenever it is Secure.
@@ -127,16 +134,17 @@ impl SessionPolicy {
 }
 
 /// The session ID from the `Cookie` headers. Anything malformed reads as "no session": a broken
-/// cookie must never break a request.
+/// cookie must never break a request, and only a value shaped like the IDs this server hands out
+/// (URL-safe base64, at most 128 characters) is looked up.
 pub fn session_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(found, _)| *found == name)
-        .map(|(_, value)| value.trim().trim_matches('"').to_owned())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|cookie| cookie.name() == name)
+        .map(|cookie| cookie.value_trimmed().to_owned())
         .filter(|value| {
             !value.is_empty()
                 && value.len() <= 128
@@ -190,11 +198,15 @@ mod tests {
         assert!(plain.contains("HttpOnly") && plain.contains("SameSite=Lax"));
         assert!(!plain.contains("Secure"));
         policy.secure_cookie = true;
-        assert!(policy.cookie("id").ends_with("; Secure"));
-        assert!(policy
-            .cookie("id")
-            .starts_with("__Host-mb_session=id; Path=/;"));
+        assert!(policy.cookie("id").contains("; Secure"));
+        assert!(policy.cookie("id").starts_with("__Host-mb_session=id;"));
+        assert!(policy.cookie("id").contains("; Path=/"));
         assert!(policy.clearing_cookie().starts_with("__Host-mb_session=;"));
         assert!(policy.clearing_cookie().contains("Max-Age=0"));
+        // What a browser reads back from the header is what was meant.
+        let sent = Cookie::parse(policy.cookie("id")).unwrap();
+        assert_eq!(sent.max_age(), Some(cookie::time::Duration::hours(12)));
+        assert_eq!(sent.same_site(), Some(SameSite::Lax));
+        assert_eq!((sent.http_only(), sent.secure()), (Some(true), Some(true)));
     }
 }
