@@ -11,6 +11,8 @@ pub mod forms;
 #[cfg(feature = "ssr")]
 pub mod portal_data;
 pub mod routes;
+#[cfg(feature = "ssr")]
+pub mod static_html;
 pub mod viewer;
 
 use leptos::prelude::*;

@@ -18,9 +18,9 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use leptos::prelude::*;
-use leptos::tachys::view::RenderHtml;
 use meterbook_app::chart::{explorer_chart, RenderedChart};
 use meterbook_app::format::{amount, short_id};
+use meterbook_app::static_html::to_html;
 use meterbook_core::access::{Access, Role};
 use meterbook_core::explore::{
     ExploreQuery, Filters, PageFrom, Period, SortColumn, Step, TimeBasis,
@@ -97,7 +97,7 @@ figcaption{font-size:12px;color:#5b6475}.legend{display:flex;flex-wrap:wrap;gap:
 /// A whole widget document around `body`, rendered by Leptos on the server (which escapes every
 /// text and attribute value). Nothing hydrates it: the widget runs no script.
 fn document(title: String, body: AnyView) -> String {
-    let html = Owner::new().with(move || {
+    to_html(move || {
         view! {
             <!DOCTYPE html>
             <html lang="en">
@@ -115,10 +115,8 @@ fn document(title: String, body: AnyView) -> String {
                 </body>
             </html>
         }
-        .to_html()
-    });
-    // Leptos marks text boundaries for hydration with empty comments; nothing hydrates here.
-    html.replace("<!>", "")
+        .into_any()
+    })
 }
 
 /// The widget's answer, with the headers every widget response carries.

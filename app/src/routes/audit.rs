@@ -55,7 +55,7 @@ pub(crate) async fn render(search: &str) -> Result<String, ServerFnError> {
         .audit_entries(&viewer, action, limit)
         .await
         .map_err(crate::routes::tokens::forbidden)?;
-    Ok(crate::routes::rendered::to_html(move || {
+    Ok(crate::static_html::to_html(move || {
         view! {
             <form method="get" action="/audit" class="card query-form">
                 <fieldset>

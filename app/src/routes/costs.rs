@@ -188,7 +188,7 @@ mod render {
         let period = query.period.unwrap_or_default();
         let by = query.by.unwrap_or_default();
         let find = query.find.unwrap_or_default();
-        crate::routes::rendered::to_html(move || {
+        crate::static_html::to_html(move || {
             view! {
                 {notice.map(|n| view! { <p class="notice" role="status">{n}</p> })}
                 {query.error.map(|e| view! { <p class="error" role="alert">{e}</p> })}

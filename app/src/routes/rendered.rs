@@ -44,12 +44,3 @@ pub fn RenderedPage(
         </Transition>
     }
 }
-
-/// Renders a view to HTML outside any page (inside a server function). The browser places this
-/// HTML and never hydrates it, so the hydration markers (`<!>`, empty comments) go; text cannot
-/// hold one, since rendering escapes its `<`.
-#[cfg(feature = "ssr")]
-pub(crate) fn to_html(view: impl FnOnce() -> AnyView) -> String {
-    use leptos::tachys::view::RenderHtml;
-    Owner::new().with(|| view().to_html()).replace("<!>", "")
-}

@@ -1,0 +1,12 @@
+//! Views rendered to HTML that no browser hydrates: pages placed whole by the portal and the
+//! embeddable widget's document.
+
+use leptos::prelude::*;
+use leptos::tachys::view::RenderHtml;
+
+/// Renders a view to HTML outside any page (in a server function or a plain handler). Nothing
+/// hydrates this HTML, so the hydration markers (`<!>`, empty comments) go; text cannot hold one,
+/// since rendering escapes its `<`.
+pub fn to_html(view: impl FnOnce() -> AnyView) -> String {
+    Owner::new().with(|| view().to_html()).replace("<!>", "")
+}
