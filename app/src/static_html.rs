@@ -1,5 +1,4 @@
-//! Views rendered to HTML that no browser hydrates: pages placed whole by the portal and the
-//! embeddable widget's document.
+//! Views rendered to HTML outside the portal's router: the embeddable widget's document.
 
 use leptos::prelude::*;
 use leptos::tachys::view::RenderHtml;

@@ -519,18 +519,18 @@ fn end2end() -> Result {
     result
 }
 
-/// `cargo xtask bench-portal`: the release site's first paint and bundle size (BENCHMARKS.md).
+/// `cargo xtask bench-portal`: code moved, first paint and time to interactive of the release
+/// site's pages in Chromium (BENCHMARKS.md).
 fn bench_portal() -> Result {
     setup(true)?;
     step("building the release site");
     release_site()?;
     let (server, base_url, _) = demo_server("release", &[])?;
-    step("measuring first paint and the WebAssembly bundle (Chromium)");
+    step("measuring code moved, first paint and time to interactive (Chromium)");
     let result = check(
         cmd("node", &["bench/portal.mjs"])
             .current_dir(root().join("end2end"))
-            .env("BASE_URL", &base_url)
-            .env("SITE_ROOT", root().join("target/site")),
+            .env("BASE_URL", &base_url),
     );
     drop(server);
     result

@@ -5,10 +5,8 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-#[cfg(feature = "ssr")]
+use leptos_router::hooks::use_location;
 use meterbook_core::audit::AuditAction;
-
-use crate::routes::rendered::RenderedPage;
 
 /// Entries shown unless the page asks for more, and the most it may.
 pub const DEFAULT_AUDIT_LIMIT: u32 = 100;
@@ -27,19 +25,19 @@ pub struct AuditView {
 }
 
 /// The page's parameters.
-#[cfg(feature = "ssr")]
 #[derive(Debug, Default, Deserialize)]
 struct AuditQuery {
     action: Option<String>,
     limit: Option<u32>,
 }
 
-/// The audit page for the URL query string `search`, as HTML; tenants are refused (403).
-#[cfg(feature = "ssr")]
-pub(crate) async fn render(search: &str) -> Result<String, ServerFnError> {
+/// The entries the URL query string `search` asks for, with the filter as read; tenants are
+/// refused (403).
+async fn load(search: &str) -> Result<(Option<AuditAction>, u32, Vec<AuditView>), ServerFnError> {
     use crate::portal_data::{portal, signed_in};
     let viewer = signed_in()?;
-    let query: AuditQuery = serde_urlencoded::from_str(search).unwrap_or_default();
+    let query: AuditQuery =
+        serde_urlencoded::from_str(search.trim_start_matches('?')).unwrap_or_default();
     let limit = query
         .limit
         .unwrap_or(DEFAULT_AUDIT_LIMIT)
@@ -48,15 +46,38 @@ pub(crate) async fn render(search: &str) -> Result<String, ServerFnError> {
         None | Some("") => None,
         Some(name) => Some(
             name.parse::<AuditAction>()
-                .map_err(|e| ServerFnError::new(e.to_string()))?,
+                .map_err(|e| crate::routes::tokens::bad_request(e.to_string()))?,
         ),
     };
     let entries = portal()?
         .audit_entries(&viewer, action, limit)
         .await
         .map_err(crate::routes::tokens::forbidden)?;
-    Ok(crate::static_html::to_html(move || {
-        view! {
+    Ok((action, limit, entries))
+}
+
+#[component]
+pub fn AuditPage() -> impl IntoView {
+    let search = use_location().search.get_untracked();
+    view! {
+        <h1>"Audit log"</h1>
+        <Suspense fallback=|| view! { <p class="loading" role="status">"Loading the audit log…"</p> }>
+            {Suspend::new(async move {
+                match load(&search).await {
+                    Ok((action, limit, entries)) => entries_view(action, limit, entries),
+                    Err(e) => view! {
+                        <p class="error" role="alert">{crate::routes::tokens::message(&e)}</p>
+                    }
+                    .into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The filter, then the entries or that none match.
+fn entries_view(action: Option<AuditAction>, limit: u32, entries: Vec<AuditView>) -> AnyView {
+    view! {
             <form method="get" action="/audit" class="card query-form">
                 <fieldset>
                     <legend>"Show"</legend>
@@ -92,15 +113,8 @@ pub(crate) async fn render(search: &str) -> Result<String, ServerFnError> {
             }}
         }
         .into_any()
-    }))
 }
 
-#[component]
-pub fn AuditPage() -> impl IntoView {
-    view! { <RenderedPage page="audit" title="Audit log" loading="Loading the audit log…"/> }
-}
-
-#[cfg(feature = "ssr")]
 #[component]
 fn AuditTable(entries: Vec<AuditView>) -> impl IntoView {
     view! {

@@ -4,15 +4,13 @@
 //! card in effect and upload a new one here.
 //!
 //! The page is read-only but for plain forms (a GET for the statement, multipart and form POSTs
-//! for operators), so the server renders it to HTML whole (this module's `render`) and the
-//! browser only places it: the bundle carries neither its types nor its tables, nor any decimal
-//! arithmetic.
+//! for operators that redirect back here), so nothing of it runs in the browser.
 
 use leptos::prelude::*;
 
-use crate::routes::rendered::RenderedPage;
-#[cfg(feature = "ssr")]
-pub use render::{
+use leptos_router::hooks::use_location;
+
+pub use statement::{
     CostGroup, CostLine, CostsRequest, CostsView, DeliveryRow, RateCardView, WebhooksView,
     MAX_LINES_SHOWN, TOP_GROUPS,
 };
@@ -25,7 +23,6 @@ pub const GROUPINGS: [(&str, &str); 3] = [
 ];
 
 /// The page's parameters: the statement asked for, and what the last form post did.
-#[cfg(feature = "ssr")]
 #[derive(Debug, Default, serde::Deserialize)]
 struct CostsQuery {
     period: Option<String>,
@@ -42,12 +39,13 @@ struct CostsQuery {
     error: Option<String>,
 }
 
-/// The costs page for the URL query string `search`, as HTML (see [`super::rendered`]).
-#[cfg(feature = "ssr")]
-pub(crate) async fn render(search: &str) -> Result<String, ServerFnError> {
+/// The page's parameters from the URL query string `search`, and the statement they ask for in
+/// the signed-in viewer's scope (or why there is none).
+async fn load(search: &str) -> Result<(CostsQuery, Result<CostsView, String>), ServerFnError> {
     use crate::portal_data::{portal, signed_in};
     let viewer = signed_in()?;
-    let query: CostsQuery = serde_urlencoded::from_str(search).unwrap_or_default();
+    let query: CostsQuery =
+        serde_urlencoded::from_str(search.trim_start_matches('?')).unwrap_or_default();
     let non_empty = |text: &Option<String>| text.clone().filter(|t| !t.trim().is_empty());
     let request = CostsRequest {
         period: non_empty(&query.period),
@@ -56,17 +54,30 @@ pub(crate) async fn render(search: &str) -> Result<String, ServerFnError> {
         all_groups: query.groups.as_deref() == Some("all"),
     };
     let costs = portal()?.costs(&viewer, request).await;
-    Ok(render::page_html(query, costs))
+    Ok((query, costs))
 }
 
 #[component]
 pub fn CostsPage() -> impl IntoView {
-    view! { <RenderedPage page="costs" title="Costs" loading="Pricing usage…"/> }
+    let search = use_location().search.get_untracked();
+    view! {
+        <h1>"Costs"</h1>
+        <Suspense fallback=|| view! { <p class="loading" role="status">"Pricing usage…"</p> }>
+            {Suspend::new(async move {
+                match load(&search).await {
+                    Ok((query, costs)) => statement::page(query, costs),
+                    Err(e) => view! {
+                        <p class="error" role="alert">{crate::routes::tokens::message(&e)}</p>
+                    }
+                    .into_any(),
+                }
+            })}
+        </Suspense>
+    }
 }
 
-/// The statement's HTML, rendered on the server only.
-#[cfg(feature = "ssr")]
-mod render {
+/// The statement and the forms around it.
+mod statement {
     use leptos::prelude::*;
 
     use super::{CostsQuery, GROUPINGS};
@@ -177,7 +188,7 @@ mod render {
 
     /// The page for `query`: the form, the outcome of the last form post, then `costs` or why
     /// there are none.
-    pub(super) fn page_html(query: CostsQuery, costs: Result<CostsView, String>) -> String {
+    pub(super) fn page(query: CostsQuery, costs: Result<CostsView, String>) -> AnyView {
         let notice = match (&query.saved, &query.retried, &query.error) {
             (Some(revision), _, _) => Some(format!("Rate card revision {revision} is in effect.")),
             (_, Some(delivery), _) => Some(format!(
@@ -188,44 +199,42 @@ mod render {
         let period = query.period.unwrap_or_default();
         let by = query.by.unwrap_or_default();
         let find = query.find.unwrap_or_default();
-        crate::static_html::to_html(move || {
-            view! {
-                {notice.map(|n| view! { <p class="notice" role="status">{n}</p> })}
-                {query.error.map(|e| view! { <p class="error" role="alert">{e}</p> })}
-                <form method="get" action="/costs" class="card query-form">
-                    <fieldset>
-                        <legend>"Statement"</legend>
-                        <div class="field">
-                            <label for="costs-period">"Billing period"</label>
-                            <input id="costs-period" name="period" type="text" value=period
-                                placeholder="2026-10 or 2026-10-03..2026-10-17"/>
-                        </div>
-                        <div class="field">
-                            <label for="costs-by">"Group by"</label>
-                            <select id="costs-by" name="by">
-                                {GROUPINGS
-                                    .into_iter()
-                                    .map(|(value, label)| view! {
-                                        <option value=value selected=by == value>{label}</option>
-                                    })
-                                    .collect_view()}
-                            </select>
-                        </div>
-                        <div class="field">
-                            <label for="costs-find">"Find"</label>
-                            <input id="costs-find" name="find" type="search" value=find
-                                placeholder="Tenant, subscription or meter"/>
-                        </div>
-                    </fieldset>
-                    <div class="actions"><button type="submit">"Show"</button></div>
-                </form>
-                {match costs {
-                    Ok(costs) => view! { <CostsBody costs/> }.into_any(),
-                    Err(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
-                }}
-            }
-            .into_any()
-        })
+        view! {
+            {notice.map(|n| view! { <p class="notice" role="status">{n}</p> })}
+            {query.error.map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            <form method="get" action="/costs" class="card query-form">
+                <fieldset>
+                    <legend>"Statement"</legend>
+                    <div class="field">
+                        <label for="costs-period">"Billing period"</label>
+                        <input id="costs-period" name="period" type="text" value=period
+                            placeholder="2026-10 or 2026-10-03..2026-10-17"/>
+                    </div>
+                    <div class="field">
+                        <label for="costs-by">"Group by"</label>
+                        <select id="costs-by" name="by">
+                            {GROUPINGS
+                                .into_iter()
+                                .map(|(value, label)| view! {
+                                    <option value=value selected=by == value>{label}</option>
+                                })
+                                .collect_view()}
+                        </select>
+                    </div>
+                    <div class="field">
+                        <label for="costs-find">"Find"</label>
+                        <input id="costs-find" name="find" type="search" value=find
+                            placeholder="Tenant, subscription or meter"/>
+                    </div>
+                </fieldset>
+                <div class="actions"><button type="submit">"Show"</button></div>
+            </form>
+            {match costs {
+                Ok(costs) => view! { <CostsBody costs/> }.into_any(),
+                Err(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+            }}
+        }
+        .into_any()
     }
 
     #[component]

@@ -2,11 +2,10 @@
 //! the URL so a view can be bookmarked and shared; a stacked chart with its data as a table; the
 //! whole query's totals per meter; and the usage rows, sortable and paged by continuation tokens.
 //!
-//! The first view renders on the server. In the browser, every change fetches
-//! `GET /api/v1/explore` (the same API scripts use) with gloo-net.
+//! Every view is a page the server renders: the form is a plain GET, and the sort headers and the
+//! pager are links, so each view has an address and nothing runs in the browser.
 
 use leptos::prelude::*;
-use leptos_router::components::Form;
 use leptos_router::hooks::use_location;
 use meterbook_core::explore::query::{encode_pairs, PAGE_SIZES};
 use meterbook_core::explore::{
@@ -14,99 +13,31 @@ use meterbook_core::explore::{
     TimeBasis, UsageRow,
 };
 use meterbook_core::SubscriptionId;
-use serde::{Deserialize, Serialize};
 
 use crate::chart::RenderedChart;
 use crate::format::{amount, day_label, iso_day, iso_hour, month_label, short_id};
 
-/// One explorer page and, when asked for, its chart drawn as SVG on the server. The API answers
-/// the exploration's fields with `chart_svg` beside them; this type nests them instead, because
-/// `serde(flatten)` would make the browser bundle carry a second, buffered deserializer of every
-/// type in an exploration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One explorer page and its chart drawn as SVG.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ExploreAnswer {
     pub exploration: Exploration,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chart_svg: Option<RenderedChart>,
 }
 
-/// Loads the explorer page a URL query string describes.
+/// Loads the explorer page a URL query string describes, with its chart drawn.
 pub async fn fetch_exploration(search: String) -> Result<ExploreAnswer, String> {
-    let search = search.trim_start_matches('?').to_owned();
-    #[cfg(feature = "ssr")]
-    {
-        let viewer = crate::portal_data::signed_in().map_err(|e| e.to_string())?;
-        let portal = crate::portal_data::portal().map_err(|e| e.to_string())?;
-        let exploration = portal.explore(&viewer, &search).await?;
-        let chart_svg = exploration
-            .chart
-            .as_ref()
-            .and_then(crate::chart::explorer_chart);
-        Ok(ExploreAnswer {
-            exploration,
-            chart_svg,
-        })
-    }
-    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
-    {
-        // Browser futures are not Send; resources want Send futures, and in the browser
-        // everything runs on one thread anyway.
-        send_wrapper::SendWrapper::new(browser::fetch(search)).await
-    }
-    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
-    {
-        let _ = search;
-        Err("The explorer needs the server or the browser build".to_owned())
-    }
-}
-
-#[cfg(all(feature = "hydrate", not(feature = "ssr")))]
-mod browser {
-    use meterbook_core::error::ErrorEnvelope;
-
-    use crate::chart::RenderedChart;
-
-    use super::ExploreAnswer;
-
-    #[derive(serde::Deserialize)]
-    struct ChartOnly {
-        #[serde(default)]
-        chart_svg: Option<RenderedChart>,
-    }
-
-    /// `GET /api/v1/explore` with the session cookie; ARM errors become their message.
-    pub async fn fetch(search: String) -> Result<ExploreAnswer, String> {
-        let separator = if search.is_empty() { "" } else { "&" };
-        let url = format!("/api/v1/explore?{search}{separator}chart=svg");
-        let response = gloo_net::http::Request::get(&url)
-            .send()
-            .await
-            .map_err(|_| "Meterbook could not be reached; check the connection and try again")?;
-        if response.ok() {
-            let unreadable = || "Meterbook sent an answer this page cannot read; reload the page";
-            let text = response.text().await.map_err(|_| unreadable())?;
-            // The same text twice: once for the exploration (unknown fields are skipped), once
-            // for the chart beside it. Read as bytes, like every other answer (see `codec`).
-            let exploration = serde_json::from_slice(text.as_bytes()).map_err(|_| unreadable())?;
-            let chart: ChartOnly =
-                serde_json::from_slice(text.as_bytes()).map_err(|_| unreadable())?;
-            return Ok(ExploreAnswer {
-                exploration,
-                chart_svg: chart.chart_svg,
-            });
-        }
-        if response.status() == 401 {
-            return Err("Your session has ended; sign in again".into());
-        }
-        let text = response.text().await.unwrap_or_default();
-        match serde_json::from_slice::<ErrorEnvelope>(text.as_bytes()) {
-            Ok(envelope) => Err(envelope.error.message),
-            Err(_) => Err(format!(
-                "Meterbook answered {}; try again",
-                response.status()
-            )),
-        }
-    }
+    let search = search.trim_start_matches('?');
+    let viewer = crate::portal_data::signed_in().map_err(|e| e.to_string())?;
+    let portal = crate::portal_data::portal().map_err(|e| e.to_string())?;
+    let exploration = portal.explore(&viewer, search).await?;
+    let chart_svg = exploration
+        .chart
+        .as_ref()
+        .and_then(crate::chart::explorer_chart);
+    Ok(ExploreAnswer {
+        exploration,
+        chart_svg,
+    })
 }
 
 /// A link to the explorer with `query` and optional paging.
@@ -124,22 +55,14 @@ pub fn explorer_href(query: &ExploreQuery, paging: Option<(&str, &str)>) -> Stri
 
 #[component]
 pub fn ExplorerPage() -> impl IntoView {
-    let location = use_location();
-    let answer = crate::codec::page_resource(move || location.search.get(), fetch_exploration);
-    let (pending, set_pending) = signal(false);
+    let search = use_location().search.get_untracked();
     view! {
         <div class="page-head">
             <h1>"Usage explorer"</h1>
-            <p class="busy" role="status" aria-live="polite">
-                {move || pending.get().then_some("Loading…")}
-            </p>
         </div>
-        <Transition
-            fallback=|| view! { <p class="loading" role="status">"Loading usage…"</p> }
-            set_pending
-        >
-            {move || Suspend::new(async move {
-                match answer.await {
+        <Suspense fallback=|| view! { <p class="loading" role="status">"Loading usage…"</p> }>
+            {Suspend::new(async move {
+                match fetch_exploration(search).await {
                     Ok(answer) => view! { <ExplorerBody answer/> }.into_any(),
                     Err(e) => view! {
                         <section class="notice error" role="alert">
@@ -151,7 +74,7 @@ pub fn ExplorerPage() -> impl IntoView {
                     .into_any(),
                 }
             })}
-        </Transition>
+        </Suspense>
     }
 }
 
@@ -324,7 +247,7 @@ fn QueryForm(e: Exploration) -> impl IntoView {
     let sort = format!("{}{}", if q.descending { "-" } else { "" }, q.sort.key());
     let tag = q.filters.tag.as_ref().map(|(k, v)| format!("{k}={v}"));
     view! {
-        <Form method="GET" action="/usage" attr:class="card query-form" attr:aria-label="Usage query">
+        <form method="get" action="/usage" class="card query-form" aria-label="Usage query">
             <fieldset>
                 <legend>"Period"</legend>
                 {choice("period", "Period", None, periods, Some(q.period.key().to_owned()))}
@@ -364,7 +287,7 @@ fn QueryForm(e: Exploration) -> impl IntoView {
                 <button type="submit">"Apply"</button>
                 <a href="/usage">"Reset"</a>
             </div>
-        </Form>
+        </form>
     }
 }
 
@@ -381,8 +304,7 @@ fn ChartCard(chart: Option<ChartData>, svg: Option<RenderedChart>) -> impl IntoV
     let Some(chart) = chart else {
         return ().into_any();
     };
-    // Labels are Meterbook's own English words: ASCII lower-casing keeps Unicode's case tables
-    // out of the browser bundle.
+    // Labels are Meterbook's own English words: ASCII lower-casing is all they need.
     let title = format!(
         "{} by {}, {}",
         chart.unit,

@@ -1,11 +1,16 @@
-//! One page per module.
+//! One page per module. Pages render on the server only; the islands inside the tokens, widgets
+//! and people pages are what the browser runs.
 
+#[cfg(feature = "ssr")]
 pub mod audit;
+#[cfg(feature = "ssr")]
 pub mod costs;
+#[cfg(feature = "ssr")]
 pub mod explorer;
+#[cfg(feature = "ssr")]
 pub mod overview;
 pub mod people;
-pub mod rendered;
+#[cfg(feature = "ssr")]
 pub mod sign_in;
 pub mod tokens;
 pub mod widgets;

@@ -3,7 +3,6 @@
 //! one meter's daily totals.
 
 use leptos::prelude::*;
-use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 use meterbook_core::overview::Overview;
 use serde::{Deserialize, Serialize};
@@ -70,19 +69,15 @@ pub async fn load_overview(
 
 #[component]
 pub fn OverviewPage() -> impl IntoView {
-    let query = use_query_map();
-    let overview = crate::codec::page_resource(
-        move || {
-            let q = query.read();
-            (q.get("meter"), q.get("sort"), q.get("all"))
-        },
-        |(meter, sort, all)| load_overview(meter, sort, all),
-    );
+    let (meter, sort, all) = {
+        let q = use_query_map().get_untracked();
+        (q.get("meter"), q.get("sort"), q.get("all"))
+    };
     view! {
         <h1>"Usage overview"</h1>
-        <Transition fallback=|| view! { <p class="loading" role="status">"Loading usage…"</p> }>
-            {move || Suspend::new(async move {
-                match overview.await {
+        <Suspense fallback=|| view! { <p class="loading" role="status">"Loading usage…"</p> }>
+            {Suspend::new(async move {
+                match load_overview(meter, sort, all).await {
                     Ok(OverviewResponse { overview, chart, subscription_count }) => {
                         view! { <OverviewBody overview=*overview chart subscription_count/> }.into_any()
                     }
@@ -92,7 +87,7 @@ pub fn OverviewPage() -> impl IntoView {
                     .into_any(),
                 }
             })}
-        </Transition>
+        </Suspense>
     }
 }
 
@@ -146,7 +141,7 @@ fn ChartSection(overview: Overview, chart: Option<RenderedChart>) -> impl IntoVi
         <section class="card chart-card" aria-labelledby="chart-title">
             <div class="card-head">
                 <h2 id="chart-title">{title.clone()}</h2>
-                <Form method="GET" action="">
+                <form method="get" action="/">
                     <label for="meter">"Meter"</label>
                     <select id="meter" name="meter">
                         {overview
@@ -163,7 +158,7 @@ fn ChartSection(overview: Overview, chart: Option<RenderedChart>) -> impl IntoVi
                             .collect_view()}
                     </select>
                     <button type="submit">"Show"</button>
-                </Form>
+                </form>
             </div>
             {match chart {
                 Some(chart) => view! {

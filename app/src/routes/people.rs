@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::forms::{Fields, ServerForm};
+use crate::island_code::IslandCode;
 
 use crate::routes::tokens::message;
 
@@ -134,14 +135,24 @@ pub async fn change_person(
 
 #[component]
 pub fn PeoplePage() -> impl IntoView {
-    let change = ServerAction::<ChangePerson>::new();
-    let data = crate::codec::page_resource(move || change.version().get(), |_| load_people());
     view! {
         <h1>"People"</h1>
         <p class="period">
             "Operators see every subscription; tenant users see the subscriptions granted to them. "
             "Changes take effect on their next request and are written to the audit log."
         </p>
+        <PeopleManager/>
+        <IslandCode/>
+    }
+}
+
+/// The forms and the list: the part of the page that runs in the browser, so a change shows
+/// its outcome in place (a new secret is shown once, and only here).
+#[island]
+fn PeopleManager() -> impl IntoView {
+    let change = ServerAction::<ChangePerson>::new();
+    let data = crate::codec::page_resource(move || change.version().get(), |_| load_people());
+    view! {
         <ChangeNotice change/>
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading people…"</p> }>
             {move || Suspend::new(async move {

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::forms::{Fields, ServerForm};
+use crate::island_code::IslandCode;
 
 /// A token as the portal lists it, without its secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,6 +163,21 @@ fn revoke_call(f: &Fields) -> Option<RevokeApiToken> {
 
 #[component]
 pub fn TokensPage() -> impl IntoView {
+    view! {
+        <h1>"API tokens"</h1>
+        <p class="period">
+            "Scripts and tools (Azure's usage cmdlets, Power BI, your billing system) read usage with a token: "
+            <code>"Authorization: Bearer mbt_…"</code> "."
+        </p>
+        <TokenManager/>
+        <IslandCode/>
+    }
+}
+
+/// The forms and the list: the part of the page that runs in the browser, so a change shows
+/// its outcome in place (a new secret is shown once, and only here).
+#[island]
+fn TokenManager() -> impl IntoView {
     let create = ServerAction::<CreateApiToken>::new();
     let revoke = ServerAction::<RevokeApiToken>::new();
     let data = crate::codec::page_resource(
@@ -169,11 +185,6 @@ pub fn TokensPage() -> impl IntoView {
         |_| load_tokens(),
     );
     view! {
-        <h1>"API tokens"</h1>
-        <p class="period">
-            "Scripts and tools (Azure's usage cmdlets, Power BI, your billing system) read usage with a token: "
-            <code>"Authorization: Bearer mbt_…"</code> "."
-        </p>
         <CreatedNotice create/>
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading tokens…"</p> }>
             {move || Suspend::new(async move {

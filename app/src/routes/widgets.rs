@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::forms::{Fields, ServerForm};
+use crate::island_code::IslandCode;
 
 /// Days a widget lasts unless the form says otherwise, and the most it may.
 pub const DEFAULT_WIDGET_DAYS: u32 = 90;
@@ -146,12 +147,6 @@ fn revoke_call(f: &Fields) -> Option<RevokeWidget> {
 
 #[component]
 pub fn WidgetsPage() -> impl IntoView {
-    let create = ServerAction::<CreateWidget>::new();
-    let revoke = ServerAction::<RevokeWidget>::new();
-    let data = crate::codec::page_resource(
-        move || (create.version().get(), revoke.version().get()),
-        |_| load_widgets(),
-    );
     view! {
         <h1>"Usage widgets"</h1>
         <p class="period">
@@ -159,6 +154,22 @@ pub fn WidgetsPage() -> impl IntoView {
             "or a customer portal. Anyone with its link sees that summary, so give it an expiry and "
             "revoke it when it is no longer needed."
         </p>
+        <WidgetManager/>
+        <IslandCode/>
+    }
+}
+
+/// The forms and the list: the part of the page that runs in the browser, so a change shows
+/// its outcome in place (a new secret is shown once, and only here).
+#[island]
+fn WidgetManager() -> impl IntoView {
+    let create = ServerAction::<CreateWidget>::new();
+    let revoke = ServerAction::<RevokeWidget>::new();
+    let data = crate::codec::page_resource(
+        move || (create.version().get(), revoke.version().get()),
+        |_| load_widgets(),
+    );
+    view! {
         <CreatedWidgetNotice create/>
         <Transition fallback=|| view! { <p class="loading" role="status">"Loading widgets…"</p> }>
             {move || Suspend::new(async move {

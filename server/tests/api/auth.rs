@@ -69,7 +69,14 @@ async fn a_sign_in_sets_a_safe_cookie_and_opens_the_portal() {
     let pair = cookie.split(';').next().unwrap();
     let page = app.page("/", pair).await;
     assert_eq!(page.status(), 200);
-    // Scripts run only from the page's own nonce: the hydration script carries it.
+    let overview = page.text().await.unwrap();
+    assert!(
+        overview.contains("Usage overview") && !overview.contains("type=\"module\""),
+        "the overview has no islands, so it loads no code: {overview}"
+    );
+    // Scripts run only from the page's own nonce: the island loader carries it.
+    let page = app.page("/tokens", pair).await;
+    assert_eq!(page.status(), 200);
     let csp = page.headers()["content-security-policy"]
         .to_str()
         .unwrap()
