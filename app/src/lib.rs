@@ -10,8 +10,7 @@ pub mod codec;
 pub mod format;
 pub mod forms;
 pub mod island_code;
-#[cfg(feature = "ssr")]
-pub mod portal_data;
+pub mod portal;
 pub mod routes;
 #[cfg(feature = "ssr")]
 mod shell;

@@ -40,7 +40,7 @@ use axum::http::{header, HeaderValue, Request, Uri};
 use axum::Router;
 use leptos::config::{Env, LeptosOptions};
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use meterbook_app::portal_data::SharedPortalData;
+use meterbook_app::portal::SharedPortalData;
 use meterbook_app::{shell, App};
 use meterbook_core::page::TokenSigner;
 use meterbook_core::rating::period::Tz;

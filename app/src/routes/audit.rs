@@ -1,28 +1,18 @@
 //! The audit log in the portal (`/audit`, operators only): the latest entries, optionally of one
-//! action, newest first. The same log as `meterbook audit`. Rendered on the server (see
-//! [`super::rendered`]): its filter is a plain GET form.
+//! action, newest first. The same log as `meterbook audit`. Nothing of it runs in the browser: its
+//! filter is a plain GET form.
 
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
-
 use leptos_router::hooks::use_location;
 use meterbook_core::audit::AuditAction;
+use serde::Deserialize;
+
+use crate::portal::views::AuditView;
+use crate::portal::PortalError;
 
 /// Entries shown unless the page asks for more, and the most it may.
 pub const DEFAULT_AUDIT_LIMIT: u32 = 100;
 pub const MAX_AUDIT_LIMIT: u32 = 1_000;
-
-/// One entry as the portal shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditView {
-    /// `YYYY-MM-DD HH:MM:SS` UTC.
-    pub at: String,
-    pub actor: String,
-    pub action: String,
-    pub target: String,
-    pub address: String,
-    pub detail: String,
-}
 
 /// The page's parameters.
 #[derive(Debug, Default, Deserialize)]
@@ -32,9 +22,9 @@ struct AuditQuery {
 }
 
 /// The entries the URL query string `search` asks for, with the filter as read; tenants are
-/// refused (403).
-async fn load(search: &str) -> Result<(Option<AuditAction>, u32, Vec<AuditView>), ServerFnError> {
-    use crate::portal_data::{portal, signed_in};
+/// refused.
+async fn load(search: &str) -> Result<(Option<AuditAction>, u32, Vec<AuditView>), PortalError> {
+    use crate::portal::{portal, signed_in};
     let viewer = signed_in()?;
     let query: AuditQuery =
         serde_urlencoded::from_str(search.trim_start_matches('?')).unwrap_or_default();
@@ -46,13 +36,10 @@ async fn load(search: &str) -> Result<(Option<AuditAction>, u32, Vec<AuditView>)
         None | Some("") => None,
         Some(name) => Some(
             name.parse::<AuditAction>()
-                .map_err(|e| crate::routes::tokens::bad_request(e.to_string()))?,
+                .map_err(|e| PortalError::Invalid(e.to_string()))?,
         ),
     };
-    let entries = portal()?
-        .audit_entries(&viewer, action, limit)
-        .await
-        .map_err(crate::routes::tokens::forbidden)?;
+    let entries = portal()?.audit_entries(&viewer, action, limit).await?;
     Ok((action, limit, entries))
 }
 
@@ -65,10 +52,10 @@ pub fn AuditPage() -> impl IntoView {
             {Suspend::new(async move {
                 match load(&search).await {
                     Ok((action, limit, entries)) => entries_view(action, limit, entries),
-                    Err(e) => view! {
-                        <p class="error" role="alert">{crate::routes::tokens::message(&e)}</p>
+                    Err(e) => {
+                        e.set_status();
+                        view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any()
                     }
-                    .into_any(),
                 }
             })}
         </Suspense>

@@ -7,13 +7,10 @@
 //! for operators that redirect back here), so nothing of it runs in the browser.
 
 use leptos::prelude::*;
-
 use leptos_router::hooks::use_location;
 
-pub use statement::{
-    CostGroup, CostLine, CostsRequest, CostsView, DeliveryRow, RateCardView, WebhooksView,
-    MAX_LINES_SHOWN, TOP_GROUPS,
-};
+use crate::portal::views::{CostsRequest, CostsView};
+use crate::portal::PortalError;
 
 /// Groupings offered in the form; the API takes any tag key.
 pub const GROUPINGS: [(&str, &str); 3] = [
@@ -41,8 +38,8 @@ struct CostsQuery {
 
 /// The page's parameters from the URL query string `search`, and the statement they ask for in
 /// the signed-in viewer's scope (or why there is none).
-async fn load(search: &str) -> Result<(CostsQuery, Result<CostsView, String>), ServerFnError> {
-    use crate::portal_data::{portal, signed_in};
+async fn load(search: &str) -> Result<(CostsQuery, Result<CostsView, PortalError>), PortalError> {
+    use crate::portal::{portal, signed_in};
     let viewer = signed_in()?;
     let query: CostsQuery =
         serde_urlencoded::from_str(search.trim_start_matches('?')).unwrap_or_default();
@@ -66,10 +63,10 @@ pub fn CostsPage() -> impl IntoView {
             {Suspend::new(async move {
                 match load(&search).await {
                     Ok((query, costs)) => statement::page(query, costs),
-                    Err(e) => view! {
-                        <p class="error" role="alert">{crate::routes::tokens::message(&e)}</p>
+                    Err(e) => {
+                        e.set_status();
+                        view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any()
                     }
-                    .into_any(),
                 }
             })}
         </Suspense>
@@ -81,114 +78,12 @@ mod statement {
     use leptos::prelude::*;
 
     use super::{CostsQuery, GROUPINGS};
-    use crate::chart::RenderedChart;
-
-    /// Most statement lines the page lists; the CSV download has all of them.
-    pub const MAX_LINES_SHOWN: usize = 500;
-    /// Groups the page lists until asked for all: the largest, so a cloud of a thousand tenants
-    /// opens on the ones that matter.
-    pub const TOP_GROUPS: usize = 50;
-
-    /// What the page asks of the portal.
-    #[derive(Debug, Clone, Default, PartialEq)]
-    pub struct CostsRequest {
-        /// A month or day range; the current month when `None`.
-        pub period: Option<String>,
-        /// `subscription` or `tag:KEY`; by subscription when `None`.
-        pub by: Option<String>,
-        /// Text (any case) the groups and lines shown contain in a name, subscription or meter.
-        pub find: Option<String>,
-        /// Every group, not only the [`TOP_GROUPS`] largest.
-        pub all_groups: bool,
-    }
-
-    /// A billing period's costs as the page shows them.
-    #[derive(Debug, Clone, PartialEq)]
-    pub struct CostsView {
-        /// `2026-10`, or `2026-10-03..2026-10-17`.
-        pub period: String,
-        pub time_zone: String,
-        /// `subscription` or `tag:KEY`.
-        pub grouping: String,
-        pub currency: String,
-        pub total: String,
-        /// When the figures were computed, or that the period is closed and since when.
-        pub status: String,
-        /// The groups shown, largest first: those matching `find`, the [`TOP_GROUPS`] largest
-        /// unless all were asked for.
-        pub groups: Vec<CostGroup>,
-        /// Groups matching `find` (all of the statement's without it).
-        pub group_count: usize,
-        /// The first [`MAX_LINES_SHOWN`] lines matching `find`.
-        pub lines: Vec<CostLine>,
-        /// Lines matching `find`.
-        pub line_count: usize,
-        /// The text the groups and lines were found by.
-        pub find: Option<String>,
-        /// The cost of this period and the months before it, stacked by group.
-        pub chart: Option<RenderedChart>,
-        /// Operators: the rate card in effect and the session's CSRF token for replacing it.
-        pub rate_card: Option<RateCardView>,
-        /// Operators: where statements are pushed, and how the latest deliveries went.
-        pub webhooks: Option<WebhooksView>,
-    }
-
-    /// One tenant's or tag value's part.
-    #[derive(Debug, Clone, PartialEq)]
-    pub struct CostGroup {
-        /// The subscription ID or tag value; `(untagged)` for usage without the tag.
-        pub name: String,
-        pub subtotal: String,
-        /// Of the total, as `12.5%`.
-        pub share: String,
-        pub unpriced_lines: usize,
-    }
-
-    #[derive(Debug, Clone, PartialEq)]
-    pub struct CostLine {
-        pub group: String,
-        pub subscription: String,
-        pub meter: String,
-        pub quantity: String,
-        pub unit: String,
-        /// `0.10`, `included`, or `no price`.
-        pub price: String,
-        pub discount: String,
-        pub amount: String,
-    }
-
-    #[derive(Debug, Clone, PartialEq)]
-    pub struct RateCardView {
-        /// `Revision 3, saved 2026-11-20 09:00 UTC by user:alice`, or that none is saved.
-        pub summary: String,
-        pub csrf_token: String,
-    }
-
-    #[derive(Debug, Clone, PartialEq)]
-    pub struct WebhooksView {
-        pub urls: Vec<String>,
-        /// The latest deliveries, newest first.
-        pub deliveries: Vec<DeliveryRow>,
-        pub csrf_token: String,
-    }
-
-    #[derive(Debug, Clone, PartialEq)]
-    pub struct DeliveryRow {
-        pub id: i64,
-        pub event: String,
-        pub url: String,
-        /// `pending`, `delivered` or `failed`.
-        pub status: String,
-        pub attempts: u32,
-        /// `YYYY-MM-DD HH:MM` UTC, or empty before the first attempt.
-        pub last_attempt: String,
-        /// The receiver's answer, the error, or when the next attempt is due.
-        pub outcome: String,
-    }
+    use crate::portal::views::{CostsView, RateCardView, WebhooksView};
+    use crate::portal::PortalError;
 
     /// The page for `query`: the form, the outcome of the last form post, then `costs` or why
     /// there are none.
-    pub(super) fn page(query: CostsQuery, costs: Result<CostsView, String>) -> AnyView {
+    pub(super) fn page(query: CostsQuery, costs: Result<CostsView, PortalError>) -> AnyView {
         let notice = match (&query.saved, &query.retried, &query.error) {
             (Some(revision), _, _) => Some(format!("Rate card revision {revision} is in effect.")),
             (_, Some(delivery), _) => Some(format!(
@@ -231,7 +126,10 @@ mod statement {
             </form>
             {match costs {
                 Ok(costs) => view! { <CostsBody costs/> }.into_any(),
-                Err(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+                Err(e) => {
+                    e.set_status();
+                    view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any()
+                }
             }}
         }
         .into_any()

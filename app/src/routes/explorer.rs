@@ -16,6 +16,7 @@ use meterbook_core::SubscriptionId;
 
 use crate::chart::RenderedChart;
 use crate::format::{amount, day_label, iso_day, iso_hour, month_label, short_id};
+use crate::portal::PortalError;
 
 /// One explorer page and its chart drawn as SVG.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,10 +26,10 @@ pub struct ExploreAnswer {
 }
 
 /// Loads the explorer page a URL query string describes, with its chart drawn.
-pub async fn fetch_exploration(search: String) -> Result<ExploreAnswer, String> {
+pub async fn fetch_exploration(search: String) -> Result<ExploreAnswer, PortalError> {
     let search = search.trim_start_matches('?');
-    let viewer = crate::portal_data::signed_in().map_err(|e| e.to_string())?;
-    let portal = crate::portal_data::portal().map_err(|e| e.to_string())?;
+    let viewer = crate::portal::signed_in()?;
+    let portal = crate::portal::portal()?;
     let exploration = portal.explore(&viewer, search).await?;
     let chart_svg = exploration
         .chart
@@ -64,14 +65,17 @@ pub fn ExplorerPage() -> impl IntoView {
             {Suspend::new(async move {
                 match fetch_exploration(search).await {
                     Ok(answer) => view! { <ExplorerBody answer/> }.into_any(),
-                    Err(e) => view! {
-                        <section class="notice error" role="alert">
-                            <h2>"This view cannot be shown"</h2>
-                            <p>{e}</p>
-                            <p><a href="/usage">"Start again from this month's usage"</a></p>
-                        </section>
+                    Err(e) => {
+                        e.set_status();
+                        view! {
+                            <section class="notice error" role="alert">
+                                <h2>"This view cannot be shown"</h2>
+                                <p>{e.to_string()}</p>
+                                <p><a href="/usage">"Start again from this month's usage"</a></p>
+                            </section>
+                        }
+                        .into_any()
                     }
-                    .into_any(),
                 }
             })}
         </Suspense>

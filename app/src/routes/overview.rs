@@ -38,20 +38,16 @@ pub async fn load_overview(
     use chrono::{Duration, Utc};
     use meterbook_core::time::floor_day;
 
-    use crate::portal_data::{portal, signed_in};
+    use crate::portal::{portal, signed_in};
 
     let viewer = signed_in()?;
     let to = floor_day(Utc::now()) + Duration::days(1);
     let from = to - Duration::days(OVERVIEW_DAYS);
     let portal = portal()?;
-    let rows = portal
-        .daily_totals(&viewer, from, to)
-        .await
-        .map_err(ServerFnError::new)?;
+    let rows = portal.daily_totals(&viewer, from, to).await?;
     let previous = portal
         .daily_totals(&viewer, from - Duration::days(OVERVIEW_DAYS), from)
-        .await
-        .map_err(ServerFnError::new)?;
+        .await?;
     let mut overview = Overview::build(&rows, &previous, from, to, meter.as_deref());
     let (by, descending) = meterbook_core::overview::OverviewSort::parse(sort.as_deref());
     overview.sort(by, descending);
@@ -82,7 +78,7 @@ pub fn OverviewPage() -> impl IntoView {
                         view! { <OverviewBody overview=*overview chart subscription_count/> }.into_any()
                     }
                     Err(e) => view! {
-                        <p class="error" role="alert">"The overview could not be loaded: " {e.to_string()}</p>
+                        <p class="error" role="alert">"The overview could not be loaded: " {crate::portal::message(&e)}</p>
                     }
                     .into_any(),
                 }

@@ -7,19 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::forms::{Fields, ServerForm};
 use crate::island_code::IslandCode;
-
-use crate::routes::tokens::message;
-
-/// A person as the portal lists them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PersonView {
-    pub id: i64,
-    pub username: String,
-    pub role: String,
-    pub subscriptions: Vec<String>,
-    pub created_at: String,
-    pub disabled: bool,
-}
+use crate::portal::message;
+use crate::portal::views::{ChangeDone, PersonView};
 
 /// What the people page shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,51 +17,11 @@ pub struct PeopleData {
     pub people: Vec<PersonView>,
 }
 
-/// One change to people, as the forms send it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum PersonChange {
-    Add {
-        username: String,
-        role: String,
-        subscriptions: String,
-    },
-    Grant {
-        id: i64,
-        subscriptions: String,
-    },
-    Revoke {
-        id: i64,
-        subscriptions: String,
-    },
-    Disable {
-        id: i64,
-    },
-    Enable {
-        id: i64,
-    },
-    /// A generated password; their sessions end, and their API tokens are revoked unless
-    /// `keep_tokens`.
-    NewPassword {
-        id: i64,
-        keep_tokens: bool,
-    },
-}
-
-/// What a change did; a generated password is shown once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChangeDone {
-    pub message: String,
-    pub password: Option<String>,
-}
-
 #[server(endpoint = "load_people")]
 pub async fn load_people() -> Result<PeopleData, ServerFnError> {
-    use crate::portal_data::{portal, signed_in};
+    use crate::portal::{portal, signed_in};
     let viewer = signed_in()?;
-    let people = portal()?
-        .list_people(&viewer)
-        .await
-        .map_err(crate::routes::tokens::forbidden)?;
+    let people = portal()?.list_people(&viewer).await?;
     Ok(PeopleData {
         csrf_token: viewer.csrf_token.clone(),
         people,
@@ -89,16 +38,14 @@ pub async fn change_person(
     subscriptions: Option<String>,
     keep_tokens: Option<String>,
 ) -> Result<ChangeDone, ServerFnError> {
-    use crate::portal_data::{portal, signed_in};
+    use crate::portal::views::PersonChange;
+    use crate::portal::{check_csrf, portal, signed_in, PortalError};
     let viewer = signed_in()?;
     if !viewer.is_operator() {
-        return Err(crate::routes::tokens::forbidden(
-            "Only operators manage people".to_owned(),
-        ));
+        return Err(PortalError::Forbidden("Only operators manage people".to_owned()).into());
     }
-    crate::routes::tokens::check_csrf(&viewer, &csrf)?;
-    let need_id =
-        || id.ok_or_else(|| crate::routes::tokens::bad_request("Choose a person".to_owned()));
+    check_csrf(&viewer, &csrf)?;
+    let need_id = || id.ok_or_else(|| PortalError::Invalid("Choose a person".to_owned()));
     let subs = subscriptions.unwrap_or_default();
     let change = match op.as_str() {
         "add" => PersonChange::Add {
@@ -121,16 +68,11 @@ pub async fn change_person(
             keep_tokens: keep_tokens.is_some(),
         },
         other => {
-            return Err(crate::routes::tokens::bad_request(format!(
-                "'{other}' is not a change to people"
-            )))
+            return Err(PortalError::Invalid(format!("'{other}' is not a change to people")).into())
         }
     };
     let address = crate::viewer::current_client_address();
-    portal()?
-        .change_person(&viewer, address, change)
-        .await
-        .map_err(crate::routes::tokens::bad_request)
+    Ok(portal()?.change_person(&viewer, address, change).await?)
 }
 
 #[component]

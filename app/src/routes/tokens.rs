@@ -6,36 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::forms::{Fields, ServerForm};
 use crate::island_code::IslandCode;
-
-/// A token as the portal lists it, without its secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenView {
-    pub id: i64,
-    pub name: String,
-    pub role: String,
-    pub subscriptions: Vec<String>,
-    /// `YYYY-MM-DD HH:MM` UTC.
-    pub created_at: String,
-    pub revoked_at: Option<String>,
-}
-
-/// What the create form sends.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NewTokenForm {
-    pub name: String,
-    pub role: String,
-    /// Subscription IDs separated by commas, spaces or new lines.
-    pub subscriptions: String,
-}
-
-/// A token just created: the only time its secret is shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CreatedToken {
-    pub id: i64,
-    pub name: String,
-    pub role: String,
-    pub token: String,
-}
+use crate::portal::message;
+use crate::portal::views::{CreatedToken, TokenView};
 
 /// Everything the tokens page shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,12 +21,9 @@ pub struct TokensData {
 
 #[server(endpoint = "load_tokens")]
 pub async fn load_tokens() -> Result<TokensData, ServerFnError> {
-    use crate::portal_data::{portal, signed_in};
+    use crate::portal::{portal, signed_in};
     let viewer = signed_in()?;
-    let tokens = portal()?
-        .list_tokens(&viewer)
-        .await
-        .map_err(ServerFnError::new)?;
+    let tokens = portal()?.list_tokens(&viewer).await?;
     Ok(TokensData {
         is_operator: viewer.is_operator(),
         grants: viewer
@@ -68,38 +37,6 @@ pub async fn load_tokens() -> Result<TokensData, ServerFnError> {
     })
 }
 
-/// The CSRF check of every state-changing server function.
-#[cfg(feature = "ssr")]
-pub(crate) fn check_csrf(viewer: &crate::viewer::Viewer, csrf: &str) -> Result<(), ServerFnError> {
-    if csrf != viewer.csrf_token {
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            response.set_status(http::StatusCode::FORBIDDEN);
-        }
-        return Err(ServerFnError::new(
-            "This form is out of date (or came from another site). Reload the page and try again.",
-        ));
-    }
-    Ok(())
-}
-
-/// A refusal the person can act on: answered with 400 and shown as written.
-#[cfg(feature = "ssr")]
-pub(crate) fn bad_request(message: String) -> ServerFnError {
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(http::StatusCode::BAD_REQUEST);
-    }
-    ServerFnError::new(message)
-}
-
-/// A refusal because of who is asking: answered with 403 and shown as written.
-#[cfg(feature = "ssr")]
-pub(crate) fn forbidden(message: String) -> ServerFnError {
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(http::StatusCode::FORBIDDEN);
-    }
-    ServerFnError::new(message)
-}
-
 #[server(endpoint = "create_api_token")]
 pub async fn create_api_token(
     csrf: String,
@@ -107,42 +44,30 @@ pub async fn create_api_token(
     role: String,
     subscriptions: String,
 ) -> Result<CreatedToken, ServerFnError> {
-    use crate::portal_data::{portal, signed_in};
+    use crate::portal::{check_csrf, portal, signed_in};
     let viewer = signed_in()?;
     check_csrf(&viewer, &csrf)?;
     let address = crate::viewer::current_client_address();
-    portal()?
+    Ok(portal()?
         .create_token(
             &viewer,
             address,
-            NewTokenForm {
+            crate::portal::views::NewTokenForm {
                 name,
                 role,
                 subscriptions,
             },
         )
-        .await
-        .map_err(bad_request)
+        .await?)
 }
 
 #[server(endpoint = "revoke_api_token")]
 pub async fn revoke_api_token(csrf: String, id: i64) -> Result<(), ServerFnError> {
-    use crate::portal_data::{portal, signed_in};
+    use crate::portal::{check_csrf, portal, signed_in};
     let viewer = signed_in()?;
     check_csrf(&viewer, &csrf)?;
     let address = crate::viewer::current_client_address();
-    portal()?
-        .revoke_token(&viewer, address, id)
-        .await
-        .map_err(bad_request)
-}
-
-/// The message of a server function error, without Leptos' prefix.
-pub(crate) fn message(e: &ServerFnError) -> String {
-    match e {
-        ServerFnError::ServerError(m) => m.clone(),
-        other => other.to_string(),
-    }
+    Ok(portal()?.revoke_token(&viewer, address, id).await?)
 }
 
 fn create_call(f: &Fields) -> Option<CreateApiToken> {

@@ -7,48 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::forms::{Fields, ServerForm};
 use crate::island_code::IslandCode;
-
-/// Days a widget lasts unless the form says otherwise, and the most it may.
-pub const DEFAULT_WIDGET_DAYS: u32 = 90;
-pub const MAX_WIDGET_DAYS: u32 = 365;
-
-/// A widget as the portal lists it, without its token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WidgetView {
-    pub id: i64,
-    pub name: String,
-    pub subscription: String,
-    /// Empty: every category.
-    pub categories: Vec<String>,
-    pub created_by: String,
-    /// `YYYY-MM-DD` UTC.
-    pub created_at: String,
-    pub expires_at: String,
-    /// "active", "expired", "revoked …" or why it no longer works.
-    pub state: String,
-    pub live: bool,
-}
-
-/// What the create form sends.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NewWidgetForm {
-    pub name: String,
-    pub subscription: String,
-    /// Category names separated by commas; empty for all.
-    pub categories: String,
-    /// Days until it expires, as typed.
-    pub days: String,
-}
-
-/// A widget just created: the only time its token and embed code are shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CreatedWidget {
-    pub id: i64,
-    pub name: String,
-    pub url: String,
-    pub iframe: String,
-    pub script: String,
-}
+use crate::portal::message;
+use crate::portal::views::{CreatedWidget, WidgetView, DEFAULT_WIDGET_DAYS, MAX_WIDGET_DAYS};
 
 /// Everything the widgets page shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,12 +22,9 @@ pub struct WidgetsData {
 
 #[server(endpoint = "load_widgets")]
 pub async fn load_widgets() -> Result<WidgetsData, ServerFnError> {
-    use crate::portal_data::{portal, signed_in};
+    use crate::portal::{portal, signed_in};
     let viewer = signed_in()?;
-    let widgets = portal()?
-        .list_widgets(&viewer)
-        .await
-        .map_err(ServerFnError::new)?;
+    let widgets = portal()?.list_widgets(&viewer).await?;
     let mut categories: Vec<String> = meterbook_core::meter::catalog()
         .all()
         .iter()
@@ -97,35 +54,31 @@ pub async fn create_widget(
     categories: String,
     days: String,
 ) -> Result<CreatedWidget, ServerFnError> {
-    use crate::portal_data::{portal, signed_in};
+    use crate::portal::{check_csrf, portal, signed_in};
     let viewer = signed_in()?;
-    crate::routes::tokens::check_csrf(&viewer, &csrf)?;
+    check_csrf(&viewer, &csrf)?;
     let address = crate::viewer::current_client_address();
-    portal()?
+    Ok(portal()?
         .create_widget(
             &viewer,
             address,
-            NewWidgetForm {
+            crate::portal::views::NewWidgetForm {
                 name,
                 subscription,
                 categories,
                 days,
             },
         )
-        .await
-        .map_err(crate::routes::tokens::bad_request)
+        .await?)
 }
 
 #[server(endpoint = "revoke_widget")]
 pub async fn revoke_widget(csrf: String, id: i64) -> Result<(), ServerFnError> {
-    use crate::portal_data::{portal, signed_in};
+    use crate::portal::{check_csrf, portal, signed_in};
     let viewer = signed_in()?;
-    crate::routes::tokens::check_csrf(&viewer, &csrf)?;
+    check_csrf(&viewer, &csrf)?;
     let address = crate::viewer::current_client_address();
-    portal()?
-        .revoke_widget(&viewer, address, id)
-        .await
-        .map_err(crate::routes::tokens::bad_request)
+    Ok(portal()?.revoke_widget(&viewer, address, id).await?)
 }
 
 fn create_call(f: &Fields) -> Option<CreateWidget> {
@@ -176,7 +129,7 @@ fn WidgetManager() -> impl IntoView {
                 match data.await {
                     Ok(page) => view! { <WidgetsBody page create revoke/> }.into_any(),
                     Err(e) => view! {
-                        <p class="error" role="alert">"The widgets could not be loaded: " {crate::routes::tokens::message(&e)}</p>
+                        <p class="error" role="alert">"The widgets could not be loaded: " {message(&e)}</p>
                     }
                     .into_any(),
                 }
@@ -202,7 +155,7 @@ fn CreatedWidgetNotice(create: ServerAction<CreateWidget>) -> impl IntoView {
             }
             .into_any(),
             Err(e) => view! {
-                <p class="error" role="alert">"The widget was not created: " {crate::routes::tokens::message(&e)}</p>
+                <p class="error" role="alert">"The widget was not created: " {message(&e)}</p>
             }
             .into_any(),
         })

@@ -7,12 +7,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 use chrono::{Datelike, Utc};
 use meterbook_app::chart::stacked_columns;
-use meterbook_app::routes::costs::{
+use meterbook_app::portal::views::{
     CostGroup, CostLine, CostsRequest, CostsView, DeliveryRow, RateCardView, WebhooksView,
     MAX_LINES_SHOWN, TOP_GROUPS,
 };
+use meterbook_app::portal::PortalError;
 use meterbook_app::viewer::{ClientAddress, Viewer};
-use meterbook_core::access::ScopeError;
 use meterbook_core::audit::AuditAction;
 use meterbook_core::rating::period::BillingPeriod;
 use meterbook_core::rating::price::LinePricing;
@@ -21,7 +21,7 @@ use meterbook_core::rating::{read_rate_card, RateCardFormat};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
-use super::{store_failed, Portal, NO_GRANTS};
+use super::{scope_refused, store_failed, Portal};
 use crate::audit::{self, Event};
 use crate::chargeback::{self, ChargebackError, ChargebackRequest};
 use crate::state::AppState;
@@ -35,15 +35,15 @@ const DELIVERIES_SHOWN: u32 = 20;
 /// The largest rate card file the form takes (as the API).
 const MAX_CARD_BYTES: usize = 4 * 1024 * 1024;
 
-fn failed(e: ChargebackError) -> String {
+fn failed(e: ChargebackError) -> PortalError {
     match e {
         ChargebackError::Store(e) => store_failed(e),
-        ChargebackError::NoRateCard => {
+        ChargebackError::NoRateCard => PortalError::NotFound(
             "No rate card is saved yet, so nothing can be priced: an operator uploads one here \
              or with `meterbook rates import FILE`"
-                .to_owned()
-        }
-        other => other.to_string(),
+                .to_owned(),
+        ),
+        other => PortalError::Invalid(other.to_string()),
     }
 }
 
@@ -51,27 +51,23 @@ pub(super) async fn costs(
     portal: &Portal,
     viewer: &Viewer,
     ask: CostsRequest,
-) -> Result<CostsView, String> {
+) -> Result<CostsView, PortalError> {
     if portal.upstream {
-        return Err(
+        return Err(PortalError::NotFound(
             "Costs are priced from Meterbook's own store; this server reads usage from an \
              upstream Azure Stack Hub"
                 .to_owned(),
-        );
+        ));
     }
     let zone = portal.time_zone;
     let period = match ask.period.as_deref() {
-        Some(text) => {
-            BillingPeriod::parse(text, zone).map_err(|e| format!("Billing period: {e}"))?
-        }
+        Some(text) => BillingPeriod::parse(text, zone)
+            .map_err(|e| PortalError::Invalid(format!("Billing period: {e}")))?,
         None => BillingPeriod::month_of(Utc::now(), zone),
     };
     let group_by = GroupBy::parse(ask.by.as_deref().unwrap_or("subscription"))
-        .map_err(|e| format!("Group by: {e}"))?;
-    let scope = viewer.access.read_scope(None).map_err(|e| match e {
-        ScopeError::NoReadAccess => NO_GRANTS.to_owned(),
-        other => other.to_string(),
-    })?;
+        .map_err(|e| PortalError::Invalid(format!("Group by: {e}")))?;
+    let scope = viewer.access.read_scope(None).map_err(scope_refused)?;
     let (rate_card, webhooks) = match viewer.is_operator() {
         true => (
             Some(rate_card_view(portal, viewer).await?),
@@ -96,7 +92,7 @@ pub(super) async fn costs(
                 grouping: group_by.to_string(),
                 currency: String::new(),
                 total: "–".to_owned(),
-                status: failed(ChargebackError::NoRateCard),
+                status: failed(ChargebackError::NoRateCard).to_string(),
                 groups: Vec::new(),
                 group_count: 0,
                 lines: Vec::new(),
@@ -115,7 +111,7 @@ pub(super) async fn costs(
     Ok(view)
 }
 
-async fn rate_card_view(portal: &Portal, viewer: &Viewer) -> Result<RateCardView, String> {
+async fn rate_card_view(portal: &Portal, viewer: &Viewer) -> Result<RateCardView, PortalError> {
     let summary = match portal.store.rate_card().await.map_err(store_failed)? {
         Some(stored) => {
             let draft = stored.card.to_draft();
@@ -137,7 +133,7 @@ async fn rate_card_view(portal: &Portal, viewer: &Viewer) -> Result<RateCardView
     })
 }
 
-async fn webhooks_view(portal: &Portal, viewer: &Viewer) -> Result<WebhooksView, String> {
+async fn webhooks_view(portal: &Portal, viewer: &Viewer) -> Result<WebhooksView, PortalError> {
     let urls = portal
         .store
         .webhooks()
@@ -188,7 +184,7 @@ async fn month_chart(
     portal: &Portal,
     request: &ChargebackRequest<'_>,
     statement: &Statement,
-) -> Result<Option<meterbook_app::chart::RenderedChart>, String> {
+) -> Result<Option<meterbook_app::chart::RenderedChart>, PortalError> {
     let Ok(last) = BillingPeriod::parse_month(&request.period.label, request.zone) else {
         return Ok(None);
     };
@@ -200,7 +196,8 @@ async fn month_chart(
             index.div_euclid(12),
             index.rem_euclid(12) as u32 + 1,
             request.zone,
-        )?;
+        )
+        .map_err(PortalError::Invalid)?;
         let statement = if back == 0 {
             statement.clone()
         } else {
@@ -502,7 +499,7 @@ pub async fn upload_rate_card(
     };
     match saved.await {
         Ok(revision) => back_to_costs(&[("saved", &revision.to_string())]),
-        Err(e) => refused(&store_failed(e)),
+        Err(e) => refused(&store_failed(e).to_string()),
     }
 }
 
@@ -559,7 +556,7 @@ pub async fn retry_delivery(
             "Delivery {} is not a failed delivery to a webhook still configured",
             form.id
         )),
-        Err(e) => refused(&store_failed(e)),
+        Err(e) => refused(&store_failed(e).to_string()),
     }
 }
 

@@ -5,12 +5,11 @@ use meterbook_core::audit::AuditAction;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use meterbook_app::portal_data::{BoxFuture, PortalData};
-use meterbook_app::routes::audit::AuditView;
-use meterbook_app::routes::costs::{CostsRequest, CostsView};
-use meterbook_app::routes::people::{ChangeDone, PersonChange, PersonView};
-use meterbook_app::routes::tokens::{CreatedToken, NewTokenForm, TokenView};
-use meterbook_app::routes::widgets::{CreatedWidget, NewWidgetForm, WidgetView};
+use meterbook_app::portal::views::{
+    AuditView, ChangeDone, CostsRequest, CostsView, CreatedToken, CreatedWidget, NewTokenForm,
+    NewWidgetForm, PersonChange, PersonView, TokenView, WidgetView,
+};
+use meterbook_app::portal::{BoxFuture, PortalData, PortalError};
 use meterbook_app::viewer::Viewer;
 use meterbook_core::access::{Role, ScopeError};
 use meterbook_core::explore::Exploration;
@@ -45,9 +44,9 @@ pub struct Portal {
 
 const UNAVAILABLE: &str = "Meterbook cannot reach its database right now; try again shortly";
 
-fn store_failed(e: StoreError) -> String {
+fn store_failed(e: StoreError) -> PortalError {
     tracing::error!(error = ?e, "portal store call failed");
-    UNAVAILABLE.to_owned()
+    PortalError::Unavailable(UNAVAILABLE.to_owned())
 }
 
 fn view_of(t: TokenInfo) -> TokenView {
@@ -70,15 +69,32 @@ fn view_of(t: TokenInfo) -> TokenView {
 const NO_GRANTS: &str =
     "You have not been granted any subscription yet; ask an operator to grant you one";
 
-/// What a viewer is told when the usage source fails: the upstream's own words, a limit they can
-/// act on, or (logged here) that it is unavailable.
-fn source_failed(e: SourceError) -> String {
+/// Why a viewer may not read what they asked for.
+fn scope_refused(e: ScopeError) -> PortalError {
+    PortalError::Forbidden(match e {
+        ScopeError::NoReadAccess => NO_GRANTS.to_owned(),
+        ScopeError::NotGranted(_) => {
+            "You do not have access to the usage of that subscription".to_owned()
+        }
+    })
+}
+
+/// What a viewer is told when the usage source fails: the upstream's own words (with its
+/// status), a limit they can act on, or (logged here) that it is unavailable.
+fn source_failed(e: SourceError) -> PortalError {
     match e {
-        SourceError::Upstream(arm) => arm.message,
-        SourceError::TooMany(_) => e.to_string(),
+        SourceError::Upstream(arm) => match arm.code.http_status() {
+            400 => PortalError::Invalid(arm.message),
+            401 | 403 => PortalError::Forbidden(arm.message),
+            404 => PortalError::NotFound(arm.message),
+            _ => PortalError::Unavailable(arm.message),
+        },
+        SourceError::TooMany(_) => PortalError::Invalid(e.to_string()),
         other => {
             tracing::error!(error = ?other, "portal usage query failed");
-            "The usage source is not available right now; try again shortly".to_owned()
+            PortalError::Unavailable(
+                "The usage source is not available right now; try again shortly".to_owned(),
+            )
         }
     }
 }
@@ -94,12 +110,9 @@ impl PortalData for Portal {
         viewer: &'a Viewer,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> BoxFuture<'a, Result<Vec<DailyMeterTotal>, String>> {
+    ) -> BoxFuture<'a, Result<Vec<DailyMeterTotal>, PortalError>> {
         Box::pin(async move {
-            let scope = viewer.access.read_scope(None).map_err(|e| match e {
-                ScopeError::NoReadAccess => NO_GRANTS.to_owned(),
-                other => other.to_string(),
-            })?;
+            let scope = viewer.access.read_scope(None).map_err(scope_refused)?;
             self.source
                 .daily_totals(&scope, from, to)
                 .await
@@ -111,9 +124,10 @@ impl PortalData for Portal {
         &'a self,
         viewer: &'a Viewer,
         search: &'a str,
-    ) -> BoxFuture<'a, Result<Exploration, String>> {
+    ) -> BoxFuture<'a, Result<Exploration, PortalError>> {
         Box::pin(async move {
-            let (query, paging) = parse_request(search).map_err(|e| e.to_string())?;
+            let (query, paging) =
+                parse_request(search).map_err(|e| PortalError::Invalid(e.to_string()))?;
             explore(
                 self.source.as_ref(),
                 &self.signer,
@@ -124,12 +138,9 @@ impl PortalData for Portal {
             )
             .await
             .map_err(|e| match e {
-                ExploreError::Scope(ScopeError::NoReadAccess) => NO_GRANTS.to_owned(),
-                ExploreError::Scope(_) => {
-                    "You do not have access to the usage of that subscription".to_owned()
-                }
+                ExploreError::Scope(e) => scope_refused(e),
                 ExploreError::Source(e) => source_failed(e),
-                other => other.to_string(),
+                other => PortalError::Invalid(other.to_string()),
             })
         })
     }
@@ -138,14 +149,14 @@ impl PortalData for Portal {
         &'a self,
         viewer: &'a Viewer,
         request: CostsRequest,
-    ) -> BoxFuture<'a, Result<CostsView, String>> {
+    ) -> BoxFuture<'a, Result<CostsView, PortalError>> {
         Box::pin(costs::costs(self, viewer, request))
     }
 
     fn list_tokens<'a>(
         &'a self,
         viewer: &'a Viewer,
-    ) -> BoxFuture<'a, Result<Vec<TokenView>, String>> {
+    ) -> BoxFuture<'a, Result<Vec<TokenView>, PortalError>> {
         Box::pin(async move {
             let tokens = self
                 .store
@@ -161,22 +172,29 @@ impl PortalData for Portal {
         viewer: &'a Viewer,
         address: String,
         form: NewTokenForm,
-    ) -> BoxFuture<'a, Result<CreatedToken, String>> {
+    ) -> BoxFuture<'a, Result<CreatedToken, PortalError>> {
         Box::pin(async move {
-            let role = Role::parse(&form.role)?;
+            let role = Role::parse(&form.role).map_err(PortalError::Invalid)?;
             let subscriptions = form
                 .subscriptions
                 .split(|c: char| c == ',' || c.is_whitespace())
                 .filter(|s| !s.is_empty())
-                .map(|s| SubscriptionId::parse(s).map_err(|e| format!("'{s}': {e}")))
+                .map(|s| {
+                    SubscriptionId::parse(s)
+                        .map_err(|e| PortalError::Invalid(format!("'{s}': {e}")))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             // Tenant users make tenant tokens for their own subscriptions only.
             if !viewer.is_operator() {
                 if role != Role::Tenant {
-                    return Err("Tenant users can create tenant tokens only".to_owned());
+                    return Err(PortalError::Forbidden(
+                        "Tenant users can create tenant tokens only".to_owned(),
+                    ));
                 }
                 if let Some(outside) = subscriptions.iter().find(|s| !viewer.access.can_read(s)) {
-                    return Err(format!("You have no access to subscription {outside}"));
+                    return Err(PortalError::Forbidden(format!(
+                        "You have no access to subscription {outside}"
+                    )));
                 }
             }
             let (id, token) = issue_token(
@@ -191,7 +209,7 @@ impl PortalData for Portal {
             .await
             .map_err(|e| match e {
                 IssueError::Store(e) => store_failed(e),
-                other => other.to_string(),
+                other => PortalError::Invalid(other.to_string()),
             })?;
             let actor = format!("user:{}", viewer.username);
             let subs: Vec<&str> = subscriptions.iter().map(SubscriptionId::as_str).collect();
@@ -221,7 +239,7 @@ impl PortalData for Portal {
         viewer: &'a Viewer,
         address: String,
         id: i64,
-    ) -> BoxFuture<'a, Result<(), String>> {
+    ) -> BoxFuture<'a, Result<(), PortalError>> {
         Box::pin(async move {
             let revoked = self
                 .store
@@ -229,7 +247,9 @@ impl PortalData for Portal {
                 .await
                 .map_err(store_failed)?;
             if !revoked {
-                return Err(format!("There is no active token {id} that you may revoke"));
+                return Err(PortalError::NotFound(format!(
+                    "There is no active token {id} that you may revoke"
+                )));
             }
             audit::record(
                 self.store.as_ref(),
@@ -249,7 +269,7 @@ impl PortalData for Portal {
     fn list_widgets<'a>(
         &'a self,
         viewer: &'a Viewer,
-    ) -> BoxFuture<'a, Result<Vec<WidgetView>, String>> {
+    ) -> BoxFuture<'a, Result<Vec<WidgetView>, PortalError>> {
         Box::pin(widgets::list(self, viewer))
     }
 
@@ -258,7 +278,7 @@ impl PortalData for Portal {
         viewer: &'a Viewer,
         address: String,
         form: NewWidgetForm,
-    ) -> BoxFuture<'a, Result<CreatedWidget, String>> {
+    ) -> BoxFuture<'a, Result<CreatedWidget, PortalError>> {
         Box::pin(widgets::create(self, viewer, address, form))
     }
 
@@ -267,14 +287,14 @@ impl PortalData for Portal {
         viewer: &'a Viewer,
         address: String,
         id: i64,
-    ) -> BoxFuture<'a, Result<(), String>> {
+    ) -> BoxFuture<'a, Result<(), PortalError>> {
         Box::pin(widgets::revoke(self, viewer, address, id))
     }
 
     fn list_people<'a>(
         &'a self,
         viewer: &'a Viewer,
-    ) -> BoxFuture<'a, Result<Vec<PersonView>, String>> {
+    ) -> BoxFuture<'a, Result<Vec<PersonView>, PortalError>> {
         Box::pin(people::list(self, viewer))
     }
 
@@ -283,7 +303,7 @@ impl PortalData for Portal {
         viewer: &'a Viewer,
         address: String,
         change: PersonChange,
-    ) -> BoxFuture<'a, Result<ChangeDone, String>> {
+    ) -> BoxFuture<'a, Result<ChangeDone, PortalError>> {
         Box::pin(people::change(self, viewer, address, change))
     }
 
@@ -292,7 +312,7 @@ impl PortalData for Portal {
         viewer: &'a Viewer,
         action: Option<AuditAction>,
         limit: u32,
-    ) -> BoxFuture<'a, Result<Vec<AuditView>, String>> {
+    ) -> BoxFuture<'a, Result<Vec<AuditView>, PortalError>> {
         Box::pin(people::audit(self, viewer, action, limit))
     }
 }

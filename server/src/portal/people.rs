@@ -1,8 +1,8 @@
 //! The portal's management of people and its view of the audit log: operators only, with the
 //! same rules and audit entries as the command line (see `crate::people`).
 
-use meterbook_app::routes::audit::AuditView;
-use meterbook_app::routes::people::{ChangeDone, PersonChange, PersonView};
+use meterbook_app::portal::views::{AuditView, ChangeDone, PersonChange, PersonView};
+use meterbook_app::portal::PortalError;
 use meterbook_app::viewer::Viewer;
 use meterbook_core::access::Role;
 use meterbook_core::SubscriptionId;
@@ -14,21 +14,21 @@ use crate::store::UserInfo;
 
 const OPERATORS_ONLY: &str = "Only operators manage people and read the audit log";
 
-fn operator(viewer: &Viewer) -> Result<(), String> {
+fn operator(viewer: &Viewer) -> Result<(), PortalError> {
     if viewer.is_operator() {
         Ok(())
     } else {
-        Err(OPERATORS_ONLY.to_owned())
+        Err(PortalError::Forbidden(OPERATORS_ONLY.to_owned()))
     }
 }
 
-fn failed(e: PeopleError) -> String {
+fn failed(e: PeopleError) -> PortalError {
     match e {
-        PeopleError::Refused(message) => message,
-        PeopleError::Password(PasswordError::TooShort) => e.to_string(),
+        PeopleError::Refused(message) => PortalError::Invalid(message),
+        PeopleError::Password(PasswordError::TooShort) => PortalError::Invalid(e.to_string()),
         PeopleError::Password(other) => {
             tracing::error!(error = %other, "password handling failed");
-            "Meterbook cannot set passwords right now".to_owned()
+            PortalError::Unavailable("Meterbook cannot set passwords right now".to_owned())
         }
         PeopleError::Store(e) => store_failed(e),
     }
@@ -49,17 +49,17 @@ fn view_of(u: UserInfo) -> PersonView {
     }
 }
 
-fn generated() -> Result<String, String> {
+fn generated() -> Result<String, PortalError> {
     generate_password().map_err(|e| failed(e.into()))
 }
 
-pub(super) async fn list(portal: &Portal, viewer: &Viewer) -> Result<Vec<PersonView>, String> {
+pub(super) async fn list(portal: &Portal, viewer: &Viewer) -> Result<Vec<PersonView>, PortalError> {
     operator(viewer)?;
     let users = portal.store.list_users().await.map_err(store_failed)?;
     Ok(users.into_iter().map(view_of).collect())
 }
 
-async fn find(portal: &Portal, id: i64) -> Result<UserInfo, String> {
+async fn find(portal: &Portal, id: i64) -> Result<UserInfo, PortalError> {
     portal
         .store
         .list_users()
@@ -67,7 +67,7 @@ async fn find(portal: &Portal, id: i64) -> Result<UserInfo, String> {
         .map_err(store_failed)?
         .into_iter()
         .find(|u| u.id == id)
-        .ok_or_else(|| "There is no such person".to_owned())
+        .ok_or_else(|| PortalError::Invalid("There is no such person".to_owned()))
 }
 
 fn reads(user: &UserInfo) -> String {
@@ -88,7 +88,7 @@ pub(super) async fn change(
     viewer: &Viewer,
     address: String,
     change: PersonChange,
-) -> Result<ChangeDone, String> {
+) -> Result<ChangeDone, PortalError> {
     operator(viewer)?;
     let name = format!("user:{}", viewer.username);
     let actor = Actor {
@@ -106,7 +106,7 @@ pub(super) async fn change(
             role,
             subscriptions,
         } => {
-            let role = Role::parse(&role)?;
+            let role = Role::parse(&role).map_err(PortalError::Invalid)?;
             let subs = people::parse_subscriptions(&subscriptions).map_err(failed)?;
             let password = generated()?;
             let username = username.trim();
@@ -170,7 +170,7 @@ async fn grants(
     id: i64,
     subscriptions: &str,
     granted: bool,
-) -> Result<ChangeDone, String> {
+) -> Result<ChangeDone, PortalError> {
     let user = find(portal, id).await?;
     let subs = people::parse_subscriptions(subscriptions).map_err(failed)?;
     people::change_grants(portal.store.as_ref(), actor, &user, &subs, granted)
@@ -188,7 +188,7 @@ pub(super) async fn audit(
     viewer: &Viewer,
     action: Option<meterbook_core::audit::AuditAction>,
     limit: u32,
-) -> Result<Vec<AuditView>, String> {
+) -> Result<Vec<AuditView>, PortalError> {
     operator(viewer)?;
     let entries = portal
         .store

@@ -1,9 +1,10 @@
 //! The portal's management of usage widgets: who may make one for what, and the embed code.
 
 use chrono::{Duration, Utc};
-use meterbook_app::routes::widgets::{
+use meterbook_app::portal::views::{
     CreatedWidget, NewWidgetForm, WidgetView, DEFAULT_WIDGET_DAYS, MAX_WIDGET_DAYS,
 };
+use meterbook_app::portal::PortalError;
 use meterbook_app::viewer::Viewer;
 use meterbook_core::audit::AuditAction;
 use meterbook_core::meter::{catalog, UNKNOWN_CATEGORY};
@@ -39,7 +40,7 @@ fn view_of(w: WidgetInfo) -> WidgetView {
 }
 
 /// The catalog's spelling of each category named (case-insensitively), or which one is unknown.
-fn categories(raw: &str) -> Result<Vec<String>, String> {
+fn categories(raw: &str) -> Result<Vec<String>, PortalError> {
     let known = || {
         catalog()
             .all()
@@ -51,7 +52,7 @@ fn categories(raw: &str) -> Result<Vec<String>, String> {
     for name in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let canonical = known()
             .find(|k| k.eq_ignore_ascii_case(name))
-            .ok_or_else(|| format!("'{name}' is not a meter category"))?;
+            .ok_or_else(|| PortalError::Invalid(format!("'{name}' is not a meter category")))?;
         if !out.iter().any(|c| c == canonical) {
             out.push(canonical.to_owned());
         }
@@ -59,7 +60,7 @@ fn categories(raw: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-fn days(raw: &str) -> Result<u32, String> {
+fn days(raw: &str) -> Result<u32, PortalError> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Ok(DEFAULT_WIDGET_DAYS);
@@ -67,10 +68,14 @@ fn days(raw: &str) -> Result<u32, String> {
     raw.parse::<u32>()
         .ok()
         .filter(|d| (1..=MAX_WIDGET_DAYS).contains(d))
-        .ok_or_else(|| format!("A widget lasts 1 to {MAX_WIDGET_DAYS} days, not '{raw}'"))
+        .ok_or_else(|| {
+            PortalError::Invalid(format!(
+                "A widget lasts 1 to {MAX_WIDGET_DAYS} days, not '{raw}'"
+            ))
+        })
 }
 
-pub(super) async fn list(portal: &Portal, viewer: &Viewer) -> Result<Vec<WidgetView>, String> {
+pub(super) async fn list(portal: &Portal, viewer: &Viewer) -> Result<Vec<WidgetView>, PortalError> {
     let widgets = portal
         .store
         .list_widgets(owner_filter(viewer))
@@ -84,17 +89,23 @@ pub(super) async fn create(
     viewer: &Viewer,
     address: String,
     form: NewWidgetForm,
-) -> Result<CreatedWidget, String> {
+) -> Result<CreatedWidget, PortalError> {
     let name = form.name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME {
-        return Err(format!(
+        return Err(PortalError::Invalid(format!(
             "Give the widget a name of 1 to {MAX_NAME} characters"
-        ));
+        )));
     }
-    let subscription = SubscriptionId::parse(form.subscription.trim())
-        .map_err(|_| format!("'{}' is not a subscription ID", form.subscription.trim()))?;
+    let subscription = SubscriptionId::parse(form.subscription.trim()).map_err(|_| {
+        PortalError::Invalid(format!(
+            "'{}' is not a subscription ID",
+            form.subscription.trim()
+        ))
+    })?;
     if !viewer.access.can_read(&subscription) {
-        return Err(format!("You have no access to subscription {subscription}"));
+        return Err(PortalError::Forbidden(format!(
+            "You have no access to subscription {subscription}"
+        )));
     }
     let categories = categories(&form.categories)?;
     let expires_at = Utc::now() + Duration::days(i64::from(days(&form.days)?));
@@ -102,7 +113,7 @@ pub(super) async fn create(
         "{WIDGET_TOKEN_PREFIX}{}",
         random_secret().map_err(|e| {
             tracing::error!(error = %e, "no randomness for a widget token");
-            "Meterbook cannot create tokens right now".to_owned()
+            PortalError::Unavailable("Meterbook cannot create tokens right now".to_owned())
         })?
     );
     let id = portal
@@ -151,14 +162,16 @@ pub(super) async fn revoke(
     viewer: &Viewer,
     address: String,
     id: i64,
-) -> Result<(), String> {
+) -> Result<(), PortalError> {
     let revoked = portal
         .store
         .revoke_widget(id, owner_filter(viewer))
         .await
         .map_err(store_failed)?;
     if !revoked {
-        return Err("There is no such active widget of yours".to_owned());
+        return Err(PortalError::NotFound(
+            "There is no such active widget of yours".to_owned(),
+        ));
     }
     audit::record(
         portal.store.as_ref(),
@@ -187,6 +200,7 @@ mod tests {
         assert!(categories("").unwrap().is_empty());
         assert!(categories("Compute, Lasers")
             .unwrap_err()
+            .to_string()
             .contains("Lasers"));
     }
 

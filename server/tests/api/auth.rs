@@ -567,13 +567,17 @@ async fn a_tenant_user_manages_tenant_tokens_for_their_own_subscriptions_only() 
     assert_eq!(own.status(), 200);
     let created: Value = own.json().await.unwrap();
     assert!(created["token"].as_str().unwrap().starts_with("mbt_"));
-    assert_eq!(foreign.status(), 400);
+    assert_eq!(foreign.status(), 403);
     assert!(foreign
         .text()
         .await
         .unwrap()
         .contains("no access to subscription"));
-    assert_eq!(operator.status(), 400);
+    assert_eq!(
+        operator.status(),
+        403,
+        "a tenant user asking for an operator token"
+    );
     assert_eq!(no_csrf.status(), 403);
 
     let listed: Value = app

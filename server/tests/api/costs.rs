@@ -57,7 +57,9 @@ async fn each_viewer_sees_the_costs_of_their_own_scope() {
         "tenants do not change prices"
     );
 
-    let bad = html(&app, "/costs?period=2026-13", &operator).await;
+    let bad = app.page("/costs?period=2026-13", &operator.cookie).await;
+    assert_eq!(bad.status(), 400, "a bad period is the asker's to correct");
+    let bad = bad.text().await.unwrap();
     assert!(
         bad.contains("Billing period: &#x27;2026-13&#x27; is not a month")
             || bad.contains("Billing period: '2026-13' is not a month"),

@@ -257,3 +257,26 @@ async fn a_password_reset_revokes_the_persons_tokens_unless_the_operator_keeps_t
         ]
     );
 }
+
+#[tokio::test]
+async fn the_audit_page_says_the_store_failed_when_it_did_not_that_the_operator_may_not_read_it() {
+    let app = spawn_app().await;
+    app.add_user("olga", Role::Operator, &[]).await;
+    let olga = app.sign_in("olga").await;
+    assert_eq!(app.page("/audit", &olga.cookie).await.status(), 200);
+    // The audit log's table goes away under the running server, as in a broken database.
+    let break_it = "ALTER TABLE audit_log RENAME TO audit_log_gone";
+    if app.database_url.starts_with("sqlite") {
+        let db = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
+        sqlx::query(break_it).execute(&db).await.unwrap();
+    } else {
+        let db = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+        sqlx::query(break_it).execute(&db).await.unwrap();
+    }
+
+    let page = app.page("/audit", &olga.cookie).await;
+
+    assert_eq!(page.status(), 503);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("cannot reach its database"), "{html}");
+}

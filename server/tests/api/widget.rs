@@ -228,7 +228,7 @@ async fn a_revoked_expired_or_orphaned_widget_shows_why_and_no_usage() {
 async fn widgets_are_made_only_for_readable_subscriptions_and_listed_to_their_owner() {
     let w = world().await;
     let theirs = w.create(sub(2).as_str(), "").await;
-    assert_eq!(theirs.status(), 400);
+    assert_eq!(theirs.status(), 403);
     assert!(theirs.text().await.unwrap().contains("no access"));
     let nonsense = w.create("not-a-guid", "").await;
     assert_eq!(nonsense.status(), 400);
@@ -273,5 +273,9 @@ async fn widgets_are_made_only_for_readable_subscriptions_and_listed_to_their_ow
             &[("csrf", &tom.csrf), ("id", &id.to_string())],
         )
         .await;
-    assert_eq!(refused.status(), 400);
+    assert_eq!(
+        refused.status(),
+        404,
+        "another's widget is not found, as in Azure"
+    );
 }

@@ -1,7 +1,7 @@
 //! What the portal needs from the server, as a trait the server implements: the app crate cannot
 //! depend on the server crate (the server depends on it), and server functions find the
 //! implementation in Leptos' context. Every method takes the [`Viewer`] and applies their scope
-//! on the server; error messages are safe to show (causes are logged where they happen).
+//! on the server.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,11 +11,11 @@ use chrono::{DateTime, Utc};
 use meterbook_core::explore::Exploration;
 use meterbook_core::overview::DailyMeterTotal;
 
-use crate::routes::audit::AuditView;
-use crate::routes::costs::{CostsRequest, CostsView};
-use crate::routes::people::{ChangeDone, PersonChange, PersonView};
-use crate::routes::tokens::{CreatedToken, NewTokenForm, TokenView};
-use crate::routes::widgets::{CreatedWidget, NewWidgetForm, WidgetView};
+use super::views::{
+    AuditView, ChangeDone, CostsRequest, CostsView, CreatedToken, CreatedWidget, NewTokenForm,
+    NewWidgetForm, PersonChange, PersonView, TokenView, WidgetView,
+};
+use super::PortalError;
 use crate::viewer::Viewer;
 
 /// A boxed future, as trait objects need.
@@ -29,7 +29,7 @@ pub trait PortalData: Send + Sync + 'static {
         viewer: &'a Viewer,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> BoxFuture<'a, Result<Vec<DailyMeterTotal>, String>>;
+    ) -> BoxFuture<'a, Result<Vec<DailyMeterTotal>, PortalError>>;
 
     /// One page of the usage explorer for the URL query string `search` (the explorer's
     /// parameters and `after` / `before`), in the viewer's scope.
@@ -37,20 +37,20 @@ pub trait PortalData: Send + Sync + 'static {
         &'a self,
         viewer: &'a Viewer,
         search: &'a str,
-    ) -> BoxFuture<'a, Result<Exploration, String>>;
+    ) -> BoxFuture<'a, Result<Exploration, PortalError>>;
 
     /// A billing period's costs in the viewer's scope, as `request` asks.
     fn costs<'a>(
         &'a self,
         viewer: &'a Viewer,
         request: CostsRequest,
-    ) -> BoxFuture<'a, Result<CostsView, String>>;
+    ) -> BoxFuture<'a, Result<CostsView, PortalError>>;
 
     /// The API tokens the viewer may manage: all for operators, their own for tenant users.
     fn list_tokens<'a>(
         &'a self,
         viewer: &'a Viewer,
-    ) -> BoxFuture<'a, Result<Vec<TokenView>, String>>;
+    ) -> BoxFuture<'a, Result<Vec<TokenView>, PortalError>>;
 
     /// Creates a token for the viewer (audited); the secret is in the answer, once.
     fn create_token<'a>(
@@ -58,7 +58,7 @@ pub trait PortalData: Send + Sync + 'static {
         viewer: &'a Viewer,
         address: String,
         form: NewTokenForm,
-    ) -> BoxFuture<'a, Result<CreatedToken, String>>;
+    ) -> BoxFuture<'a, Result<CreatedToken, PortalError>>;
 
     /// Revokes one of the tokens the viewer may manage (audited).
     fn revoke_token<'a>(
@@ -66,13 +66,13 @@ pub trait PortalData: Send + Sync + 'static {
         viewer: &'a Viewer,
         address: String,
         id: i64,
-    ) -> BoxFuture<'a, Result<(), String>>;
+    ) -> BoxFuture<'a, Result<(), PortalError>>;
 
     /// Everyone who may sign in; operators only.
     fn list_people<'a>(
         &'a self,
         viewer: &'a Viewer,
-    ) -> BoxFuture<'a, Result<Vec<PersonView>, String>>;
+    ) -> BoxFuture<'a, Result<Vec<PersonView>, PortalError>>;
 
     /// One change to people by an operator (audited); a generated password is in the answer.
     fn change_person<'a>(
@@ -80,7 +80,7 @@ pub trait PortalData: Send + Sync + 'static {
         viewer: &'a Viewer,
         address: String,
         change: PersonChange,
-    ) -> BoxFuture<'a, Result<ChangeDone, String>>;
+    ) -> BoxFuture<'a, Result<ChangeDone, PortalError>>;
 
     /// The latest audit entries (of one action, if given); operators only.
     fn audit_entries<'a>(
@@ -88,13 +88,13 @@ pub trait PortalData: Send + Sync + 'static {
         viewer: &'a Viewer,
         action: Option<meterbook_core::audit::AuditAction>,
         limit: u32,
-    ) -> BoxFuture<'a, Result<Vec<AuditView>, String>>;
+    ) -> BoxFuture<'a, Result<Vec<AuditView>, PortalError>>;
 
     /// The widgets the viewer may manage: all for operators, their own for tenant users.
     fn list_widgets<'a>(
         &'a self,
         viewer: &'a Viewer,
-    ) -> BoxFuture<'a, Result<Vec<WidgetView>, String>>;
+    ) -> BoxFuture<'a, Result<Vec<WidgetView>, PortalError>>;
 
     /// Creates a widget for a subscription the viewer may read (audited); the token is in the
     /// embed code of the answer, once.
@@ -103,7 +103,7 @@ pub trait PortalData: Send + Sync + 'static {
         viewer: &'a Viewer,
         address: String,
         form: NewWidgetForm,
-    ) -> BoxFuture<'a, Result<CreatedWidget, String>>;
+    ) -> BoxFuture<'a, Result<CreatedWidget, PortalError>>;
 
     /// Revokes one of the widgets the viewer may manage (audited).
     fn revoke_widget<'a>(
@@ -111,21 +111,8 @@ pub trait PortalData: Send + Sync + 'static {
         viewer: &'a Viewer,
         address: String,
         id: i64,
-    ) -> BoxFuture<'a, Result<(), String>>;
+    ) -> BoxFuture<'a, Result<(), PortalError>>;
 }
 
 /// How server functions find the implementation.
 pub type SharedPortalData = Arc<dyn PortalData>;
-
-/// The portal implementation in context, or an error for a misconfigured server.
-pub fn portal() -> Result<SharedPortalData, leptos::prelude::ServerFnError> {
-    leptos::prelude::use_context::<SharedPortalData>()
-        .ok_or_else(|| leptos::prelude::ServerFnError::new("The portal is not configured"))
-}
-
-/// The signed-in viewer, or the error a server function answers without one (the request guard
-/// already refuses those; this is the second lock on the door).
-pub fn signed_in() -> Result<Viewer, leptos::prelude::ServerFnError> {
-    crate::viewer::current_viewer()
-        .ok_or_else(|| leptos::prelude::ServerFnError::new("Sign in first"))
-}
