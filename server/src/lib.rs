@@ -2,6 +2,7 @@
 //! and the `meterbook` command line.
 
 pub mod api;
+pub mod api_error;
 pub mod assets;
 pub mod audit;
 pub mod auth;
@@ -49,9 +50,9 @@ use meterbook_core::SubscriptionId;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-use crate::auth::sessions::SessionPolicy;
 use crate::source::{StoreSource, UpstreamConfig, UpstreamSource, UsageSource};
 use crate::state::AppState;
+use crate::state::SessionPolicy;
 use crate::store::Store;
 use crate::webhook_targets::TargetPolicy;
 
@@ -220,7 +221,7 @@ impl Application {
         let fallback = move |uri: Uri, state: State<AppState>, request: Request<Body>| {
             let files_and_pages = files_and_pages.clone();
             async move {
-                if api::is_api_path(uri.path()) {
+                if auth::guard::is_api_path(uri.path()) {
                     api::not_found(&uri)
                 } else {
                     files_and_pages(uri, state, request).await
@@ -232,7 +233,7 @@ impl Application {
             .merge(auth::sign_in::router())
             .merge(widget::router())
             .merge(assets::router(&config.site_root, site))
-            .route("/metrics", axum::routing::get(metrics::scrape))
+            .route("/metrics", axum::routing::get(api::scrape::scrape))
             .route(
                 "/costs/rate-card",
                 axum::routing::post(portal::upload_rate_card)

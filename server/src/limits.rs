@@ -8,8 +8,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use meterbook_core::ArmCode;
 
-use crate::api::error::ApiError;
 use crate::api::ingest::MAX_BODY_BYTES;
+use crate::api_error::ApiError;
 
 /// Refuses a request whose `Content-Length` is beyond what any route accepts (the ingest limit),
 /// or is not a number: waiting for 99,999,999,999 declared bytes would hold the connection.

@@ -210,30 +210,6 @@ pub fn render(handle: &PrometheusHandle, store_pools: &[PoolUse]) -> Response {
     response
 }
 
-/// `GET /metrics` on the main address: operator tokens (and signed-in operators) only, since
-/// route names and counts describe the deployment.
-pub async fn scrape(
-    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
-    caller: crate::auth::Caller,
-) -> Result<Response, crate::api::error::ApiError> {
-    let Some(handle) = &state.metrics else {
-        return Err(crate::api::error::ApiError::new(
-            meterbook_core::ArmCode::NotFound,
-            "This server records no metrics",
-        ));
-    };
-    if !caller.access.can_read_all() {
-        return Err(crate::api::error::ApiError::new(
-            meterbook_core::ArmCode::AuthorizationFailed,
-            format!(
-                "The caller '{}' ({} role) may not read metrics; operators may",
-                caller.name, caller.access.role
-            ),
-        ));
-    }
-    Ok(render(handle, &state.store.pools()))
-}
-
 /// The router of `--metrics-addr`: `/metrics` only, without authentication.
 pub fn listener_router(
     handle: PrometheusHandle,

@@ -1,6 +1,7 @@
 //! The state every handler shares.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -9,7 +10,6 @@ use meterbook_core::rating::period::Tz;
 use meterbook_core::usage::IngestWindow;
 use meterbook_core::SubscriptionId;
 
-use crate::auth::sessions::SessionPolicy;
 use crate::source::UsageSource;
 use crate::store::Store;
 use crate::webhook_targets::TargetPolicy;
@@ -55,5 +55,26 @@ pub struct AppState {
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
         state.leptos_options.clone()
+    }
+}
+
+/// How long sessions live, and whether their cookie is marked `Secure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionPolicy {
+    /// A session unused this long ends.
+    pub idle: Duration,
+    /// A session ends this long after sign-in, however active.
+    pub absolute: Duration,
+    /// Set when the portal is reached over HTTPS (`--public-url https://...`).
+    pub secure_cookie: bool,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            idle: Duration::from_secs(2 * 3_600),
+            absolute: Duration::from_secs(12 * 3_600),
+            secure_cookie: false,
+        }
     }
 }

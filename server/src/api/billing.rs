@@ -27,9 +27,9 @@ use meterbook_core::rating::{read_rate_card, write_rate_card, RateCardFormat};
 use meterbook_core::{ArmCode, SubscriptionId};
 use serde::Serialize;
 
-use super::error::{unreadable_body, ApiError};
 use super::export::csv_download;
 use super::usage::query_params;
+use crate::api_error::{unreadable_body, ApiError};
 use crate::auth::Caller;
 use crate::chargeback::{self, ChargebackError, ChargebackRequest};
 use crate::state::AppState;

@@ -24,8 +24,8 @@ use meterbook_core::page::Cursor;
 use meterbook_core::query::{UsageQuery, API_VERSION};
 use meterbook_core::ArmCode;
 
-use super::error::ApiError;
 use super::usage::query_params;
+use crate::api_error::ApiError;
 use crate::auth::Caller;
 use crate::source::{AggregateQuery, UsageSource};
 use crate::state::AppState;

@@ -10,7 +10,7 @@ use meterbook_core::error::ErrorDetail;
 use meterbook_core::usage::{parse_batch, BatchError, IngestWindow, UsageRecord};
 use meterbook_core::{ArmCode, ArmError};
 
-use super::error::{unreadable_body, ApiError};
+use crate::api_error::{unreadable_body, ApiError};
 use crate::auth::Caller;
 use crate::state::AppState;
 use crate::store::IngestOutcome;

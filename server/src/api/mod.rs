@@ -1,13 +1,13 @@
 //! The HTTP API: one router per resource, merged here.
 
 pub mod billing;
-pub mod error;
 pub mod explore;
 pub mod export;
 pub mod ingest;
 mod odata;
 pub mod openapi;
 mod ratecard;
+pub mod scrape;
 pub mod usage;
 mod webhooks;
 
@@ -36,19 +36,10 @@ pub fn router(upstream: bool) -> Router<AppState> {
     }
 }
 
-/// Paths that belong to the API: unknown ones get an ARM 404 rather than the portal's page.
-pub fn is_api_path(path: &str) -> bool {
-    path.starts_with("/api/v1/")
-        || path.starts_with("/subscriptions/")
-        || path == "/subscriptions"
-        || path == "/odata"
-        || path.starts_with("/odata/")
-        || path == "/metrics"
-}
-
 /// The ARM 404 for an unknown API path.
 pub fn not_found(uri: &Uri) -> axum::response::Response {
-    error::ApiError::new(ArmCode::NotFound, format!("No API at {}", uri.path())).into_response()
+    crate::api_error::ApiError::new(ArmCode::NotFound, format!("No API at {}", uri.path()))
+        .into_response()
 }
 
 /// ARM paths are case-insensitive; axum's routing is not. Before routing, the fixed segments

@@ -21,8 +21,8 @@ use meterbook_core::time::floor_day;
 use meterbook_core::ArmCode;
 use serde_json::{json, Map, Value};
 
-use super::error::ApiError;
 use super::usage::{base_url, query_params};
+use crate::api_error::ApiError;
 use crate::auth::Caller;
 use crate::chargeback::{self, ChargebackRequest};
 use crate::state::AppState;

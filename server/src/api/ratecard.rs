@@ -10,8 +10,8 @@ use chrono::Utc;
 use meterbook_core::rating::azure::{azure_rate_card, RateCardFilter};
 use meterbook_core::{ArmCode, SubscriptionId};
 
-use super::error::ApiError;
 use super::usage::{forbidden, query_params};
+use crate::api_error::ApiError;
 use crate::auth::Caller;
 use crate::chargeback::ChargebackError;
 use crate::state::AppState;

@@ -14,7 +14,7 @@ use meterbook_core::query::UsageQuery;
 use meterbook_core::usage::{AggregateApi, AggregatePageView};
 use meterbook_core::{ArmCode, SubscriptionId};
 
-use super::error::ApiError;
+use crate::api_error::ApiError;
 use crate::auth::Caller;
 use crate::source::AggregateQuery;
 use crate::state::AppState;

@@ -22,8 +22,8 @@ use meterbook_core::ArmCode;
 use serde::{Deserialize, Serialize};
 
 use super::billing::{operators_only, param};
-use super::error::{unreadable_body, ApiError};
 use super::usage::query_params;
+use crate::api_error::{unreadable_body, ApiError};
 use crate::auth::Caller;
 use crate::state::AppState;
 use crate::store::{DeliveryInfo, DeliveryStatus, WebhookInfo};

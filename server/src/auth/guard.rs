@@ -12,7 +12,6 @@ use meterbook_app::viewer::{ClientAddress, Viewer};
 use meterbook_core::ArmCode;
 
 use super::{client_address, SignedIn};
-use crate::api;
 use crate::state::AppState;
 
 /// What a path is, for deciding who may reach it.
@@ -28,6 +27,16 @@ pub enum PathKind {
     Page,
 }
 
+/// Paths that belong to the API: unknown ones get an ARM 404 rather than the portal's page.
+pub fn is_api_path(path: &str) -> bool {
+    path.starts_with("/api/v1/")
+        || path.starts_with("/subscriptions/")
+        || path == "/subscriptions"
+        || path == "/odata"
+        || path.starts_with("/odata/")
+        || path == "/metrics"
+}
+
 pub fn classify(path: &str) -> PathKind {
     match path {
         "/sign-in" | "/auth/sign-in" | "/auth/sign-out" | "/favicon.svg" => PathKind::Public,
@@ -36,7 +45,7 @@ pub fn classify(path: &str) -> PathKind {
         // The widget checks its own token.
         "/widget" | "/widget.js" => PathKind::Public,
         _ if path.starts_with("/pkg/") => PathKind::Public,
-        _ if api::is_api_path(path) => PathKind::Api,
+        _ if is_api_path(path) => PathKind::Api,
         _ if path.starts_with("/api/") => PathKind::ServerFunction,
         _ => PathKind::Page,
     }
@@ -46,7 +55,7 @@ pub fn classify(path: &str) -> PathKind {
 /// for people elsewhere.
 fn refusal(api: bool, status: StatusCode, code: ArmCode, message: &'static str) -> Response {
     if api {
-        crate::api::error::ApiError::new(code, message).into_response()
+        crate::api_error::ApiError::new(code, message).into_response()
     } else {
         (status, message).into_response()
     }

@@ -16,7 +16,7 @@ use meterbook_app::viewer::ClientAddress;
 use meterbook_core::access::Access;
 use meterbook_core::ArmCode;
 
-use crate::api::error::ApiError;
+use crate::api_error::ApiError;
 use crate::state::AppState;
 use crate::store::SessionInfo;
 use tokens::hash_secret;

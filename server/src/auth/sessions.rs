@@ -1,14 +1,13 @@
 //! Portal sessions: a random ID in an HttpOnly, SameSite=Lax cookie, stored server-side as a
 //! hash with an idle and an absolute expiry, and a CSRF token for state-changing requests.
 
-use std::time::Duration;
-
 use axum::http::header::COOKIE;
 use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use cookie::{Cookie, SameSite};
 
 use super::tokens::{hash_secret, random_secret};
+use crate::state::SessionPolicy;
 use crate::store::{NewSession, SessionInfo, Store, StoreError};
 
 /// The session cookie's name.
@@ -17,27 +16,6 @@ pub const SESSION_COOKIE: &str = "mb_session";
 /// Secure, for this very host and `Path=/`, so neither a sibling subdomain nor a plain-http page
 /// can set or shadow it.
 pub const SECURE_SESSION_COOKIE: &str = "__Host-mb_session";
-
-/// How long sessions live, and whether their cookie is marked `Secure`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SessionPolicy {
-    /// A session unused this long ends.
-    pub idle: Duration,
-    /// A session ends this long after sign-in, however active.
-    pub absolute: Duration,
-    /// Set when the portal is reached over HTTPS (`--public-url https://...`).
-    pub secure_cookie: bool,
-}
-
-impl Default for SessionPolicy {
-    fn default() -> Self {
-        Self {
-            idle: Duration::from_secs(2 * 3_600),
-            absolute: Duration::from_secs(12 * 3_600),
-            secure_cookie: false,
-        }
-    }
-}
 
 /// Activity is recorded at most this often per session, so reads do not each cost a write.
 const TOUCH_INTERVAL_SECONDS: i64 = 60;

@@ -22,9 +22,9 @@ use meterbook_core::rating::period::parse_time_zone;
 use meterbook_core::usage::{parse_batch, AggregateApi, AggregateView, IngestWindow};
 use meterbook_core::SubscriptionId;
 
-use crate::auth::sessions::SessionPolicy;
 use crate::demo::{self, DemoSpec};
 use crate::source::UpstreamConfig;
+use crate::state::SessionPolicy;
 use crate::store::{self, AggregateRequest, Store, UsageStore};
 use crate::{Application, ServerConfig, DEFAULT_PROVIDER_SUBSCRIPTION};
 use accounts::{AuditArgs, TokenCommand, UserCommand};

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use meterbook_core::access::Role;
 use meterbook_core::SubscriptionId;
-use meterbook_server::auth::sessions::SessionPolicy;
 use meterbook_server::auth::sign_in::{
     ACCOUNT_FAILURE_LIMIT, ADDRESS_FAILURE_LIMIT, SPREAD_FAILURE_LIMIT,
 };
+use meterbook_server::state::SessionPolicy;
 use serde_json::Value;
 
 use crate::helpers::*;
