@@ -31,7 +31,9 @@ impl Site {
         };
         Self {
             hashed: hashed_names(&text),
-            hash_file: Some(hash_file),
+            // Absolute: Leptos joins it to the binary's directory, so a site root relative to
+            // the working directory (the default, `target/site`) would point elsewhere.
+            hash_file: Some(std::path::absolute(&hash_file).unwrap_or(hash_file)),
         }
     }
 
@@ -176,6 +178,26 @@ mod tests {
         assert!(Site::read(pkg.to_str().expect("utf-8"))
             .hash_file()
             .is_none());
+    }
+
+    #[test]
+    fn a_relative_site_root_still_names_its_hash_file_absolutely() {
+        // Leptos reads the hash file relative to the binary, not to the working directory.
+        let root = tempfile::tempdir_in(".").expect("dir");
+        std::fs::write(root.path().join("hash.txt"), "wasm: h2\n").expect("hashes");
+        let relative = root
+            .path()
+            .file_name()
+            .expect("name")
+            .to_str()
+            .expect("utf-8");
+        let site = Site::read(relative);
+        let hash_file = site.hash_file().expect("found");
+        assert!(hash_file.is_absolute(), "{hash_file:?}");
+        assert_eq!(
+            std::fs::read_to_string(hash_file).expect("readable"),
+            "wasm: h2\n"
+        );
     }
 
     #[test]

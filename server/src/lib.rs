@@ -15,7 +15,6 @@ pub mod limits;
 pub mod metrics;
 pub mod people;
 pub mod portal;
-pub mod render;
 pub mod request_id;
 pub mod serve;
 pub mod source;
@@ -253,7 +252,6 @@ impl Application {
                 },
             )
             .fallback(fallback)
-            .layer(axum::middleware::from_fn(render::complete_pages))
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 auth::guard::guard,
