@@ -27,8 +27,8 @@ use meterbook_core::rating::{read_rate_card, write_rate_card, RateCardFormat};
 use meterbook_core::{ArmCode, SubscriptionId};
 use serde::Serialize;
 
+use super::arm::{operators_only, param, query_params};
 use super::export::csv_download;
-use super::usage::query_params;
 use crate::api_error::{unreadable_body, ApiError};
 use crate::auth::Caller;
 use crate::chargeback::{self, ChargebackError, ChargebackRequest};
@@ -58,13 +58,6 @@ fn wanted_format(params: &[(String, String)]) -> Result<RateCardFormat, ApiError
             format!("format: '{f}' is not csv or json"),
         )),
     }
-}
-
-pub(super) fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
 }
 
 impl From<ChargebackError> for ApiError {
@@ -238,20 +231,6 @@ fn period_and_grouping(
 }
 
 /// Refuses anyone but an operator to `act`.
-pub(super) fn operators_only(caller: &Caller, act: &str) -> Result<(), ApiError> {
-    if caller.access.can_read_all() {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            ArmCode::AuthorizationFailed,
-            format!(
-                "'{}' ({} role) may not {act}: only operators may",
-                caller.name, caller.access.role
-            ),
-        ))
-    }
-}
-
 #[tracing::instrument(name = "post_run", skip_all)]
 async fn post_run(
     State(state): State<AppState>,

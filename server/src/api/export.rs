@@ -24,7 +24,7 @@ use meterbook_core::page::Cursor;
 use meterbook_core::query::{UsageQuery, API_VERSION};
 use meterbook_core::ArmCode;
 
-use super::usage::query_params;
+use super::arm::query_params;
 use crate::api_error::ApiError;
 use crate::auth::Caller;
 use crate::source::{AggregateQuery, UsageSource};

@@ -1,5 +1,6 @@
 //! The HTTP API: one router per resource, merged here.
 
+mod arm;
 pub mod billing;
 pub mod explore;
 pub mod export;
@@ -23,6 +24,7 @@ use crate::state::AppState;
 pub fn router(upstream: bool) -> Router<AppState> {
     let router = Router::new()
         .merge(usage::router())
+        .merge(ratecard::router())
         .merge(export::router())
         .merge(explore::router())
         .merge(billing::router())
@@ -42,8 +44,18 @@ pub fn not_found(uri: &Uri) -> axum::response::Response {
         .into_response()
 }
 
+/// The ARM resources served under `/subscriptions/{id}/providers/`, spelled as their routes are:
+/// a request's namespace and resource type are matched to these without regard to case.
+pub const ARM_RESOURCES: [(&str, &str); 3] = [
+    (usage::TENANT_NAMESPACE, usage::TENANT_RESOURCE),
+    (usage::PROVIDER_NAMESPACE, usage::PROVIDER_RESOURCE),
+    (ratecard::NAMESPACE, ratecard::RESOURCE),
+];
+
 /// ARM paths are case-insensitive; axum's routing is not. Before routing, the fixed segments
-/// `subscriptions` and `providers` are lower-cased so `/Subscriptions/.../Providers/...` matches.
+/// `subscriptions` and `providers` are lower-cased and a known namespace and resource type are
+/// spelled as in [`ARM_RESOURCES`], so `/Subscriptions/.../Providers/microsoft.commerce/...`
+/// reaches its resource's own route.
 pub fn normalize_arm_path<B>(mut request: Request<B>) -> Request<B> {
     let path = request.uri().path();
     let mut segments: Vec<&str> = path.split('/').collect();
@@ -53,6 +65,14 @@ pub fn normalize_arm_path<B>(mut request: Request<B>) -> Request<B> {
     segments[1] = "subscriptions";
     if segments.len() > 3 && segments[3].eq_ignore_ascii_case("providers") {
         segments[3] = "providers";
+        if segments.len() == 6 {
+            if let Some((namespace, resource)) = ARM_RESOURCES.iter().find(|(n, r)| {
+                segments[4].eq_ignore_ascii_case(n) && segments[5].eq_ignore_ascii_case(r)
+            }) {
+                segments[4] = namespace;
+                segments[5] = resource;
+            }
+        }
     }
     let new_path = segments.join("/");
     if new_path != path {
@@ -86,6 +106,20 @@ mod tests {
         assert_eq!(
             normalized("/subscriptions/x/PROVIDERS/y/z"),
             "/subscriptions/x/providers/y/z"
+        );
+        assert_eq!(
+            normalized("/subscriptions/x/providers/microsoft.commerce/ratecard?b=2"),
+            "/subscriptions/x/providers/Microsoft.Commerce/RateCard?b=2"
+        );
+        assert_eq!(
+            normalized(
+                "/subscriptions/x/providers/MICROSOFT.COMMERCE.ADMIN/SubscriberUsageAggregates"
+            ),
+            "/subscriptions/x/providers/Microsoft.Commerce.Admin/subscriberUsageAggregates"
+        );
+        assert_eq!(
+            normalized("/subscriptions/x/providers/Microsoft.Commerce/RateCard/extra"),
+            "/subscriptions/x/providers/Microsoft.Commerce/RateCard/extra"
         );
         assert_eq!(normalized("/pkg/meterbook.js"), "/pkg/meterbook.js");
         assert_eq!(normalized("/"), "/");

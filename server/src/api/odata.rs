@@ -21,7 +21,7 @@ use meterbook_core::time::floor_day;
 use meterbook_core::ArmCode;
 use serde_json::{json, Map, Value};
 
-use super::usage::{base_url, query_params};
+use super::arm::{base_url, query_params};
 use crate::api_error::ApiError;
 use crate::auth::Caller;
 use crate::chargeback::{self, ChargebackRequest};

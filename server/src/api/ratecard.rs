@@ -3,14 +3,17 @@
 //! answered from the rate card in effect for the path's subscription (see
 //! [`azure_rate_card`]), so Azure tools that read rate cards work unchanged.
 
+use axum::extract::State;
 use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use axum::Json;
+use axum::Router;
 use chrono::Utc;
 use meterbook_core::rating::azure::{azure_rate_card, RateCardFilter};
-use meterbook_core::{ArmCode, SubscriptionId};
+use meterbook_core::ArmCode;
 
-use super::usage::{forbidden, query_params};
+use super::arm::{query_params, read_refused, PathSubscription};
 use crate::api_error::ApiError;
 use crate::auth::Caller;
 use crate::chargeback::ChargebackError;
@@ -19,20 +22,27 @@ use crate::state::AppState;
 /// The api-versions Azure's RateCard API has had.
 const RATE_CARD_API_VERSIONS: [&str; 2] = ["2015-06-01-preview", "2016-08-31-preview"];
 
-#[tracing::instrument(name = "rate_card", skip_all, fields(subscription.id = %subscription))]
-pub(super) async fn rate_card(
-    state: &AppState,
-    caller: &Caller,
-    subscription: &str,
-    uri: &Uri,
+/// Azure's spelling of the API's namespace and resource type (requests in any case reach it:
+/// [`super::normalize_arm_path`]).
+pub const NAMESPACE: &str = "Microsoft.Commerce";
+pub const RESOURCE: &str = "RateCard";
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(
+        &format!("/subscriptions/{{subscription}}/providers/{NAMESPACE}/{RESOURCE}"),
+        get(rate_card),
+    )
+}
+
+#[tracing::instrument(name = "rate_card", skip_all, fields(subscription.id = %subscription.0))]
+async fn rate_card(
+    State(state): State<AppState>,
+    caller: Caller,
+    subscription: PathSubscription,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
-    let subscription = SubscriptionId::parse(subscription).map_err(|e| {
-        ApiError::new(
-            ArmCode::SubscriptionIdMissingInRequest,
-            format!("The request path needs a subscription ID: {e}"),
-        )
-    })?;
-    let params = query_params(uri)?;
+    let PathSubscription(subscription) = subscription;
+    let params = query_params(&uri)?;
     let param = |name: &str| {
         params
             .iter()
@@ -62,7 +72,7 @@ pub(super) async fn rate_card(
     caller
         .access
         .read_scope(Some(&subscription))
-        .map_err(|_| forbidden(caller, &subscription))?;
+        .map_err(|_| read_refused(&caller, &subscription))?;
     let stored = state
         .store
         .rate_card()

@@ -3,7 +3,7 @@
 //! `GET /subscriptions/{providerId}/providers/Microsoft.Commerce.Admin/subscriberUsageAggregates`
 //! (provider), with continuation-token paging.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header::CONTENT_TYPE, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -12,69 +12,54 @@ use chrono::Utc;
 use meterbook_core::page::query_fingerprint;
 use meterbook_core::query::UsageQuery;
 use meterbook_core::usage::{AggregateApi, AggregatePageView};
-use meterbook_core::{ArmCode, SubscriptionId};
+use meterbook_core::ArmCode;
 
+use super::arm::{self as arm, query_params, read_refused, PathSubscription};
 use crate::api_error::ApiError;
 use crate::auth::Caller;
 use crate::source::AggregateQuery;
 use crate::state::AppState;
 
+/// Azure's spelling of the two usage APIs' namespaces and resource types (requests in any case
+/// reach them: [`super::normalize_arm_path`]).
+pub const TENANT_NAMESPACE: &str = "Microsoft.Commerce";
+pub const TENANT_RESOURCE: &str = "UsageAggregates";
+pub const PROVIDER_NAMESPACE: &str = "Microsoft.Commerce.Admin";
+pub const PROVIDER_RESOURCE: &str = "subscriberUsageAggregates";
+
 pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/subscriptions/{subscription}/providers/{namespace}/{resource}",
-        get(arm_resource),
-    )
+    Router::new()
+        .route(
+            &format!(
+                "/subscriptions/{{subscription}}/providers/{TENANT_NAMESPACE}/{TENANT_RESOURCE}"
+            ),
+            get(
+                |state: State<AppState>, caller: Caller, path: PathSubscription, uri: Uri| {
+                    usage_aggregates(AggregateApi::Tenant, state, caller, path, uri)
+                },
+            ),
+        )
+        .route(
+            &format!(
+                "/subscriptions/{{subscription}}/providers/{PROVIDER_NAMESPACE}/{PROVIDER_RESOURCE}"
+            ),
+            get(
+                |state: State<AppState>, caller: Caller, path: PathSubscription, uri: Uri| {
+                    usage_aggregates(AggregateApi::Provider, state, caller, path, uri)
+                },
+            ),
+        )
 }
 
-/// ARM resources share one path shape; the namespace and resource name pick the API.
-async fn arm_resource(
+#[tracing::instrument(name = "usage_aggregates", skip_all, fields(subscription.id = %subscription.0))]
+async fn usage_aggregates(
+    api: AggregateApi,
     State(state): State<AppState>,
     caller: Caller,
-    Path((subscription, namespace, resource)): Path<(String, String, String)>,
+    subscription: PathSubscription,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    if namespace.eq_ignore_ascii_case("Microsoft.Commerce")
-        && resource.eq_ignore_ascii_case("RateCard")
-    {
-        return super::ratecard::rate_card(&state, &caller, &subscription, &uri).await;
-    }
-    usage_aggregates(state, caller, (subscription, namespace, resource), uri).await
-}
-
-/// Which of the two usage APIs a path names; ARM matches path segments case-insensitively.
-fn api_of(namespace: &str, resource: &str) -> Option<AggregateApi> {
-    if namespace.eq_ignore_ascii_case("Microsoft.Commerce")
-        && resource.eq_ignore_ascii_case("UsageAggregates")
-    {
-        Some(AggregateApi::Tenant)
-    } else if namespace.eq_ignore_ascii_case("Microsoft.Commerce.Admin")
-        && resource.eq_ignore_ascii_case("subscriberUsageAggregates")
-    {
-        Some(AggregateApi::Provider)
-    } else {
-        None
-    }
-}
-
-#[tracing::instrument(name = "usage_aggregates", skip_all, fields(subscription.id = %subscription))]
-async fn usage_aggregates(
-    state: AppState,
-    caller: Caller,
-    (subscription, namespace, resource): (String, String, String),
-    uri: Uri,
-) -> Result<Response, ApiError> {
-    let api = api_of(&namespace, &resource).ok_or_else(|| {
-        ApiError::new(
-            ArmCode::NotFound,
-            format!("No usage API at providers/{namespace}/{resource}"),
-        )
-    })?;
-    let path_subscription = SubscriptionId::parse(&subscription).map_err(|e| {
-        ApiError::new(
-            ArmCode::SubscriptionIdMissingInRequest,
-            format!("The request path needs a subscription ID: {e}"),
-        )
-    })?;
+    let path_subscription = subscription.0;
     if api == AggregateApi::Provider && path_subscription != state.provider_subscription {
         return Err(ApiError::new(
             ArmCode::SubscriptionNotFound,
@@ -87,14 +72,14 @@ async fn usage_aggregates(
     let requested = match api {
         AggregateApi::Tenant => Some(&path_subscription),
         AggregateApi::Provider if !caller.access.can_read_all() => {
-            return Err(forbidden(&caller, &path_subscription))
+            return Err(read_refused(&caller, &path_subscription))
         }
         AggregateApi::Provider => query.subscriber.as_ref(),
     };
     let scope = caller
         .access
         .read_scope(requested)
-        .map_err(|_| forbidden(&caller, requested.unwrap_or(&path_subscription)))?;
+        .map_err(|_| read_refused(&caller, requested.unwrap_or(&path_subscription)))?;
     let fingerprint = query_fingerprint(
         &format!("{}:{}", api.resource_type(), scope.fingerprint()),
         &query,
@@ -148,34 +133,9 @@ fn json_page(page: &AggregatePageView<'_>) -> Response {
     }
 }
 
-pub(super) fn forbidden(caller: &Caller, subscription: &SubscriptionId) -> ApiError {
-    // The subscription is logged, not echoed: a refusal says nothing about other tenants.
-    tracing::info!(actor = caller.actor, %subscription, "read refused");
-    ApiError::new(
-        ArmCode::AuthorizationFailed,
-        format!(
-            "'{}' does not have access to the usage of the subscription requested",
-            caller.name
-        ),
-    )
-}
-
-/// The decoded query string, in order.
-pub fn query_params(uri: &Uri) -> Result<Vec<(String, String)>, ApiError> {
-    serde_urlencoded::from_str(uri.query().unwrap_or(""))
-        .map_err(|_| ApiError::new(ArmCode::InvalidProperty, "The query string is malformed"))
-}
-
-/// Where clients reach this server, for absolute links: never the request's Host header, which
-/// whoever sends the request chooses (a `nextLink` to their host would collect the bearer token
-/// of the client that follows it).
-pub(super) fn base_url(state: &AppState) -> &str {
-    &state.public_base
-}
-
 /// The absolute URL of the next page: this request with its continuation token replaced.
 fn next_link(state: &AppState, uri: &Uri, params: &[(String, String)], token: &str) -> String {
-    let base = base_url(state);
+    let base = arm::base_url(state);
     let mut kept: Vec<(&str, &str)> = params
         .iter()
         .filter(|(k, _)| !k.eq_ignore_ascii_case("continuationToken"))

@@ -21,8 +21,7 @@ use meterbook_core::audit::AuditAction;
 use meterbook_core::ArmCode;
 use serde::{Deserialize, Serialize};
 
-use super::billing::{operators_only, param};
-use super::usage::query_params;
+use super::arm::{operators_only, param, query_params};
 use crate::api_error::{unreadable_body, ApiError};
 use crate::auth::Caller;
 use crate::state::AppState;

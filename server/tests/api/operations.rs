@@ -356,7 +356,8 @@ async fn metrics_count_requests_by_route_and_ingest_by_outcome_for_operators_onl
         ) >= 10.0
     );
     assert!(grew("meterbook_ingest_records_total", &[("outcome", "refused")]) >= 1.0);
-    let arm_route = "/subscriptions/{subscription}/providers/{namespace}/{resource}";
+    let arm_route =
+        "/subscriptions/{subscription}/providers/Microsoft.Commerce.Admin/subscriberUsageAggregates";
     assert!(
         grew(
             "meterbook_http_requests_total",
