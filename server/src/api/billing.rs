@@ -28,7 +28,7 @@ use meterbook_core::{ArmCode, SubscriptionId};
 use serde::Serialize;
 
 use super::arm::{operators_only, param, query_params};
-use super::export::csv_download;
+use super::download::csv_download;
 use crate::api_error::{unreadable_body, ApiError};
 use crate::auth::Caller;
 use crate::chargeback::{self, ChargebackError, ChargebackRequest};

@@ -17,7 +17,7 @@ use meterbook_core::csv::write_csv_record;
 use meterbook_core::explore::{explore_csv_fields, ExploreQuery, EXPLORE_CSV_COLUMNS};
 use meterbook_core::ArmCode;
 
-use super::export::csv_download;
+use super::download::csv_download;
 use crate::api_error::ApiError;
 use crate::auth::Caller;
 use crate::explore::{explore, explore_rows, parse_request, scope_of, ExploreError, Paging};

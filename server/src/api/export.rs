@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, Uri};
+use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -25,6 +25,7 @@ use meterbook_core::query::{UsageQuery, API_VERSION};
 use meterbook_core::ArmCode;
 
 use super::arm::query_params;
+use super::download::csv_download;
 use crate::api_error::ApiError;
 use crate::auth::Caller;
 use crate::source::{AggregateQuery, UsageSource};
@@ -153,15 +154,4 @@ async fn export_usage(
         query.reported_end.format("%Y%m%dT%H")
     );
     Ok((csv_download(&filename), Body::from_stream(body)).into_response())
-}
-
-/// The headers of a CSV file to save as `filename`.
-pub(super) fn csv_download(filename: &str) -> [(header::HeaderName, String); 2] {
-    [
-        (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-        (
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{filename}\""),
-        ),
-    ]
 }

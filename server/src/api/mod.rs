@@ -2,6 +2,7 @@
 
 mod arm;
 pub mod billing;
+mod download;
 pub mod explore;
 pub mod export;
 pub mod ingest;
