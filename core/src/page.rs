@@ -211,10 +211,10 @@ impl Fingerprint {
 pub fn query_fingerprint(scope: &str, query: &UsageQuery) -> String {
     Fingerprint::new("usage")
         .part(scope)
-        .part(query.reported_start.timestamp())
-        .part(query.reported_end.timestamp())
-        .part(query.granularity.as_str())
-        .part(query.show_details)
+        .part(query.aggregate.reported_start.timestamp())
+        .part(query.aggregate.reported_end.timestamp())
+        .part(query.aggregate.granularity.as_str())
+        .part(query.aggregate.show_details)
         .part(query.subscriber.as_ref().map_or("*", |s| s.as_str()))
         .0
 }

@@ -31,8 +31,11 @@ fn pairs(query: &str) -> Vec<(String, String)> {
 pub fn arm_query(query: &str) {
     match UsageQuery::parse(&pairs(query), now()) {
         Ok(q) => {
-            assert!(q.reported_start < q.reported_end, "{query:?}");
-            assert!(q.reported_end <= now(), "{query:?}");
+            assert!(
+                q.aggregate.reported_start < q.aggregate.reported_end,
+                "{query:?}"
+            );
+            assert!(q.aggregate.reported_end <= now(), "{query:?}");
         }
         Err(e) => assert!((400..500).contains(&e.code.http_status()), "{query:?}: {e}"),
     }

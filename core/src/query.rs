@@ -47,13 +47,21 @@ impl Granularity {
     }
 }
 
-/// A validated usage query, as both the tenant and provider APIs take it.
+/// Which aggregates a usage request reads, by reported time, as Azure Stack Hub's API filters:
+/// the one query type from the parsed request to the store's SQL (the caller's scope and the
+/// page position are added beside it, never re-packed into another type).
 #[derive(Debug, Clone, PartialEq)]
-pub struct UsageQuery {
+pub struct AggregateQuery {
     pub reported_start: DateTime<Utc>,
     pub reported_end: DateTime<Utc>,
     pub granularity: Granularity,
     pub show_details: bool,
+}
+
+/// A validated usage query, as both the tenant and provider APIs take it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageQuery {
+    pub aggregate: AggregateQuery,
     /// Provider API only: restrict to one tenant subscription.
     pub subscriber: Option<SubscriptionId>,
     /// The opaque token of the page to continue from, checked later against this query.
@@ -135,10 +143,12 @@ impl UsageQuery {
             .filter(|t| !t.is_empty())
             .map(str::to_owned);
         Ok(Self {
-            reported_start,
-            reported_end,
-            granularity,
-            show_details,
+            aggregate: AggregateQuery {
+                reported_start,
+                reported_end,
+                granularity,
+                show_details,
+            },
             subscriber,
             continuation_token,
         })
@@ -230,8 +240,8 @@ mod tests {
     #[test]
     fn a_valid_query_defaults_to_daily_with_details() {
         let q = UsageQuery::parse(&params(&valid()), now()).unwrap();
-        assert_eq!(q.granularity, Granularity::Daily);
-        assert!(q.show_details);
+        assert_eq!(q.aggregate.granularity, Granularity::Daily);
+        assert!(q.aggregate.show_details);
         assert_eq!(q.subscriber, None);
         assert_eq!(q.continuation_token, None);
     }
@@ -249,8 +259,8 @@ mod tests {
             now(),
         )
         .unwrap();
-        assert_eq!(q.granularity, Granularity::Hourly);
-        assert!(!q.show_details);
+        assert_eq!(q.aggregate.granularity, Granularity::Hourly);
+        assert!(!q.aggregate.show_details);
     }
 
     #[test]
@@ -319,7 +329,7 @@ mod tests {
             now(),
         )
         .unwrap();
-        assert_eq!(q.reported_start.hour(), 5);
+        assert_eq!(q.aggregate.reported_start.hour(), 5);
     }
 
     #[test]

@@ -36,10 +36,11 @@ use chrono::{DateTime, Utc};
 use common::{connect_admin, fresh_schema, ms, number_arg, p50, p50_pair, text_arg};
 use meterbook_core::access::{Access, ReadScope, Role};
 use meterbook_core::explore::{ExploreQuery, Explorer, PageFrom};
+use meterbook_core::query::AggregateQuery;
 use meterbook_core::query::Granularity;
 use meterbook_core::SubscriptionId;
 use meterbook_server::demo::{self, DemoSpec};
-use meterbook_server::source::{AggregateQuery, StoreSource, UsageSource};
+use meterbook_server::source::{StoreSource, UsageSource};
 use meterbook_server::store::{self, Store};
 
 const CONCURRENT_CLIENTS: usize = 8;

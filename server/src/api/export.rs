@@ -21,14 +21,14 @@ use meterbook_core::access::ReadScope;
 use meterbook_core::csv::write_csv_record;
 use meterbook_core::export::{usage_csv_fields, USAGE_CSV_COLUMNS};
 use meterbook_core::page::Cursor;
-use meterbook_core::query::{UsageQuery, API_VERSION};
+use meterbook_core::query::{AggregateQuery, UsageQuery, API_VERSION};
 use meterbook_core::ArmCode;
 
 use super::arm::query_params;
 use super::download::csv_download;
 use crate::api_error::ApiError;
 use crate::auth::Caller;
-use crate::source::{AggregateQuery, UsageSource};
+use crate::source::UsageSource;
 use crate::state::AppState;
 
 /// Most source pages one export follows, in case an upstream sends empty pages without end.
@@ -104,12 +104,7 @@ async fn export_usage(
     let mut pages = ExportPages {
         source: state.source.clone(),
         scopes,
-        query: AggregateQuery {
-            reported_start: query.reported_start,
-            reported_end: query.reported_end,
-            granularity: query.granularity,
-            show_details: query.show_details,
-        },
+        query: query.aggregate.clone(),
         after: None,
         fetched: 0,
     };
@@ -121,9 +116,9 @@ async fn export_usage(
     first.push_str(&pages.next_rows().await?.unwrap_or_default());
     let detail = format!(
         "{} to {}, {}",
-        query.reported_start.to_rfc3339(),
-        query.reported_end.to_rfc3339(),
-        query.granularity.as_str()
+        query.aggregate.reported_start.to_rfc3339(),
+        query.aggregate.reported_end.to_rfc3339(),
+        query.aggregate.granularity.as_str()
     );
     caller
         .audit(
@@ -150,8 +145,8 @@ async fn export_usage(
     let body = futures::stream::once(async { Ok::<_, std::io::Error>(first) }).chain(rest);
     let filename = format!(
         "usage-{}-{}.csv",
-        query.reported_start.format("%Y%m%dT%H"),
-        query.reported_end.format("%Y%m%dT%H")
+        query.aggregate.reported_start.format("%Y%m%dT%H"),
+        query.aggregate.reported_end.format("%Y%m%dT%H")
     );
     Ok((csv_download(&filename), Body::from_stream(body)).into_response())
 }

@@ -17,7 +17,6 @@ use meterbook_core::ArmCode;
 use super::arm::{self as arm, query_params, read_refused, PathSubscription};
 use crate::api_error::ApiError;
 use crate::auth::Caller;
-use crate::source::AggregateQuery;
 use crate::state::AppState;
 
 /// Azure's spelling of the two usage APIs' namespaces and resource types (requests in any case
@@ -95,16 +94,7 @@ async fn usage_aggregates(
     };
     let page = state
         .source
-        .aggregates(
-            &scope,
-            &AggregateQuery {
-                reported_start: query.reported_start,
-                reported_end: query.reported_end,
-                granularity: query.granularity,
-                show_details: query.show_details,
-            },
-            after,
-        )
+        .aggregates(&scope, &query.aggregate, after)
         .await?;
     let next_link = page.next.as_ref().map(|cursor| {
         let token = state.signer.seal(&fingerprint, cursor);

@@ -17,7 +17,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use meterbook_core::csv::write_csv_record;
 use meterbook_core::export::{usage_csv_fields, USAGE_CSV_COLUMNS};
 use meterbook_core::page::PAGE_SIZE;
-use meterbook_core::query::{UsageQuery, API_VERSION};
+use meterbook_core::query::{AggregateQuery, UsageQuery, API_VERSION};
 use meterbook_core::rating::period::parse_time_zone;
 use meterbook_core::usage::{parse_batch, AggregateApi, AggregateView, IngestWindow};
 use meterbook_core::SubscriptionId;
@@ -669,10 +669,10 @@ async fn print_usage(store: &dyn UsageStore, args: UsageArgs) -> anyhow::Result<
     };
     let mut request = AggregateRequest {
         subscription,
-        reported_start: query.reported_start,
-        reported_end: query.reported_end,
-        granularity: query.granularity,
-        show_details: true,
+        query: AggregateQuery {
+            show_details: true,
+            ..query.aggregate
+        },
         after: None,
         limit: PAGE_SIZE,
     };

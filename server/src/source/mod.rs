@@ -14,7 +14,7 @@ use meterbook_core::explore::{
 };
 use meterbook_core::overview::DailyMeterTotal;
 use meterbook_core::page::Cursor;
-use meterbook_core::query::Granularity;
+use meterbook_core::query::AggregateQuery;
 use meterbook_core::usage::AggregateLine;
 use meterbook_core::{ArmCode, ArmError, SubscriptionId};
 
@@ -29,15 +29,6 @@ pub const MAX_FACTS: usize = 1_000_000;
 
 /// The rows of an explorer query, in its order.
 pub type RowStream = BoxStream<'static, Result<UsageRow, SourceError>>;
-
-/// One page of ARM aggregates to read, by reported time, as Azure Stack Hub's API filters.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AggregateQuery {
-    pub reported_start: DateTime<Utc>,
-    pub reported_end: DateTime<Utc>,
-    pub granularity: Granularity,
-    pub show_details: bool,
-}
 
 /// A page of aggregates and where the next one starts.
 #[derive(Debug, Clone, PartialEq)]

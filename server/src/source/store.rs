@@ -8,10 +8,9 @@ use meterbook_core::access::ReadScope;
 use meterbook_core::explore::{Exploration, ExploreQuery, PageFrom, TimeBasis, UsageFact};
 use meterbook_core::overview::DailyMeterTotal;
 use meterbook_core::page::{Cursor, PAGE_SIZE};
+use meterbook_core::query::AggregateQuery;
 
-use super::{
-    page_subscription, AggregateQuery, RowStream, SourceError, SourcePage, UsageSource, MAX_FACTS,
-};
+use super::{page_subscription, RowStream, SourceError, SourcePage, UsageSource, MAX_FACTS};
 use crate::metrics;
 use crate::store::{AggregateRequest, ExploreRequest, Store};
 
@@ -37,10 +36,7 @@ impl UsageSource for StoreSource {
             "aggregates",
             self.store.aggregates(&AggregateRequest {
                 subscription,
-                reported_start: query.reported_start,
-                reported_end: query.reported_end,
-                granularity: query.granularity,
-                show_details: query.show_details,
+                query: query.clone(),
                 after,
                 limit: PAGE_SIZE,
             }),

@@ -18,13 +18,13 @@ use meterbook_core::error::ErrorEnvelope;
 use meterbook_core::explore::{TimeBasis, UsageFact};
 use meterbook_core::overview::DailyMeterTotal;
 use meterbook_core::page::Cursor;
-use meterbook_core::query::{Granularity, API_VERSION};
+use meterbook_core::query::{AggregateQuery, Granularity, API_VERSION};
 use meterbook_core::time::{arm_time, floor_day, floor_hour};
 use meterbook_core::usage::{AggregateLine, UsageAggregatePage};
 use meterbook_core::{ArmCode, SubscriptionId};
 use reqwest::{StatusCode, Url};
 
-use super::{page_subscription, AggregateQuery, SourceError, SourcePage, UsageSource, MAX_FACTS};
+use super::{page_subscription, SourceError, SourcePage, UsageSource, MAX_FACTS};
 
 /// Usage reported this long after its day still counts towards the portal's daily totals.
 const LATE_REPORTING_DAYS: i64 = 2;

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use meterbook_core::explore::{TimeBasis, UsageFact};
 use meterbook_core::overview::DailyMeterTotal;
 use meterbook_core::page::{Page, PageKey};
-use meterbook_core::query::Granularity;
+use meterbook_core::query::AggregateQuery;
 use meterbook_core::rating::statement::TaggedUsage;
 use meterbook_core::usage::{AggregateLine, UsageRecord};
 use meterbook_core::SubscriptionId;
@@ -92,10 +92,7 @@ pub struct IngestOutcome {
 pub struct AggregateRequest {
     /// `None` reads every subscription.
     pub subscription: Option<SubscriptionId>,
-    pub reported_start: DateTime<Utc>,
-    pub reported_end: DateTime<Utc>,
-    pub granularity: Granularity,
-    pub show_details: bool,
+    pub query: AggregateQuery,
     /// Continue after this key.
     pub after: Option<PageKey>,
     pub limit: usize,

@@ -1,6 +1,7 @@
 //! The store's keyset paging over sparse and irregular usage, with small pages.
 
 use chrono::{DateTime, Duration, Utc};
+use meterbook_core::query::AggregateQuery;
 use meterbook_core::query::Granularity;
 use meterbook_core::rng::SplitMix64;
 use meterbook_core::usage::{InstanceData, UsageRecord};
@@ -67,10 +68,12 @@ fn whole_year(
 ) -> AggregateRequest {
     AggregateRequest {
         subscription,
-        reported_start: t("2026-01-01T00:00:00Z"),
-        reported_end: t("2026-12-01T00:00:00Z"),
-        granularity,
-        show_details,
+        query: AggregateQuery {
+            reported_start: t("2026-01-01T00:00:00Z"),
+            reported_end: t("2026-12-01T00:00:00Z"),
+            granularity,
+            show_details,
+        },
         after: None,
         limit: 7,
     }

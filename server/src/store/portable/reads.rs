@@ -166,7 +166,7 @@ macro_rules! usage_reads {
                 scan_end: i64,
             ) -> Result<(AggregateLine, PageKey), sqlx::Error> {
                 let bucket: i64 = row.try_get(0)?;
-                let instance = match request.show_details {
+                let instance = match request.query.show_details {
                     true => Some(LineInstance {
                         resource_uri: row.try_get(6)?,
                         location: row.try_get(8)?,
@@ -175,7 +175,7 @@ macro_rules! usage_reads {
                     }),
                     false => None,
                 };
-                let g = request.granularity.seconds();
+                let g = request.query.granularity.seconds();
                 let line = AggregateLine {
                     subscription_id: row.try_get(4)?,
                     meter_id: row.try_get(5)?,
@@ -199,7 +199,7 @@ macro_rules! usage_reads {
                     &self,
                     request: &AggregateRequest,
                 ) -> Result<Page<AggregateLine>, StoreError> {
-                    let g = request.granularity.seconds();
+                    let g = request.query.granularity.seconds();
                     // While every record starts on the hour, an hourly bucket is the usage start
                     // itself: the page groups by the key's own columns and streams the key index.
                     // The flag that says otherwise is read beside the page's first statement, on
@@ -209,7 +209,7 @@ macro_rules! usage_reads {
                         Some(after) => ((after.bucket, after.scan_end), None),
                         // Every subscription's span: a tenant's lies within it.
                         None => match futures::try_join!(
-                            self.reported_span(request.reported_start, request.reported_end),
+                            self.reported_span(request.query.reported_start, request.query.reported_end),
                             self.usage_off_hour()
                         )? {
                             (Some((first, last)), off_hour) => {
@@ -331,13 +331,13 @@ macro_rules! usage_reads {
                     window_end: i64,
                     scan_end: i64,
                 ) -> Result<Vec<(AggregateLine, PageKey)>, StoreError> {
-                    let g = request.granularity.seconds();
+                    let g = request.query.granularity.seconds();
                     let bucket = if bucket_is_start {
                         "u.usage_start".to_owned()
                     } else {
                         format!("((u.usage_start / {g}) * {g})")
                     };
-                    let (resource, uri, join) = if request.show_details {
+                    let (resource, uri, join) = if request.query.show_details {
                         (
                             "u.resource",
                             "MIN(r.resource_uri)",
@@ -366,9 +366,9 @@ macro_rules! usage_reads {
                         .push(" AND u.usage_start < ")
                         .push_bind(window_end)
                         .push(" AND u.reported_time >= ")
-                        .push_bind(request.reported_start.timestamp())
+                        .push_bind(request.query.reported_start.timestamp())
                         .push(" AND u.reported_time < ")
-                        .push_bind(request.reported_end.timestamp());
+                        .push_bind(request.query.reported_end.timestamp());
                     if let Some(sub) = &request.subscription {
                         sql.push(
                             " AND u.subscription = (SELECT id FROM subscriptions WHERE subscription_id = ",
