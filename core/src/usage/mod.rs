@@ -410,17 +410,28 @@ pub enum AggregateApi {
 }
 
 impl AggregateApi {
-    pub fn resource_type(self) -> &'static str {
+    pub const ALL: [Self; 2] = [Self::Tenant, Self::Provider];
+
+    pub const fn resource_type(self) -> &'static str {
         match self {
             Self::Tenant => "Microsoft.Commerce/UsageAggregate",
             Self::Provider => "Microsoft.Commerce.Admin/UsageAggregate",
         }
     }
 
-    pub fn provider_namespace(self) -> &'static str {
+    pub const fn provider_namespace(self) -> &'static str {
         match self {
             Self::Tenant => "Microsoft.Commerce",
             Self::Provider => "Microsoft.Commerce.Admin",
+        }
+    }
+
+    /// The collection the request path names after the namespace
+    /// (`/subscriptions/{id}/providers/{namespace}/{collection}`).
+    pub const fn collection(self) -> &'static str {
+        match self {
+            Self::Tenant => "UsageAggregates",
+            Self::Provider => "subscriberUsageAggregates",
         }
     }
 }

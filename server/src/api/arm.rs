@@ -33,6 +33,13 @@ impl<S: Send + Sync> FromRequestParts<S> for PathSubscription {
     }
 }
 
+/// The route of an ARM resource collection of a subscription, as axum matches it (with the
+/// `{subscription}` [`PathSubscription`] reads); requests in any case reach it through
+/// [`super::normalize_arm_path`].
+pub fn resource_route(namespace: &str, collection: &str) -> String {
+    format!("/subscriptions/{{subscription}}/providers/{namespace}/{collection}")
+}
+
 /// The decoded query string, in order.
 pub fn query_params(uri: &Uri) -> Result<Vec<(String, String)>, ApiError> {
     serde_urlencoded::from_str(uri.query().unwrap_or(""))

@@ -16,6 +16,7 @@ mod webhooks;
 use axum::http::{Request, Uri};
 use axum::response::IntoResponse;
 use axum::Router;
+use meterbook_core::usage::AggregateApi;
 use meterbook_core::ArmCode;
 
 use crate::state::AppState;
@@ -48,8 +49,14 @@ pub fn not_found(uri: &Uri) -> axum::response::Response {
 /// The ARM resources served under `/subscriptions/{id}/providers/`, spelled as their routes are:
 /// a request's namespace and resource type are matched to these without regard to case.
 pub const ARM_RESOURCES: [(&str, &str); 3] = [
-    (usage::TENANT_NAMESPACE, usage::TENANT_RESOURCE),
-    (usage::PROVIDER_NAMESPACE, usage::PROVIDER_RESOURCE),
+    (
+        AggregateApi::Tenant.provider_namespace(),
+        AggregateApi::Tenant.collection(),
+    ),
+    (
+        AggregateApi::Provider.provider_namespace(),
+        AggregateApi::Provider.collection(),
+    ),
     (ratecard::NAMESPACE, ratecard::RESOURCE),
 ];
 

@@ -13,7 +13,7 @@ use chrono::Utc;
 use meterbook_core::rating::azure::{azure_rate_card, RateCardFilter};
 use meterbook_core::ArmCode;
 
-use super::arm::{query_params, read_refused, PathSubscription};
+use super::arm::{param, query_params, read_refused, resource_route, PathSubscription};
 use crate::api_error::ApiError;
 use crate::auth::Caller;
 use crate::chargeback::ChargebackError;
@@ -28,10 +28,7 @@ pub const NAMESPACE: &str = "Microsoft.Commerce";
 pub const RESOURCE: &str = "RateCard";
 
 pub fn router() -> Router<AppState> {
-    Router::new().route(
-        &format!("/subscriptions/{{subscription}}/providers/{NAMESPACE}/{RESOURCE}"),
-        get(rate_card),
-    )
+    Router::new().route(&resource_route(NAMESPACE, RESOURCE), get(rate_card))
 }
 
 #[tracing::instrument(name = "rate_card", skip_all, fields(subscription.id = %subscription.0))]
@@ -43,13 +40,8 @@ async fn rate_card(
 ) -> Result<Response, ApiError> {
     let PathSubscription(subscription) = subscription;
     let params = query_params(&uri)?;
-    let param = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim())
-    };
-    match param("api-version") {
+    let value = |name: &str| param(&params, name).map(str::trim);
+    match value("api-version") {
         None | Some("") => {
             return Err(ApiError::new(
                 ArmCode::NoApiVersion,
@@ -67,7 +59,7 @@ async fn rate_card(
             ))
         }
     }
-    let filter = RateCardFilter::parse(param("$filter").unwrap_or(""))
+    let filter = RateCardFilter::parse(value("$filter").unwrap_or(""))
         .map_err(|e| ApiError::new(ArmCode::InvalidProperty, e))?;
     caller
         .access

@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::response::Response;
 use meterbook_core::ArmCode;
 
+use super::arm::operators_only;
 use crate::api_error::ApiError;
 use crate::auth::Caller;
 use crate::metrics;
@@ -18,14 +19,6 @@ pub async fn scrape(State(state): State<AppState>, caller: Caller) -> Result<Res
             "This server records no metrics",
         ));
     };
-    if !caller.access.can_read_all() {
-        return Err(ApiError::new(
-            ArmCode::AuthorizationFailed,
-            format!(
-                "The caller '{}' ({} role) may not read metrics; operators may",
-                caller.name, caller.access.role
-            ),
-        ));
-    }
+    operators_only(&caller, "read metrics")?;
     Ok(metrics::render(handle, &state.store.pools()))
 }

@@ -19,35 +19,23 @@ use crate::api_error::ApiError;
 use crate::auth::Caller;
 use crate::state::AppState;
 
-/// Azure's spelling of the two usage APIs' namespaces and resource types (requests in any case
-/// reach them: [`super::normalize_arm_path`]).
-pub const TENANT_NAMESPACE: &str = "Microsoft.Commerce";
-pub const TENANT_RESOURCE: &str = "UsageAggregates";
-pub const PROVIDER_NAMESPACE: &str = "Microsoft.Commerce.Admin";
-pub const PROVIDER_RESOURCE: &str = "subscriberUsageAggregates";
-
+/// One route per usage API, each named as Azure spells it ([`AggregateApi::collection`]).
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            &format!(
-                "/subscriptions/{{subscription}}/providers/{TENANT_NAMESPACE}/{TENANT_RESOURCE}"
-            ),
-            get(
-                |state: State<AppState>, caller: Caller, path: PathSubscription, uri: Uri| {
-                    usage_aggregates(AggregateApi::Tenant, state, caller, path, uri)
-                },
-            ),
-        )
-        .route(
-            &format!(
-                "/subscriptions/{{subscription}}/providers/{PROVIDER_NAMESPACE}/{PROVIDER_RESOURCE}"
-            ),
-            get(
-                |state: State<AppState>, caller: Caller, path: PathSubscription, uri: Uri| {
-                    usage_aggregates(AggregateApi::Provider, state, caller, path, uri)
-                },
-            ),
-        )
+    AggregateApi::ALL
+        .into_iter()
+        .fold(Router::new(), |router, api| {
+            router.route(
+                &arm::resource_route(api.provider_namespace(), api.collection()),
+                get(
+                    move |state: State<AppState>,
+                          caller: Caller,
+                          path: PathSubscription,
+                          uri: Uri| {
+                        usage_aggregates(api, state, caller, path, uri)
+                    },
+                ),
+            )
+        })
 }
 
 #[tracing::instrument(name = "usage_aggregates", skip_all, fields(subscription.id = %subscription.0))]
