@@ -124,7 +124,9 @@ async fn main() {
     csv.flush().unwrap();
     drop(csv);
     let card = demo::rate_card();
-    store.save_rate_card(&card, "bench").await.unwrap();
+    let mut changes = store.begin().await.unwrap();
+    changes.save_rate_card(&card, "bench").await.unwrap();
+    changes.commit().await.unwrap();
     let prices_csv = dir.path().join("prices.csv");
     std::fs::write(&prices_csv, price_table(&card)).unwrap();
     println!(

@@ -1,10 +1,11 @@
 //! The audit log: who signed in or out, created or revoked a token, changed a user, or exported
-//! usage. Written before the action's answer is sent; if it cannot be written, the action fails.
+//! usage. Written in the action's own [`Changes`], before its answer is sent: an action is kept
+//! only with its entry, and if the entry cannot be written, the action fails.
 
 use chrono::Utc;
 use meterbook_core::audit::AuditAction;
 
-use crate::store::{AuditEntry, Store, StoreError};
+use crate::store::{AuditEntry, Changes, Store, StoreError};
 
 /// What was done, by whom, from where.
 pub struct Event<'a> {
@@ -15,15 +16,16 @@ pub struct Event<'a> {
     pub detail: &'a str,
 }
 
-pub async fn record(store: &dyn Store, event: Event<'_>) -> Result<(), StoreError> {
+/// Adds `event` to `changes`.
+pub async fn record(changes: &mut Changes, event: Event<'_>) -> Result<(), StoreError> {
     tracing::info!(
         actor = event.actor,
         action = event.action.as_str(),
         target = event.target,
         "audit"
     );
-    store
-        .append_audit(&AuditEntry {
+    changes
+        .audit(&AuditEntry {
             at: Utc::now(),
             actor: event.actor.to_owned(),
             action: event.action,
@@ -32,6 +34,13 @@ pub async fn record(store: &dyn Store, event: Event<'_>) -> Result<(), StoreErro
             detail: event.detail.to_owned(),
         })
         .await
+}
+
+/// Records `event` on its own, for what changes nothing else (a refused sign-in, an export).
+pub async fn record_alone(store: &dyn Store, event: Event<'_>) -> Result<(), StoreError> {
+    let mut changes = store.begin().await?;
+    record(&mut changes, event).await?;
+    changes.commit().await
 }
 
 #[cfg(test)]

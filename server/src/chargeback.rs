@@ -18,7 +18,7 @@ use meterbook_core::rating::statement::{
 use meterbook_core::SubscriptionId;
 use serde::Serialize;
 
-use crate::store::{StatementKey, Store, StoreError};
+use crate::store::{Changes, StatementKey, Store, StoreError, StoredRun};
 use crate::webhooks::{statement_push, PERIOD_CLOSED, STATEMENT_PUSHED};
 
 /// Why no statement could be made.
@@ -134,15 +134,22 @@ pub struct Run {
     pub changes: Vec<LineChange>,
 }
 
-/// Computes every subscription's statement of `period`, keeps it, and compares it with the
-/// previous run. Refused for a closed period.
-pub async fn record_run(
+/// A statement computed from usage, with the run it follows: what [`keep_run`] writes.
+struct Computed {
+    request: ChargebackRequest<'static>,
+    grouping: String,
+    previous: Option<StoredRun>,
+    statement: Statement,
+}
+
+/// Computes every subscription's statement of `period`. Refused for a closed period. Only
+/// reads, so the writes that follow hold the store's write lock briefly.
+async fn compute_run(
     store: &dyn Store,
     period: &BillingPeriod,
     zone: Tz,
     group_by: &GroupBy,
-    actor: &str,
-) -> Result<Run, ChargebackError> {
+) -> Result<Computed, ChargebackError> {
     if store
         .period_closed_at(&period.label, zone.name())
         .await?
@@ -159,10 +166,30 @@ pub async fn record_run(
     let grouping = group_by.to_string();
     let previous = store.last_run(request.key(&grouping)).await?;
     let statement = compute(store, &request).await?;
-    let run_id = store
+    Ok(Computed {
+        request,
+        grouping,
+        previous,
+        statement,
+    })
+}
+
+/// Keeps a computed statement in `changes` and compares it with the previous run.
+async fn keep_run(
+    changes: &mut Changes,
+    computed: Computed,
+    actor: &str,
+) -> Result<Run, ChargebackError> {
+    let Computed {
+        request,
+        grouping,
+        previous,
+        statement,
+    } = computed;
+    let run_id = changes
         .save_run(request.key(&grouping), &statement, actor)
         .await?;
-    let (previous_run_at, changes) = match previous {
+    let (previous_run_at, line_changes) = match previous {
         Some(run) => (
             Some(run.statement.computed_at),
             statement_changes(&run.statement, &statement),
@@ -173,8 +200,22 @@ pub async fn record_run(
         run_id,
         statement,
         previous_run_at,
-        changes,
+        changes: line_changes,
     })
+}
+
+/// Computes every subscription's statement of `period`, keeps it in `changes`, and compares it
+/// with the previous run. Refused for a closed period.
+pub async fn record_run(
+    store: &dyn Store,
+    changes: &mut Changes,
+    period: &BillingPeriod,
+    zone: Tz,
+    group_by: &GroupBy,
+    actor: &str,
+) -> Result<Run, ChargebackError> {
+    let computed = compute_run(store, period, zone, group_by).await?;
+    keep_run(changes, computed, actor).await
 }
 
 /// What closing a period did.
@@ -190,9 +231,10 @@ pub struct Closed {
 }
 
 /// Records a final run of every statement `period` has runs of (and of the one by
-/// subscription), then closes the period. Refused if it is closed already.
+/// subscription), then closes the period, in `changes`. Refused if it is closed already.
 pub async fn close_period(
     store: &dyn Store,
+    changes: &mut Changes,
     period: &BillingPeriod,
     zone: Tz,
     actor: &str,
@@ -202,11 +244,15 @@ pub async fn close_period(
     if !groupings.contains(&by_subscription) {
         groupings.insert(0, by_subscription);
     }
-    let mut frozen = Vec::with_capacity(groupings.len());
+    let mut computed = Vec::with_capacity(groupings.len());
     for grouping in &groupings {
         // Stored groupings were made from a GroupBy and parse back.
         let group_by = GroupBy::parse(grouping).map_err(StoreError::Corrupt)?;
-        frozen.push(record_run(store, period, zone, &group_by, actor).await?);
+        computed.push(compute_run(store, period, zone, &group_by).await?);
+    }
+    let mut frozen = Vec::with_capacity(computed.len());
+    for run in computed {
+        frozen.push(keep_run(changes, run, actor).await?);
     }
     // Kept to the second, as the store keeps it: the pushed statement and the one readers get
     // say the same.
@@ -219,7 +265,7 @@ pub async fn close_period(
             statement_push(PERIOD_CLOSED, run.run_id, &statement)
         })
         .collect();
-    let deliveries_queued = store
+    let deliveries_queued = changes
         .close_period(&period.label, zone.name(), actor, closed_at, &pushes)
         .await?
         .ok_or_else(|| ChargebackError::Closed(period.label.clone()))?;
@@ -242,10 +288,11 @@ pub struct Pushed {
     pub deliveries_queued: u64,
 }
 
-/// Queues a statement for every webhook: a closed period's frozen statement, or else a run
-/// recorded now (so what was sent is on record).
+/// Queues a statement for every webhook in `changes`: a closed period's frozen statement, or else
+/// a run recorded now (so what was sent is on record).
 pub async fn push_statement(
     store: &dyn Store,
+    changes: &mut Changes,
     period: &BillingPeriod,
     zone: Tz,
     group_by: &GroupBy,
@@ -275,11 +322,11 @@ pub async fn push_statement(
             (run.id, statement)
         }
         None => {
-            let run = record_run(store, period, zone, group_by, actor).await?;
+            let run = record_run(store, changes, period, zone, group_by, actor).await?;
             (run.run_id, run.statement)
         }
     };
-    let deliveries_queued = store
+    let deliveries_queued = changes
         .queue_push(&statement_push(STATEMENT_PUSHED, run_id, &statement))
         .await?;
     Ok(Pushed {

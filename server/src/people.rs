@@ -9,7 +9,7 @@ use meterbook_core::SubscriptionId;
 
 use crate::audit::{self, Event};
 use crate::auth::passwords::{hash_password, PasswordError};
-use crate::store::{Store, StoreError, UserInfo};
+use crate::store::{Changes, Store, StoreError, UserInfo};
 
 /// Who makes a change, for the audit log: `cli`, or `user:<name>` and their address.
 #[derive(Debug, Clone, Copy)]
@@ -56,15 +56,16 @@ pub fn parse_subscriptions(raw: &str) -> Result<Vec<SubscriptionId>, PeopleError
         .collect()
 }
 
-async fn record(
-    store: &dyn Store,
+/// Adds the audit entry of what `changes` hold, and commits both.
+async fn commit_audited(
+    mut changes: Changes,
     actor: Actor<'_>,
     action: AuditAction,
     target: &str,
     detail: &str,
 ) -> Result<(), PeopleError> {
     audit::record(
-        store,
+        &mut changes,
         Event {
             actor: actor.name,
             action,
@@ -74,6 +75,7 @@ async fn record(
         },
     )
     .await?;
+    changes.commit().await?;
     Ok(())
 }
 
@@ -104,8 +106,16 @@ pub async fn add(
         _ => {}
     }
     let hash = hash_password(password).await?;
-    let id = store.create_user(username, role, &hash, subs).await?;
-    record(store, actor, AuditAction::UserAdd, username, role.as_str()).await?;
+    let mut changes = store.begin().await?;
+    let id = changes.create_user(username, role, &hash, subs).await?;
+    commit_audited(
+        changes,
+        actor,
+        AuditAction::UserAdd,
+        username,
+        role.as_str(),
+    )
+    .await?;
     Ok(id)
 }
 
@@ -119,7 +129,8 @@ pub async fn set_disabled(
     if disabled && actor.name == format!("user:{}", user.username) {
         return Err(refused("you cannot disable yourself"));
     }
-    store
+    let mut changes = store.begin().await?;
+    changes
         .set_user_disabled(user.id, disabled, Utc::now())
         .await?;
     let action = if disabled {
@@ -127,7 +138,7 @@ pub async fn set_disabled(
     } else {
         AuditAction::UserEnable
     };
-    record(store, actor, action, &user.username, "").await
+    commit_audited(changes, actor, action, &user.username, "").await
 }
 
 /// What a password reset does to the person's API tokens: the actor chooses, and the audit entry
@@ -159,7 +170,8 @@ pub async fn set_password(
     }
     let hash = hash_password(password).await?;
     let revoke_at = (tokens == TokensOnReset::Revoke).then(Utc::now);
-    let revoked = store
+    let mut changes = store.begin().await?;
+    let revoked = changes
         .set_password(user.id, &hash, revoke_at)
         .await?
         .ok_or_else(|| refused(format!("there is no user '{}'", user.username)))?;
@@ -167,8 +179,8 @@ pub async fn set_password(
         TokensOnReset::Revoke => format!("sessions ended; tokens revoked: {revoked}"),
         TokensOnReset::Keep => "sessions ended; tokens kept".to_owned(),
     };
-    record(
-        store,
+    commit_audited(
+        changes,
         actor,
         AuditAction::UserSetPassword,
         &user.username,
@@ -204,12 +216,13 @@ pub async fn change_grants(
     if subs.is_empty() {
         return Err(refused("name at least one subscription"));
     }
-    store.set_grants(user.id, subs, granted).await?;
+    let mut changes = store.begin().await?;
+    changes.set_grants(user.id, subs, granted).await?;
     let ids: Vec<&str> = subs.iter().map(SubscriptionId::as_str).collect();
     let action = if granted {
         AuditAction::GrantAdd
     } else {
         AuditAction::GrantRemove
     };
-    record(store, actor, action, &user.username, &ids.join(",")).await
+    commit_audited(changes, actor, action, &user.username, &ids.join(",")).await
 }

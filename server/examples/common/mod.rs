@@ -196,8 +196,9 @@ pub async fn serve_with(
 
 /// A new API token of `role` (tenants: for `subscriptions`).
 pub async fn token(store: &dyn Store, role: Role, subscriptions: &[SubscriptionId]) -> String {
+    let mut changes = store.begin().await.unwrap();
     let (_, token) = issue_token(
-        store,
+        &mut changes,
         &TokenRequest {
             name: "bench",
             role,
@@ -207,6 +208,7 @@ pub async fn token(store: &dyn Store, role: Role, subscriptions: &[SubscriptionI
     )
     .await
     .unwrap();
+    changes.commit().await.unwrap();
     token
 }
 

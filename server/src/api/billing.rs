@@ -30,6 +30,7 @@ use serde::Serialize;
 use super::arm::{operators_only, param, query_params};
 use super::download::csv_download;
 use crate::api_error::{unreadable_body, ApiError};
+use crate::audit;
 use crate::auth::Caller;
 use crate::chargeback::{self, ChargebackError, ChargebackRequest};
 use crate::state::AppState;
@@ -158,15 +159,15 @@ async fn put_rates(
             format!("The rate card was refused, nothing changed: {e}"),
         )
     })?;
-    let revision = state.store.save_rate_card(&card, &caller.actor).await?;
-    caller
-        .audit(
-            state.store.as_ref(),
-            AuditAction::RatesImport,
-            &format!("revision {revision}"),
-            "",
-        )
-        .await?;
+    let mut changes = state.store.begin().await?;
+    let revision = changes.save_rate_card(&card, &caller.actor).await?;
+    let target = format!("revision {revision}");
+    audit::record(
+        &mut changes,
+        caller.event(AuditAction::RatesImport, &target, ""),
+    )
+    .await?;
+    changes.commit().await?;
     Ok(Json(Saved { revision }))
 }
 
@@ -240,22 +241,20 @@ async fn post_run(
     operators_only(&caller, "record chargeback runs")?;
     let params = query_params(&uri)?;
     let (period, group_by) = period_and_grouping(&state, &params)?;
+    let mut changes = state.store.begin().await?;
     let run = chargeback::record_run(
         state.store.as_ref(),
+        &mut changes,
         &period,
         state.time_zone,
         &group_by,
         &caller.actor,
     )
     .await?;
-    caller
-        .audit(
-            state.store.as_ref(),
-            AuditAction::ChargebackRun,
-            &period.label,
-            &format!("{group_by}: {} changed lines", run.changes.len()),
-        )
-        .await?;
+    let detail = format!("{group_by}: {} changed lines", run.changes.len());
+    let event = caller.event(AuditAction::ChargebackRun, &period.label, &detail);
+    audit::record(&mut changes, event).await?;
+    changes.commit().await?;
     Ok(Json(run))
 }
 
@@ -268,25 +267,23 @@ async fn post_close(
     operators_only(&caller, "close billing periods")?;
     let params = query_params(&uri)?;
     let (period, _) = period_and_grouping(&state, &params)?;
+    let mut changes = state.store.begin().await?;
     let closed = chargeback::close_period(
         state.store.as_ref(),
+        &mut changes,
         &period,
         state.time_zone,
         &caller.actor,
     )
     .await?;
-    caller
-        .audit(
-            state.store.as_ref(),
-            AuditAction::ChargebackClose,
-            &period.label,
-            &format!(
-                "{} statements frozen, {} webhook deliveries queued",
-                closed.frozen.len(),
-                closed.deliveries_queued
-            ),
-        )
-        .await?;
+    let detail = format!(
+        "{} statements frozen, {} webhook deliveries queued",
+        closed.frozen.len(),
+        closed.deliveries_queued
+    );
+    let event = caller.event(AuditAction::ChargebackClose, &period.label, &detail);
+    audit::record(&mut changes, event).await?;
+    changes.commit().await?;
     state.webhook_wake.notify_one();
     Ok(Json(closed))
 }
@@ -300,25 +297,23 @@ async fn post_push(
     operators_only(&caller, "push statements to webhooks")?;
     let params = query_params(&uri)?;
     let (period, group_by) = period_and_grouping(&state, &params)?;
+    let mut changes = state.store.begin().await?;
     let pushed = chargeback::push_statement(
         state.store.as_ref(),
+        &mut changes,
         &period,
         state.time_zone,
         &group_by,
         &caller.actor,
     )
     .await?;
-    caller
-        .audit(
-            state.store.as_ref(),
-            AuditAction::ChargebackPush,
-            &period.label,
-            &format!(
-                "{group_by}: run {}, {} webhook deliveries queued",
-                pushed.run_id, pushed.deliveries_queued
-            ),
-        )
-        .await?;
+    let detail = format!(
+        "{group_by}: run {}, {} webhook deliveries queued",
+        pushed.run_id, pushed.deliveries_queued
+    );
+    let event = caller.event(AuditAction::ChargebackPush, &period.label, &detail);
+    audit::record(&mut changes, event).await?;
+    changes.commit().await?;
     state.webhook_wake.notify_one();
     Ok((StatusCode::ACCEPTED, Json(pushed)))
 }

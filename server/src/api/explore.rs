@@ -19,6 +19,7 @@ use meterbook_core::ArmCode;
 
 use super::download::csv_download;
 use crate::api_error::ApiError;
+use crate::audit;
 use crate::auth::Caller;
 use crate::explore::{explore, explore_rows, parse_request, scope_of, ExploreError, Paging};
 use crate::state::AppState;
@@ -113,14 +114,9 @@ async fn explore_export(
             &explore_csv_fields(&row.map_err(ExploreError::from)?),
         );
     }
-    caller
-        .audit(
-            state.store.as_ref(),
-            AuditAction::UsageExport,
-            &scope.fingerprint(),
-            &detail,
-        )
-        .await?;
+    let target = scope.fingerprint();
+    let event = caller.event(AuditAction::UsageExport, &target, &detail);
+    audit::record_alone(state.store.as_ref(), event).await?;
     let rest = rows.ready_chunks(256).map(|chunk| {
         let mut csv = String::new();
         for row in chunk {

@@ -27,6 +27,7 @@ use meterbook_core::ArmCode;
 use super::arm::query_params;
 use super::download::csv_download;
 use crate::api_error::ApiError;
+use crate::audit;
 use crate::auth::Caller;
 use crate::source::UsageSource;
 use crate::state::AppState;
@@ -120,14 +121,9 @@ async fn export_usage(
         query.aggregate.reported_end.to_rfc3339(),
         query.aggregate.granularity.as_str()
     );
-    caller
-        .audit(
-            state.store.as_ref(),
-            AuditAction::UsageExport,
-            &scope.fingerprint(),
-            &detail,
-        )
-        .await?;
+    let target = scope.fingerprint();
+    let event = caller.event(AuditAction::UsageExport, &target, &detail);
+    audit::record_alone(state.store.as_ref(), event).await?;
     let rest = futures::stream::unfold(Some(pages), |state| async move {
         let mut pages = state?;
         match pages.next_rows().await {

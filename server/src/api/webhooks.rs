@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::arm::{operators_only, param, query_params};
 use crate::api_error::{unreadable_body, ApiError};
+use crate::audit;
 use crate::auth::Caller;
 use crate::state::AppState;
 use crate::store::{DeliveryInfo, DeliveryStatus, WebhookInfo};
@@ -93,18 +94,15 @@ async fn add(
         tracing::error!(error = %e, "no randomness for a webhook secret");
         ApiError::new(ArmCode::InternalServerError, "No secret could be made")
     })?;
-    let id = state
-        .store
-        .add_webhook(&url, &secret, &caller.actor)
-        .await?;
-    caller
-        .audit(
-            state.store.as_ref(),
-            AuditAction::WebhookAdd,
-            &format!("webhook {id}"),
-            &url,
-        )
-        .await?;
+    let mut changes = state.store.begin().await?;
+    let id = changes.add_webhook(&url, &secret, &caller.actor).await?;
+    let target = format!("webhook {id}");
+    audit::record(
+        &mut changes,
+        caller.event(AuditAction::WebhookAdd, &target, &url),
+    )
+    .await?;
+    changes.commit().await?;
     Ok((
         StatusCode::CREATED,
         Json(Added {
@@ -123,20 +121,20 @@ async fn remove(
 ) -> Result<StatusCode, ApiError> {
     operators_only(&caller, "remove webhooks")?;
     let id = parse_id(&id, "webhook")?;
-    if !state.store.remove_webhook(id).await? {
+    let mut changes = state.store.begin().await?;
+    if !changes.remove_webhook(id).await? {
         return Err(ApiError::new(
             ArmCode::NotFound,
             format!("No webhook {id} is configured"),
         ));
     }
-    caller
-        .audit(
-            state.store.as_ref(),
-            AuditAction::WebhookRemove,
-            &format!("webhook {id}"),
-            "",
-        )
-        .await?;
+    let target = format!("webhook {id}");
+    audit::record(
+        &mut changes,
+        caller.event(AuditAction::WebhookRemove, &target, ""),
+    )
+    .await?;
+    changes.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -176,21 +174,21 @@ async fn retry(
 ) -> Result<StatusCode, ApiError> {
     operators_only(&caller, "retry webhook deliveries")?;
     let id = parse_id(&id, "delivery")?;
-    if !state.store.retry_delivery(id, Utc::now()).await? {
+    let mut changes = state.store.begin().await?;
+    if !changes.retry_delivery(id, Utc::now()).await? {
         return Err(ApiError::new(
             ArmCode::Conflict,
             format!("Delivery {id} is not a failed delivery to a webhook still configured"),
         ));
     }
+    let target = format!("delivery {id}");
+    audit::record(
+        &mut changes,
+        caller.event(AuditAction::WebhookRetry, &target, ""),
+    )
+    .await?;
+    changes.commit().await?;
     state.webhook_wake.notify_one();
-    caller
-        .audit(
-            state.store.as_ref(),
-            AuditAction::WebhookRetry,
-            &format!("delivery {id}"),
-            "",
-        )
-        .await?;
     Ok(StatusCode::ACCEPTED)
 }
 

@@ -43,25 +43,20 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Writes what this caller did to the audit log.
-    pub async fn audit(
-        &self,
-        store: &dyn crate::store::Store,
+    /// What this caller did, for the audit log.
+    pub fn event<'a>(
+        &'a self,
         action: meterbook_core::audit::AuditAction,
-        target: &str,
-        detail: &str,
-    ) -> Result<(), crate::store::StoreError> {
-        crate::audit::record(
-            store,
-            crate::audit::Event {
-                actor: &self.actor,
-                action,
-                target,
-                address: &self.address,
-                detail,
-            },
-        )
-        .await
+        target: &'a str,
+        detail: &'a str,
+    ) -> crate::audit::Event<'a> {
+        crate::audit::Event {
+            actor: &self.actor,
+            action,
+            target,
+            address: &self.address,
+            detail,
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use cookie::{Cookie, SameSite};
 
 use super::tokens::{hash_secret, random_secret};
 use crate::state::SessionPolicy;
-use crate::store::{NewSession, SessionInfo, Store, StoreError};
+use crate::store::{Changes, NewSession, SessionInfo, Store, StoreError};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "mb_session";
@@ -64,7 +64,7 @@ impl SessionPolicy {
     /// Starts a session for `user_id`. Always a new ID: signing in never reuses an earlier one.
     pub async fn start(
         &self,
-        store: &dyn Store,
+        changes: &mut Changes,
         user_id: i64,
         now: DateTime<Utc>,
     ) -> Result<StartedSession, StoreError> {
@@ -72,7 +72,7 @@ impl SessionPolicy {
         let csrf_token = random_secret().map_err(|e| StoreError::Random(e.to_string()))?;
         let absolute =
             chrono::Duration::from_std(self.absolute).unwrap_or(chrono::Duration::hours(12));
-        store
+        changes
             .create_session(&NewSession {
                 id_hash: &hash_secret(&id),
                 user_id,
@@ -101,7 +101,9 @@ impl SessionPolicy {
         };
         let idle = chrono::Duration::from_std(self.idle).unwrap_or(chrono::Duration::hours(2));
         if now - session.last_seen_at > idle {
-            store.delete_session(&id_hash).await?;
+            let mut changes = store.begin().await?;
+            changes.delete_session(&id_hash).await?;
+            changes.commit().await?;
             return Ok(None);
         }
         if (now - session.last_seen_at).num_seconds() >= TOUCH_INTERVAL_SECONDS {

@@ -168,7 +168,7 @@ async fn attempt(
             store
                 .record_sign_in_failure(&marker, now, window_start)
                 .await?;
-            audit::record(store, event(AuditAction::SignInThrottled, "")).await?;
+            audit::record_alone(store, event(AuditAction::SignInThrottled, "")).await?;
         }
         crate::metrics::sign_in("throttled");
         return Ok(Attempt::Limited);
@@ -179,7 +179,7 @@ async fn attempt(
         .filter(|(user, _)| user.disabled_at.is_none());
     let verified = verify_password(password, usable.map(|(_, hash)| hash.as_str())).await;
     let Some((user, _)) = usable.filter(|_| verified) else {
-        audit::record(store, event(AuditAction::SignInRefused, "")).await?;
+        audit::record_alone(store, event(AuditAction::SignInRefused, "")).await?;
         crate::metrics::sign_in("refused");
         return Ok(Attempt::Refused);
     };
@@ -189,13 +189,15 @@ async fn attempt(
     store.forget_sign_in_failure(&keys.address).await?;
     store.forget_sign_in_failure(&keys.account).await?;
     // A new session ID at every sign-in; one the browser already had is ended, not reused.
-    if let Some((old_hash, _)) = state.sessions.resolve(store, headers, now).await? {
-        store.delete_session(&old_hash).await?;
+    let old = state.sessions.resolve(store, headers, now).await?;
+    let mut changes = store.begin().await?;
+    if let Some((old_hash, _)) = old {
+        changes.delete_session(&old_hash).await?;
     }
-    let started = state.sessions.start(store, user.id, now).await?;
+    let started = state.sessions.start(&mut changes, user.id, now).await?;
     let actor = format!("user:{}", user.username);
     audit::record(
-        store,
+        &mut changes,
         Event {
             actor: &actor,
             action: AuditAction::SignIn,
@@ -205,6 +207,7 @@ async fn attempt(
         },
     )
     .await?;
+    changes.commit().await?;
     crate::metrics::sign_in("signed_in");
     Ok(Attempt::SignedIn(state.sessions.cookie(&started.id)))
 }
@@ -229,9 +232,10 @@ async fn sign_out(
     let store = state.store.as_ref();
     let user = &signed_in.session.user.username;
     let result = async {
-        store.delete_session(&signed_in.id_hash).await?;
+        let mut changes = store.begin().await?;
+        changes.delete_session(&signed_in.id_hash).await?;
         audit::record(
-            store,
+            &mut changes,
             Event {
                 actor: &format!("user:{user}"),
                 action: AuditAction::SignOut,
@@ -240,7 +244,8 @@ async fn sign_out(
                 detail: "",
             },
         )
-        .await
+        .await?;
+        changes.commit().await
     }
     .await;
     if let Err(e) = result {

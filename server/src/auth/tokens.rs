@@ -6,7 +6,7 @@ use meterbook_core::access::Role;
 use meterbook_core::SubscriptionId;
 use sha2::{Digest, Sha256};
 
-use crate::store::{NewToken, Store, StoreError};
+use crate::store::{Changes, NewToken, StoreError};
 
 /// Prefix of every Meterbook API token, so leaked tokens are easy to recognise and scan for.
 const TOKEN_PREFIX: &str = "mbt_";
@@ -45,9 +45,10 @@ pub struct TokenRequest<'a> {
 /// Longest token name accepted.
 pub const MAX_TOKEN_NAME_LEN: usize = 64;
 
-/// Creates and stores a token; returns its ID and the token itself, which is never stored.
+/// Creates and stores a token in `changes`; returns its ID and the token itself, which is never
+/// stored.
 pub async fn issue_token(
-    store: &dyn Store,
+    changes: &mut Changes,
     request: &TokenRequest<'_>,
 ) -> Result<(i64, String), IssueError> {
     let name = request.name.trim();
@@ -67,7 +68,7 @@ pub async fn issue_token(
         _ => {}
     }
     let token = generate_token().map_err(|e| IssueError::Random(e.to_string()))?;
-    let id = store
+    let id = changes
         .create_token(&NewToken {
             name,
             role: request.role,

@@ -11,7 +11,7 @@ use crate::auth::passwords::generate_password;
 use crate::auth::{issue_token, TokenRequest};
 use crate::demo::{self, DemoSpec};
 use crate::people::{self, Actor, TokensOnReset};
-use crate::store::{Store, UserInfo};
+use crate::store::{Changes, Store, UserInfo};
 
 /// The password of every documented demo account (see the README).
 pub const DEMO_PASSWORD: &str = "meterbook-demo";
@@ -100,15 +100,15 @@ fn subscriptions(raw: &[String]) -> anyhow::Result<Vec<SubscriptionId>> {
         .collect()
 }
 
-/// Writes a change made at the command line to the audit log.
+/// Adds a change made at the command line to the audit log, in the change's own `changes`.
 pub(super) async fn cli_audit(
-    store: &dyn Store,
+    changes: &mut Changes,
     action: AuditAction,
     target: &str,
     detail: &str,
 ) -> anyhow::Result<()> {
     audit::record(
-        store,
+        changes,
         Event {
             actor: "cli",
             action,
@@ -277,8 +277,9 @@ pub async fn token(store: &dyn Store, cmd: TokenCommand) -> anyhow::Result<()> {
         } => {
             let role = Role::parse(&role).map_err(|e| anyhow::anyhow!(e))?;
             let subs = subscriptions(&raw)?;
+            let mut changes = store.begin().await?;
             let (id, token) = issue_token(
-                store,
+                &mut changes,
                 &TokenRequest {
                     name: &name,
                     role,
@@ -289,12 +290,13 @@ pub async fn token(store: &dyn Store, cmd: TokenCommand) -> anyhow::Result<()> {
             .await?;
             let ids: Vec<&str> = subs.iter().map(SubscriptionId::as_str).collect();
             cli_audit(
-                store,
+                &mut changes,
                 AuditAction::TokenCreate,
                 &format!("token:{id}"),
                 &format!("{name} {role} {}", ids.join(",")),
             )
             .await?;
+            changes.commit().await?;
             eprintln!("Created {role} token {id} '{name}'. It is shown only now; store it safely:");
             println!("{token}");
         }
@@ -321,8 +323,11 @@ pub async fn token(store: &dyn Store, cmd: TokenCommand) -> anyhow::Result<()> {
             }
         }
         TokenCommand::Revoke { id } => {
-            if store.revoke_token(id, None).await? {
-                cli_audit(store, AuditAction::TokenRevoke, &format!("token:{id}"), "").await?;
+            let mut changes = store.begin().await?;
+            if changes.revoke_token(id, None).await? {
+                let target = format!("token:{id}");
+                cli_audit(&mut changes, AuditAction::TokenRevoke, &target, "").await?;
+                changes.commit().await?;
                 println!("Token {id} revoked.");
             } else {
                 bail!("there is no active token with ID {id} (see `meterbook token list`)");
@@ -402,9 +407,10 @@ pub async fn print_demo_tokens(store: &dyn Store) -> anyhow::Result<()> {
     let spec = DemoSpec::standard(chrono::Utc::now());
     println!("Demo API tokens (new each start; earlier demo tokens are revoked):");
     let issue = |name: String, role: Role, subs: Vec<SubscriptionId>| async move {
-        store.revoke_tokens_named(&name).await?;
+        let mut changes = store.begin().await?;
+        changes.revoke_tokens_named(&name).await?;
         let (_, token) = issue_token(
-            store,
+            &mut changes,
             &TokenRequest {
                 name: &name,
                 role,
@@ -413,6 +419,7 @@ pub async fn print_demo_tokens(store: &dyn Store) -> anyhow::Result<()> {
             },
         )
         .await?;
+        changes.commit().await?;
         anyhow::Ok((name, token))
     };
     let (name, token) = issue("demo-operator".into(), Role::Operator, vec![]).await?;

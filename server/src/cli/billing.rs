@@ -105,14 +105,16 @@ pub async fn rates(store: &dyn Store, command: RatesCommand) -> anyhow::Result<(
             let card = read_rate_card(&text, format).map_err(|e| {
                 anyhow::anyhow!("{}: {e}; the rate card was not changed", file.display())
             })?;
-            let revision = store.save_rate_card(&card, CLI_ACTOR).await?;
+            let mut changes = store.begin().await?;
+            let revision = changes.save_rate_card(&card, CLI_ACTOR).await?;
             cli_audit(
-                store,
+                &mut changes,
                 AuditAction::RatesImport,
                 &format!("revision {revision}"),
                 &file.display().to_string(),
             )
             .await?;
+            changes.commit().await?;
             let prices: usize = card.versions().iter().map(|v| v.rates.len()).sum();
             println!(
                 "rate card revision {revision} is in effect: {} version(s), {prices} meter price(s), {} discount(s), in {}",
@@ -164,8 +166,17 @@ pub async fn chargeback(store: &dyn Store, args: ChargebackArgs) -> anyhow::Resu
         .map(|s| SubscriptionId::parse(s).map_err(|e| anyhow::anyhow!("--subscription: {e}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
     if args.close {
-        let closed = chargeback::close_period(store, &period, zone, CLI_ACTOR).await?;
-        cli_audit(store, AuditAction::ChargebackClose, &period.label, "").await?;
+        let mut changes = store.begin().await?;
+        let closed =
+            chargeback::close_period(store, &mut changes, &period, zone, CLI_ACTOR).await?;
+        cli_audit(
+            &mut changes,
+            AuditAction::ChargebackClose,
+            &period.label,
+            "",
+        )
+        .await?;
+        changes.commit().await?;
         for run in &closed.frozen {
             eprintln!(
                 "froze {} {}: total {} {} ({} lines changed since the previous run)",
@@ -183,9 +194,12 @@ pub async fn chargeback(store: &dyn Store, args: ChargebackArgs) -> anyhow::Resu
         return Ok(());
     }
     if args.push {
-        let pushed = chargeback::push_statement(store, &period, zone, &group_by, CLI_ACTOR).await?;
+        let mut changes = store.begin().await?;
+        let pushed =
+            chargeback::push_statement(store, &mut changes, &period, zone, &group_by, CLI_ACTOR)
+                .await?;
         cli_audit(
-            store,
+            &mut changes,
             AuditAction::ChargebackPush,
             &period.label,
             &format!(
@@ -194,6 +208,7 @@ pub async fn chargeback(store: &dyn Store, args: ChargebackArgs) -> anyhow::Resu
             ),
         )
         .await?;
+        changes.commit().await?;
         println!(
             "run {} of {} by {} queued for {} webhook(s); a running server sends it",
             pushed.run_id, pushed.period, pushed.group_by, pushed.deliveries_queued
@@ -201,14 +216,17 @@ pub async fn chargeback(store: &dyn Store, args: ChargebackArgs) -> anyhow::Resu
         return Ok(());
     }
     let statement = if args.record {
-        let run = chargeback::record_run(store, &period, zone, &group_by, CLI_ACTOR).await?;
+        let mut changes = store.begin().await?;
+        let run = chargeback::record_run(store, &mut changes, &period, zone, &group_by, CLI_ACTOR)
+            .await?;
         cli_audit(
-            store,
+            &mut changes,
             AuditAction::ChargebackRun,
             &period.label,
             &group_by.to_string(),
         )
         .await?;
+        changes.commit().await?;
         match run.previous_run_at {
             None => eprintln!("first recorded run of this statement"),
             Some(at) => eprintln!(

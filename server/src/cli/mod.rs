@@ -596,7 +596,9 @@ async fn seed_demo(store: &dyn Store, spec: &DemoSpec) -> anyhow::Result<()> {
 /// rate cards gets one too).
 async fn ensure_demo_rate_card(store: &dyn Store) -> anyhow::Result<()> {
     if store.rate_card().await?.is_none() {
-        let revision = store.save_rate_card(&demo::rate_card(), "demo").await?;
+        let mut changes = store.begin().await?;
+        let revision = changes.save_rate_card(&demo::rate_card(), "demo").await?;
+        changes.commit().await?;
         println!("Demo rate card (USD) saved as revision {revision}");
     }
     Ok(())

@@ -47,14 +47,16 @@ pub async fn webhooks(store: &dyn Store, command: WebhookCommand) -> anyhow::Res
                 .map_err(|e| anyhow::anyhow!("--webhook-allow: {e}"))?;
             let url = check_url(url.trim(), &targets).map_err(anyhow::Error::msg)?;
             let secret = new_secret()?;
-            let id = store.add_webhook(&url, &secret, "cli").await?;
+            let mut changes = store.begin().await?;
+            let id = changes.add_webhook(&url, &secret, "cli").await?;
             cli_audit(
-                store,
+                &mut changes,
                 AuditAction::WebhookAdd,
                 &format!("webhook {id}"),
                 &url,
             )
             .await?;
+            changes.commit().await?;
             println!("webhook {id}: {url}");
             println!("signing secret (shown only now): {secret}");
         }
@@ -71,16 +73,18 @@ pub async fn webhooks(store: &dyn Store, command: WebhookCommand) -> anyhow::Res
             }
         }
         WebhookCommand::Remove { id } => {
-            if !store.remove_webhook(id).await? {
+            let mut changes = store.begin().await?;
+            if !changes.remove_webhook(id).await? {
                 bail!("no webhook {id} is configured");
             }
             cli_audit(
-                store,
+                &mut changes,
                 AuditAction::WebhookRemove,
                 &format!("webhook {id}"),
                 "",
             )
             .await?;
+            changes.commit().await?;
             println!("webhook {id} removed");
         }
         WebhookCommand::Deliveries {
@@ -125,16 +129,18 @@ pub async fn webhooks(store: &dyn Store, command: WebhookCommand) -> anyhow::Res
             }
         }
         WebhookCommand::Retry { id } => {
-            if !store.retry_delivery(id, Utc::now()).await? {
+            let mut changes = store.begin().await?;
+            if !changes.retry_delivery(id, Utc::now()).await? {
                 bail!("delivery {id} is not a failed delivery to a webhook still configured");
             }
             cli_audit(
-                store,
+                &mut changes,
                 AuditAction::WebhookRetry,
                 &format!("delivery {id}"),
                 "",
             )
             .await?;
+            changes.commit().await?;
             println!("delivery {id} will be attempted again by a running server");
         }
     }

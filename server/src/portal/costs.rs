@@ -483,9 +483,10 @@ pub async fn upload_rate_card(
     };
     let actor = format!("user:{}", viewer.username);
     let saved = async {
-        let revision = state.store.save_rate_card(&card, &actor).await?;
+        let mut changes = state.store.begin().await?;
+        let revision = changes.save_rate_card(&card, &actor).await?;
         audit::record(
-            state.store.as_ref(),
+            &mut changes,
             Event {
                 actor: &actor,
                 action: AuditAction::RatesImport,
@@ -495,6 +496,7 @@ pub async fn upload_rate_card(
             },
         )
         .await?;
+        changes.commit().await?;
         Ok::<_, crate::store::StoreError>(revision)
     };
     match saved.await {
@@ -531,10 +533,11 @@ pub async fn retry_delivery(
     }
     let actor = format!("user:{}", viewer.username);
     let retried = async {
-        let retried = state.store.retry_delivery(form.id, Utc::now()).await?;
+        let mut changes = state.store.begin().await?;
+        let retried = changes.retry_delivery(form.id, Utc::now()).await?;
         if retried {
             audit::record(
-                state.store.as_ref(),
+                &mut changes,
                 Event {
                     actor: &actor,
                     action: AuditAction::WebhookRetry,
@@ -544,6 +547,7 @@ pub async fn retry_delivery(
                 },
             )
             .await?;
+            changes.commit().await?;
         }
         Ok::<_, crate::store::StoreError>(retried)
     };

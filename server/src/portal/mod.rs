@@ -197,8 +197,9 @@ impl PortalData for Portal {
                     )));
                 }
             }
+            let mut changes = self.store.begin().await.map_err(store_failed)?;
             let (id, token) = issue_token(
-                self.store.as_ref(),
+                &mut changes,
                 &TokenRequest {
                     name: &form.name,
                     role,
@@ -214,7 +215,7 @@ impl PortalData for Portal {
             let actor = format!("user:{}", viewer.username);
             let subs: Vec<&str> = subscriptions.iter().map(SubscriptionId::as_str).collect();
             audit::record(
-                self.store.as_ref(),
+                &mut changes,
                 Event {
                     actor: &actor,
                     action: AuditAction::TokenCreate,
@@ -225,6 +226,7 @@ impl PortalData for Portal {
             )
             .await
             .map_err(store_failed)?;
+            changes.commit().await.map_err(store_failed)?;
             Ok(CreatedToken {
                 id,
                 name: form.name.trim().to_owned(),
@@ -241,8 +243,8 @@ impl PortalData for Portal {
         id: i64,
     ) -> BoxFuture<'a, Result<(), PortalError>> {
         Box::pin(async move {
-            let revoked = self
-                .store
+            let mut changes = self.store.begin().await.map_err(store_failed)?;
+            let revoked = changes
                 .revoke_token(id, owner_filter(viewer))
                 .await
                 .map_err(store_failed)?;
@@ -252,7 +254,7 @@ impl PortalData for Portal {
                 )));
             }
             audit::record(
-                self.store.as_ref(),
+                &mut changes,
                 Event {
                     actor: &format!("user:{}", viewer.username),
                     action: AuditAction::TokenRevoke,
@@ -262,7 +264,8 @@ impl PortalData for Portal {
                 },
             )
             .await
-            .map_err(store_failed)
+            .map_err(store_failed)?;
+            changes.commit().await.map_err(store_failed)
         })
     }
 

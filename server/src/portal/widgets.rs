@@ -116,8 +116,8 @@ pub(super) async fn create(
             PortalError::Unavailable("Meterbook cannot create tokens right now".to_owned())
         })?
     );
-    let id = portal
-        .store
+    let mut changes = portal.store.begin().await.map_err(store_failed)?;
+    let id = changes
         .create_widget(&NewWidget {
             name,
             token_hash: &hash_secret(&token),
@@ -129,7 +129,7 @@ pub(super) async fn create(
         .await
         .map_err(store_failed)?;
     audit::record(
-        portal.store.as_ref(),
+        &mut changes,
         Event {
             actor: &format!("user:{}", viewer.username),
             action: AuditAction::WidgetCreate,
@@ -144,6 +144,7 @@ pub(super) async fn create(
     )
     .await
     .map_err(store_failed)?;
+    changes.commit().await.map_err(store_failed)?;
     let base = &portal.public_base;
     let url = format!("{base}/widget?token={token}");
     Ok(CreatedWidget {
@@ -163,8 +164,8 @@ pub(super) async fn revoke(
     address: String,
     id: i64,
 ) -> Result<(), PortalError> {
-    let revoked = portal
-        .store
+    let mut changes = portal.store.begin().await.map_err(store_failed)?;
+    let revoked = changes
         .revoke_widget(id, owner_filter(viewer))
         .await
         .map_err(store_failed)?;
@@ -174,7 +175,7 @@ pub(super) async fn revoke(
         ));
     }
     audit::record(
-        portal.store.as_ref(),
+        &mut changes,
         Event {
             actor: &format!("user:{}", viewer.username),
             action: AuditAction::WidgetRevoke,
@@ -184,7 +185,8 @@ pub(super) async fn revoke(
         },
     )
     .await
-    .map_err(store_failed)
+    .map_err(store_failed)?;
+    changes.commit().await.map_err(store_failed)
 }
 
 #[cfg(test)]

@@ -89,54 +89,16 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
-/// What the store keeps about people and credentials.
+/// What the store keeps about people and credentials, as read; users, sessions and tokens are
+/// changed, and the audit log written, in [`super::Changes`].
 #[async_trait]
 pub trait AccountStore: Send + Sync + 'static {
-    /// Adds a user; [`StoreError::Conflict`] when the name is taken (in any letter case).
-    async fn create_user(
-        &self,
-        username: &str,
-        role: Role,
-        password_hash: &str,
-        subscriptions: &[SubscriptionId],
-    ) -> Result<i64, StoreError>;
-
     /// A user and their password hash, found by name in any letter case.
     async fn user_by_name(&self, username: &str) -> Result<Option<(UserInfo, String)>, StoreError>;
 
     async fn list_users(&self) -> Result<Vec<UserInfo>, StoreError>;
 
     async fn user_count(&self) -> Result<u64, StoreError>;
-
-    /// Disables or re-enables a user. Disabling ends their sessions and revokes the tokens they
-    /// created. False when there is no such user.
-    async fn set_user_disabled(
-        &self,
-        user_id: i64,
-        disabled: bool,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
-
-    /// Replaces a password hash and ends the user's sessions; with `revoke_tokens_at`, also
-    /// revokes the API tokens and widgets they created (a reset after a compromise must not leave
-    /// them live). The number of tokens and widgets revoked, or None when there is no such user.
-    async fn set_password(
-        &self,
-        user_id: i64,
-        password_hash: &str,
-        revoke_tokens_at: Option<DateTime<Utc>>,
-    ) -> Result<Option<u64>, StoreError>;
-
-    /// Adds (or, with `granted` false, removes) subscriptions of a tenant user. Takes effect on the
-    /// user's next request: sessions and tokens read grants live.
-    async fn set_grants(
-        &self,
-        user_id: i64,
-        subscriptions: &[SubscriptionId],
-        granted: bool,
-    ) -> Result<(), StoreError>;
-
-    async fn create_session(&self, session: &NewSession<'_>) -> Result<(), StoreError>;
 
     /// The session with this ID hash, if it has not expired and its user is enabled.
     async fn session_by_hash(
@@ -147,8 +109,6 @@ pub trait AccountStore: Send + Sync + 'static {
 
     /// Records activity on a session (for the idle timeout).
     async fn touch_session(&self, id_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
-
-    async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
 
     /// Records one failed sign-in under each key, drops failures older than `forget_before`, and
     /// returns how many failures each key now has since `window_start`.
@@ -171,21 +131,11 @@ pub trait AccountStore: Send + Sync + 'static {
 
     async fn clear_sign_in_failures(&self, key: &str) -> Result<(), StoreError>;
 
-    async fn create_token(&self, token: &NewToken<'_>) -> Result<i64, StoreError>;
-
     /// The live token with this hash: not revoked, and not created by a user since disabled.
     async fn token_by_hash(&self, token_hash: &str) -> Result<Option<TokenInfo>, StoreError>;
 
     /// Every token, or those `created_by` one user.
     async fn list_tokens(&self, created_by: Option<i64>) -> Result<Vec<TokenInfo>, StoreError>;
-
-    /// Revokes one live token (only if `created_by` it, when given); false when there is none.
-    async fn revoke_token(&self, id: i64, created_by: Option<i64>) -> Result<bool, StoreError>;
-
-    /// Revokes every live token with this name (used to rotate the demo tokens).
-    async fn revoke_tokens_named(&self, name: &str) -> Result<u64, StoreError>;
-
-    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
 
     /// The latest entries first, optionally of one action only.
     async fn audit_entries(

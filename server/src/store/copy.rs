@@ -13,7 +13,7 @@ use meterbook_core::usage::{InstanceData, UsageRecord};
 use meterbook_core::SubscriptionId;
 use sqlx::{Postgres, QueryBuilder, Row, SqlitePool};
 
-use super::portable::reads::json_object;
+use super::reads::json_object;
 use super::{PostgresStore, SqliteStore, StoreError, UsageStore};
 
 /// A column's type, as both schemas hold it.

@@ -1,6 +1,6 @@
 //! The usage explorer computed by the database: totals, chart series, filter options and keyset
 //! pages of rows are each one grouping query over the usage table, so the server holds what a
-//! view shows and never the period's records. Both stores run the same SQL; [`Dialect`] names the
+//! view shows and never the period's records. Both stores run the same SQL; [`Dialect`](super::dialect::Dialect) names the
 //! few places where SQLite and PostgreSQL differ (placeholders, text order, tags).
 //!
 //! Names are numbered in the usage table; meters are few, so their catalog descriptions (name,
@@ -20,25 +20,9 @@ use meterbook_core::time::{from_epoch, DAY_SECONDS, HOUR_SECONDS};
 use meterbook_core::SubscriptionId;
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, Type};
 
-use super::portable::reads::tag_map;
+use super::dialect::{arguments, in_list, Bind, Dialect, Statement};
+use super::reads::tag_map;
 use super::StoreError;
-
-/// What SQL the store speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Dialect {
-    Sqlite,
-    Postgres,
-}
-
-impl Dialect {
-    /// Makes text compare byte by byte, as Rust's strings (and so continuation keys) do.
-    fn bytewise(self) -> &'static str {
-        match self {
-            Self::Sqlite => "",
-            Self::Postgres => " COLLATE \"C\"",
-        }
-    }
-}
 
 /// One explorer view to compute.
 pub struct ExploreRequest<'a> {
@@ -49,66 +33,6 @@ pub struct ExploreRequest<'a> {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
     pub page: &'a PageFrom,
-}
-
-/// SQL text with its bound values, placeholders written in the dialect's style.
-struct Statement {
-    dialect: Dialect,
-    text: String,
-    binds: Vec<Bind>,
-}
-
-#[derive(Debug, Clone)]
-enum Bind {
-    Int(i64),
-    Real(f64),
-    Text(String),
-}
-
-impl Statement {
-    fn new(dialect: Dialect) -> Self {
-        Self {
-            dialect,
-            text: String::new(),
-            binds: Vec::new(),
-        }
-    }
-
-    fn push(&mut self, sql: &str) -> &mut Self {
-        self.text.push_str(sql);
-        self
-    }
-
-    fn bind(&mut self, value: Bind) -> &mut Self {
-        self.binds.push(value);
-        match self.dialect {
-            Dialect::Sqlite => self.text.push('?'),
-            Dialect::Postgres => {
-                let n = self.binds.len();
-                self.text.push_str(&format!("${n}"));
-            }
-        }
-        self
-    }
-
-    fn bind_text(&mut self, value: &str) -> &mut Self {
-        self.bind(Bind::Text(value.to_owned()))
-    }
-
-    fn bind_int(&mut self, value: i64) -> &mut Self {
-        self.bind(Bind::Int(value))
-    }
-
-    /// ` IN (1, 2, 3)` of numbers the store itself assigned (written inline, never from input).
-    fn numbers(&mut self, numbers: &[i64]) -> &mut Self {
-        self.push(&in_list(numbers))
-    }
-}
-
-/// ` IN (1, 2, 3)`: numbers are written inline (the store's own, or the period's seconds).
-fn in_list(numbers: &[i64]) -> String {
-    let list: Vec<String> = numbers.iter().map(i64::to_string).collect();
-    format!(" IN ({})", list.join(", "))
 }
 
 #[derive(FromRow)]
@@ -736,27 +660,6 @@ pub(crate) struct Sql<'p, DB: Database> {
     pub dialect: Dialect,
 }
 
-/// Binds a statement's values to a query.
-fn bind_all<'q, DB, O>(
-    mut query: sqlx::query::QueryAs<'q, DB, O, DB::Arguments<'q>>,
-    binds: &[Bind],
-) -> sqlx::query::QueryAs<'q, DB, O, DB::Arguments<'q>>
-where
-    DB: Database,
-    i64: Encode<'q, DB> + Type<DB>,
-    f64: Encode<'q, DB> + Type<DB>,
-    String: Encode<'q, DB> + Type<DB>,
-{
-    for bind in binds {
-        query = match bind {
-            Bind::Int(v) => query.bind(*v),
-            Bind::Real(v) => query.bind(*v),
-            Bind::Text(v) => query.bind(v.clone()),
-        };
-    }
-    query
-}
-
 /// Rows of an explorer query as the store streams them.
 pub type RowReceiver = tokio::sync::mpsc::Receiver<Result<UsageRow, StoreError>>;
 
@@ -782,7 +685,7 @@ where
     where
         T: for<'r> FromRow<'r, DB::Row> + Send + Unpin,
     {
-        let query = bind_all(sqlx::query_as::<DB, T>(&sql.text), &sql.binds);
+        let query = sqlx::query_as_with::<DB, T, _>(&sql.text, arguments(&sql.binds)?);
         Ok(query.fetch_all(self.pool).await?)
     }
 
@@ -798,8 +701,15 @@ where
             return;
         }
         let sql = plan.rows_sql(None, true, None, plan.usage);
+        let arguments = match arguments(&sql.binds) {
+            Ok(arguments) => arguments,
+            Err(e) => {
+                let _ = rows.send(Err(e.into())).await;
+                return;
+            }
+        };
         let mut stream =
-            bind_all(sqlx::query_as::<DB, TableRow>(&sql.text), &sql.binds).fetch(self.pool);
+            sqlx::query_as_with::<DB, TableRow, _>(&sql.text, arguments).fetch(self.pool);
         while let Some(row) = stream.next().await {
             let row = row.map(|r| plan.usage_row(r)).map_err(StoreError::from);
             let failed = row.is_err();

@@ -3,11 +3,13 @@
 
 mod accounts;
 pub mod copy;
+mod dialect;
 mod explore;
 mod names;
-mod portable;
 mod postgres;
 mod rates;
+mod reads;
+mod shared;
 mod sqlite;
 mod webhooks;
 mod widgets;
@@ -29,6 +31,7 @@ pub use accounts::{
 pub use explore::{ExploreRequest, RowReceiver};
 pub use postgres::PostgresStore;
 pub use rates::{ChargebackStore, RateStore, StatementKey, StoredRateCard, StoredRun};
+pub use shared::{ChangeStore, Changes};
 pub use sqlite::SqliteStore;
 pub use webhooks::{
     AttemptResult, DeliveryInfo, DeliveryStatus, DueDelivery, Push, WebhookInfo, WebhookStore,
@@ -206,12 +209,18 @@ fn migrations_current(applied: Option<i64>, migrator: &sqlx::migrate::Migrator) 
 /// Everything Meterbook stores: usage, people and credentials, widgets, rate cards, chargeback
 /// runs and webhook deliveries.
 pub trait Store:
-    UsageStore + AccountStore + WidgetStore + RateStore + ChargebackStore + WebhookStore
+    UsageStore + AccountStore + WidgetStore + RateStore + ChargebackStore + WebhookStore + ChangeStore
 {
 }
 
 impl<T> Store for T where
-    T: UsageStore + AccountStore + WidgetStore + RateStore + ChargebackStore + WebhookStore
+    T: UsageStore
+        + AccountStore
+        + WidgetStore
+        + RateStore
+        + ChargebackStore
+        + WebhookStore
+        + ChangeStore
 {
 }
 

@@ -104,24 +104,11 @@ pub struct DeliveryInfo {
 }
 
 #[async_trait]
+/// Webhooks and deliveries as read and as senders work them; webhooks are added and removed,
+/// and pushes queued, in [`super::Changes`].
 pub trait WebhookStore: Send + Sync + 'static {
-    /// Adds a webhook; returns its ID.
-    async fn add_webhook(
-        &self,
-        url: &str,
-        secret: &str,
-        created_by: &str,
-    ) -> Result<i64, StoreError>;
-
     /// The webhooks statements are pushed to, oldest first.
     async fn webhooks(&self) -> Result<Vec<WebhookInfo>, StoreError>;
-
-    /// Stops pushing to a webhook and drops its pending deliveries (its log stays); false if
-    /// there was no such webhook.
-    async fn remove_webhook(&self, id: i64) -> Result<bool, StoreError>;
-
-    /// Queues `push` for every webhook; returns how many deliveries were queued.
-    async fn queue_push(&self, push: &Push) -> Result<u64, StoreError>;
 
     /// Claims up to `limit` deliveries due at `now`: each gets one more attempt and is not due
     /// again until `lease_until`, so no other sender takes it meanwhile.
@@ -146,8 +133,4 @@ pub trait WebhookStore: Send + Sync + 'static {
         status: Option<DeliveryStatus>,
         limit: u32,
     ) -> Result<Vec<DeliveryInfo>, StoreError>;
-
-    /// Makes a failed delivery pending again, due now; false if there is no failed delivery of
-    /// that ID to a webhook still configured.
-    async fn retry_delivery(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError>;
 }

@@ -37,17 +37,12 @@ pub struct NewWidget<'a> {
 }
 
 #[async_trait]
+/// Widgets as read; they are created and revoked in [`super::Changes`].
 pub trait WidgetStore: Send + Sync + 'static {
-    async fn create_widget(&self, widget: &NewWidget<'_>) -> Result<i64, StoreError>;
-
     /// The widget a token hash belongs to, revoked and expired ones included (so the page can say
     /// which), or `None` for an unknown token.
     async fn widget_by_hash(&self, token_hash: &str) -> Result<Option<WidgetInfo>, StoreError>;
 
     /// Widgets created by `created_by`, or every widget for `None`; newest first.
     async fn list_widgets(&self, created_by: Option<i64>) -> Result<Vec<WidgetInfo>, StoreError>;
-
-    /// Revokes a live widget (only the creator's own when `created_by` is set); false if there was
-    /// none to revoke.
-    async fn revoke_widget(&self, id: i64, created_by: Option<i64>) -> Result<bool, StoreError>;
 }

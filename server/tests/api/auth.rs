@@ -189,10 +189,12 @@ async fn a_disabled_user_cannot_sign_in_and_loses_sessions_and_tokens() {
     );
     assert_eq!(app.get(&tenant_usage, Some(&token)).await.status(), 200);
 
-    app.store
+    let mut changes = app.store.begin().await.unwrap();
+    changes
         .set_user_disabled(id, true, chrono::Utc::now())
         .await
         .unwrap();
+    changes.commit().await.unwrap();
 
     assert_eq!(app.page("/", &session.cookie).await.status(), 303);
     assert_eq!(app.get(&tenant_usage, Some(&token)).await.status(), 401);
@@ -657,7 +659,7 @@ async fn a_tenant_token_loses_what_its_creator_loses() {
     };
     assert_eq!(app.get(&path(&sub(2)), Some(token)).await.status(), 200);
 
-    app.store.set_grants(id, &[sub(2)], false).await.unwrap();
+    app.change_grants(id, &[sub(2)], false).await;
 
     assert_eq!(app.get(&path(&sub(2)), Some(token)).await.status(), 403);
     assert_eq!(app.get(&path(&sub(1)), Some(token)).await.status(), 200);

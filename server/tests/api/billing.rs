@@ -594,3 +594,63 @@ async fn runs_show_late_usage_and_a_closed_period_stays_frozen() {
         .unwrap();
     assert_eq!(november["closedAt"], Value::Null);
 }
+
+/// Makes every write to the audit log fail, as a full disk or a lost connection would.
+async fn break_the_audit_log(database_url: &str) {
+    use sqlx::Executor;
+    let sql = if database_url.starts_with("sqlite:") {
+        "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log
+         BEGIN SELECT RAISE(ABORT, 'the audit log is unavailable'); END"
+    } else {
+        "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS
+             $$ BEGIN RAISE EXCEPTION 'the audit log is unavailable'; END $$;
+         CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log
+             FOR EACH ROW EXECUTE FUNCTION refuse_audit()"
+    };
+    let pool = sqlx::AnyPool::connect(database_url).await.expect("connect");
+    pool.execute(sql).await.expect("trigger");
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn an_action_whose_audit_entry_cannot_be_written_is_not_kept() {
+    sqlx::any::install_default_drivers();
+    let app = spawn_app().await;
+    let created = app
+        .client
+        .post(format!("{}/api/v1/webhooks", app.base))
+        .bearer_auth(&app.operator)
+        .json(&json!({"url": "http://127.0.0.1:9/hook"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201, "{:?}", created.text().await);
+    break_the_audit_log(&app.database_url).await;
+
+    let refused = put_rates(&app, &card_csv(), "text/csv", &app.operator).await;
+    assert_eq!(refused.status(), 500);
+    let body: Value = refused.json().await.unwrap();
+    assert!(body["error"]["code"].is_string(), "{body}");
+    let none = app.get("/api/v1/rates", Some(&app.operator)).await;
+    assert_eq!(
+        none.status(),
+        404,
+        "the rate card was kept without its entry"
+    );
+
+    let removed = app
+        .client
+        .delete(format!("{}/api/v1/webhooks/1", app.base))
+        .bearer_auth(&app.operator)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 500);
+    let hooks: Value = app
+        .get("/api/v1/webhooks", Some(&app.operator))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(hooks["value"].as_array().map(Vec::len), Some(1), "{hooks}");
+}

@@ -224,8 +224,9 @@ pub async fn token(
     role: Role,
     subscriptions: &[SubscriptionId],
 ) -> String {
-    issue_token(
-        store,
+    let mut changes = store.begin().await.expect("begin");
+    let (_, token) = issue_token(
+        &mut changes,
         &TokenRequest {
             name,
             role,
@@ -234,8 +235,9 @@ pub async fn token(
         },
     )
     .await
-    .expect("token")
-    .1
+    .expect("token");
+    changes.commit().await.expect("commit");
+    token
 }
 
 /// The value of a hidden `csrf` input in a page.
@@ -259,10 +261,28 @@ impl TestApp {
     /// Adds a user with [`PASSWORD`]; returns their ID.
     pub async fn add_user(&self, name: &str, role: Role, subscriptions: &[SubscriptionId]) -> i64 {
         let hash = hash_password(PASSWORD).await.expect("hash");
-        self.store
+        let mut changes = self.store.begin().await.expect("begin");
+        let id = changes
             .create_user(name, role, &hash, subscriptions)
             .await
-            .expect("user")
+            .expect("user");
+        changes.commit().await.expect("commit");
+        id
+    }
+
+    /// Grants (or takes away) subscriptions behind the portal's back, as another server would.
+    pub async fn change_grants(
+        &self,
+        user_id: i64,
+        subscriptions: &[SubscriptionId],
+        granted: bool,
+    ) {
+        let mut changes = self.store.begin().await.expect("begin");
+        changes
+            .set_grants(user_id, subscriptions, granted)
+            .await
+            .expect("grants");
+        changes.commit().await.expect("commit");
     }
 
     /// Posts the sign-in form as a browser would.

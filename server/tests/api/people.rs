@@ -191,8 +191,9 @@ async fn a_password_reset_revokes_the_persons_tokens_unless_the_operator_keeps_t
     let nina_token = |name: &'static str| {
         let store = app.store.clone();
         async move {
-            meterbook_server::auth::issue_token(
-                store.as_ref(),
+            let mut changes = store.begin().await.unwrap();
+            let (_, token) = meterbook_server::auth::issue_token(
+                &mut changes,
                 &meterbook_server::auth::TokenRequest {
                     name,
                     role: Role::Tenant,
@@ -201,8 +202,9 @@ async fn a_password_reset_revokes_the_persons_tokens_unless_the_operator_keeps_t
                 },
             )
             .await
-            .unwrap()
-            .1
+            .unwrap();
+            changes.commit().await.unwrap();
+            token
         }
     };
     let reads = |token: String| {

@@ -117,7 +117,7 @@ async fn a_tenant_user_without_grants_is_told_so() {
         .add_user("tina", Role::Tenant, std::slice::from_ref(&sub))
         .await;
     let session = app.sign_in("tina").await;
-    app.store.set_grants(id, &[sub], false).await.unwrap();
+    app.change_grants(id, &[sub], false).await;
     let html = app.page("/", &session.cookie).await.text().await.unwrap();
     assert!(html.contains("not been granted any subscription"), "{html}");
 }

@@ -188,8 +188,8 @@ async fn a_revoked_expired_or_orphaned_widget_shows_why_and_no_usage() {
 
     // Expired.
     let token = "mbw_expired-for-the-test";
-    w.app
-        .store
+    let mut changes = w.app.store.begin().await.unwrap();
+    changes
         .create_widget(&NewWidget {
             name: "old",
             token_hash: &hash_secret(token),
@@ -200,17 +200,14 @@ async fn a_revoked_expired_or_orphaned_widget_shows_why_and_no_usage() {
         })
         .await
         .unwrap();
+    changes.commit().await.unwrap();
     let expired = w.app.get(&format!("/widget?token={token}"), None).await;
     assert_eq!(expired.status(), 410);
     assert!(expired.text().await.unwrap().contains("expired"));
 
     // Its creator loses the grant.
     let (path, _) = w.widget("").await;
-    w.app
-        .store
-        .set_grants(w.user_id, &[sub(1)], false)
-        .await
-        .unwrap();
+    w.app.change_grants(w.user_id, &[sub(1)], false).await;
     let orphaned = w.app.get(&path, None).await;
     assert_eq!(orphaned.status(), 403);
     assert!(!orphaned.text().await.unwrap().contains("123.5"));

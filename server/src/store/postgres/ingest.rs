@@ -13,7 +13,7 @@ use sqlx::{PgConnection, Row};
 
 use super::PostgresStore;
 use crate::store::names::{name_of, NameKind};
-use crate::store::portable::reads::{json_text, starts_off_hour, MARK_OFF_HOUR};
+use crate::store::reads::{json_text, starts_off_hour, MARK_OFF_HOUR};
 use crate::store::{IngestOutcome, StoreError};
 
 /// The advisory lock batches take, one at a time across every process sharing the database.

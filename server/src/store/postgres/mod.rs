@@ -22,39 +22,44 @@ use meterbook_core::SubscriptionId;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
 
+use super::dialect::Dialect;
 use super::names::NameCache;
-use super::portable::reads::{daily_total, usage_reads};
-use super::portable::{account_store, rate_store, webhook_store, widget_store};
+use super::reads::{daily_total, UsageReads};
+use super::shared::{self, SharedSql};
 use super::{AggregateRequest, IngestOutcome, StoreError, UsageStore};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-account_store!(super::PostgresStore, sqlx::Postgres);
-widget_store!(super::PostgresStore, sqlx::Postgres);
-rate_store!(super::PostgresStore);
-webhook_store!(super::PostgresStore, sqlx::Postgres);
-usage_reads!(
-    super::PostgresStore,
-    sqlx::Postgres,
-    usage = "usage_records u",
-    tenant_usage = "usage_records u",
-    join = "JOIN"
-);
-
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// The SQL both stores run (accounts, widgets, webhooks, billing), on sqlx's `Any` driver.
+    shared: sqlx::AnyPool,
     names: Arc<NameCache>,
     /// First seconds of the months whose usage partition is known to exist.
     partitions: Arc<Mutex<HashSet<i64>>>,
 }
 
+impl SharedSql for PostgresStore {
+    fn shared(&self) -> &sqlx::AnyPool {
+        &self.shared
+    }
+}
+
 impl PostgresStore {
     /// The explorer's SQL on this store's pool.
+    /// The usage reads on this store's pool.
+    fn reads(&self) -> UsageReads<'_, sqlx::Postgres> {
+        UsageReads {
+            pool: &self.pool,
+            dialect: Dialect::Postgres,
+        }
+    }
+
     fn explorer(&self) -> super::explore::Sql<'_, sqlx::Postgres> {
         super::explore::Sql {
             pool: &self.pool,
-            dialect: super::explore::Dialect::Postgres,
+            dialect: Dialect::Postgres,
         }
     }
 
@@ -73,8 +78,10 @@ impl PostgresStore {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
+        let shared = shared::open_pool(url, 8, "").await?;
         Ok(Self {
             pool,
+            shared,
             names: Arc::default(),
             partitions: Arc::default(),
         })
@@ -102,7 +109,7 @@ impl UsageStore for PostgresStore {
         &self,
         request: &AggregateRequest,
     ) -> Result<Page<AggregateLine>, StoreError> {
-        self.read_aggregates(request).await
+        self.reads().aggregates(request).await
     }
 
     async fn daily_totals(
@@ -167,7 +174,9 @@ impl UsageStore for PostgresStore {
         to: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<UsageFact>, StoreError> {
-        self.read_facts(subscriptions, basis, from, to, limit).await
+        self.reads()
+            .facts(subscriptions, basis, from, to, limit)
+            .await
     }
 
     async fn explore(
@@ -195,11 +204,11 @@ impl UsageStore for PostgresStore {
     }
 
     async fn record_count(&self) -> Result<u64, StoreError> {
-        self.read_record_count().await
+        shared::record_count(&self.shared).await
     }
 
     async fn signing_secret(&self) -> Result<Vec<u8>, StoreError> {
-        self.read_signing_secret().await
+        shared::signing_secret(&self.shared).await
     }
 
     async fn backup_to(&self, _to: &std::path::Path) -> Result<(), StoreError> {
@@ -219,6 +228,9 @@ impl UsageStore for PostgresStore {
     }
 
     fn pools(&self) -> Vec<super::PoolUse> {
-        vec![super::PoolUse::of("postgres", &self.pool)]
+        vec![
+            super::PoolUse::of("postgres", &self.pool),
+            super::PoolUse::of("postgres_shared", &self.shared),
+        ]
     }
 }

@@ -10,7 +10,7 @@ use meterbook_core::SubscriptionId;
 use sqlx::{Postgres, QueryBuilder, Row};
 
 use super::PostgresStore;
-use crate::store::portable::reads::{push_span_number, tagged_usage};
+use crate::store::reads::{push_span_number, tagged_usage};
 use crate::store::StoreError;
 
 /// Where a part of a span's usage is read.

@@ -19,9 +19,10 @@ use meterbook_core::SubscriptionId;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
+use super::dialect::Dialect;
 use super::names::{name_of, NameCache, NameKind};
-use super::portable::reads::{daily_total, json_text, starts_off_hour, usage_reads, MARK_OFF_HOUR};
-use super::portable::{account_store, rate_store, webhook_store, widget_store};
+use super::reads::{daily_total, json_text, push_list, starts_off_hour, UsageReads, MARK_OFF_HOUR};
+use super::shared::{self, SharedSql};
 use super::{AggregateRequest, IngestOutcome, StoreError, UsageStore};
 
 /// The staged batch's difference (one record per key, the last) to the per-resource rollups:
@@ -81,19 +82,6 @@ const NAMES_PER_STATEMENT: usize = 500;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-account_store!(super::SqliteStore, sqlx::Sqlite);
-widget_store!(super::SqliteStore, sqlx::Sqlite);
-rate_store!(super::SqliteStore);
-webhook_store!(super::SqliteStore, sqlx::Sqlite);
-usage_reads!(
-    super::SqliteStore,
-    sqlx::Sqlite,
-    // Walk the key index's usage-time window, with usage_records the outer loop.
-    usage = "usage_records u INDEXED BY usage_records_key",
-    tenant_usage = "usage_records u INDEXED BY usage_records_by_subscription",
-    join = "CROSS JOIN"
-);
-
 /// The JSON path of a tag key (grouping keys never hold `"`, which a path cannot quote).
 fn tag_path(key: &str) -> String {
     format!("$.\"{key}\"")
@@ -112,15 +100,35 @@ pub struct SqliteStore {
     /// and sorts and groupings that spill to temporary files, so the server's memory does not
     /// grow with the store or with concurrent exports.
     scans: SqlitePool,
+    /// The SQL both stores run (accounts, widgets, webhooks, billing), on sqlx's `Any` driver.
+    shared: sqlx::AnyPool,
     names: Arc<NameCache>,
 }
 
+impl SharedSql for SqliteStore {
+    fn shared(&self) -> &sqlx::AnyPool {
+        &self.shared
+    }
+}
+
+/// What every shared connection sets, as the store's own connections do.
+const SHARED_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;
+    PRAGMA synchronous = NORMAL; PRAGMA cache_size = -8192; PRAGMA temp_store = memory";
+
 impl SqliteStore {
     /// The explorer's SQL on this store's scan connections.
+    /// The usage reads on this store's general connections.
+    fn reads(&self) -> UsageReads<'_, Sqlite> {
+        UsageReads {
+            pool: &self.pool,
+            dialect: Dialect::Sqlite,
+        }
+    }
+
     fn explorer(&self) -> super::explore::Sql<'_, sqlx::Sqlite> {
         super::explore::Sql {
             pool: &self.scans,
-            dialect: super::explore::Dialect::Sqlite,
+            dialect: Dialect::Sqlite,
         }
     }
 
@@ -161,10 +169,12 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(60))
             .connect_with(scan_options)
             .await?;
+        let shared = shared::open_pool(url, 8, SHARED_PRAGMAS).await?;
         Ok(Self {
             pool,
             ingest,
             scans,
+            shared,
             names: Arc::default(),
         })
     }
@@ -216,6 +226,7 @@ impl SqliteStore {
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&self.pool)
             .await?;
+        self.shared.close().await;
         self.scans.close().await;
         self.ingest.close().await;
         self.pool.close().await;
@@ -420,7 +431,7 @@ impl UsageStore for SqliteStore {
         &self,
         request: &AggregateRequest,
     ) -> Result<Page<AggregateLine>, StoreError> {
-        self.read_aggregates(request).await
+        self.reads().aggregates(request).await
     }
 
     async fn daily_totals(
@@ -442,7 +453,7 @@ impl UsageStore for SqliteStore {
             sql.push(
                 " AND subscription IN (SELECT id FROM subscriptions WHERE subscription_id IN ",
             );
-            usage_reads_impl::push_list(&mut sql, subscriptions);
+            push_list(&mut sql, subscriptions);
             sql.push(")");
         }
         sql.push(
@@ -473,7 +484,9 @@ impl UsageStore for SqliteStore {
         to: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<UsageFact>, StoreError> {
-        self.read_facts(subscriptions, basis, from, to, limit).await
+        self.reads()
+            .facts(subscriptions, basis, from, to, limit)
+            .await
     }
 
     async fn explore(
@@ -501,11 +514,11 @@ impl UsageStore for SqliteStore {
     }
 
     async fn record_count(&self) -> Result<u64, StoreError> {
-        self.read_record_count().await
+        shared::record_count(&self.shared).await
     }
 
     async fn signing_secret(&self) -> Result<Vec<u8>, StoreError> {
-        self.read_signing_secret().await
+        shared::signing_secret(&self.shared).await
     }
 
     async fn backup_to(&self, to: &std::path::Path) -> Result<(), StoreError> {
@@ -532,6 +545,7 @@ impl UsageStore for SqliteStore {
             super::PoolUse::of("sqlite", &self.pool),
             super::PoolUse::of("sqlite_ingest", &self.ingest),
             super::PoolUse::of("sqlite_scans", &self.scans),
+            super::PoolUse::of("sqlite_shared", &self.shared),
         ]
     }
 }

@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::{tag_path, SqliteStore};
-use crate::store::portable::reads::{push_span_number, tagged_usage};
+use crate::store::reads::{push_list, push_span_number, tagged_usage};
 use crate::store::StoreError;
 
 /// How a key packs `(subscription, meter, span)`: `(subscription * meters + meter) * spans + span`.
@@ -167,7 +167,7 @@ impl SqliteStore {
             sql.push(
                 " AND u.subscription IN (SELECT id FROM subscriptions WHERE subscription_id IN ",
             );
-            super::usage_reads_impl::push_list(&mut sql, subscriptions);
+            push_list(&mut sql, subscriptions);
             sql.push(")");
         }
         // `WHERE true` tells SQLite's parser the ON CONFLICT belongs to the INSERT.
