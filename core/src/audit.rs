@@ -29,11 +29,14 @@ pub enum AuditAction {
     WebhookAdd,
     WebhookRemove,
     WebhookRetry,
+    SubscriptionAdd,
+    SubscriptionSet,
+    SubscriptionImport,
 }
 
 impl AuditAction {
     /// Every action, in the order the filters list them.
-    pub const ALL: [AuditAction; 22] = [
+    pub const ALL: [AuditAction; 25] = [
         Self::SignIn,
         Self::SignInRefused,
         Self::SignInThrottled,
@@ -56,6 +59,9 @@ impl AuditAction {
         Self::WebhookAdd,
         Self::WebhookRemove,
         Self::WebhookRetry,
+        Self::SubscriptionAdd,
+        Self::SubscriptionSet,
+        Self::SubscriptionImport,
     ];
 
     /// The name stored in the log and accepted by the filters.
@@ -83,6 +89,9 @@ impl AuditAction {
             Self::WebhookAdd => "webhook.add",
             Self::WebhookRemove => "webhook.remove",
             Self::WebhookRetry => "webhook.retry",
+            Self::SubscriptionAdd => "subscription.add",
+            Self::SubscriptionSet => "subscription.set",
+            Self::SubscriptionImport => "subscription.import",
         }
     }
 }

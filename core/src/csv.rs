@@ -151,7 +151,9 @@ pub fn write_csv_record<S: AsRef<str>>(out: &mut String, fields: &[S]) {
             guarded = format!("'{f}");
             f = &guarded;
         }
-        append(&mut bytes, 2 + 2 * f.len(), |o| writer.field(f.as_bytes(), o).2);
+        append(&mut bytes, 2 + 2 * f.len(), |o| {
+            writer.field(f.as_bytes(), o).2
+        });
     }
     append(&mut bytes, 3, |o| writer.terminator(o).1);
     // Valid UTF-8 in, ASCII quotes and separators added: never lossy.
@@ -240,7 +242,9 @@ mod tests {
     fn malformed_quoting_is_refused_with_its_line() {
         assert!(read_csv("a,b\nc\"d,e").unwrap_err().contains("line 2"));
         assert!(read_csv("a\n\"open").unwrap_err().contains("line 2"));
-        assert!(read_csv("a\nb\n\"cut,short\nc,d\n").unwrap_err().contains("line 3"));
+        assert!(read_csv("a\nb\n\"cut,short\nc,d\n")
+            .unwrap_err()
+            .contains("line 3"));
     }
 
     #[test]

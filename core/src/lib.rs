@@ -7,6 +7,7 @@
 pub mod access;
 pub mod audit;
 pub mod csv;
+pub mod directory;
 pub mod error;
 pub mod explore;
 pub mod export;

@@ -6,7 +6,10 @@
 //! period; each record is reported a few hours after its usage hour, and records whose reported
 //! time is still in the future are not emitted (they have not been reported yet).
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Datelike, Duration, Utc};
+use meterbook_core::directory::{DirectoryEntry, EntryDraft};
 use meterbook_core::ids::hyphenate;
 use meterbook_core::meter::catalog;
 use meterbook_core::rating::csv::rate_card_from_csv;
@@ -117,6 +120,67 @@ pub fn tenants(spec: &DemoSpec) -> Vec<DemoTenant> {
                 subscription_id: SubscriptionId::parse(&hyphenate(&guid))
                     .unwrap_or_else(|_| unreachable!("32 hex digits")),
             }
+        })
+        .collect()
+}
+
+/// The companies behind [`NAMES`], as the directory names them.
+const COMPANIES: [&str; 10] = [
+    "Contoso Ltd",
+    "Fabrikam Inc",
+    "Northwind Traders",
+    "Tailspin Toys",
+    "Woodgrove Bank",
+    "Adatum Corporation",
+    "Litware Inc",
+    "Proseware Inc",
+    "Wingtip Toys",
+    "Alpine Ski House",
+];
+
+/// The demo offers, from the least to the most, and the plans each comes with.
+const OFFERS: [(&str, &[&str]); 3] = [
+    ("Basic", &["compute-basic"]),
+    ("Standard", &["compute-standard", "storage-standard"]),
+    (
+        "Premium",
+        &["compute-premium", "storage-premium", "sql-premium"],
+    ),
+];
+
+/// The demo tenants' directory entries: company names, owners, offers and plans, the directory
+/// tenant each signs in with, and their department tags.
+pub fn directory(spec: &DemoSpec) -> Vec<DirectoryEntry> {
+    let mut rng = SplitMix64::new(spec.seed ^ 0x5eed_d1c7);
+    tenants(spec)
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let company = COMPANIES[i % COMPANIES.len()];
+            let display_name = match i / COMPANIES.len() {
+                0 => company.to_owned(),
+                n => format!("{company} {}", n + 1),
+            };
+            let domain = NAMES[i % NAMES.len()].to_lowercase();
+            let (offer, plans) = OFFERS[i % OFFERS.len()];
+            let tenant_hex = format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64());
+            let draft = EntryDraft {
+                subscription_id: Some(t.subscription_id.to_string()),
+                display_name: Some(display_name),
+                owner: Some(format!("admin@{domain}.example")),
+                state: Some("Enabled".to_owned()),
+                offer: Some(offer.to_owned()),
+                plans: Some(plans.iter().map(|p| (*p).to_owned()).collect()),
+                tenant_id: Some(tenant_hex),
+                delegated_provider: None,
+                tags: Some(BTreeMap::from([
+                    ("Department".to_owned(), t.department.clone()),
+                    ("CostCenter".to_owned(), t.cost_center.clone()),
+                ])),
+            };
+            draft
+                .into_entry(None)
+                .unwrap_or_else(|e| unreachable!("the demo's entries are valid: {e}"))
         })
         .collect()
 }

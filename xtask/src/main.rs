@@ -43,15 +43,17 @@ fn main() -> ExitCode {
         Some("bench-portal") => bench_portal(),
         Some("bench-chargeback") => with_duckdb("bench_chargeback", &args[1..]),
         Some("bench-telemetry") => run_example("bench_telemetry", &args[1..]),
+        Some("bench-shared") => run_example("bench_shared", &args[1..]),
         Some("bench-explore") => with_duckdb("bench_explore", &args[1..]),
         Some("load") => load(&args[1..]),
         Some("end2end") => setup(true).and_then(|()| browser_tests()),
         Some("setup") => setup(true),
         Some("fuzz") => fuzz(&args[1..]),
         Some("api-contract") => api_contract_tests(),
+        Some("sdk") => azure_sdk_tests(),
         Some("dist") => dist::dist(),
         _ => Err(
-            "usage: cargo xtask run [meterbook serve args...] | test | end2end | api-contract | dist | bench [--database URL] [args...] | load [args...] | bench-chargeback [--records N] [--database URL] | bench-telemetry [--records N] | bench-explore [--tenants N] [--days D] [--database URL] | bench-portal | fuzz [--seconds N] [TARGET...] | setup"
+            "usage: cargo xtask run [meterbook serve args...] | test | end2end | api-contract | sdk | dist | bench [--database URL] [args...] | load [args...] | bench-chargeback [--records N] [--database URL] | bench-telemetry [--records N] | bench-shared [--database URL] | bench-explore [--tenants N] [--days D] [--database URL] | bench-portal | fuzz [--seconds N] [TARGET...] | setup"
                 .into(),
         ),
     };
@@ -314,9 +316,31 @@ fn test() -> Result {
     check(&mut cmd("cargo", &["test", "--workspace"]))?;
     postgres_tests()?;
     api_contract_tests()?;
+    azure_sdk_tests()?;
     browser_tests()?;
     // The release just built, packed and checked as an operator installs it.
     dist::dist()
+}
+
+/// A Python virtual environment `target/{name}` holding `requirement` (`package==version`, from
+/// PyPI), made or completed only when it does not hold it yet.
+fn python_venv(name: &str, requirement: &str) -> Result<PathBuf> {
+    let venv = root().join("target").join(name);
+    let pip = venv.join("bin/pip").display().to_string();
+    let wanted = requirement.to_ascii_lowercase().replace('_', "-");
+    let installed = output_of(&mut cmd(&pip, &["freeze"]))
+        .is_some_and(|f| f.to_ascii_lowercase().replace('_', "-").contains(&wanted));
+    if !installed {
+        step(&format!(
+            "installing {requirement} (PyPI, in target/{name})"
+        ));
+        check(&mut cmd(
+            "python3",
+            &["-m", "venv", &venv.display().to_string()],
+        ))?;
+        check(&mut cmd(&pip, &["install", "--quiet", requirement]))?;
+    }
+    Ok(venv)
 }
 
 /// The schemathesis release the contract tests are pinned to (PyPI).
@@ -327,27 +351,11 @@ const SCHEMATHESIS_VERSION: &str = "4.32.5";
 /// checking that no answer is a 5xx and that every answer's status, content type and body keep
 /// to the document.
 fn api_contract_tests() -> Result {
-    let venv = root().join("target/schemathesis-venv");
+    let venv = python_venv(
+        "schemathesis-venv",
+        &format!("schemathesis=={SCHEMATHESIS_VERSION}"),
+    )?;
     let schemathesis = venv.join("bin/schemathesis").display().to_string();
-    let installed = output_of(&mut cmd(&schemathesis, &["--version"]))
-        .is_some_and(|v| v.contains(SCHEMATHESIS_VERSION));
-    if !installed {
-        step(&format!(
-            "installing schemathesis {SCHEMATHESIS_VERSION} (PyPI, in target/schemathesis-venv)"
-        ));
-        check(&mut cmd(
-            "python3",
-            &["-m", "venv", &venv.display().to_string()],
-        ))?;
-        check(&mut cmd(
-            &venv.join("bin/pip").display().to_string(),
-            &[
-                "install",
-                "--quiet",
-                &format!("schemathesis=={SCHEMATHESIS_VERSION}"),
-            ],
-        ))?;
-    }
     step("API contract tests (schemathesis against /openapi.json)");
     check(&mut cmd("cargo", &["build", "-p", "meterbook-server"]))?;
     let (server, base_url, log) = demo_server("debug", &[])?;
@@ -396,13 +404,49 @@ fn api_contract_tests() -> Result {
 
 /// The demo operator's API token, as `serve --demo` printed it to its log.
 fn demo_operator_token(log: &Path) -> String {
+    demo_token(log, "demo-operator")
+}
+
+/// The API token `serve --demo` printed to its log under a name starting with `name`.
+fn demo_token(log: &Path, name: &str) -> String {
     std::fs::read_to_string(log)
         .unwrap_or_default()
         .lines()
-        .find(|l| l.contains("demo-operator"))
-        .and_then(|l| l.split_whitespace().last())
+        .find(|l| l.trim_start().starts_with(name))
+        .and_then(|l| l.split_whitespace().find(|w| w.starts_with("mbt_")))
         .unwrap_or_default()
         .to_owned()
+}
+
+/// The Azure SDK release the SDK tests are pinned to (PyPI).
+const AZURE_SUBSCRIPTIONS_SDK: &str = "azure-mgmt-resource-subscriptions==1.0.0";
+
+/// Microsoft's Python SDK for ARM's subscriptions API (from PyPI, in a virtual environment of its
+/// own under `target/`), pinned to api-version 2016-06-01, against a demo server: see
+/// `end2end/sdk/subscriptions.py`.
+fn azure_sdk_tests() -> Result {
+    let venv = python_venv("azure-sdk-venv", AZURE_SUBSCRIPTIONS_SDK)?;
+    let python = venv.join("bin/python").display().to_string();
+    step("Azure SDK tests (azure-mgmt-resource-subscriptions against the demo)");
+    check(&mut cmd("cargo", &["build", "-p", "meterbook-server"]))?;
+    let (server, base_url, log) = demo_server("debug", &[])?;
+    let operator = demo_operator_token(&log);
+    let tenant = demo_token(&log, "demo-tenant-");
+    let result = check(&mut cmd(
+        &python,
+        &[
+            &root()
+                .join("end2end/sdk/subscriptions.py")
+                .display()
+                .to_string(),
+            &base_url,
+            &operator,
+            &tenant,
+            "00000000-0000-0000-0000-000000000000",
+        ],
+    ));
+    drop(server);
+    result
 }
 
 /// Builds the release site, the one `cargo xtask run` serves, and runs the Playwright tests

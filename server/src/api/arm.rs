@@ -46,6 +46,50 @@ pub fn query_params(uri: &Uri) -> Result<Vec<(String, String)>, ApiError> {
         .map_err(|_| ApiError::new(ArmCode::InvalidProperty, "The query string is malformed"))
 }
 
+/// The request's `api-version`, refused unless it is one of `supported` (the first is the one
+/// a refusal suggests).
+pub fn api_version<'a>(
+    params: &'a [(String, String)],
+    supported: &[&str],
+) -> Result<&'a str, ApiError> {
+    match param(params, "api-version").map(str::trim) {
+        None | Some("") => Err(ApiError::new(
+            ArmCode::NoApiVersion,
+            format!(
+                "The api-version query parameter is required; use api-version={}",
+                supported.first().copied().unwrap_or_default()
+            ),
+        )),
+        Some(v) if supported.contains(&v) => Ok(v),
+        Some(other) => Err(ApiError::new(
+            ArmCode::InvalidProperty,
+            format!(
+                "api-version '{other}' is not supported; use {}",
+                supported.join(" or ")
+            ),
+        )),
+    }
+}
+
+/// The absolute URL of this request with the query parameter `name` (a page's continuation)
+/// set to `value`: a `nextLink`.
+pub fn link_with(
+    state: &AppState,
+    uri: &Uri,
+    params: &[(String, String)],
+    name: &str,
+    value: &str,
+) -> String {
+    let mut kept: Vec<(&str, &str)> = params
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case(name))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    kept.push((name, value));
+    let query = serde_urlencoded::to_string(&kept).unwrap_or_default();
+    format!("{}{}?{query}", base_url(state), uri.path())
+}
+
 /// A query parameter by name, matched without regard to case as ARM does.
 pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params

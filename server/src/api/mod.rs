@@ -10,6 +10,7 @@ mod odata;
 pub mod openapi;
 mod ratecard;
 pub mod scrape;
+mod subscriptions;
 pub mod usage;
 mod webhooks;
 
@@ -32,6 +33,7 @@ pub fn router(upstream: bool) -> Router<AppState> {
         .merge(billing::router())
         .merge(odata::router())
         .merge(webhooks::router())
+        .merge(subscriptions::router())
         .merge(openapi::router());
     if upstream {
         router
@@ -48,7 +50,7 @@ pub fn not_found(uri: &Uri) -> axum::response::Response {
 
 /// The ARM resources served under `/subscriptions/{id}/providers/`, spelled as their routes are:
 /// a request's namespace and resource type are matched to these without regard to case.
-pub const ARM_RESOURCES: [(&str, &str); 3] = [
+pub const ARM_RESOURCES: [(&str, &str); 4] = [
     (
         AggregateApi::Tenant.provider_namespace(),
         AggregateApi::Tenant.collection(),
@@ -58,6 +60,10 @@ pub const ARM_RESOURCES: [(&str, &str); 3] = [
         AggregateApi::Provider.collection(),
     ),
     (ratecard::NAMESPACE, ratecard::RESOURCE),
+    (
+        meterbook_core::directory::ADMIN_NAMESPACE,
+        meterbook_core::directory::ADMIN_COLLECTION,
+    ),
 ];
 
 /// ARM paths are case-insensitive; axum's routing is not. Before routing, the fixed segments
@@ -73,7 +79,8 @@ pub fn normalize_arm_path<B>(mut request: Request<B>) -> Request<B> {
     segments[1] = "subscriptions";
     if segments.len() > 3 && segments[3].eq_ignore_ascii_case("providers") {
         segments[3] = "providers";
-        if segments.len() == 6 {
+        // The collection, or one of its resources (`.../subscriptions/{id}`).
+        if segments.len() == 6 || segments.len() == 7 {
             if let Some((namespace, resource)) = ARM_RESOURCES.iter().find(|(n, r)| {
                 segments[4].eq_ignore_ascii_case(n) && segments[5].eq_ignore_ascii_case(r)
             }) {

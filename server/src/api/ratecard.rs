@@ -13,7 +13,9 @@ use chrono::Utc;
 use meterbook_core::rating::azure::{azure_rate_card, RateCardFilter};
 use meterbook_core::ArmCode;
 
-use super::arm::{param, query_params, read_refused, resource_route, PathSubscription};
+use super::arm::{
+    api_version, param, query_params, read_refused, resource_route, PathSubscription,
+};
 use crate::api_error::ApiError;
 use crate::auth::Caller;
 use crate::chargeback::ChargebackError;
@@ -41,24 +43,7 @@ async fn rate_card(
     let PathSubscription(subscription) = subscription;
     let params = query_params(&uri)?;
     let value = |name: &str| param(&params, name).map(str::trim);
-    match value("api-version") {
-        None | Some("") => {
-            return Err(ApiError::new(
-                ArmCode::NoApiVersion,
-                "The api-version query parameter is required; use api-version=2015-06-01-preview",
-            ))
-        }
-        Some(v) if RATE_CARD_API_VERSIONS.contains(&v) => {}
-        Some(other) => {
-            return Err(ApiError::new(
-                ArmCode::InvalidProperty,
-                format!(
-                    "api-version '{other}' is not supported; use {}",
-                    RATE_CARD_API_VERSIONS.join(" or ")
-                ),
-            ))
-        }
-    }
+    api_version(&params, &RATE_CARD_API_VERSIONS)?;
     let filter = RateCardFilter::parse(value("$filter").unwrap_or(""))
         .map_err(|e| ApiError::new(ArmCode::InvalidProperty, e))?;
     caller

@@ -113,13 +113,5 @@ fn json_page(page: &AggregatePageView<'_>) -> Response {
 
 /// The absolute URL of the next page: this request with its continuation token replaced.
 fn next_link(state: &AppState, uri: &Uri, params: &[(String, String)], token: &str) -> String {
-    let base = arm::base_url(state);
-    let mut kept: Vec<(&str, &str)> = params
-        .iter()
-        .filter(|(k, _)| !k.eq_ignore_ascii_case("continuationToken"))
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    kept.push(("continuationToken", token));
-    let query = serde_urlencoded::to_string(&kept).unwrap_or_default();
-    format!("{base}{}?{query}", uri.path())
+    arm::link_with(state, uri, params, "continuationToken", token)
 }

@@ -4,6 +4,7 @@
 mod accounts;
 mod billing;
 mod config;
+mod subscriptions;
 mod webhooks;
 
 use std::net::SocketAddr;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use chrono::Utc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use meterbook_core::audit::AuditAction;
 use meterbook_core::csv::write_csv_record;
 use meterbook_core::export::{usage_csv_fields, USAGE_CSV_COLUMNS};
 use meterbook_core::page::PAGE_SIZE;
@@ -22,6 +24,7 @@ use meterbook_core::rating::period::parse_time_zone;
 use meterbook_core::usage::{parse_batch, AggregateApi, AggregateView, IngestWindow};
 use meterbook_core::SubscriptionId;
 
+use crate::audit;
 use crate::demo::{self, DemoSpec};
 use crate::source::UpstreamConfig;
 use crate::state::SessionPolicy;
@@ -84,6 +87,9 @@ enum Command {
     Rates(RatesCommand),
     /// Print a billing period's chargeback statement, by subscription or by tag.
     Chargeback(ChargebackArgs),
+    /// Manage the tenant directory: subscriptions' names, owners, states, offers and plans.
+    #[command(subcommand)]
+    Subscriptions(subscriptions::SubscriptionCommand),
     /// Manage the webhooks statements are pushed to, and read their delivery log.
     #[command(subcommand)]
     Webhooks(WebhookCommand),
@@ -353,6 +359,7 @@ async fn run(cli: Cli, loaded: &config::Loaded, args: &[std::ffi::OsString]) -> 
         Command::Rates(cmd) => billing::rates(store.as_ref(), cmd).await,
         Command::Chargeback(args) => billing::chargeback(store.as_ref(), args).await,
         Command::Webhooks(cmd) => webhooks::webhooks(store.as_ref(), cmd).await,
+        Command::Subscriptions(cmd) => subscriptions::subscriptions(store.as_ref(), cmd).await,
         Command::User(cmd) => accounts::user(store.as_ref(), cmd).await,
         Command::Token(cmd) => accounts::token(store.as_ref(), cmd).await,
         Command::Audit(args) => accounts::audit(store.as_ref(), args).await,
@@ -540,6 +547,7 @@ async fn serve(args: ServeArgs, store: Arc<dyn Store>) -> anyhow::Result<()> {
             seed_demo(store.as_ref(), &DemoSpec::standard(Utc::now())).await?;
         } else {
             ensure_demo_rate_card(store.as_ref()).await?;
+            ensure_demo_directory(store.as_ref()).await?;
         }
         accounts::ensure_demo_accounts(store.as_ref()).await?;
         accounts::print_demo_tokens(store.as_ref()).await?;
@@ -589,7 +597,8 @@ async fn seed_demo(store: &dyn Store, spec: &DemoSpec) -> anyhow::Result<()> {
             t.name, t.subscription_id, t.department, t.cost_center
         );
     }
-    ensure_demo_rate_card(store).await
+    ensure_demo_rate_card(store).await?;
+    ensure_demo_directory(store).await
 }
 
 /// Saves the demo rate card when no rate card is saved yet (a store seeded before Meterbook had
@@ -601,6 +610,48 @@ async fn ensure_demo_rate_card(store: &dyn Store) -> anyhow::Result<()> {
         changes.commit().await?;
         println!("Demo rate card (USD) saved as revision {revision}");
     }
+    Ok(())
+}
+
+/// Names the demo tenants the directory does not know yet (a store seeded before Meterbook had a
+/// directory gets them too), with one audit entry.
+async fn ensure_demo_directory(store: &dyn Store) -> anyhow::Result<()> {
+    let mut missing = Vec::new();
+    for entry in demo::directory(&DemoSpec::standard(Utc::now())) {
+        if store
+            .directory_entry(&entry.subscription_id)
+            .await?
+            .is_none()
+        {
+            missing.push(entry);
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut changes = store.begin().await?;
+    for entry in &missing {
+        changes
+            .put_directory_entry(entry, crate::store::EntrySource::Local)
+            .await?;
+    }
+    {
+        let added = missing.len();
+        let detail = format!("{added} demo subscriptions named");
+        audit::record(
+            &mut changes,
+            audit::Event {
+                actor: "demo",
+                action: AuditAction::SubscriptionImport,
+                target: "",
+                address: "",
+                detail: &detail,
+            },
+        )
+        .await?;
+        println!("Demo directory: {added} subscriptions named, with owners, offers and plans");
+    }
+    changes.commit().await?;
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! `meterbook migrate`: copies a SQLite store into an empty PostgreSQL one (people, grants,
 //! sessions, tokens, widgets, rate cards, chargeback runs, webhooks and their deliveries, the
-//! audit log, the signing secret and every usage record), then checks that both hold the same:
-//! row counts per table, and the count and sum of usage.
+//! tenant directory, the audit log, the signing secret and every usage record), then checks that
+//! both hold the same: row counts per table, and the count and sum of usage.
 //!
 //! Usage goes through the PostgreSQL store's own ingest, so partitions, rollups and reported
 //! spans are built as for any batch; everything else is copied row for row with its IDs, so
@@ -164,6 +164,29 @@ const TABLES: &[Table] = &[
             ("last_error", OptText),
             ("delivered_at", OptInt),
         ],
+    ),
+    ("offers", false, &[("name", Text), ("display_name", Text)]),
+    ("plans", false, &[("name", Text), ("display_name", Text)]),
+    (
+        "directory_subscriptions",
+        false,
+        &[
+            ("subscription_id", Text),
+            ("display_name", Text),
+            ("owner", Text),
+            ("state", Text),
+            ("offer", OptText),
+            ("tenant_id", OptText),
+            ("delegated_provider", OptText),
+            ("tags", Text),
+            ("source", Text),
+            ("updated_at", Int),
+        ],
+    ),
+    (
+        "directory_plans",
+        false,
+        &[("subscription_id", Text), ("plan", Text)],
     ),
     (
         "audit_log",

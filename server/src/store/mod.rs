@@ -4,6 +4,7 @@
 mod accounts;
 pub mod copy;
 mod dialect;
+mod directory;
 mod explore;
 mod names;
 mod postgres;
@@ -28,6 +29,7 @@ use serde::Serialize;
 pub use accounts::{
     AccountStore, AuditEntry, NewSession, NewToken, SessionInfo, TokenInfo, UserInfo,
 };
+pub use directory::{DirectoryStore, EntrySource, PutOutcome};
 pub use explore::{ExploreRequest, RowReceiver};
 pub use postgres::PostgresStore;
 pub use rates::{ChargebackStore, RateStore, StatementKey, StoredRateCard, StoredRun};
@@ -209,7 +211,14 @@ fn migrations_current(applied: Option<i64>, migrator: &sqlx::migrate::Migrator) 
 /// Everything Meterbook stores: usage, people and credentials, widgets, rate cards, chargeback
 /// runs and webhook deliveries.
 pub trait Store:
-    UsageStore + AccountStore + WidgetStore + RateStore + ChargebackStore + WebhookStore + ChangeStore
+    UsageStore
+    + AccountStore
+    + WidgetStore
+    + RateStore
+    + ChargebackStore
+    + WebhookStore
+    + DirectoryStore
+    + ChangeStore
 {
 }
 
@@ -220,6 +229,7 @@ impl<T> Store for T where
         + RateStore
         + ChargebackStore
         + WebhookStore
+        + DirectoryStore
         + ChangeStore
 {
 }

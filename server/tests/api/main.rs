@@ -7,6 +7,7 @@ mod auth;
 mod billing;
 mod cli;
 mod costs;
+mod directory;
 mod durability;
 mod explore;
 mod explore_sql;

@@ -7,6 +7,7 @@
 //! action and its audit entry commit together.
 
 mod accounts;
+mod directory;
 mod rates;
 mod webhooks;
 mod widgets;

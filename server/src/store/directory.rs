@@ -1,0 +1,53 @@
+//! The tenant directory as the store keeps it: an entry per known subscription (its name, owner,
+//! state, offer, plans, directory tenant, reseller and tags), read here and written in
+//! [`super::Changes`].
+
+use async_trait::async_trait;
+use meterbook_core::directory::DirectoryEntry;
+use meterbook_core::SubscriptionId;
+
+use super::StoreError;
+
+/// Who wrote an entry last: the upstream hub's admin API (whose names win at each sync) or this
+/// Meterbook (the command line, an import, the admin API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntrySource {
+    Local,
+    Hub,
+}
+
+impl EntrySource {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Hub => "hub",
+        }
+    }
+}
+
+/// What putting an entry did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    Added,
+    Changed,
+    /// The directory held the same already; nothing was written.
+    Unchanged,
+}
+
+#[async_trait]
+pub trait DirectoryStore: Send + Sync + 'static {
+    /// One subscription's entry, if the directory knows it.
+    async fn directory_entry(
+        &self,
+        id: &SubscriptionId,
+    ) -> Result<Option<DirectoryEntry>, StoreError>;
+
+    /// Up to `limit` entries in subscription ID order, after `after`; of the subscriptions in
+    /// `only` (`None`: every one).
+    async fn directory_page(
+        &self,
+        only: Option<&[SubscriptionId]>,
+        after: Option<&SubscriptionId>,
+        limit: usize,
+    ) -> Result<Vec<DirectoryEntry>, StoreError>;
+}
