@@ -41,10 +41,15 @@ mod render {
             .iter()
             .map(|d| d.format("%b %d").to_string())
             .collect();
-        let series: Vec<(&str, &[f64])> = overview
+        let names: Vec<String> = overview
             .series
             .iter()
-            .map(|s| (s.subscription_id.as_str(), s.values.as_slice()))
+            .map(|s| overview.name_of(&s.subscription_id))
+            .collect();
+        let series: Vec<(&str, &[f64])> = names
+            .iter()
+            .zip(&overview.series)
+            .map(|(name, s)| (name.as_str(), s.values.as_slice()))
             .collect();
         stacked_columns(&labels, &series, &meter.unit)
     }
@@ -146,7 +151,6 @@ mod render {
     #[cfg(test)]
     mod tests {
         use super::*;
-        use crate::format::short_id;
         use chrono::{NaiveDate, TimeZone, Utc};
         use meterbook_core::overview::DailyMeterTotal;
 
@@ -167,19 +171,29 @@ mod render {
                 })
             })
             .collect();
-            let overview = Overview::build(
+            let mut overview = Overview::build(
                 &rows,
                 &[],
                 Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap(),
                 Utc.with_ymd_and_hms(2026, 10, 4, 0, 0, 0).unwrap(),
                 None,
             );
+            overview.names.insert(
+                "aaaaaaaa-0000-0000-0000-000000000000".to_owned(),
+                "Contoso Ltd".to_owned(),
+            );
             let chart = daily_usage_chart(&overview).unwrap();
             assert!(chart.svg.starts_with("<svg"));
             assert!(chart.svg.contains("VM hours"));
             assert!(chart.svg.matches("<rect").count() >= 6);
-            let labels: Vec<&str> = chart.legend.iter().map(|l| short_id(&l.label)).collect();
-            assert_eq!(labels, vec!["aaaaaaaa", "bbbbbbbb"]);
+            let labels: Vec<&str> = chart.legend.iter().map(|l| l.label.as_str()).collect();
+            assert_eq!(
+                labels,
+                vec![
+                    "Contoso Ltd",
+                    "Unknown subscription bbbbbbbb-0000-0000-0000-000000000000"
+                ]
+            );
             assert_ne!(chart.legend[0].color, chart.legend[1].color);
             assert!(chart.legend[0].color.starts_with('#') && chart.legend[0].color.len() == 7);
         }

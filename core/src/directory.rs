@@ -172,8 +172,13 @@ pub struct DirectoryEntry {
 pub fn shown_name(id: &SubscriptionId, entry: Option<&DirectoryEntry>) -> String {
     match entry {
         Some(entry) => entry.display_name.clone(),
-        None => format!("Unknown subscription {id}"),
+        None => unknown_name(id.as_str()),
     }
+}
+
+/// What a subscription the directory does not know is called.
+pub fn unknown_name(id: &str) -> String {
+    format!("Unknown subscription {id}")
 }
 
 impl DirectoryEntry {

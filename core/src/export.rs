@@ -60,8 +60,9 @@ impl ResourceParts {
     }
 }
 
-/// One CSV row (unescaped fields) for an aggregate line.
-pub fn usage_csv_fields(line: &AggregateLine) -> [String; 14] {
+/// One CSV row (unescaped fields) for an aggregate line of a subscription `owner` owns (empty
+/// when the directory does not say).
+pub fn usage_csv_fields(line: &AggregateLine, owner: &str) -> [String; 14] {
     let meter = catalog().describe(&line.meter_id);
     let instance = line.instance.clone().unwrap_or_default();
     let parts = ResourceParts::from_uri(&instance.resource_uri);
@@ -79,7 +80,7 @@ pub fn usage_csv_fields(line: &AggregateLine) -> [String; 14] {
         instance.location.clone(),
         parts.resource_group,
         parts.resource_name,
-        String::new(),
+        owner.to_owned(),
         json_or_empty(&instance.tags),
         line.meter_id.clone(),
         json_or_empty(&instance.additional_info),
@@ -128,7 +129,7 @@ mod tests {
                 additional_info: None,
             }),
         };
-        let row = usage_csv_fields(&line);
+        let row = usage_csv_fields(&line, "ops@contoso.example");
         assert_eq!(row[2], "VM size hours");
         assert_eq!(row[3], "0.3");
         assert_eq!(row[4], "Microsoft.Compute/virtualMachines");

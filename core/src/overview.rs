@@ -100,6 +100,9 @@ pub struct Overview {
     pub chart_meter: Option<MeterInfo>,
     pub days: Vec<NaiveDate>,
     pub series: Vec<DailySeries>,
+    /// Subscription ID -> display name, from the tenant directory (see [`Overview::name_of`]).
+    #[serde(default)]
+    pub names: BTreeMap<String, String>,
 }
 
 /// Category -> unit -> (quantity, previous quantity), while totals are being added up.
@@ -290,16 +293,31 @@ impl Overview {
                 })
                 .collect(),
             days,
+            names: BTreeMap::new(),
         }
     }
 }
 
 impl Overview {
-    /// Orders the subscription table; ties keep subscription order.
+    /// The name a person reads for a subscription of the overview: its display name, or that the
+    /// directory does not know it.
+    pub fn name_of(&self, subscription_id: &str) -> String {
+        self.names
+            .get(subscription_id)
+            .cloned()
+            .unwrap_or_else(|| crate::directory::unknown_name(subscription_id))
+    }
+
+    /// Orders the subscription table (by name, for [`OverviewSort::Subscription`]); ties keep
+    /// subscription order.
     pub fn sort(&mut self, by: OverviewSort, descending: bool) {
+        let names = &self.names;
+        let name = |id: &str| names.get(id).map_or(id, String::as_str).to_lowercase();
         self.subscriptions.sort_by(|a, b| {
             let order = match by {
-                OverviewSort::Subscription => a.subscription_id.cmp(&b.subscription_id),
+                OverviewSort::Subscription => {
+                    name(&a.subscription_id).cmp(&name(&b.subscription_id))
+                }
                 OverviewSort::Records => a.records.cmp(&b.records),
                 OverviewSort::Usage => a.chart_total.total_cmp(&b.chart_total),
             };

@@ -62,11 +62,13 @@ test("a tenant pages through its own usage, changes the view and downloads match
   const subscriptions = page.locator("#f-subscription option");
   await expect(subscriptions).toHaveCount(2); // "All subscriptions" and its own
   const own = await subscriptions.nth(1).getAttribute("value");
+  await expect(subscriptions.nth(1)).toHaveText("Contoso Ltd");
   const shown = await page
-    .locator("table.rows tbody tr td:nth-child(2) code")
-    .evaluateAll((codes) => codes.map((c) => c.getAttribute("title")));
+    .locator("table.rows tbody tr td:nth-child(2)")
+    .evaluateAll((cells) => cells.map((c) => [c.getAttribute("title"), c.textContent.trim()]));
   expect(shown.length).toBeGreaterThan(0);
-  expect(new Set(shown)).toEqual(new Set([own]));
+  expect(new Set(shown.map(([id]) => id))).toEqual(new Set([own]));
+  expect(new Set(shown.map(([, name]) => name))).toEqual(new Set(["Contoso Ltd"]));
 
   // Daily rows of the last 7 days, 25 per page.
   await page.selectOption("#f-period", "last-7-days");
@@ -145,15 +147,15 @@ test("a tenant pages through its own usage, changes the view and downloads match
 test("an operator drills down from the overview to a subscription and to one resource", async ({ page }) => {
   const problems = watchConsole(page);
   await signIn(page, "operator");
-  const link = page.locator("table.usage-table tbody tr th a").first();
-  const subscription = (await link.locator("code").textContent()).trim();
-  await link.click();
+  const row = page.locator("table.usage-table tbody tr th").first();
+  const subscription = (await row.locator("code").textContent()).trim();
+  await row.locator("a").click();
   await expect(page.getByRole("heading", { name: "Usage explorer" })).toBeVisible();
   await expect(page).toHaveURL(new RegExp(`subscription=${subscription}`));
   const shownSubscriptions = () =>
     page
-      .locator("table.rows tbody tr td:nth-child(2) code")
-      .evaluateAll((codes) => [...new Set(codes.map((c) => c.getAttribute("title")))]);
+      .locator("table.rows tbody tr td:nth-child(2)")
+      .evaluateAll((cells) => [...new Set(cells.map((c) => c.getAttribute("title")))]);
   await expect.poll(shownSubscriptions).toEqual([subscription]);
 
   // Into one resource: its meters over time.

@@ -13,6 +13,7 @@ pub mod explore;
 pub mod health;
 pub mod limits;
 pub mod metrics;
+pub mod owners;
 pub mod people;
 pub mod portal;
 pub mod request_id;

@@ -3,6 +3,7 @@
 //! implementation in Leptos' context. Every method takes the [`Viewer`] and applies their scope
 //! on the server.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -30,6 +31,14 @@ pub trait PortalData: Send + Sync + 'static {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> BoxFuture<'a, Result<Vec<DailyMeterTotal>, PortalError>>;
+
+    /// The display names of those of `subscription_ids` the viewer may read and the tenant
+    /// directory knows, by ID.
+    fn subscription_names<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+        subscription_ids: Vec<String>,
+    ) -> BoxFuture<'a, Result<BTreeMap<String, String>, PortalError>>;
 
     /// One page of the usage explorer for the URL query string `search` (the explorer's
     /// parameters and `after` / `before`), in the viewer's scope.

@@ -202,7 +202,7 @@ pub struct CostsView {
 /// One tenant's or tag value's part.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CostGroup {
-    /// The subscription ID or tag value; `(untagged)` for usage without the tag.
+    /// The tenant's display name or the tag value; `(untagged)` for usage without the tag.
     pub name: String,
     pub subtotal: String,
     /// Of the total, as `12.5%`.
@@ -213,7 +213,9 @@ pub struct CostGroup {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CostLine {
     pub group: String,
+    /// The subscription's display name (its ID in `subscription_id`).
     pub subscription: String,
+    pub subscription_id: String,
     pub meter: String,
     pub quantity: String,
     pub unit: String,

@@ -248,7 +248,7 @@ mod statement {
                             {costs.lines.into_iter().map(|l| view! {
                                 <tr>
                                     <td>{l.group}</td>
-                                    <td><code>{l.subscription}</code></td>
+                                    <td title=l.subscription_id>{l.subscription}</td>
                                     <td>{l.meter}</td>
                                     <td class="num">{l.quantity}</td>
                                     <td>{l.unit}</td>

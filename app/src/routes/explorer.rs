@@ -15,7 +15,7 @@ use meterbook_core::explore::{
 use meterbook_core::SubscriptionId;
 
 use crate::chart::RenderedChart;
-use crate::format::{amount, day_label, iso_day, iso_hour, month_label, short_id};
+use crate::format::{amount, day_label, iso_day, iso_hour, month_label};
 use crate::portal::PortalError;
 
 /// One explorer page and its chart drawn as SVG.
@@ -484,7 +484,7 @@ fn RowsCard(e: Exploration) -> impl IntoView {
                         </tr>
                     </thead>
                     <tbody>
-                        {e.rows.iter().map(|row| row_view(&q, step, row)).collect_view()}
+                        {e.rows.iter().map(|row| row_view(&q, step, row, e.name_of(&row.subscription_id))).collect_view()}
                     </tbody>
                 </table>
             </div>
@@ -503,7 +503,8 @@ fn RowsCard(e: Exploration) -> impl IntoView {
     }
 }
 
-fn row_view(q: &ExploreQuery, step: Step, row: &UsageRow) -> impl IntoView {
+/// A table row; `subscription` is the name its subscription is shown by.
+fn row_view(q: &ExploreQuery, step: Step, row: &UsageRow, subscription: String) -> impl IntoView {
     let drill = SubscriptionId::parse(&row.subscription_id).ok().map(|sub| {
         explorer_href(
             &q.with(|q| {
@@ -522,7 +523,7 @@ fn row_view(q: &ExploreQuery, step: Step, row: &UsageRow) -> impl IntoView {
     view! {
         <tr>
             <td>{column_label(step, row.start)}</td>
-            <td><code title=row.subscription_id.clone()>{short_id(&row.subscription_id).to_owned()}</code></td>
+            <td title=row.subscription_id.clone()>{subscription}</td>
             <td>{row.meter.name.clone()} <span class="muted">" · " {row.meter.category.clone()}</span></td>
             <td>
                 {match drill {

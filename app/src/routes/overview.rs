@@ -8,7 +8,7 @@ use meterbook_core::overview::Overview;
 use serde::{Deserialize, Serialize};
 
 use crate::chart::RenderedChart;
-use crate::format::{amount, day_label, short_id};
+use crate::format::{amount, day_label};
 
 /// Days the overview covers, ending with today (UTC).
 pub const OVERVIEW_DAYS: i64 = 30;
@@ -49,6 +49,12 @@ pub async fn load_overview(
         .daily_totals(&viewer, from - Duration::days(OVERVIEW_DAYS), from)
         .await?;
     let mut overview = Overview::build(&rows, &previous, from, to, meter.as_deref());
+    let ids = overview
+        .subscriptions
+        .iter()
+        .map(|s| s.subscription_id.clone())
+        .collect();
+    overview.names = portal.subscription_names(&viewer, ids).await?;
     let (by, descending) = meterbook_core::overview::OverviewSort::parse(sort.as_deref());
     overview.sort(by, descending);
     let chart = crate::chart::daily_usage_chart(&overview);
@@ -164,9 +170,9 @@ fn ChartSection(overview: Overview, chart: Option<RenderedChart>) -> impl IntoVi
                             .legend
                             .into_iter()
                             .map(|entry| view! {
-                                <li title=entry.label.clone()>
+                                <li>
                                     <span class="swatch" style=format!("background:{}", entry.color)></span>
-                                    <code>{short_id(&entry.label).to_owned()}</code>
+                                    {entry.label}
                                 </li>
                             })
                             .collect_view()}
@@ -210,8 +216,8 @@ fn TopConsumers(overview: Overview) -> impl IntoView {
                         );
                         view! {
                             <li>
-                                <a href=format!("/usage?subscription={}", s.subscription_id)>
-                                    <code>{short_id(&s.subscription_id).to_owned()}</code>
+                                <a href=format!("/usage?subscription={}", s.subscription_id) title=s.subscription_id.clone()>
+                                    {overview.name_of(&s.subscription_id)}
                                 </a>
                                 " " <span class="amount">{amount(s.chart_total)}</span>
                                 " " <span class=class title="Against the 30 days before">{change}</span>
@@ -318,8 +324,10 @@ fn SubscriptionTable(overview: Overview, subscription_count: usize) -> impl Into
                                     <tr>
                                         <th scope="row">
                                             <a href=format!("/usage?subscription={}", s.subscription_id) title="Explore this subscription's usage">
-                                                <code>{s.subscription_id.clone()}</code>
+                                                {overview.name_of(&s.subscription_id)}
                                             </a>
+                                            <br/>
+                                            <code class="subscription-id">{s.subscription_id.clone()}</code>
                                         </th>
                                         <td class="num">{amount(s.records as f64)}</td>
                                         <td class="num">{amount(s.chart_total)}</td>

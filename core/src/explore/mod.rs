@@ -157,6 +157,63 @@ pub struct Exploration {
     /// Continuation tokens of the next and previous pages (the server signs them).
     pub next: Option<String>,
     pub previous: Option<String>,
+    /// Subscription ID -> display name, from the tenant directory (see [`Exploration::name_of`]).
+    #[serde(default)]
+    pub names: std::collections::BTreeMap<String, String>,
+}
+
+impl Exploration {
+    /// The subscriptions the page shows: its rows, the subscription filter's options and, when
+    /// the chart groups by subscription, its series.
+    pub fn shown_subscriptions(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .rows
+            .iter()
+            .map(|r| r.subscription_id.clone())
+            .chain(self.options.subscriptions.iter().map(|o| o.value.clone()))
+            .collect();
+        if self.query.group_by == Dimension::Subscription {
+            if let Some(chart) = &self.chart {
+                ids.extend(chart.series.iter().map(|s| s.name.clone()));
+            }
+        }
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// Names the page's subscriptions from `names` (the directory's display names): the filter's
+    /// options and the chart's series read them; rows through [`Exploration::name_of`].
+    pub fn name_subscriptions(&mut self, names: std::collections::BTreeMap<String, String>) {
+        let name_of = |id: &str| {
+            names
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| crate::directory::unknown_name(id))
+        };
+        for option in &mut self.options.subscriptions {
+            option.label = name_of(&option.value);
+        }
+        if self.query.group_by == Dimension::Subscription {
+            if let Some(chart) = &mut self.chart {
+                for series in &mut chart.series {
+                    // Only IDs are renamed: "Other" and the like stay as they are.
+                    if crate::SubscriptionId::parse(&series.name).is_ok() {
+                        series.name = name_of(&series.name);
+                    }
+                }
+            }
+        }
+        self.names = names;
+    }
+
+    /// The name a person reads for a subscription of the page.
+    pub fn name_of(&self, subscription_id: &str) -> String {
+        self.names
+            .get(subscription_id)
+            .cloned()
+            .unwrap_or_else(|| crate::directory::unknown_name(subscription_id))
+    }
 }
 
 /// The position of a row in the query's order; a continuation token carries one.
@@ -377,6 +434,7 @@ impl Explorer {
             options: self.options.clone(),
             next: None,
             previous: None,
+            names: Default::default(),
         }
     }
 }

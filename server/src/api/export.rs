@@ -29,6 +29,7 @@ use super::download::csv_download;
 use crate::api_error::ApiError;
 use crate::audit;
 use crate::auth::Caller;
+use crate::owners::Owners;
 use crate::source::UsageSource;
 use crate::state::AppState;
 
@@ -46,6 +47,7 @@ struct ExportPages {
     query: AggregateQuery,
     after: Option<Cursor>,
     fetched: u64,
+    owners: Owners,
 }
 
 impl ExportPages {
@@ -71,9 +73,11 @@ impl ExportPages {
                 self.scopes.pop_front();
             }
         }
+        self.owners.learn(&page.items).await?;
         let mut csv = String::new();
         for line in &page.items {
-            write_csv_record(&mut csv, &usage_csv_fields(line));
+            let owner = self.owners.of(&line.subscription_id);
+            write_csv_record(&mut csv, &usage_csv_fields(line, owner));
         }
         Ok(Some(csv))
     }
@@ -108,6 +112,7 @@ async fn export_usage(
         query: query.aggregate.clone(),
         after: None,
         fetched: 0,
+        owners: Owners::new(state.store.clone()),
     };
     // The first page is read before answering, so a refused or failing query still gets its
     // ARM error; once rows are on their way, a failure can only cut the download short (and is

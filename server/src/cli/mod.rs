@@ -355,7 +355,7 @@ async fn run(cli: Cli, loaded: &config::Loaded, args: &[std::ffi::OsString]) -> 
         Command::Ingest { files, window } => {
             ingest_files(store.as_ref(), &files, window.parse()?).await
         }
-        Command::Usage(args) => print_usage(store.as_ref(), args).await,
+        Command::Usage(args) => print_usage(store.clone(), args).await,
         Command::Rates(cmd) => billing::rates(store.as_ref(), cmd).await,
         Command::Chargeback(args) => billing::chargeback(store.as_ref(), args).await,
         Command::Webhooks(cmd) => webhooks::webhooks(store.as_ref(), cmd).await,
@@ -700,7 +700,7 @@ async fn ingest_files(
     Ok(())
 }
 
-async fn print_usage(store: &dyn UsageStore, args: UsageArgs) -> anyhow::Result<()> {
+async fn print_usage(store: Arc<dyn Store>, args: UsageArgs) -> anyhow::Result<()> {
     let granularity = match args.granularity {
         GranularityArg::Hourly => "Hourly",
         GranularityArg::Daily => "Daily",
@@ -740,13 +740,16 @@ async fn print_usage(store: &dyn UsageStore, args: UsageArgs) -> anyhow::Result<
         }
         Format::Json => out.write_all(b"[")?,
     }
+    let mut owners = crate::owners::Owners::new(store.clone());
     loop {
         let page = store.aggregates(&request).await?;
+        owners.learn(&page.items).await?;
         for line in &page.items {
             match args.format {
                 Format::Csv => {
                     let mut row = String::new();
-                    write_csv_record(&mut row, &usage_csv_fields(line));
+                    let owner = owners.of(&line.subscription_id);
+                    write_csv_record(&mut row, &usage_csv_fields(line, owner));
                     out.write_all(row.as_bytes())?;
                 }
                 Format::Json => {

@@ -2,6 +2,8 @@
 //! with the months before the period as a chart; and the operators' rate card upload, a plain
 //! multipart form that needs no script.
 
+use std::collections::BTreeMap;
+
 use axum::extract::{Multipart, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
@@ -11,7 +13,7 @@ use meterbook_app::portal::views::{
     CostGroup, CostLine, CostsRequest, CostsView, DeliveryRow, RateCardView, WebhooksView,
     MAX_LINES_SHOWN, TOP_GROUPS,
 };
-use meterbook_app::portal::PortalError;
+use meterbook_app::portal::{PortalData, PortalError};
 use meterbook_app::viewer::{ClientAddress, Viewer};
 use meterbook_core::audit::AuditAction;
 use meterbook_core::rating::period::BillingPeriod;
@@ -105,8 +107,9 @@ pub(super) async fn costs(
         }
         Err(e) => return Err(failed(e)),
     };
-    let chart = month_chart(portal, &request, &statement).await?;
-    let mut view = view_of(statement, &ask, chart, rate_card);
+    let names = Names::of(portal, viewer, &statement, &group_by).await?;
+    let chart = month_chart(portal, &request, &statement, &names).await?;
+    let mut view = view_of(statement, &ask, chart, rate_card, &names);
     view.webhooks = webhooks;
     Ok(view)
 }
@@ -184,6 +187,7 @@ async fn month_chart(
     portal: &Portal,
     request: &ChargebackRequest<'_>,
     statement: &Statement,
+    names: &Names,
 ) -> Result<Option<meterbook_app::chart::RenderedChart>, PortalError> {
     let Ok(last) = BillingPeriod::parse_month(&request.period.label, request.zone) else {
         return Ok(None);
@@ -214,13 +218,13 @@ async fn month_chart(
         };
         months.push((month.label, statement));
     }
-    let mut names: Vec<(String, Decimal)> = statement
+    let mut largest: Vec<(String, Decimal)> = statement
         .groups
         .iter()
-        .map(|g| (group_name(g.key.as_deref()), g.subtotal))
+        .map(|g| (names.group(g.key.as_deref()), g.subtotal))
         .collect();
-    names.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let shown: Vec<String> = names
+    largest.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let shown: Vec<String> = largest
         .into_iter()
         .take(CHART_GROUPS)
         .map(|(n, _)| n)
@@ -233,7 +237,7 @@ async fn month_chart(
     for (column, (_, month)) in months.iter().enumerate() {
         for group in &month.groups {
             let amount = group.subtotal.to_f64().unwrap_or(0.0);
-            let name = group_name(group.key.as_deref());
+            let name = names.group(group.key.as_deref());
             match series.iter_mut().find(|(n, _)| *n == name) {
                 Some((_, values)) => values[column] += amount,
                 None => other[column] += amount,
@@ -255,8 +259,46 @@ async fn month_chart(
     ))
 }
 
-fn group_name(key: Option<&str>) -> String {
-    key.unwrap_or("(untagged)").to_owned()
+/// What the costs page calls groups and subscriptions: tenants by their directory names.
+struct Names {
+    by_subscription: bool,
+    /// Subscription ID -> display name.
+    names: BTreeMap<String, String>,
+}
+
+impl Names {
+    async fn of(
+        portal: &Portal,
+        viewer: &Viewer,
+        statement: &Statement,
+        group_by: &GroupBy,
+    ) -> Result<Self, PortalError> {
+        let ids = statement
+            .groups
+            .iter()
+            .flat_map(|g| g.lines.iter().map(|l| l.subscription_id.to_string()))
+            .collect();
+        Ok(Self {
+            by_subscription: *group_by == GroupBy::Subscription,
+            names: portal.subscription_names(viewer, ids).await?,
+        })
+    }
+
+    fn subscription(&self, id: &str) -> String {
+        self.names
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| meterbook_core::directory::unknown_name(id))
+    }
+
+    /// A group's name: its tenant's, or its tag value; `(untagged)` for usage without the tag.
+    fn group(&self, key: Option<&str>) -> String {
+        match key {
+            Some(id) if self.by_subscription => self.subscription(id),
+            Some(value) => value.to_owned(),
+            None => "(untagged)".to_owned(),
+        }
+    }
 }
 
 /// Whether `text` holds `find`, in any case.
@@ -269,6 +311,7 @@ fn view_of(
     ask: &CostsRequest,
     chart: Option<meterbook_app::chart::RenderedChart>,
     rate_card: Option<RateCardView>,
+    names: &Names,
 ) -> CostsView {
     let total = statement.total;
     let status = match statement.closed_at {
@@ -284,7 +327,10 @@ fn view_of(
     let find = ask.find.as_deref().map(str::to_lowercase);
     let line_found = |group: &str, line: &meterbook_core::rating::statement::StatementLine| {
         find.as_deref().is_none_or(|f| {
-            holds(group, f) || holds(line.subscription_id.as_str(), f) || holds(&line.meter_name, f)
+            holds(group, f)
+                || holds(line.subscription_id.as_str(), f)
+                || holds(&names.subscription(line.subscription_id.as_str()), f)
+                || holds(&line.meter_name, f)
         })
     };
     // A group is found by its name, or by a line of it.
@@ -292,7 +338,7 @@ fn view_of(
         .groups
         .iter()
         .filter(|g| {
-            let name = group_name(g.key.as_deref());
+            let name = names.group(g.key.as_deref());
             find.as_deref()
                 .is_none_or(|f| holds(&name, f) || g.lines.iter().any(|l| line_found(&name, l)))
         })
@@ -308,7 +354,7 @@ fn view_of(
         .iter()
         .take(shown)
         .map(|g| CostGroup {
-            name: group_name(g.key.as_deref()),
+            name: names.group(g.key.as_deref()),
             subtotal: money(g.subtotal),
             share: share(g.subtotal, total),
             unpriced_lines: g.unpriced_lines,
@@ -317,11 +363,11 @@ fn view_of(
     let mut line_count = 0;
     let mut lines = Vec::new();
     for group in &statement.groups {
-        let name = group_name(group.key.as_deref());
+        let name = names.group(group.key.as_deref());
         for line in group.lines.iter().filter(|l| line_found(&name, l)) {
             line_count += 1;
             if lines.len() < MAX_LINES_SHOWN {
-                lines.push(cost_line(&name, line));
+                lines.push(cost_line(&name, line, names));
             }
         }
     }
@@ -343,10 +389,15 @@ fn view_of(
     }
 }
 
-fn cost_line(group: &str, l: &meterbook_core::rating::statement::StatementLine) -> CostLine {
+fn cost_line(
+    group: &str,
+    l: &meterbook_core::rating::statement::StatementLine,
+    names: &Names,
+) -> CostLine {
     CostLine {
         group: group.to_owned(),
-        subscription: l.subscription_id.to_string(),
+        subscription: names.subscription(l.subscription_id.as_str()),
+        subscription_id: l.subscription_id.to_string(),
         meter: l.meter_name.clone(),
         quantity: quantity(l.quantity),
         unit: l.unit.clone(),

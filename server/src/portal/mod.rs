@@ -2,6 +2,7 @@
 //! viewer's scope applied here, on the server.
 
 use meterbook_core::audit::AuditAction;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -120,6 +121,29 @@ impl PortalData for Portal {
         })
     }
 
+    fn subscription_names<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+        subscription_ids: Vec<String>,
+    ) -> BoxFuture<'a, Result<BTreeMap<String, String>, PortalError>> {
+        Box::pin(async move {
+            let readable: Vec<SubscriptionId> = subscription_ids
+                .iter()
+                .filter_map(|id| SubscriptionId::parse(id).ok())
+                .filter(|id| viewer.access.can_read(id))
+                .collect();
+            let entries = self
+                .store
+                .directory_entries(&readable)
+                .await
+                .map_err(store_failed)?;
+            Ok(entries
+                .into_iter()
+                .map(|e| (e.subscription_id.to_string(), e.display_name))
+                .collect())
+        })
+    }
+
     fn explore<'a>(
         &'a self,
         viewer: &'a Viewer,
@@ -128,7 +152,7 @@ impl PortalData for Portal {
         Box::pin(async move {
             let (query, paging) =
                 parse_request(search).map_err(|e| PortalError::Invalid(e.to_string()))?;
-            explore(
+            let mut exploration = explore(
                 self.source.as_ref(),
                 &self.signer,
                 &viewer.access,
@@ -141,7 +165,12 @@ impl PortalData for Portal {
                 ExploreError::Scope(e) => scope_refused(e),
                 ExploreError::Source(e) => source_failed(e),
                 other => PortalError::Invalid(other.to_string()),
-            })
+            })?;
+            let names = self
+                .subscription_names(viewer, exploration.shown_subscriptions())
+                .await?;
+            exploration.name_subscriptions(names);
+            Ok(exploration)
         })
     }
 

@@ -50,4 +50,10 @@ pub trait DirectoryStore: Send + Sync + 'static {
         after: Option<&SubscriptionId>,
         limit: usize,
     ) -> Result<Vec<DirectoryEntry>, StoreError>;
+
+    /// The entries of `ids` the directory knows, in subscription ID order.
+    async fn directory_entries(
+        &self,
+        ids: &[SubscriptionId],
+    ) -> Result<Vec<DirectoryEntry>, StoreError>;
 }

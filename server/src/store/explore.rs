@@ -937,6 +937,7 @@ where
             options: Default::default(),
             next: None,
             previous: None,
+            names: Default::default(),
         };
         if plan.empty {
             return Ok(exploration);

@@ -381,3 +381,52 @@ fn the_command_line_imports_whole_files_or_names_the_bad_row() {
         "{audit}"
     );
 }
+
+#[tokio::test]
+async fn the_usage_csv_names_each_subscriptions_owner() {
+    let app = spawn_app().await;
+    let (records, start, end) = crate::helpers::demo_records(2, 2, 8);
+    for chunk in crate::helpers::as_json(&records).chunks(2_000) {
+        app.ingest(chunk).await;
+    }
+    let mut subs: Vec<SubscriptionId> = records.iter().map(|r| r.subscription_id.clone()).collect();
+    subs.sort();
+    subs.dedup();
+    let owned = json!({"displayName": "Contoso Ltd", "owner": "admin@contoso.example"});
+    assert_eq!(
+        put(&app, &subs[0], &owned, &app.operator).await.status(),
+        201
+    );
+
+    let csv = app
+        .get(
+            &format!(
+                "/api/v1/usage/export?{}&reportedStartTime={}&reportedEndTime={}",
+                crate::helpers::API,
+                start.format("%Y-%m-%dT%H:00:00Z"),
+                end.format("%Y-%m-%dT%H:00:00Z")
+            ),
+            Some(&app.operator),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let mut rows = csv.lines().map(|l| l.split(',').collect::<Vec<_>>());
+    let header = rows.next().unwrap();
+    let owner = header.iter().position(|c| *c == "subowner").unwrap();
+    let subscription = header.iter().position(|c| *c == "subscription").unwrap();
+    let mut seen = std::collections::BTreeMap::new();
+    for row in rows.filter(|r| r.len() == header.len()) {
+        seen.insert(row[subscription].to_owned(), row[owner].to_owned());
+    }
+    assert_eq!(
+        seen.get(subs[0].as_str()).map(String::as_str),
+        Some("admin@contoso.example")
+    );
+    assert_eq!(
+        seen.get(subs[1].as_str()).map(String::as_str),
+        Some(""),
+        "unknown to the directory"
+    );
+}

@@ -103,6 +103,22 @@ impl<S: SharedSql> DirectoryStore for S {
         let rows = query.fetch_all(self.shared()).await?;
         rows.iter().map(entry_from_row).collect()
     }
+
+    async fn directory_entries(
+        &self,
+        ids: &[SubscriptionId],
+    ) -> Result<Vec<DirectoryEntry>, StoreError> {
+        // Statements stay well under both databases' limits on bound values.
+        const PER_STATEMENT: usize = 1_000;
+        let mut ids = ids.to_vec();
+        ids.sort();
+        ids.dedup();
+        let mut entries = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(PER_STATEMENT) {
+            entries.extend(self.directory_page(Some(chunk), None, chunk.len()).await?);
+        }
+        Ok(entries)
+    }
 }
 
 impl Changes {
