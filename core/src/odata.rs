@@ -48,6 +48,8 @@ pub const ENTITY_SETS: [EntitySet; 2] = [
             ("Period", "Edm.String"),
             ("PeriodStart", "Edm.DateTimeOffset"),
             ("SubscriptionId", "Edm.String"),
+            ("SubscriptionName", "Edm.String"),
+            ("SubscriptionOwner", "Edm.String"),
             ("MeterId", "Edm.String"),
             ("MeterName", "Edm.String"),
             ("Unit", "Edm.String"),

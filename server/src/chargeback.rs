@@ -88,10 +88,24 @@ pub async fn statement(
         })?;
     let mut frozen = run.statement;
     frozen.closed_at = Some(closed_at);
-    Ok(match request.subscriptions {
+    let mut frozen = match request.subscriptions {
         Some(subs) => frozen.for_subscriptions(subs),
         None => frozen,
-    })
+    };
+    // A statement frozen before the directory named it is named now; one frozen with names
+    // keeps them.
+    name_subscriptions(store, &mut frozen).await?;
+    Ok(frozen)
+}
+
+/// Names the statement's subscriptions from the tenant directory.
+async fn name_subscriptions(
+    store: &dyn Store,
+    statement: &mut Statement,
+) -> Result<(), StoreError> {
+    let directory = store.directory_entries(&statement.subscriptions()).await?;
+    statement.name_subscriptions(&directory);
+    Ok(())
 }
 
 /// Prices the request's usage at the current rate card.
@@ -112,14 +126,16 @@ async fn compute(
             request.group_by.tag_key(),
         )
         .await?;
-    Ok(build_statement(
+    let mut statement = build_statement(
         &card,
         request.period.clone(),
         request.zone.name(),
         request.group_by.clone(),
         usage,
         Utc::now(),
-    )?)
+    )?;
+    name_subscriptions(store, &mut statement).await?;
+    Ok(statement)
 }
 
 /// A recorded run: the statement, and what changed since the previous run of it.

@@ -118,6 +118,12 @@ pub fn price_spans(card: &RateCard, period: &BillingPeriod) -> Vec<DateTime<Utc>
 #[serde(rename_all = "camelCase")]
 pub struct StatementLine {
     pub subscription_id: SubscriptionId,
+    /// The subscription's display name and owner as the tenant directory had them when the
+    /// statement was computed (see [`Statement::name_subscriptions`]).
+    #[serde(default)]
+    pub subscription_name: String,
+    #[serde(default)]
+    pub subscription_owner: String,
     pub meter_id: String,
     pub meter_name: String,
     pub unit: String,
@@ -158,6 +164,33 @@ pub struct Statement {
 }
 
 impl Statement {
+    /// The subscriptions of the statement, once each.
+    pub fn subscriptions(&self) -> Vec<SubscriptionId> {
+        let mut ids: Vec<SubscriptionId> = self
+            .groups
+            .iter()
+            .flat_map(|g| g.lines.iter().map(|l| l.subscription_id.clone()))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// Names the lines not named yet from `directory` (a statement frozen with names keeps
+    /// them): a subscription's display name and owner, or that the directory does not know it.
+    pub fn name_subscriptions(&mut self, directory: &[crate::directory::DirectoryEntry]) {
+        for line in self.groups.iter_mut().flat_map(|g| g.lines.iter_mut()) {
+            if !line.subscription_name.is_empty() {
+                continue;
+            }
+            let entry = directory
+                .iter()
+                .find(|e| e.subscription_id == line.subscription_id);
+            line.subscription_name = crate::directory::shown_name(&line.subscription_id, entry);
+            line.subscription_owner = entry.map(|e| e.owner.clone()).unwrap_or_default();
+        }
+    }
+
     /// The part of the statement about `subscriptions` (a tenant's view of an operator's
     /// statement): their lines only, subtotals and total added up again. A part of amounts that
     /// were added up without overflow cannot overflow: amounts are never negative.
@@ -331,6 +364,8 @@ fn describe(line: &PricedLine, quantity: Decimal, amount: Option<Decimal>) -> St
     let meter = catalog().describe(&line.meter_id);
     StatementLine {
         subscription_id: line.subscription_id.clone(),
+        subscription_name: String::new(),
+        subscription_owner: String::new(),
         meter_id: line.meter_id.clone(),
         meter_name: meter.name,
         unit: meter.unit,
@@ -482,7 +517,7 @@ pub fn statement_changes(old: &Statement, new: &Statement) -> Vec<LineChange> {
 }
 
 /// The CSV header of statement lines.
-pub const STATEMENT_CSV_COLUMNS: [&str; 13] = [
+pub const STATEMENT_CSV_COLUMNS: [&str; 15] = [
     "period",
     "group_by",
     "group",
@@ -496,6 +531,8 @@ pub const STATEMENT_CSV_COLUMNS: [&str; 13] = [
     "quantity",
     "currency",
     "amount",
+    "subscription_name",
+    "subscription_owner",
 ];
 
 /// A statement as CSV: one row per line (unpriced lines have empty price and amount).
@@ -521,6 +558,8 @@ pub fn statement_csv(statement: &Statement) -> String {
                     line.quantity.normalize().to_string(),
                     statement.currency.code().to_owned(),
                     text(line.amount),
+                    line.subscription_name.clone(),
+                    line.subscription_owner.clone(),
                 ],
             );
         }

@@ -277,6 +277,8 @@ async fn chargeback_lines(
                 "Period": statement.period.label,
                 "PeriodStart": statement.period.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 "SubscriptionId": line.subscription_id.as_str(),
+                "SubscriptionName": line.subscription_name,
+                "SubscriptionOwner": line.subscription_owner,
                 "MeterId": line.meter_id,
                 "MeterName": line.meter_name,
                 "Unit": line.unit,

@@ -215,6 +215,21 @@ async fn chargeback_prices_usage_by_subscription_and_by_department_in_each_scope
         record(&one, VM, 31 * 24, 100.0, Some("Finance"), "vm1"),
     ];
     app.ingest(&as_json(&records)).await;
+    // The directory names tenant 2; tenant 1 it does not know.
+    let named = meterbook_core::directory::EntryDraft {
+        subscription_id: Some(two.to_string()),
+        display_name: Some("Fabrikam Inc".to_owned()),
+        owner: Some("admin@fabrikam.example".to_owned()),
+        ..Default::default()
+    }
+    .into_entry(None)
+    .unwrap();
+    let mut changes = app.store.begin().await.unwrap();
+    changes
+        .put_directory_entry(&named, meterbook_server::store::EntrySource::Local)
+        .await
+        .unwrap();
+    changes.commit().await.unwrap();
 
     let no_card = app
         .get("/api/v1/chargeback?period=2026-10", Some(&app.operator))
@@ -248,6 +263,13 @@ async fn chargeback_prices_usage_by_subscription_and_by_department_in_each_scope
     assert_eq!(
         (included["pricing"].as_str(), decimal(&included["quantity"])),
         (Some("included"), d("10"))
+    );
+    // Each line names its subscription and owner, as the directory has them.
+    assert_eq!(included["subscriptionName"], "Fabrikam Inc");
+    assert_eq!(included["subscriptionOwner"], "admin@fabrikam.example");
+    assert_eq!(
+        unpriced["subscriptionName"],
+        format!("Unknown subscription {one}")
     );
 
     // By department: Finance 0.20 + 1.80, Sales 0.40; the blob usage has no department.
@@ -317,8 +339,8 @@ async fn chargeback_prices_usage_by_subscription_and_by_department_in_each_scope
     assert_eq!(
         rows[1..],
         [
-            format!("2026-10,subscription,{two},{two},{VM},Base VM Size Hours,virtual core hours,included,0,0,10,USD,0"),
-            format!("2026-10,subscription,{two},{two},{VM},Base VM Size Hours,virtual core hours,tier 1,0.1,10,20,USD,1.8"),
+            format!("2026-10,subscription,{two},{two},{VM},Base VM Size Hours,virtual core hours,included,0,0,10,USD,0,Fabrikam Inc,admin@fabrikam.example"),
+            format!("2026-10,subscription,{two},{two},{VM},Base VM Size Hours,virtual core hours,tier 1,0.1,10,20,USD,1.8,Fabrikam Inc,admin@fabrikam.example"),
         ]
     );
 

@@ -220,11 +220,11 @@ fn csv_has_one_row_per_line_field_by_field() {
     assert_eq!(rows[0], STATEMENT_CSV_COLUMNS.join(","));
     assert_eq!(
         rows[1],
-        format!("2026-10,subscription,{SUB_A},{SUB_A},{BLOB},BlockBlobCapacity,GB x hours,unpriced,,0,2,USD,")
+        format!("2026-10,subscription,{SUB_A},{SUB_A},{BLOB},BlockBlobCapacity,GB x hours,unpriced,,0,2,USD,,,")
     );
     assert_eq!(
         rows[2],
-        format!("2026-10,subscription,{SUB_A},{SUB_A},{VM},Base VM Size Hours,virtual core hours,tier 1,0.1,0,4.5,USD,0.45")
+        format!("2026-10,subscription,{SUB_A},{SUB_A},{VM},Base VM Size Hours,virtual core hours,tier 1,0.1,0,4.5,USD,0.45,,")
     );
     assert_eq!(rows[3], "");
     assert_eq!(rows.len(), 4);
