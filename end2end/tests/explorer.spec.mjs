@@ -175,6 +175,24 @@ test("an operator drills down from the overview to a subscription and to one res
   expect(problems, problems.join("\n")).toEqual([]);
 });
 
+test("an operator finds a tenant by name and sees only its usage, named", async ({ page }) => {
+  const problems = watchConsole(page);
+  await signIn(page, "operator");
+  await page.goto("/usage");
+  await expect(page.locator("table.rows")).toBeVisible();
+  // The filter offers tenants by name; the chart's legend and the rows name them too.
+  await page.selectOption("#f-subscription", { label: "Fabrikam Inc" });
+  await page.getByRole("button", { name: "Apply" }).click();
+  await expect(page).toHaveURL(/subscription=/);
+  const names = () =>
+    page
+      .locator("table.rows tbody tr td:nth-child(2)")
+      .evaluateAll((cells) => [...new Set(cells.map((c) => c.textContent.trim()))]);
+  await expect.poll(names).toEqual(["Fabrikam Inc"]);
+  await expect(page.locator("#f-subscription option:checked")).toHaveText("Fabrikam Inc");
+  expect(problems, problems.join("\n")).toEqual([]);
+});
+
 test("the explorer fits a phone's width", async ({ page }) => {
   await page.setViewportSize({ width: 390, height: 844 });
   await signIn(page, "contoso");
