@@ -9,6 +9,7 @@ pub mod auth;
 pub mod chargeback;
 pub mod cli;
 pub mod demo;
+pub mod directory_sync;
 pub mod explore;
 pub mod health;
 pub mod limits;
@@ -173,6 +174,9 @@ impl Application {
                 store: store.clone(),
             }),
         };
+        if let Some(every) = config.upstream.as_ref().and_then(|u| u.directory_sync) {
+            directory_sync::spawn_periodic(store.clone(), source.clone(), every);
+        }
         let health = health::Health {
             store: store.clone(),
             draining: Arc::new(std::sync::atomic::AtomicBool::new(false)),

@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use meterbook_core::audit::AuditAction;
 use meterbook_core::directory::{
@@ -26,6 +26,7 @@ use super::arm::{self, api_version, operators_only, param, query_params, resourc
 use crate::api_error::ApiError;
 use crate::audit;
 use crate::auth::Caller;
+use crate::directory_sync;
 use crate::state::AppState;
 use crate::store::{EntrySource, PutOutcome};
 
@@ -50,6 +51,28 @@ pub fn router() -> Router<AppState> {
         .route("/subscriptions/{subscription}", get(tenant_get))
         .route(&admin, get(admin_list))
         .route(&format!("{admin}/{{id}}"), get(admin_get).put(admin_put))
+        .route("/api/v1/directory/sync", post(sync))
+}
+
+/// `POST /api/v1/directory/sync` (operators, upstream mode): reads the hub's directory now.
+async fn sync(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<directory_sync::Synced>, ApiError> {
+    operators_only(&caller, "sync the directory")?;
+    directory_sync::sync(
+        state.store.as_ref(),
+        state.source.as_ref(),
+        &caller.actor,
+        &caller.address,
+    )
+    .await
+    .map(Json)
+    .map_err(|e| match e {
+        directory_sync::SyncError::NotUpstream => ApiError::new(ArmCode::NotFound, e.to_string()),
+        directory_sync::SyncError::Source(e) => e.into(),
+        directory_sync::SyncError::Store(e) => e.into(),
+    })
 }
 
 /// A page's size (`$top`) and where it starts (`$skipToken`, sealed for `fingerprint`).

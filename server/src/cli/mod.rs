@@ -172,6 +172,10 @@ struct ServeArgs {
     /// The upstream's provider subscription.
     #[arg(long, env = "MB_UPSTREAM_SUBSCRIPTION", default_value = DEFAULT_PROVIDER_SUBSCRIPTION)]
     upstream_subscription: String,
+    /// How often, in minutes, the tenant directory is read from the upstream's admin API (also
+    /// at start, and on demand with POST /api/v1/directory/sync); 0 only on demand.
+    #[arg(long, env = "MB_UPSTREAM_DIRECTORY_SYNC_MINUTES", default_value_t = 15)]
+    upstream_directory_sync_minutes: u64,
     /// Behind a reverse proxy that sets X-Forwarded-For: take the client address (for sign-in
     /// limits and the audit log) from its last entry. Do not set it otherwise: clients could
     /// then choose their own address.
@@ -504,7 +508,11 @@ impl ServeArgs {
                 }
                 let subscription = SubscriptionId::parse(&args.upstream_subscription)
                     .map_err(|e| anyhow::anyhow!("--upstream-subscription: {e}"))?;
-                Some(UpstreamConfig::new(url, file.clone(), subscription))
+                let mut config = UpstreamConfig::new(url, file.clone(), subscription);
+                config.directory_sync = (args.upstream_directory_sync_minutes > 0).then(|| {
+                    std::time::Duration::from_secs(args.upstream_directory_sync_minutes * 60)
+                });
+                Some(config)
             }
             _ => None,
         };

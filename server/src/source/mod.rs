@@ -103,6 +103,14 @@ pub trait UsageSource: Send + Sync + 'static {
         to: DateTime<Utc>,
     ) -> Result<Vec<UsageFact>, SourceError>;
 
+    /// The upstream hub's tenant directory, for a source that reads a hub; `None` for the
+    /// embedded store, which keeps its own.
+    async fn hub_directory(
+        &self,
+    ) -> Result<Option<Vec<meterbook_core::directory::EntryDraft>>, SourceError> {
+        Ok(None)
+    }
+
     /// One explorer view of the scope's usage in the period `[from, to)` on the query's basis.
     /// By default the facts are read and folded in memory (at most [`MAX_FACTS`]); a source that
     /// can aggregate does so itself.

@@ -14,6 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use meterbook_core::access::ReadScope;
+use meterbook_core::directory::{draft_of_json, EntryDraft, ADMIN_COLLECTION, ADMIN_NAMESPACE};
 use meterbook_core::error::ErrorEnvelope;
 use meterbook_core::explore::{TimeBasis, UsageFact};
 use meterbook_core::overview::DailyMeterTotal;
@@ -46,6 +47,9 @@ pub struct UpstreamConfig {
     /// The first retry waits this long; each later one twice as long.
     pub first_retry_delay: Duration,
     pub timeout: Duration,
+    /// How often the tenant directory is read from the hub (see `directory_sync`); `None` never
+    /// (only on demand).
+    pub directory_sync: Option<Duration>,
 }
 
 impl UpstreamConfig {
@@ -57,6 +61,7 @@ impl UpstreamConfig {
             attempts: 4,
             first_retry_delay: Duration::from_millis(250),
             timeout: Duration::from_secs(60),
+            directory_sync: Some(Duration::from_secs(15 * 60)),
         }
     }
 }
@@ -110,9 +115,21 @@ impl UpstreamSource {
         Ok(token.to_owned())
     }
 
-    /// One upstream page, retried on 429, 503, 504 and network errors with doubling delays (or
-    /// the upstream's `Retry-After`, up to 30 seconds).
+    /// One upstream usage page.
     async fn fetch(&self, params: &[(&str, String)]) -> Result<UsageAggregatePage, SourceError> {
+        self.get_json(self.endpoint.clone(), params, "a usage page")
+            .await
+    }
+
+    /// One upstream answer from `url` read as JSON (`what` it should be, for errors), retried on
+    /// 429, 503, 504 and network errors with doubling delays (or the upstream's `Retry-After`,
+    /// up to 30 seconds).
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: Url,
+        params: &[(&str, String)],
+        what: &str,
+    ) -> Result<T, SourceError> {
         let token = self.credential().await?;
         let mut delay = self.config.first_retry_delay;
         let attempts = self.config.attempts.max(1);
@@ -121,7 +138,7 @@ impl UpstreamSource {
             let started = std::time::Instant::now();
             let sent = self
                 .client
-                .get(self.endpoint.clone())
+                .get(url.clone())
                 .query(params)
                 .bearer_auth(&token)
                 .send()
@@ -156,10 +173,10 @@ impl UpstreamSource {
                     )
                 })?;
                 return serde_json::from_slice(&body).map_err(|e| {
-                    tracing::error!(error = %e, "upstream answer is not a usage page");
+                    tracing::error!(error = %e, what, "upstream answer is not what was asked");
                     SourceError::upstream(
                         ArmCode::UpstreamFailed,
-                        "The upstream Azure Stack Hub answered with something that is not a usage page",
+                        format!("The upstream Azure Stack Hub answered with something that is not {what}"),
                     )
                 });
             }
@@ -260,11 +277,69 @@ impl UpstreamSource {
 
 /// The `continuationToken` of a `nextLink`, which is all Meterbook takes from it.
 fn continuation_token(next_link: &str) -> Option<String> {
+    link_param(next_link, "continuationToken")
+}
+
+/// A query parameter of a `nextLink`, matched without regard to case.
+fn link_param(next_link: &str, name: &str) -> Option<String> {
     let url = Url::parse(next_link).ok()?;
     url.query_pairs()
-        .find(|(k, _)| k.eq_ignore_ascii_case("continuationToken"))
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.into_owned())
         .filter(|v| !v.is_empty())
+}
+
+/// Most pages of the hub's subscription list one sync follows (a million subscriptions).
+const MAX_DIRECTORY_PAGES: usize = 10_000;
+
+impl UpstreamSource {
+    /// Every subscription of the hub's directory, as its admin API lists them (2015-11-01),
+    /// following `$skipToken`s (never the `nextLink` itself).
+    pub(crate) async fn directory(&self) -> Result<Vec<EntryDraft>, SourceError> {
+        let url = Url::parse(&format!(
+            "{}/subscriptions/{}/providers/{ADMIN_NAMESPACE}/{ADMIN_COLLECTION}",
+            self.config.base_url, self.config.subscription
+        ))
+        .map_err(|e| SourceError::upstream(ArmCode::UpstreamFailed, e.to_string()))?;
+        let mut drafts = Vec::new();
+        let mut skip: Option<String> = None;
+        for _ in 0..MAX_DIRECTORY_PAGES {
+            let mut params = vec![("api-version", "2015-11-01".to_owned())];
+            if let Some(token) = &skip {
+                params.push(("$skipToken", token.clone()));
+            }
+            let page: HubList = self
+                .get_json(url.clone(), &params, "a list of subscriptions")
+                .await?;
+            for entry in &page.value {
+                match draft_of_json(entry) {
+                    Ok(draft) => drafts.push(draft),
+                    Err(e) => {
+                        tracing::warn!(error = e, "a hub subscription is unreadable; skipped")
+                    }
+                }
+            }
+            let next = page
+                .next_link
+                .as_deref()
+                .and_then(|link| link_param(link, "$skipToken"));
+            if next.is_none() || next == skip {
+                return Ok(drafts);
+            }
+            skip = next;
+        }
+        tracing::warn!("the hub kept paging its subscriptions; stopped");
+        Ok(drafts)
+    }
+}
+
+/// A page of the hub's subscription list.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HubList {
+    #[serde(default)]
+    value: Vec<serde_json::Value>,
+    next_link: Option<String>,
 }
 
 fn retry_after(response: &reqwest::Response) -> Option<Duration> {
@@ -281,6 +356,10 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
 
 #[async_trait]
 impl UsageSource for UpstreamSource {
+    async fn hub_directory(&self) -> Result<Option<Vec<EntryDraft>>, SourceError> {
+        Ok(Some(self.directory().await?))
+    }
+
     async fn aggregates(
         &self,
         scope: &ReadScope,

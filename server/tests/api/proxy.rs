@@ -28,6 +28,8 @@ fn upstream_config(base: &str, token_file: PathBuf) -> UpstreamConfig {
     );
     config.attempts = 3;
     config.first_retry_delay = Duration::from_millis(20);
+    // Syncs happen when a test asks for them.
+    config.directory_sync = None;
     config
 }
 
@@ -246,4 +248,143 @@ async fn a_proxy_takes_no_ingest() {
     let p = pair().await;
     let response = p.proxy.ingest_body("[]".into(), &p.proxy.provider).await;
     assert_eq!(response.status(), 404);
+}
+
+#[tokio::test]
+async fn the_proxy_names_subscriptions_as_the_hub_does() {
+    let p = pair().await;
+    let admin = |app: &TestApp, id: &SubscriptionId| {
+        format!(
+            "{}/subscriptions/{}/providers/Microsoft.Subscriptions.Admin/subscriptions/{id}?api-version=2015-11-01",
+            app.base,
+            meterbook_server::DEFAULT_PROVIDER_SUBSCRIPTION
+        )
+    };
+    let put = |app: &TestApp, id: &SubscriptionId, body: Value| {
+        let request = p
+            .hub
+            .client
+            .put(admin(app, id))
+            .bearer_auth(app.operator.clone())
+            .json(&body);
+        async move { request.send().await.unwrap().status() }
+    };
+    let named =
+        serde_json::json!({"displayName": "Fabrikam Inc", "owner": "admin@fabrikam.example"});
+    assert_eq!(put(&p.hub, &p.subs[0], named).await, 201);
+    let other = serde_json::json!({"displayName": "Contoso Ltd", "state": "Disabled"});
+    assert_eq!(put(&p.hub, &p.subs[1], other).await, 201);
+    // A local name the hub's replaces at the next sync.
+    let local = serde_json::json!({"displayName": "Fabrikam (old name)"});
+    assert!(put(&p.proxy, &p.subs[0], local).await.is_success());
+
+    let sync = |token: String| {
+        let request = p
+            .proxy
+            .client
+            .post(format!("{}/api/v1/directory/sync", p.proxy.base))
+            .bearer_auth(token);
+        async move { request.send().await.unwrap() }
+    };
+    let first = sync(p.proxy.operator.clone()).await;
+    assert_eq!(first.status(), 200);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(
+        first["changed"].as_u64().unwrap() + first["added"].as_u64().unwrap(),
+        2,
+        "{first}"
+    );
+
+    let listed: Value = p
+        .proxy
+        .get(
+            "/subscriptions?api-version=2016-06-01",
+            Some(&p.proxy.operator),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let names: std::collections::BTreeMap<String, String> = listed["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["subscriptionId"].as_str().unwrap().to_owned(),
+                s["displayName"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(names[p.subs[0].as_str()], "Fabrikam Inc");
+    assert_eq!(names[p.subs[1].as_str()], "Contoso Ltd");
+    let entry = p
+        .proxy
+        .store
+        .directory_entry(&p.subs[1])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.state.as_str(), "Disabled");
+
+    let again: Value = sync(p.proxy.operator.clone()).await.json().await.unwrap();
+    assert_eq!(
+        (again["added"].as_u64(), again["changed"].as_u64()),
+        (Some(0), Some(0)),
+        "{again}"
+    );
+    let tenant = p.proxy.tenant_token(&p.subs[0]).await;
+    assert_eq!(sync(tenant).await.status(), 403);
+    let embedded = p
+        .hub
+        .client
+        .post(format!("{}/api/v1/directory/sync", p.hub.base))
+        .bearer_auth(&p.hub.operator)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(embedded.status(), 404);
+    let audit = p.proxy.store.audit_entries(20, None).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action.as_str() == "subscription.import"
+                && e.detail.contains("from the upstream hub")),
+        "{audit:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_proxy_reads_the_hubs_directory_when_it_starts() {
+    let hub = spawn_app().await;
+    let id = SubscriptionId::parse("aaaaaaaa-0000-4000-8000-000000000001").unwrap();
+    let named = hub
+        .client
+        .put(format!(
+            "{}/subscriptions/{}/providers/Microsoft.Subscriptions.Admin/subscriptions/{id}?api-version=2015-11-01",
+            hub.base,
+            meterbook_server::DEFAULT_PROVIDER_SUBSCRIPTION
+        ))
+        .bearer_auth(&hub.operator)
+        .json(&serde_json::json!({"displayName": "Woodgrove Bank"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(named.status(), 201);
+    let credential = credential_file(&hub.operator);
+    let mut config = upstream_config(&hub.base, credential.path().to_owned());
+    config.directory_sync = Some(Duration::from_secs(3_600));
+    let proxy = spawn_app_with(Options {
+        upstream: Some(config),
+        ..Options::default()
+    })
+    .await;
+    for _ in 0..100 {
+        if let Some(entry) = proxy.store.directory_entry(&id).await.unwrap() {
+            assert_eq!(entry.display_name, "Woodgrove Bank");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the proxy did not read the hub's directory at start");
 }
