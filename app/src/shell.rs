@@ -11,6 +11,7 @@ use crate::routes::explorer::ExplorerPage;
 use crate::routes::overview::OverviewPage;
 use crate::routes::people::PeoplePage;
 use crate::routes::sign_in::SignInPage;
+use crate::routes::tenants::TenantsPage;
 use crate::routes::tokens::TokensPage;
 use crate::routes::widgets::WidgetsPage;
 
@@ -79,6 +80,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("tokens") view=TokensPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("widgets") view=WidgetsPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("people") view=PeoplePage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("tenants") view=TenantsPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("audit") view=AuditPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("sign-in") view=SignInPage ssr=SsrMode::Async/>
                 </Routes>
@@ -104,6 +106,7 @@ fn Account() -> impl IntoView {
                 <A href="/tokens">"API tokens"</A>
                 <A href="/widgets">"Widgets"</A>
                 {v.is_operator().then(|| view! {
+                    <A href="/tenants">"Tenants"</A>
                     <A href="/people">"People"</A>
                     <A href="/audit">"Audit log"</A>
                 })}

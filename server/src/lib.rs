@@ -9,6 +9,7 @@ pub mod auth;
 pub mod chargeback;
 pub mod cli;
 pub mod demo;
+pub mod directory_import;
 pub mod directory_sync;
 pub mod explore;
 pub mod health;
@@ -246,6 +247,15 @@ impl Application {
             .route(
                 "/costs/deliveries/retry",
                 axum::routing::post(portal::retry_delivery),
+            )
+            .route(
+                "/tenants/save",
+                axum::routing::post(portal::save_subscription),
+            )
+            .route(
+                "/tenants/import",
+                axum::routing::post(portal::import_directory)
+                    .layer(axum::extract::DefaultBodyLimit::max(9 * 1024 * 1024)),
             )
             .leptos_routes_with_context(
                 &state,

@@ -13,8 +13,8 @@ use meterbook_core::explore::Exploration;
 use meterbook_core::overview::DailyMeterTotal;
 
 use super::views::{
-    AuditView, ChangeDone, CostsRequest, CostsView, CreatedToken, CreatedWidget, NewTokenForm,
-    NewWidgetForm, PersonChange, PersonView, TokenView, WidgetView,
+    AuditView, ChangeDone, CostsRequest, CostsView, CreatedToken, CreatedWidget, DirectoryRequest,
+    DirectoryView, NewTokenForm, NewWidgetForm, PersonChange, PersonView, TokenView, WidgetView,
 };
 use super::PortalError;
 use crate::viewer::Viewer;
@@ -90,6 +90,13 @@ pub trait PortalData: Send + Sync + 'static {
         address: String,
         change: PersonChange,
     ) -> BoxFuture<'a, Result<ChangeDone, PortalError>>;
+
+    /// A page of the tenant directory, as `request` asks; operators only.
+    fn directory<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+        request: DirectoryRequest,
+    ) -> BoxFuture<'a, Result<DirectoryView, PortalError>>;
 
     /// The latest audit entries (of one action, if given); operators only.
     fn audit_entries<'a>(

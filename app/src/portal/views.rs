@@ -134,6 +134,43 @@ pub struct ChangeDone {
 
 // The audit log.
 
+/// What the tenants page asks for: subscriptions whose name, owner, ID or offer holds `find`,
+/// from after `after`, and the one to edit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DirectoryRequest {
+    pub find: Option<String>,
+    pub after: Option<String>,
+    pub edit: Option<String>,
+}
+
+/// A page of the tenant directory (operators).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryView {
+    pub rows: Vec<DirectoryRow>,
+    /// The `after` of the next page, while there is one.
+    pub next_after: Option<String>,
+    pub find: Option<String>,
+    /// The entry the edit form holds; an empty one adds a subscription.
+    pub editing: DirectoryRow,
+    /// Whether `editing` is a subscription the directory knows.
+    pub editing_known: bool,
+    pub states: Vec<String>,
+    pub csrf_token: String,
+}
+
+/// One subscription as the tenants page shows and edits it: plans `;`-separated, tags
+/// `name=value;...`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DirectoryRow {
+    pub id: String,
+    pub name: String,
+    pub owner: String,
+    pub state: String,
+    pub offer: String,
+    pub plans: String,
+    pub tags: String,
+}
+
 /// One entry as the portal shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditView {

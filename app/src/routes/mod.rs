@@ -12,5 +12,7 @@ pub mod overview;
 pub mod people;
 #[cfg(feature = "ssr")]
 pub mod sign_in;
+#[cfg(feature = "ssr")]
+pub mod tenants;
 pub mod tokens;
 pub mod widgets;

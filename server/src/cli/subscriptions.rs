@@ -9,12 +9,12 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use meterbook_core::audit::AuditAction;
 use meterbook_core::directory::{
-    drafts_from_csv, drafts_from_json, split_list, tags_as_text, tags_of_text, DirectoryEntry,
-    EntryDraft, DIRECTORY_CSV_COLUMNS,
+    split_list, tags_as_text, tags_of_text, DirectoryEntry, EntryDraft, DIRECTORY_CSV_COLUMNS,
 };
 use meterbook_core::SubscriptionId;
 
 use super::accounts::cli_audit;
+use crate::directory_import::{self, ImportError, ImportFormat};
 use crate::store::{EntrySource, PutOutcome, Store};
 
 /// Subscriptions per page of `list`.
@@ -217,66 +217,28 @@ async fn list(store: &dyn Store, json: bool, csv: bool) -> anyhow::Result<()> {
 }
 
 async fn import(store: &dyn Store, file: &PathBuf, format: Option<String>) -> anyhow::Result<()> {
+    let name = file.display().to_string();
     let format = match format.as_deref() {
-        Some(f) => f.to_ascii_lowercase(),
-        None => file
-            .extension()
-            .map(|e| e.to_string_lossy().to_ascii_lowercase())
-            .unwrap_or_default(),
-    };
+        Some(f) => ImportFormat::parse(f),
+        None => ImportFormat::of_file_name(&name),
+    }
+    .ok_or_else(|| anyhow::anyhow!("--format: say csv or json (the file's extension does not)"))?;
     let text = if file.as_os_str() == "-" {
         std::io::read_to_string(std::io::stdin()).context("reading standard input")?
     } else {
-        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
+        std::fs::read_to_string(file).with_context(|| format!("reading {name}"))?
     };
-    let refused =
-        |e: String| anyhow::anyhow!("{}: {e}; the directory was not changed", file.display());
-    let (drafts, place) = match format.as_str() {
-        "csv" => (drafts_from_csv(&text).map_err(refused)?, "line"),
-        "json" => (drafts_from_json(&text).map_err(refused)?, "entry"),
-        other => bail!("--format: '{other}' is not csv or json"),
+    let imported = match directory_import::import(store, &text, format, &name, "cli", "").await {
+        Ok(imported) => imported,
+        Err(ImportError::Refused(e)) => bail!("{name}: {e}; the directory was not changed"),
+        Err(ImportError::Store(e)) => return Err(e.into()),
     };
-    // Everything is checked before anything is written.
-    let mut entries: Vec<DirectoryEntry> = Vec::with_capacity(drafts.len());
-    let mut seen = BTreeMap::new();
-    for (at, draft) in drafts {
-        let id = draft
-            .subscription_id
-            .as_deref()
-            .map(SubscriptionId::parse)
-            .transpose()
-            .map_err(|e| refused(format!("{place} {at}: {e}")))?
-            .ok_or_else(|| refused(format!("{place} {at}: a subscription ID is required")))?;
-        if let Some(first) = seen.insert(id.clone(), at) {
-            return Err(refused(format!(
-                "{place} {at}: {id} is in {place} {first} too"
-            )));
-        }
-        let stored = store.directory_entry(&id).await?;
-        let entry = draft
-            .into_entry(stored.as_ref())
-            .map_err(|e| refused(format!("{place} {at}: {e}")))?;
-        entries.push(entry);
-    }
-    let mut changes = store.begin().await?;
-    let (mut added, mut changed) = (0, 0);
-    for entry in &entries {
-        match changes
-            .put_directory_entry(entry, EntrySource::Local)
-            .await?
-        {
-            PutOutcome::Added => added += 1,
-            PutOutcome::Changed => changed += 1,
-            PutOutcome::Unchanged => {}
-        }
-    }
-    let detail = format!("{added} added, {changed} changed from {}", file.display());
-    cli_audit(&mut changes, AuditAction::SubscriptionImport, "", &detail).await?;
-    changes.commit().await?;
     println!(
-        "{} subscriptions read: {added} added, {changed} changed, {} unchanged",
-        entries.len(),
-        entries.len() - added - changed
+        "{} subscriptions read: {} added, {} changed, {} unchanged",
+        imported.read,
+        imported.added,
+        imported.changed,
+        imported.read as u64 - imported.added - imported.changed
     );
     Ok(())
 }

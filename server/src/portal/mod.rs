@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use meterbook_app::portal::views::{
-    AuditView, ChangeDone, CostsRequest, CostsView, CreatedToken, CreatedWidget, NewTokenForm,
-    NewWidgetForm, PersonChange, PersonView, TokenView, WidgetView,
+    AuditView, ChangeDone, CostsRequest, CostsView, CreatedToken, CreatedWidget, DirectoryRequest,
+    DirectoryView, NewTokenForm, NewWidgetForm, PersonChange, PersonView, TokenView, WidgetView,
 };
 use meterbook_app::portal::{BoxFuture, PortalData, PortalError};
 use meterbook_app::viewer::Viewer;
@@ -26,9 +26,11 @@ use crate::store::{Store, StoreError, TokenInfo};
 
 mod costs;
 mod people;
+mod tenants;
 mod widgets;
 
 pub use costs::{retry_delivery, upload_rate_card};
+pub use tenants::{import as import_directory, save as save_subscription};
 
 pub struct Portal {
     pub store: Arc<dyn Store>,
@@ -337,6 +339,14 @@ impl PortalData for Portal {
         change: PersonChange,
     ) -> BoxFuture<'a, Result<ChangeDone, PortalError>> {
         Box::pin(people::change(self, viewer, address, change))
+    }
+
+    fn directory<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+        request: DirectoryRequest,
+    ) -> BoxFuture<'a, Result<DirectoryView, PortalError>> {
+        Box::pin(tenants::directory(self, viewer, request))
     }
 
     fn audit_entries<'a>(

@@ -51,6 +51,15 @@ pub trait DirectoryStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<DirectoryEntry>, StoreError>;
 
+    /// Up to `limit` entries after `after`, in subscription ID order, whose name, owner, ID or
+    /// offer holds `find` (in any case).
+    async fn directory_find(
+        &self,
+        find: &str,
+        after: Option<&SubscriptionId>,
+        limit: usize,
+    ) -> Result<Vec<DirectoryEntry>, StoreError>;
+
     /// The entries of `ids` the directory knows, in subscription ID order.
     async fn directory_entries(
         &self,

@@ -430,3 +430,147 @@ async fn the_usage_csv_names_each_subscriptions_owner() {
         "unknown to the directory"
     );
 }
+
+/// A form post's redirect target, decoded.
+async fn redirected(response: reqwest::Response) -> String {
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let query = location.split_once('?').map_or("", |(_, q)| q).to_owned();
+    serde_urlencoded::from_str::<Vec<(String, String)>>(&query)
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+#[tokio::test]
+async fn operators_keep_the_directory_on_the_tenants_page() {
+    use meterbook_core::access::Role;
+    let app = spawn_app().await;
+    app.add_user("olga", Role::Operator, &[]).await;
+    app.add_user("tina", Role::Tenant, &[sub(1)]).await;
+    let olga = app.sign_in("olga").await;
+    let tina = app.sign_in("tina").await;
+
+    let empty = app
+        .page("/tenants", &olga.cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(empty.contains("knows no subscription yet"), "{empty}");
+    let save = |session: &crate::helpers::Session, fields: Vec<(&'static str, String)>| {
+        let request = app
+            .client
+            .post(format!("{}/tenants/save", app.base))
+            .header("cookie", &session.cookie)
+            .form(&fields);
+        async move { request.send().await.unwrap() }
+    };
+    let form = |csrf: &str, owner: &str| {
+        vec![
+            ("csrf", csrf.to_owned()),
+            ("id", sub(1).to_string()),
+            ("name", "Contoso Ltd".to_owned()),
+            ("owner", owner.to_owned()),
+            ("state", "Enabled".to_owned()),
+            ("offer", "Basic".to_owned()),
+            ("plans", "compute-basic; storage-basic".to_owned()),
+            ("tags", "Department=Finance; CostCenter=42".to_owned()),
+        ]
+    };
+    let saved = redirected(save(&olga, form(&olga.csrf, "admin@contoso.example")).await).await;
+    assert!(saved.contains("saved=Contoso Ltd"), "{saved}");
+    let entry = app.store.directory_entry(&sub(1)).await.unwrap().unwrap();
+    assert_eq!(entry.plans.len(), 2);
+    assert_eq!(entry.tags["CostCenter"], "42");
+
+    let found = app
+        .page("/tenants?find=CONTOSO", &olga.cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        found.contains("Contoso Ltd") && found.contains(sub(1).as_str()),
+        "{found}"
+    );
+    let none = app
+        .page("/tenants?find=woodgrove", &olga.cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(none.contains("No subscription matches"), "{none}");
+    let editing = app
+        .page(&format!("/tenants?edit={}", sub(1)), &olga.cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(editing.contains("Edit Contoso Ltd") && editing.contains("admin@contoso.example"));
+
+    // Refusals say why and change nothing.
+    let bad = redirected(save(&olga, form(&olga.csrf, "not a upn")).await).await;
+    assert!(bad.contains("error=owner"), "{bad}");
+    let stale = redirected(save(&olga, form("stale", "x@y.example")).await).await;
+    assert!(stale.contains("expired"), "{stale}");
+    let theirs = redirected(save(&tina, form(&tina.csrf, "x@y.example")).await).await;
+    assert!(theirs.contains("Only operators"), "{theirs}");
+    let entry = app.store.directory_entry(&sub(1)).await.unwrap().unwrap();
+    assert_eq!(entry.owner, "admin@contoso.example");
+    assert_eq!(app.page("/tenants", &tina.cookie).await.status(), 403);
+
+    // An import, whole or not at all.
+    let upload = |csrf: &str, content: String| {
+        let boundary = "meterbook-test-boundary";
+        let body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"directory.csv\"\r\n\
+             Content-Type: text/csv\r\n\r\n{content}\r\n--{boundary}--\r\n"
+        );
+        let request = app
+            .client
+            .post(format!("{}/tenants/import", app.base))
+            .header("cookie", &olga.cookie)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body);
+        async move { request.send().await.unwrap() }
+    };
+    let refused = redirected(
+        upload(
+            &olga.csrf,
+            format!(
+                "subscription_id,display_name\n{},Woodgrove Bank\nnot-a-guid,x\n",
+                sub(2)
+            ),
+        )
+        .await,
+    )
+    .await;
+    assert!(
+        refused.contains("line 3") && refused.contains("nothing changed"),
+        "{refused}"
+    );
+    assert!(app.store.directory_entry(&sub(2)).await.unwrap().is_none());
+    let imported = redirected(
+        upload(
+            &olga.csrf,
+            format!("subscription_id,display_name\n{},Woodgrove Bank\n", sub(2)),
+        )
+        .await,
+    )
+    .await;
+    assert!(imported.contains("1 added"), "{imported}");
+    let audit = app.store.audit_entries(10, None).await.unwrap();
+    assert!(audit
+        .iter()
+        .any(|e| e.actor == "user:olga" && e.action.as_str() == "subscription.import"));
+    assert!(audit
+        .iter()
+        .any(|e| e.actor == "user:olga" && e.action.as_str() == "subscription.add"));
+}

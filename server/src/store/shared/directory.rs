@@ -104,6 +104,37 @@ impl<S: SharedSql> DirectoryStore for S {
         rows.iter().map(entry_from_row).collect()
     }
 
+    async fn directory_find(
+        &self,
+        find: &str,
+        after: Option<&SubscriptionId>,
+        limit: usize,
+    ) -> Result<Vec<DirectoryEntry>, StoreError> {
+        // A LIKE pattern that matches the text itself: its own wildcards are escaped.
+        let pattern = format!(
+            "%{}%",
+            find.trim()
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let rows = sqlx::query(&format!(
+            "SELECT {ENTRY_COLUMNS}
+             WHERE ($1 IS NULL OR d.subscription_id > $1)
+               AND (lower(d.display_name) LIKE $2 ESCAPE '\\' OR lower(d.owner) LIKE $2 ESCAPE '\\'
+                    OR d.subscription_id LIKE $2 ESCAPE '\\'
+                    OR lower(COALESCE(d.offer, '')) LIKE $2 ESCAPE '\\')
+             ORDER BY d.subscription_id LIMIT $3"
+        ))
+        .bind(after.map(|a| a.as_str().to_owned()))
+        .bind(pattern)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(self.shared())
+        .await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
     async fn directory_entries(
         &self,
         ids: &[SubscriptionId],
