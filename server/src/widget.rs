@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use leptos::prelude::*;
 use meterbook_app::chart::{explorer_chart, RenderedChart};
-use meterbook_app::format::{amount, short_id};
+use meterbook_app::format::amount;
 use meterbook_app::static_html::to_html;
 use meterbook_core::access::{Access, Role};
 use meterbook_core::explore::{
@@ -290,9 +290,21 @@ async fn summary(
             )
         })
         .unwrap_or_else(|| "none yet".to_owned());
+    let directory = state
+        .store
+        .directory_entry(&widget.subscription)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = ?e, "widget directory read failed");
+            "Usage cannot be shown right now; try again shortly.".to_owned()
+        })?;
     let summary = WidgetSummary {
         name: widget.name.clone(),
         subscription: widget.subscription.as_str().to_owned(),
+        subscription_name: meterbook_core::directory::shown_name(
+            &widget.subscription,
+            directory.as_ref(),
+        ),
         month: from.format("%B %Y").to_string(),
         chart,
         by_category,
@@ -309,6 +321,8 @@ async fn summary(
 struct WidgetSummary {
     name: String,
     subscription: String,
+    /// The subscription's display name, from the tenant directory.
+    subscription_name: String,
     month: String,
     /// The daily chart and its unit, when there is usage to draw.
     chart: Option<(RenderedChart, String)>,
@@ -321,13 +335,13 @@ fn summary_view(summary: WidgetSummary) -> AnyView {
     let WidgetSummary {
         name,
         subscription,
+        subscription_name,
         month,
         chart,
         by_category,
         latest,
         shown,
     } = summary;
-    let short = short_id(&subscription).to_owned();
     let usage = if by_category.is_empty() {
         view! { <p class="notice" role="status">"No usage yet this month."</p> }.into_any()
     } else {
@@ -371,7 +385,7 @@ fn summary_view(summary: WidgetSummary) -> AnyView {
         <header>
             <h1>{name}</h1>
             <p class="sub">
-                "Subscription " <code title=subscription>{short}</code> {format!(" · {month} so far (UTC)")}
+                <span title=subscription>{subscription_name}</span> {format!(" · {month} so far (UTC)")}
             </p>
         </header>
         {usage}
@@ -445,6 +459,7 @@ mod tests {
         let summary = WidgetSummary {
             name: "<script>alert(1)</script> & co".to_owned(),
             subscription: "\"><img src=x>".to_owned(),
+            subscription_name: "<i>Contoso</i> Ltd".to_owned(),
             month: "December 2026".to_owned(),
             chart: None,
             by_category: BTreeMap::from([(("<b>Compute</b>".to_owned(), "Hours".to_owned()), 2.5)]),
@@ -458,6 +473,7 @@ mod tests {
             "{html}"
         );
         assert!(!html.contains("<script") && !html.contains("<img") && !html.contains("<b>"));
+        assert!(html.contains("&lt;i&gt;Contoso&lt;/i&gt; Ltd") && !html.contains("<i>"));
         assert!(html.contains("<title>A &lt;title&gt;</title>"), "{html}");
         assert!(html.contains(&format!("<style>{STYLE}</style>")), "{html}");
         assert!(html.contains("2.5 Hours"), "{html}");
