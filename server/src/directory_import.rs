@@ -9,7 +9,7 @@ use meterbook_core::directory::{drafts_from_csv, drafts_from_json, DirectoryEntr
 use meterbook_core::SubscriptionId;
 
 use crate::audit::{self, Event};
-use crate::store::{EntrySource, PutOutcome, Store, StoreError};
+use crate::store::{EntrySource, Store, StoreError};
 
 /// What a file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,20 +93,14 @@ pub async fn import(
         );
     }
     let mut changes = store.begin().await?;
-    let mut imported = Imported {
+    let counts = changes
+        .put_directory_entries(&entries, EntrySource::Local)
+        .await?;
+    let imported = Imported {
         read: entries.len(),
-        ..Imported::default()
+        added: counts.added,
+        changed: counts.changed,
     };
-    for entry in &entries {
-        match changes
-            .put_directory_entry(entry, EntrySource::Local)
-            .await?
-        {
-            PutOutcome::Added => imported.added += 1,
-            PutOutcome::Changed => imported.changed += 1,
-            PutOutcome::Unchanged => {}
-        }
-    }
     let detail = format!(
         "{} added, {} changed from {file}",
         imported.added, imported.changed

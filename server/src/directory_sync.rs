@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::audit::{self, Event};
 use crate::source::{SourceError, UsageSource};
-use crate::store::{EntrySource, PutOutcome, Store, StoreError};
+use crate::store::{EntrySource, Store, StoreError};
 
 /// What a sync did.
 #[derive(utoipa::ToSchema, Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -67,13 +67,12 @@ pub async fn sync(
         }
     }
     let mut changes = store.begin().await?;
-    for entry in &entries {
-        match changes.put_directory_entry(entry, EntrySource::Hub).await? {
-            PutOutcome::Added => synced.added += 1,
-            PutOutcome::Changed => synced.changed += 1,
-            PutOutcome::Unchanged => synced.unchanged += 1,
-        }
-    }
+    let counts = changes
+        .put_directory_entries(&entries, EntrySource::Hub)
+        .await?;
+    synced.added = counts.added;
+    synced.changed = counts.changed;
+    synced.unchanged = counts.unchanged;
     if synced.added + synced.changed > 0 {
         let detail = format!(
             "from the upstream hub: {} added, {} changed",

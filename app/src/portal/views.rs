@@ -91,6 +91,9 @@ pub struct PersonView {
     pub username: String,
     pub role: String,
     pub subscriptions: Vec<String>,
+    /// The display name of each of `subscriptions`, from the tenant directory.
+    #[serde(default)]
+    pub subscription_names: Vec<String>,
     pub created_at: String,
     pub disabled: bool,
 }

@@ -193,7 +193,18 @@ fn PeopleBody(page: PeopleData, change: ServerAction<ChangePerson>) -> impl Into
                 <tr>
                     <th scope="row">{p.username.clone()}</th>
                     <td>{p.role.clone()}</td>
-                    <td>{p.subscriptions.iter().map(|s| view! { <div><code>{s.clone()}</code></div> }).collect_view()}</td>
+                    <td>
+                        {p.subscriptions
+                            .iter()
+                            .zip(p.subscription_names.iter().map(Some).chain(std::iter::repeat(None)))
+                            .map(|(id, name)| view! {
+                                <div>
+                                    {name.cloned()} " "
+                                    <code class="subscription-id">{id.clone()}</code>
+                                </div>
+                            })
+                            .collect_view()}
+                    </td>
                     <td>{p.created_at.clone()}</td>
                     <td>{state}</td>
                     <td class="row-actions">

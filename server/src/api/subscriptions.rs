@@ -15,7 +15,6 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use meterbook_core::audit::AuditAction;
 use meterbook_core::directory::{
     draft_of_json, ArmList, DirectoryEntry, ADMIN_COLLECTION, ADMIN_NAMESPACE,
 };
@@ -311,12 +310,7 @@ async fn admin_put(
     let outcome = changes
         .put_directory_entry(&entry, EntrySource::Local)
         .await?;
-    let action = match outcome {
-        PutOutcome::Added => Some(AuditAction::SubscriptionAdd),
-        PutOutcome::Changed => Some(AuditAction::SubscriptionSet),
-        PutOutcome::Unchanged => None,
-    };
-    if let Some(action) = action {
+    if let Some(action) = outcome.audited_as() {
         let event = caller.event(action, id.as_str(), &entry.display_name);
         audit::record(&mut changes, event).await?;
     }

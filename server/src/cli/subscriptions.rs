@@ -7,7 +7,6 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use meterbook_core::audit::AuditAction;
 use meterbook_core::directory::{
     split_list, tags_as_text, tags_of_text, DirectoryEntry, EntryDraft, DIRECTORY_CSV_COLUMNS,
 };
@@ -109,7 +108,7 @@ pub async fn subscriptions(store: &dyn Store, command: SubscriptionCommand) -> a
                 bail!("the directory knows {id} already; change it with `meterbook subscriptions set`");
             }
             let entry = args.draft()?.into_entry(None).map_err(anyhow::Error::msg)?;
-            put_one(store, &entry, AuditAction::SubscriptionAdd).await?;
+            put_one(store, &entry).await?;
             println!("added {} '{}'", entry.subscription_id, entry.display_name);
         }
         SubscriptionCommand::Set(args) => {
@@ -123,8 +122,7 @@ pub async fn subscriptions(store: &dyn Store, command: SubscriptionCommand) -> a
                 .draft()?
                 .into_entry(Some(&stored))
                 .map_err(anyhow::Error::msg)?;
-            if put_one(store, &entry, AuditAction::SubscriptionSet).await? == PutOutcome::Unchanged
-            {
+            if put_one(store, &entry).await? == PutOutcome::Unchanged {
                 println!("{id} is unchanged");
             } else {
                 println!("changed {id} '{}'", entry.display_name);
@@ -137,16 +135,12 @@ pub async fn subscriptions(store: &dyn Store, command: SubscriptionCommand) -> a
 }
 
 /// Writes one entry with its audit entry.
-async fn put_one(
-    store: &dyn Store,
-    entry: &DirectoryEntry,
-    action: AuditAction,
-) -> anyhow::Result<PutOutcome> {
+async fn put_one(store: &dyn Store, entry: &DirectoryEntry) -> anyhow::Result<PutOutcome> {
     let mut changes = store.begin().await?;
     let outcome = changes
         .put_directory_entry(entry, EntrySource::Local)
         .await?;
-    if outcome != PutOutcome::Unchanged {
+    if let Some(action) = outcome.audited_as() {
         cli_audit(
             &mut changes,
             action,

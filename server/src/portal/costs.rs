@@ -23,6 +23,7 @@ use meterbook_core::rating::{read_rate_card, RateCardFormat};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
+use super::upload::read_upload;
 use super::{scope_refused, store_failed, Portal};
 use crate::audit::{self, Event};
 use crate::chargeback::{self, ChargebackError, ChargebackRequest};
@@ -485,37 +486,19 @@ pub async fn upload_rate_card(
     if !viewer.is_operator() {
         return refused("Only operators change the rate card");
     }
-    let Ok(mut multipart) = multipart else {
-        return refused("The upload was not a form with a file");
+    let upload = match read_upload(
+        multipart,
+        &viewer,
+        "card",
+        MAX_CARD_BYTES,
+        "a rate card file (.csv or .json)",
+    )
+    .await
+    {
+        Ok(upload) => upload,
+        Err(e) => return refused(&e),
     };
-    let (mut csrf, mut file) = (None, None);
-    loop {
-        match multipart.next_field().await {
-            Ok(Some(field)) => {
-                let name = field.name().unwrap_or_default().to_owned();
-                let file_name = field.file_name().unwrap_or_default().to_owned();
-                let Ok(bytes) = field.bytes().await else {
-                    return refused("The upload could not be read (at most 4 MB)");
-                };
-                match name.as_str() {
-                    "csrf" => csrf = Some(String::from_utf8_lossy(&bytes).into_owned()),
-                    "card" => file = Some((file_name, bytes)),
-                    _ => {}
-                }
-            }
-            Ok(None) => break,
-            Err(_) => return refused("The upload could not be read (at most 4 MB)"),
-        }
-    }
-    if csrf.as_deref() != Some(viewer.csrf_token.as_str()) {
-        return refused("The form has expired; reload the page and upload again");
-    }
-    let Some((file_name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
-        return refused("Choose a rate card file (.csv or .json) to upload");
-    };
-    if bytes.len() > MAX_CARD_BYTES {
-        return refused("A rate card file is at most 4 MB");
-    }
+    let (file_name, bytes) = (upload.file_name, upload.bytes);
     let format = if file_name.to_ascii_lowercase().ends_with(".json") {
         RateCardFormat::Json
     } else {

@@ -27,6 +27,7 @@ use crate::store::{Store, StoreError, TokenInfo};
 mod costs;
 mod people;
 mod tenants;
+mod upload;
 mod widgets;
 
 pub use costs::{retry_delivery, upload_rate_card};

@@ -5,6 +5,7 @@ use meterbook_app::portal::views::{AuditView, ChangeDone, PersonChange, PersonVi
 use meterbook_app::portal::PortalError;
 use meterbook_app::viewer::Viewer;
 use meterbook_core::access::Role;
+use meterbook_core::directory::{shown_name, DirectoryEntry};
 use meterbook_core::SubscriptionId;
 
 use super::{store_failed, Portal};
@@ -34,7 +35,8 @@ fn failed(e: PeopleError) -> PortalError {
     }
 }
 
-fn view_of(u: UserInfo) -> PersonView {
+/// A person with their grants named from `directory`.
+fn view_of(u: UserInfo, directory: &[DirectoryEntry]) -> PersonView {
     PersonView {
         id: u.id,
         username: u.username,
@@ -43,6 +45,11 @@ fn view_of(u: UserInfo) -> PersonView {
             .subscriptions
             .iter()
             .map(|s| s.as_str().to_owned())
+            .collect(),
+        subscription_names: u
+            .subscriptions
+            .iter()
+            .map(|s| shown_name(s, directory.iter().find(|e| e.subscription_id == *s)))
             .collect(),
         created_at: u.created_at.format("%Y-%m-%d").to_string(),
         disabled: u.disabled_at.is_some(),
@@ -56,7 +63,16 @@ fn generated() -> Result<String, PortalError> {
 pub(super) async fn list(portal: &Portal, viewer: &Viewer) -> Result<Vec<PersonView>, PortalError> {
     operator(viewer)?;
     let users = portal.store.list_users().await.map_err(store_failed)?;
-    Ok(users.into_iter().map(view_of).collect())
+    let granted: Vec<_> = users
+        .iter()
+        .flat_map(|u| u.subscriptions.iter().cloned())
+        .collect();
+    let directory = portal
+        .store
+        .directory_entries(&granted)
+        .await
+        .map_err(store_failed)?;
+    Ok(users.into_iter().map(|u| view_of(u, &directory)).collect())
 }
 
 async fn find(portal: &Portal, id: i64) -> Result<UserInfo, PortalError> {

@@ -9,17 +9,17 @@ use axum::Extension;
 use meterbook_app::portal::views::{DirectoryRequest, DirectoryRow, DirectoryView};
 use meterbook_app::portal::PortalError;
 use meterbook_app::viewer::{ClientAddress, Viewer};
-use meterbook_core::audit::AuditAction;
 use meterbook_core::directory::{
     split_list, tags_as_text, tags_of_text, DirectoryEntry, EntryDraft, SubscriptionState,
 };
 use meterbook_core::SubscriptionId;
 
+use super::upload::read_upload;
 use super::{store_failed, Portal};
 use crate::audit::{self, Event};
 use crate::directory_import::{self, ImportError, ImportFormat};
 use crate::state::AppState;
-use crate::store::{EntrySource, PutOutcome};
+use crate::store::EntrySource;
 
 /// Subscriptions per page.
 const PAGE: usize = 50;
@@ -183,12 +183,7 @@ pub async fn save(
         let outcome = changes
             .put_directory_entry(&entry, EntrySource::Local)
             .await?;
-        let action = match outcome {
-            PutOutcome::Added => Some(AuditAction::SubscriptionAdd),
-            PutOutcome::Changed => Some(AuditAction::SubscriptionSet),
-            PutOutcome::Unchanged => None,
-        };
-        if let Some(action) = action {
+        if let Some(action) = outcome.audited_as() {
             audit::record(
                 &mut changes,
                 Event {
@@ -230,37 +225,19 @@ pub async fn import(
     if !viewer.is_operator() {
         return refused(OPERATORS_ONLY);
     }
-    let Ok(mut multipart) = multipart else {
-        return refused("The upload was not a form with a file");
+    let upload = match read_upload(
+        multipart,
+        &viewer,
+        "file",
+        MAX_IMPORT_BYTES,
+        "a directory file (.csv or .json)",
+    )
+    .await
+    {
+        Ok(upload) => upload,
+        Err(e) => return refused(&e),
     };
-    let (mut csrf, mut file) = (None, None);
-    loop {
-        match multipart.next_field().await {
-            Ok(Some(field)) => {
-                let name = field.name().unwrap_or_default().to_owned();
-                let file_name = field.file_name().unwrap_or_default().to_owned();
-                let Ok(bytes) = field.bytes().await else {
-                    return refused("The upload could not be read (at most 8 MB)");
-                };
-                match name.as_str() {
-                    "csrf" => csrf = Some(String::from_utf8_lossy(&bytes).into_owned()),
-                    "file" => file = Some((file_name, bytes)),
-                    _ => {}
-                }
-            }
-            Ok(None) => break,
-            Err(_) => return refused("The upload could not be read (at most 8 MB)"),
-        }
-    }
-    if csrf.as_deref() != Some(viewer.csrf_token.as_str()) {
-        return refused("The form has expired; reload the page and upload again");
-    }
-    let Some((file_name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
-        return refused("Choose a directory file (.csv or .json) to import");
-    };
-    if bytes.len() > MAX_IMPORT_BYTES {
-        return refused("A directory file is at most 8 MB");
-    }
+    let (file_name, bytes) = (upload.file_name, upload.bytes);
     let Some(format) = ImportFormat::of_file_name(&file_name) else {
         return refused("The file's name must end in .csv or .json");
     };

@@ -3,6 +3,7 @@
 //! [`super::Changes`].
 
 use async_trait::async_trait;
+use meterbook_core::audit::AuditAction;
 use meterbook_core::directory::DirectoryEntry;
 use meterbook_core::SubscriptionId;
 
@@ -32,6 +33,25 @@ pub enum PutOutcome {
     Changed,
     /// The directory held the same already; nothing was written.
     Unchanged,
+}
+
+impl PutOutcome {
+    /// How the audit log names a put of one entry that changed something.
+    pub fn audited_as(self) -> Option<AuditAction> {
+        match self {
+            Self::Added => Some(AuditAction::SubscriptionAdd),
+            Self::Changed => Some(AuditAction::SubscriptionSet),
+            Self::Unchanged => None,
+        }
+    }
+}
+
+/// What putting many entries did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PutCounts {
+    pub added: u64,
+    pub changed: u64,
+    pub unchanged: u64,
 }
 
 #[async_trait]

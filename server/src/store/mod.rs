@@ -29,7 +29,7 @@ use serde::Serialize;
 pub use accounts::{
     AccountStore, AuditEntry, NewSession, NewToken, SessionInfo, TokenInfo, UserInfo,
 };
-pub use directory::{DirectoryStore, EntrySource, PutOutcome};
+pub use directory::{DirectoryStore, EntrySource, PutCounts, PutOutcome};
 pub use explore::{ExploreRequest, RowReceiver};
 pub use postgres::PostgresStore;
 pub use rates::{ChargebackStore, RateStore, StatementKey, StoredRateCard, StoredRun};

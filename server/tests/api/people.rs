@@ -57,6 +57,11 @@ async fn an_operator_adds_grants_and_disables_people_and_reads_the_audit_log() {
         .unwrap()
         .clone();
     let id = nina["id"].as_i64().unwrap().to_string();
+    // Grants are named by the directory (this one it does not know).
+    assert_eq!(
+        nina["subscription_names"],
+        serde_json::json!([format!("Unknown subscription {}", sub(1))])
+    );
 
     let granted = change(
         &app,

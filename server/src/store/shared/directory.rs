@@ -12,7 +12,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{Changes, SharedSql};
-use crate::store::{DirectoryStore, EntrySource, PutOutcome, StoreError};
+use crate::store::{DirectoryStore, EntrySource, PutCounts, PutOutcome, StoreError};
 
 const ENTRY_COLUMNS: &str = "d.subscription_id, d.display_name, d.owner, d.state, d.offer,
     d.tenant_id, d.delegated_provider, d.tags,
@@ -221,6 +221,23 @@ impl Changes {
                 .await?;
         }
         Ok(outcome)
+    }
+
+    /// Puts each of `entries` (see [`Self::put_directory_entry`]), counting what each did.
+    pub async fn put_directory_entries(
+        &mut self,
+        entries: &[DirectoryEntry],
+        source: EntrySource,
+    ) -> Result<PutCounts, StoreError> {
+        let mut counts = PutCounts::default();
+        for entry in entries {
+            match self.put_directory_entry(entry, source).await? {
+                PutOutcome::Added => counts.added += 1,
+                PutOutcome::Changed => counts.changed += 1,
+                PutOutcome::Unchanged => counts.unchanged += 1,
+            }
+        }
+        Ok(counts)
     }
 
     /// Adds an offer or plan (`table`) named `name`, shown by its name until it is given another.
