@@ -125,6 +125,59 @@ pub fn rate_card(text: &str) {
     }
 }
 
+/// A tenant directory file in either format: refused naming where, or read into entries that
+/// keep Azure's limits, whose CSV (as `meterbook subscriptions list --csv` writes it) reads back
+/// to the same entries; the admin API's shape of each entry reads back to it too.
+pub fn directory_file(text: &str) {
+    use crate::directory::{
+        draft_of_json, drafts_from_csv, drafts_from_json, tags_as_text, DIRECTORY_CSV_COLUMNS,
+        MAX_DISPLAY_NAME,
+    };
+    let drafts = [drafts_from_csv(text), drafts_from_json(text)];
+    let entries: Vec<_> = drafts
+        .into_iter()
+        .filter_map(Result::ok)
+        .flatten()
+        .filter_map(|(_, draft)| draft.into_entry(None).ok())
+        .collect();
+    for entry in entries {
+        assert!((1..=MAX_DISPLAY_NAME).contains(&entry.display_name.chars().count()));
+        let mut csv = String::new();
+        crate::csv::write_csv_record(&mut csv, &DIRECTORY_CSV_COLUMNS);
+        let plans: Vec<&str> = entry.plans.iter().map(|p| p.as_str()).collect();
+        crate::csv::write_csv_record(
+            &mut csv,
+            &[
+                entry.subscription_id.as_str(),
+                &entry.display_name,
+                &entry.owner,
+                entry.state.as_str(),
+                entry.offer.as_ref().map_or("", |o| o.as_str()),
+                &plans.join(";"),
+                entry.tenant_id.as_ref().map_or("", |t| t.as_str()),
+                entry.delegated_provider.as_ref().map_or("", |p| p.as_str()),
+                &tags_as_text(&entry.tags),
+            ],
+        );
+        let again = drafts_from_csv(&csv).map(|d| d.into_iter().map(|(_, d)| d.into_entry(None)));
+        // Tags with `;` or `=` in them do not survive the CSV's name=value list; all else must.
+        let plain_tags = entry
+            .tags
+            .iter()
+            .all(|(k, v)| !(k.contains([';', '=']) || v.contains(';')));
+        if plain_tags {
+            let again: Vec<_> = again.expect("its own CSV reads").collect();
+            assert_eq!(again.len(), 1, "{csv}");
+            assert_eq!(again[0].as_ref().ok(), Some(&entry), "{csv}");
+        }
+        let provider =
+            crate::SubscriptionId::parse("00000000-0000-0000-0000-000000000000").expect("a GUID");
+        let admin = serde_json::to_value(entry.to_admin(&provider)).expect("serializes");
+        let back = draft_of_json(&admin).and_then(|d| d.into_entry(None));
+        assert_eq!(back.as_ref().ok(), Some(&entry), "{admin}");
+    }
+}
+
 /// A sign-in form: always a local path to go to next, and only names an account could have.
 pub fn sign_in_form(body: &[u8]) {
     let (next, form) = SignInForm::parse(body);
@@ -269,6 +322,18 @@ mod tests {
         #[test]
         fn arm_queries_are_refused_with_a_4xx_or_accepted_in_order(q in outside_input()) {
             arm_query(&q);
+        }
+
+        #[test]
+        fn directory_files_are_refused_or_read_back(text in outside_input(), row in outside_input()) {
+            directory_file(&text);
+            directory_file(&format!(
+                "subscription_id,display_name\n0f0a4a7b-1c2d-4e5f-8a9b-0c1d2e3f4a5b,{row}\n"
+            ));
+            directory_file(&format!(
+                "[{{\"subscriptionId\": \"0f0a4a7b-1c2d-4e5f-8a9b-0c1d2e3f4a5b\", \"displayName\": {}}}]",
+                serde_json::Value::String(row.clone())
+            ));
         }
 
         #[test]

@@ -13,7 +13,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use meterbook_core::rating::period::{BillingPeriod, Tz};
 use meterbook_core::rating::price::PricingError;
 use meterbook_core::rating::statement::{
-    build_statement, price_spans, statement_changes, GroupBy, LineChange, Statement,
+    build_statement, price_spans, statement_changes, GroupBy, LineChange, Statement, TaggedUsage,
 };
 use meterbook_core::SubscriptionId;
 use serde::Serialize;
@@ -98,6 +98,25 @@ pub async fn statement(
     Ok(frozen)
 }
 
+/// Puts each usage's subscription's offer (from the tenant directory) where the statement reads
+/// a grouping's value; a subscription with no offer, or unknown to the directory, has none.
+async fn offers_as_tags(store: &dyn Store, usage: &mut [TaggedUsage]) -> Result<(), StoreError> {
+    let mut ids: Vec<SubscriptionId> = usage
+        .iter()
+        .map(|u| u.usage.subscription_id.clone())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let directory = store.directory_entries(&ids).await?;
+    for u in usage {
+        u.tag_value = directory
+            .iter()
+            .find(|e| e.subscription_id == u.usage.subscription_id)
+            .and_then(|e| e.offer.as_ref().map(|o| o.to_string()));
+    }
+    Ok(())
+}
+
 /// Names the statement's subscriptions from the tenant directory.
 async fn name_subscriptions(
     store: &dyn Store,
@@ -118,7 +137,7 @@ async fn compute(
         .await?
         .ok_or(ChargebackError::NoRateCard)?
         .card;
-    let usage = store
+    let mut usage = store
         .usage_totals(
             request.subscriptions,
             &price_spans(&card, &request.period),
@@ -126,6 +145,9 @@ async fn compute(
             request.group_by.tag_key(),
         )
         .await?;
+    if request.group_by == GroupBy::Offer {
+        offers_as_tags(store, &mut usage).await?;
+    }
     let mut statement = build_statement(
         &card,
         request.period.clone(),

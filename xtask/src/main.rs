@@ -18,13 +18,14 @@ use std::time::{Duration, Instant};
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
 
 /// The fuzz targets, one per parser of outside input (`fuzz/fuzz_targets/`).
-const FUZZ_TARGETS: [&str; 8] = [
+const FUZZ_TARGETS: [&str; 9] = [
     "arm_query",
     "continuation_token",
     "explore_query",
     "odata",
     "ingest_body",
     "rate_card",
+    "directory_file",
     "sign_in_form",
     "dates",
 ];

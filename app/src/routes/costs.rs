@@ -13,8 +13,9 @@ use crate::portal::views::{CostsRequest, CostsView};
 use crate::portal::PortalError;
 
 /// Groupings offered in the form; the API takes any tag key.
-pub const GROUPINGS: [(&str, &str); 3] = [
+pub const GROUPINGS: [(&str, &str); 4] = [
     ("subscription", "Tenant (subscription)"),
+    ("offer", "Offer"),
     ("tag:Department", "Department tag"),
     ("tag:CostCenter", "Cost center tag"),
 ];
@@ -200,7 +201,11 @@ mod statement {
                 </section>
             })}
             <section class="card">
-                <h2>{if costs.grouping == "subscription" { "By tenant".to_owned() } else { format!("By {}", costs.grouping.trim_start_matches("tag:")) }}</h2>
+                <h2>{match costs.grouping.as_str() {
+                    "subscription" => "By tenant".to_owned(),
+                    "offer" => "By offer".to_owned(),
+                    other => format!("By {}", other.trim_start_matches("tag:")),
+                }}</h2>
                 {found.map(|f| view! { <p class="muted" role="status">{f}</p> })}
                 <div class="table-scroll">
                     <table class="usage-table costs">

@@ -31,14 +31,20 @@ pub enum GroupBy {
     Subscription,
     /// The value of this tag key on the resources that used the meters.
     Tag(String),
+    /// The subscription's offer in the tenant directory (the caller puts it in each usage's
+    /// `tag_value`).
+    Offer,
 }
 
 impl GroupBy {
-    /// Parses `subscription` or `tag:KEY` (as the CLI and the API take it).
+    /// Parses `subscription`, `offer` or `tag:KEY` (as the CLI and the API take it).
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
         if text.eq_ignore_ascii_case("subscription") {
             return Ok(Self::Subscription);
+        }
+        if text.eq_ignore_ascii_case("offer") {
+            return Ok(Self::Offer);
         }
         match text.split_once(':') {
             Some((kind, key)) if kind.eq_ignore_ascii_case("tag") => {
@@ -58,7 +64,7 @@ impl GroupBy {
                 }
             }
             _ => Err(format!(
-                "'{text}' is not a grouping: use subscription or tag:KEY (such as tag:Department)"
+                "'{text}' is not a grouping: use subscription, offer or tag:KEY (such as tag:Department)"
             )),
         }
     }
@@ -66,7 +72,7 @@ impl GroupBy {
     /// The tag key to read from usage, if any.
     pub fn tag_key(&self) -> Option<&str> {
         match self {
-            Self::Subscription => None,
+            Self::Subscription | Self::Offer => None,
             Self::Tag(key) => Some(key),
         }
     }
@@ -76,6 +82,7 @@ impl std::fmt::Display for GroupBy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Subscription => f.write_str("subscription"),
+            Self::Offer => f.write_str("offer"),
             Self::Tag(key) => write!(f, "tag:{key}"),
         }
     }
@@ -222,6 +229,8 @@ pub fn build_statement(
     // line is shared by the use made at its price.
     let mut shares: BTreeMap<ShareKey, BTreeMap<Option<String>, Decimal>> = BTreeMap::new();
     let mut hours: BTreeMap<(SubscriptionId, String, DateTime<Utc>), Decimal> = BTreeMap::new();
+    // By offer, a subscription's lines all go to its offer.
+    let mut offers: BTreeMap<SubscriptionId, Option<String>> = BTreeMap::new();
     for TaggedUsage {
         usage: hour,
         tag_value,
@@ -230,7 +239,10 @@ pub fn build_statement(
         if !period.contains(hour.usage_start) {
             continue;
         }
-        if group_by != GroupBy::Subscription {
+        if group_by == GroupBy::Offer {
+            offers.insert(hour.subscription_id.clone(), tag_value.clone());
+        }
+        if matches!(group_by, GroupBy::Tag(_)) {
             let (subscription, meter, t) =
                 (&hour.subscription_id, &hour.meter_id, hour.usage_start);
             let version_from = card.rate_at(subscription, meter, t).map(|(_, from)| from);
@@ -279,6 +291,10 @@ pub fn build_statement(
         match group_by {
             GroupBy::Subscription => groups
                 .entry(Some(line.subscription_id.to_string()))
+                .or_default()
+                .push(describe(&line, line.quantity, line.amount)),
+            GroupBy::Offer => groups
+                .entry(offers.get(&line.subscription_id).cloned().flatten())
                 .or_default()
                 .push(describe(&line, line.quantity, line.amount)),
             GroupBy::Tag(_) => {

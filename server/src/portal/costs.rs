@@ -263,6 +263,7 @@ async fn month_chart(
 /// What the costs page calls groups and subscriptions: tenants by their directory names.
 struct Names {
     by_subscription: bool,
+    by_offer: bool,
     /// Subscription ID -> display name.
     names: BTreeMap<String, String>,
 }
@@ -281,6 +282,7 @@ impl Names {
             .collect();
         Ok(Self {
             by_subscription: *group_by == GroupBy::Subscription,
+            by_offer: *group_by == GroupBy::Offer,
             names: portal.subscription_names(viewer, ids).await?,
         })
     }
@@ -292,11 +294,13 @@ impl Names {
             .unwrap_or_else(|| meterbook_core::directory::unknown_name(id))
     }
 
-    /// A group's name: its tenant's, or its tag value; `(untagged)` for usage without the tag.
+    /// A group's name: its tenant's, its offer or its tag value; `(no offer)` and `(untagged)`
+    /// for subscriptions without one.
     fn group(&self, key: Option<&str>) -> String {
         match key {
             Some(id) if self.by_subscription => self.subscription(id),
             Some(value) => value.to_owned(),
+            None if self.by_offer => "(no offer)".to_owned(),
             None => "(untagged)".to_owned(),
         }
     }

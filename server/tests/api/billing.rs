@@ -220,6 +220,7 @@ async fn chargeback_prices_usage_by_subscription_and_by_department_in_each_scope
         subscription_id: Some(two.to_string()),
         display_name: Some("Fabrikam Inc".to_owned()),
         owner: Some("admin@fabrikam.example".to_owned()),
+        offer: Some("Premium".to_owned()),
         ..Default::default()
     }
     .into_entry(None)
@@ -297,6 +298,28 @@ async fn chargeback_prices_usage_by_subscription_and_by_department_in_each_scope
         ]
     );
     assert_eq!(decimal(&by_department["total"]), d("2.40"));
+
+    // By offer: tenant 2's Premium, and tenant 1, whom the directory does not know, without one.
+    let by_offer: Value = app
+        .get(
+            "/api/v1/chargeback?period=2026-10&by=offer",
+            Some(&app.operator),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let subtotals: Vec<(Value, Decimal)> = by_offer["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["key"].clone(), decimal(&g["subtotal"])))
+        .collect();
+    assert_eq!(
+        subtotals,
+        [(Value::Null, d("0.60")), (json!("Premium"), d("1.80"))]
+    );
+    assert_eq!(by_offer["groupBy"]["kind"], "offer");
 
     // A tenant gets its own statement only.
     let tenant = app.tenant_token(&one).await;

@@ -392,3 +392,22 @@ fn amounts_beyond_the_decimal_range_are_an_error_not_a_panic() {
         );
     }
 }
+
+#[test]
+fn by_offer_each_subscription_goes_whole_to_its_offer() {
+    let statement = build(
+        GroupBy::Offer,
+        vec![
+            usage(SUB_A, VM, 0, "4.5", Some("Premium")),
+            usage(SUB_B, VM, 0, "10", None),
+        ],
+    );
+    let keys: Vec<Option<&str>> = statement.groups.iter().map(|g| g.key.as_deref()).collect();
+    assert_eq!(keys, [None, Some("Premium")]);
+    assert_eq!(statement.groups[1].subtotal, d("0.45"));
+    assert_eq!(statement.groups[0].subtotal, d("1.00"));
+    assert_eq!(statement.total, d("1.45"));
+    assert_eq!(GroupBy::parse("OFFER"), Ok(GroupBy::Offer));
+    assert_eq!(GroupBy::Offer.to_string(), "offer");
+    assert_eq!(GroupBy::Offer.tag_key(), None);
+}
