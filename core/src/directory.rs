@@ -181,6 +181,12 @@ pub fn unknown_name(id: &str) -> String {
     format!("Unknown subscription {id}")
 }
 
+/// The name of `id` in `names` (ID -> display name, as a page holds them), or that the directory
+/// does not know it.
+pub fn name_in(names: &BTreeMap<String, String>, id: &str) -> String {
+    names.get(id).cloned().unwrap_or_else(|| unknown_name(id))
+}
+
 impl DirectoryEntry {
     /// What a granted subscription the directory does not know is shown as.
     pub fn unknown(id: &SubscriptionId) -> Self {

@@ -302,10 +302,7 @@ impl Overview {
     /// The name a person reads for a subscription of the overview: its display name, or that the
     /// directory does not know it.
     pub fn name_of(&self, subscription_id: &str) -> String {
-        self.names
-            .get(subscription_id)
-            .cloned()
-            .unwrap_or_else(|| crate::directory::unknown_name(subscription_id))
+        crate::directory::name_in(&self.names, subscription_id)
     }
 
     /// Orders the subscription table (by name, for [`OverviewSort::Subscription`]); ties keep

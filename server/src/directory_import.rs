@@ -72,8 +72,8 @@ pub async fn import(
     };
     let drafts = drafts.map_err(ImportError::Refused)?;
     let refused = |at: usize, e: String| ImportError::Refused(format!("{place} {at}: {e}"));
-    let mut entries: Vec<DirectoryEntry> = Vec::with_capacity(drafts.len());
     let mut seen = BTreeMap::new();
+    let mut identified = Vec::with_capacity(drafts.len());
     for (at, draft) in drafts {
         let id = draft
             .subscription_id
@@ -85,10 +85,21 @@ pub async fn import(
         if let Some(first) = seen.insert(id.clone(), at) {
             return Err(refused(at, format!("{id} is in {place} {first} too")));
         }
-        let stored = store.directory_entry(&id).await?;
+        identified.push((at, id, draft));
+    }
+    // What the directory holds of the file's subscriptions, read at once.
+    let ids: Vec<SubscriptionId> = seen.into_keys().collect();
+    let stored: BTreeMap<SubscriptionId, DirectoryEntry> = store
+        .directory_entries(&ids)
+        .await?
+        .into_iter()
+        .map(|e| (e.subscription_id.clone(), e))
+        .collect();
+    let mut entries: Vec<DirectoryEntry> = Vec::with_capacity(identified.len());
+    for (at, id, draft) in identified {
         entries.push(
             draft
-                .into_entry(stored.as_ref())
+                .into_entry(stored.get(&id))
                 .map_err(|e| refused(at, e))?,
         );
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use meterbook_core::audit::AuditAction;
 use meterbook_core::directory::DirectoryEntry;
+use meterbook_core::SubscriptionId;
 use serde::Serialize;
 
 use crate::audit::{self, Event};
@@ -48,17 +49,23 @@ pub async fn sync(
         .await?
         .ok_or(SyncError::NotUpstream)?;
     let mut synced = Synced::default();
+    // What the directory holds of the hub's subscriptions, read at once.
+    let ids: Vec<SubscriptionId> = drafts
+        .iter()
+        .filter_map(|d| d.subscription_id.as_deref())
+        .filter_map(|id| SubscriptionId::parse(id).ok())
+        .collect();
+    let stored = store.directory_entries(&ids).await?;
     let mut entries: Vec<DirectoryEntry> = Vec::with_capacity(drafts.len());
     for draft in drafts {
-        let stored = match draft
+        let id = draft
             .subscription_id
             .as_deref()
-            .map(meterbook_core::SubscriptionId::parse)
-        {
-            Some(Ok(id)) => store.directory_entry(&id).await?,
-            _ => None,
-        };
-        match draft.into_entry(stored.as_ref()) {
+            .and_then(|id| SubscriptionId::parse(id).ok());
+        let base = stored
+            .iter()
+            .find(|e| Some(&e.subscription_id) == id.as_ref());
+        match draft.into_entry(base) {
             Ok(entry) => entries.push(entry),
             Err(e) => {
                 tracing::warn!(error = e, "a hub subscription was refused");

@@ -185,12 +185,7 @@ impl Exploration {
     /// Names the page's subscriptions from `names` (the directory's display names): the filter's
     /// options and the chart's series read them; rows through [`Exploration::name_of`].
     pub fn name_subscriptions(&mut self, names: std::collections::BTreeMap<String, String>) {
-        let name_of = |id: &str| {
-            names
-                .get(id)
-                .cloned()
-                .unwrap_or_else(|| crate::directory::unknown_name(id))
-        };
+        let name_of = |id: &str| crate::directory::name_in(&names, id);
         for option in &mut self.options.subscriptions {
             option.label = name_of(&option.value);
         }
@@ -209,10 +204,7 @@ impl Exploration {
 
     /// The name a person reads for a subscription of the page.
     pub fn name_of(&self, subscription_id: &str) -> String {
-        self.names
-            .get(subscription_id)
-            .cloned()
-            .unwrap_or_else(|| crate::directory::unknown_name(subscription_id))
+        crate::directory::name_in(&self.names, subscription_id)
     }
 }
 

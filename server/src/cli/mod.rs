@@ -624,16 +624,13 @@ async fn ensure_demo_rate_card(store: &dyn Store) -> anyhow::Result<()> {
 /// Names the demo tenants the directory does not know yet (a store seeded before Meterbook had a
 /// directory gets them too), with one audit entry.
 async fn ensure_demo_directory(store: &dyn Store) -> anyhow::Result<()> {
-    let mut missing = Vec::new();
-    for entry in demo::directory(&DemoSpec::standard(Utc::now())) {
-        if store
-            .directory_entry(&entry.subscription_id)
-            .await?
-            .is_none()
-        {
-            missing.push(entry);
-        }
-    }
+    let demo = demo::directory(&DemoSpec::standard(Utc::now()));
+    let ids: Vec<SubscriptionId> = demo.iter().map(|e| e.subscription_id.clone()).collect();
+    let known = store.directory_entries(&ids).await?;
+    let missing: Vec<_> = demo
+        .into_iter()
+        .filter(|e| !known.iter().any(|k| k.subscription_id == e.subscription_id))
+        .collect();
     if missing.is_empty() {
         return Ok(());
     }

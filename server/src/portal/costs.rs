@@ -288,10 +288,7 @@ impl Names {
     }
 
     fn subscription(&self, id: &str) -> String {
-        self.names
-            .get(id)
-            .cloned()
-            .unwrap_or_else(|| meterbook_core::directory::unknown_name(id))
+        meterbook_core::directory::name_in(&self.names, id)
     }
 
     /// A group's name: its tenant's, its offer or its tag value; `(no offer)` and `(untagged)`
