@@ -112,6 +112,12 @@ impl ReadScope {
             .is_none_or(|subs| subs.contains(subscription))
     }
 
+    /// The part of the scope that is also in `subscriptions`.
+    pub fn narrowed_to(&self, subscriptions: &[SubscriptionId]) -> Self {
+        let kept = subscriptions.iter().filter(|s| self.covers(s)).cloned();
+        Self(Some(kept.collect()))
+    }
+
     /// A stable text form, for binding continuation tokens to the scope they were issued for.
     pub fn fingerprint(&self) -> String {
         match &self.0 {
@@ -211,5 +217,20 @@ mod tests {
     fn roles_parse_case_insensitively() {
         assert_eq!(Role::parse(" Operator ").unwrap(), Role::Operator);
         assert!(Role::parse("admin").is_err());
+    }
+
+    #[test]
+    fn a_scope_narrowed_to_some_subscriptions_keeps_only_those_it_covered() {
+        let all = ReadScope(None);
+        assert_eq!(
+            all.narrowed_to(&[sub(1), sub(2)]).subscriptions(),
+            Some(&[sub(1), sub(2)][..])
+        );
+        let mine = ReadScope(Some(vec![sub(1), sub(3)]));
+        assert_eq!(
+            mine.narrowed_to(&[sub(1), sub(2)]).subscriptions(),
+            Some(&[sub(1)][..])
+        );
+        assert_eq!(mine.narrowed_to(&[]).subscriptions(), Some(&[][..]));
     }
 }

@@ -104,9 +104,19 @@ impl DirectoryTenantId {
 }
 
 /// The name of an offer or a plan: 1 to [`MAX_NAME`] letters, digits, `.`, `_` or `-`, starting
-/// with a letter or digit (names are keys; what people read is the display name).
+/// with a letter or digit (names are keys; what people read is the display name). Read from JSON
+/// (a rate card's offer) through [`CatalogName::parse`] too.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String")]
 pub struct CatalogName(String);
+
+impl TryFrom<String> for CatalogName {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        Self::parse(&raw)
+    }
+}
 
 impl CatalogName {
     pub fn parse(raw: &str) -> Result<Self, String> {
@@ -185,6 +195,60 @@ pub fn unknown_name(id: &str) -> String {
 /// does not know it.
 pub fn name_in(names: &BTreeMap<String, String>, id: &str) -> String {
     names.get(id).cloned().unwrap_or_else(|| unknown_name(id))
+}
+
+/// The directory entries of some subscriptions, found by ID: what a statement, a price or a
+/// grouping reads of the directory.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Directory(BTreeMap<SubscriptionId, DirectoryEntry>);
+
+impl Directory {
+    pub fn new(entries: impl IntoIterator<Item = DirectoryEntry>) -> Self {
+        Self(
+            entries
+                .into_iter()
+                .map(|e| (e.subscription_id.clone(), e))
+                .collect(),
+        )
+    }
+
+    pub fn get(&self, id: &SubscriptionId) -> Option<&DirectoryEntry> {
+        self.0.get(id)
+    }
+
+    /// The offer `id` is on (`None` when it has none, or the directory does not know it).
+    pub fn offer(&self, id: &SubscriptionId) -> Option<&CatalogName> {
+        self.get(id).and_then(|e| e.offer.as_ref())
+    }
+
+    /// What `id` is grouped under by plan: its plans joined with " + " (a subscription's usage
+    /// goes whole to one group, so groups add up to the total); `None` without plans.
+    pub fn plans_label(&self, id: &SubscriptionId) -> Option<String> {
+        self.get(id)
+            .map(|e| plans_label(&e.plans))
+            .filter(|l| !l.is_empty())
+    }
+
+    /// The offers of `ids`, once each.
+    pub fn offers_of(&self, ids: &[SubscriptionId]) -> Vec<CatalogName> {
+        let mut offers: Vec<CatalogName> = ids
+            .iter()
+            .filter_map(|id| self.offer(id))
+            .cloned()
+            .collect();
+        offers.sort();
+        offers.dedup();
+        offers
+    }
+}
+
+/// Plans as one grouping value: sorted, joined with " + " (empty without plans).
+pub fn plans_label(plans: &[CatalogName]) -> String {
+    plans
+        .iter()
+        .map(CatalogName::as_str)
+        .collect::<Vec<_>>()
+        .join(" + ")
 }
 
 impl DirectoryEntry {

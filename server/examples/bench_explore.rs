@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use common::{connect_admin, fresh_schema, ms, number_arg, p50, p50_pair, text_arg};
 use meterbook_core::access::{Access, ReadScope, Role};
-use meterbook_core::explore::{ExploreQuery, Explorer, PageFrom};
+use meterbook_core::explore::{DirectoryGroups, ExploreQuery, Explorer, PageFrom};
 use meterbook_core::query::AggregateQuery;
 use meterbook_core::query::Granularity;
 use meterbook_core::SubscriptionId;
@@ -280,7 +280,13 @@ async fn explore_once(source: &StoreSource, query: &ExploreQuery) {
     let (from, to) = query.period.window(Utc::now());
     let scope = scope(query.subscription.as_ref());
     let view = source
-        .explore(&scope, query, (from, to), &PageFrom::First)
+        .explore(
+            &scope,
+            query,
+            (from, to),
+            &PageFrom::First,
+            &DirectoryGroups::new(),
+        )
         .await
         .expect("explore");
     assert!(view.total_rows > 0, "the benchmark's view has rows");
@@ -543,7 +549,8 @@ async fn main() {
                     .await
                     .expect("facts");
                 let view =
-                    Explorer::new(operator.clone(), from, end, &facts).page_from(&PageFrom::First);
+                    Explorer::new(operator.clone(), from, end, &facts, &DirectoryGroups::new())
+                        .page_from(&PageFrom::First);
                 assert!(view.total_rows > 0);
             })
             .await,

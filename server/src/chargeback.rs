@@ -10,10 +10,11 @@
 //! operator can push a statement at any time too.
 
 use chrono::{DateTime, SubsecRound, Utc};
+use meterbook_core::directory::Directory;
 use meterbook_core::rating::period::{BillingPeriod, Tz};
 use meterbook_core::rating::price::PricingError;
 use meterbook_core::rating::statement::{
-    build_statement, price_spans, statement_changes, GroupBy, LineChange, Statement, TaggedUsage,
+    build_statement, price_spans, statement_changes, GroupBy, LineChange, Statement,
 };
 use meterbook_core::SubscriptionId;
 use serde::Serialize;
@@ -98,23 +99,9 @@ pub async fn statement(
     Ok(frozen)
 }
 
-/// Puts each usage's subscription's offer (from the tenant directory) where the statement reads
-/// a grouping's value; a subscription with no offer, or unknown to the directory, has none.
-async fn offers_as_tags(store: &dyn Store, usage: &mut [TaggedUsage]) -> Result<(), StoreError> {
-    let mut ids: Vec<SubscriptionId> = usage
-        .iter()
-        .map(|u| u.usage.subscription_id.clone())
-        .collect();
-    ids.sort();
-    ids.dedup();
-    let directory = store.directory_entries(&ids).await?;
-    for u in usage {
-        u.tag_value = directory
-            .iter()
-            .find(|e| e.subscription_id == u.usage.subscription_id)
-            .and_then(|e| e.offer.as_ref().map(|o| o.to_string()));
-    }
-    Ok(())
+/// The tenant directory's entries of `ids` (unknown ones are left out).
+async fn directory_of(store: &dyn Store, ids: &[SubscriptionId]) -> Result<Directory, StoreError> {
+    Ok(Directory::new(store.directory_entries(ids).await?))
 }
 
 /// Names the statement's subscriptions from the tenant directory.
@@ -122,12 +109,13 @@ async fn name_subscriptions(
     store: &dyn Store,
     statement: &mut Statement,
 ) -> Result<(), StoreError> {
-    let directory = store.directory_entries(&statement.subscriptions()).await?;
+    let directory = directory_of(store, &statement.subscriptions()).await?;
     statement.name_subscriptions(&directory);
     Ok(())
 }
 
-/// Prices the request's usage at the current rate card.
+/// Prices the request's usage at the current rate card, each subscription at its offer's prices
+/// in the tenant directory, grouped and named by the directory too.
 async fn compute(
     store: &dyn Store,
     request: &ChargebackRequest<'_>,
@@ -137,7 +125,7 @@ async fn compute(
         .await?
         .ok_or(ChargebackError::NoRateCard)?
         .card;
-    let mut usage = store
+    let usage = store
         .usage_totals(
             request.subscriptions,
             &price_spans(&card, &request.period),
@@ -145,19 +133,22 @@ async fn compute(
             request.group_by.tag_key(),
         )
         .await?;
-    if request.group_by == GroupBy::Offer {
-        offers_as_tags(store, &mut usage).await?;
-    }
-    let mut statement = build_statement(
+    let mut ids: Vec<SubscriptionId> = usage
+        .iter()
+        .map(|u| u.usage.subscription_id.clone())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let directory = directory_of(store, &ids).await?;
+    Ok(build_statement(
         &card,
+        &directory,
         request.period.clone(),
         request.zone.name(),
         request.group_by.clone(),
         usage,
         Utc::now(),
-    )?;
-    name_subscriptions(store, &mut statement).await?;
-    Ok(statement)
+    )?)
 }
 
 /// A recorded run: the statement, and what changed since the previous run of it.

@@ -21,7 +21,8 @@ use meterbook_core::SubscriptionId;
 use serde_json::{json, Map, Value};
 
 /// The demo's sample rate card (USD): list prices for every meter the simulator emits, with a
-/// tiered blob capacity price and included blob transactions and egress.
+/// tiered blob capacity price and included blob transactions and egress, and lower vCPU prices
+/// for the Standard and Premium offers (Premium's blob capacity at the second tier's price).
 pub const RATE_CARD_CSV: &str = include_str!("../data/demo-rate-card.csv");
 
 /// The demo rate card, parsed.
@@ -542,7 +543,7 @@ mod tests {
         let unpriced: std::collections::BTreeSet<String> = records(&standard)
             .into_iter()
             .filter(|r| {
-                card.rate_at(&r.subscription_id, &r.meter_id, r.usage_start)
+                card.rate_at(&r.subscription_id, None, &r.meter_id, r.usage_start)
                     .is_none()
             })
             .map(|r| catalog().describe(&r.meter_id).name)

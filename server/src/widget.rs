@@ -23,7 +23,7 @@ use meterbook_app::format::amount;
 use meterbook_app::static_html::to_html;
 use meterbook_core::access::{Access, Role};
 use meterbook_core::explore::{
-    ExploreQuery, Filters, PageFrom, Period, SortColumn, Step, TimeBasis,
+    DirectoryGroups, ExploreQuery, Filters, PageFrom, Period, SortColumn, Step, TimeBasis,
 };
 
 use crate::auth::tokens::hash_secret;
@@ -262,8 +262,9 @@ async fn summary(
         let mut rows = source.explore_rows(&scope, &newest, window).await?;
         rows.next().await.transpose()
     };
+    let ungrouped = DirectoryGroups::new();
     let (page, newest) = futures::try_join!(
-        source.explore(&scope, &view, window, &PageFrom::First),
+        source.explore(&scope, &view, window, &PageFrom::First, &ungrouped),
         newest_row,
     )
     .map_err(|e| {

@@ -13,9 +13,10 @@ use crate::portal::views::{CostsRequest, CostsView};
 use crate::portal::PortalError;
 
 /// Groupings offered in the form; the API takes any tag key.
-pub const GROUPINGS: [(&str, &str); 4] = [
+pub const GROUPINGS: [(&str, &str); 5] = [
     ("subscription", "Tenant (subscription)"),
     ("offer", "Offer"),
+    ("plan", "Plan"),
     ("tag:Department", "Department tag"),
     ("tag:CostCenter", "Cost center tag"),
 ];
@@ -204,6 +205,7 @@ mod statement {
                 <h2>{match costs.grouping.as_str() {
                     "subscription" => "By tenant".to_owned(),
                     "offer" => "By offer".to_owned(),
+                    "plan" => "By plan".to_owned(),
                     other => format!("By {}", other.trim_start_matches("tag:")),
                 }}</h2>
                 {found.map(|f| view! { <p class="muted" role="status">{f}</p> })}

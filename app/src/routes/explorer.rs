@@ -279,6 +279,10 @@ fn QueryForm(e: Exploration) -> impl IntoView {
                 {choice("resource", "Resource", Some("Any resource"), pairs(&o.resources), q.filters.resource.clone())}
                 {choice("location", "Location", Some("Any location"), pairs(&o.locations), q.filters.location.clone())}
                 {choice("tag", "Tag", Some("Any tags"), pairs(&o.tags), tag)}
+                {choice("offer", "Offer", Some("Any offer"), pairs(&o.offers),
+                    q.filters.offer.as_ref().map(|n| n.to_string()))}
+                {choice("plan", "Plan", Some("Any plan"), pairs(&o.plans),
+                    q.filters.plan.as_ref().map(|n| n.to_string()))}
             </fieldset>
             <fieldset>
                 <legend>"View"</legend>

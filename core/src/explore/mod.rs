@@ -18,6 +18,10 @@ pub use query::{
     Dimension, ExploreQuery, Filters, Period, QueryError, SortColumn, Step, TimeBasis,
 };
 
+/// Subscription ID -> its group when a query groups by a directory dimension (offer or plan,
+/// [`Dimension::is_directory`]); a subscription left out has none.
+pub type DirectoryGroups = BTreeMap<String, String>;
+
 /// Groups the chart stacks before the rest are summed as "Other".
 pub const CHART_GROUPS: usize = 8;
 /// Values offered per filter (the busiest first); a filter can still be typed into the URL.
@@ -113,6 +117,36 @@ pub struct FilterOptions {
     /// Tag names, and `name=value` pairs.
     pub tag_names: Vec<String>,
     pub tags: Vec<OptionValue>,
+    /// The offers and plans of the subscriptions in `subscriptions`, from the tenant directory
+    /// (the server adds them: see [`FilterOptions::add_directory`]).
+    #[serde(default)]
+    pub offers: Vec<OptionValue>,
+    #[serde(default)]
+    pub plans: Vec<OptionValue>,
+}
+
+impl FilterOptions {
+    /// Offers and plans to filter by: those of `entries` (the directory's entries of the
+    /// subscriptions offered), each once, by name.
+    pub fn add_directory(&mut self, entries: &[crate::directory::DirectoryEntry]) {
+        let mut offers = BTreeSet::new();
+        let mut plans = BTreeSet::new();
+        for entry in entries {
+            offers.extend(entry.offer.iter().map(|o| o.to_string()));
+            plans.extend(entry.plans.iter().map(|p| p.to_string()));
+        }
+        let options = |names: BTreeSet<String>| {
+            names
+                .into_iter()
+                .map(|n| OptionValue {
+                    label: n.clone(),
+                    value: n,
+                })
+                .collect()
+        };
+        self.offers = options(offers);
+        self.plans = options(plans);
+    }
 }
 
 /// Where a page of rows sits in the query's sorted rows.
@@ -295,12 +329,14 @@ pub struct Explorer {
 
 impl Explorer {
     /// Filters, groups and sorts `facts` (which the source read for `[from, to)` on the query's
-    /// time basis).
+    /// time basis, of the subscriptions the query's directory filters keep); `groups` names each
+    /// subscription's group when the query groups by offer or plan.
     pub fn new(
         query: ExploreQuery,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         facts: &[UsageFact],
+        groups: &DirectoryGroups,
     ) -> Self {
         let meters = Meters::of(facts);
         let mut tally = OptionTally::default();
@@ -344,6 +380,7 @@ impl Explorer {
                         &f.resource_uri,
                         &f.location,
                         tag_value(&f.tags, query.group_by.tag_name().unwrap_or_default()),
+                        groups,
                     );
                     (f.usage_start, name, f.quantity)
                 });
@@ -432,10 +469,11 @@ impl Explorer {
 }
 
 /// Columns of the explorer's CSV download.
-pub const EXPLORE_CSV_COLUMNS: [&str; 12] = [
+pub const EXPLORE_CSV_COLUMNS: [&str; 13] = [
     "UsageStart",
     "UsageEnd",
     "SubscriptionId",
+    "SubscriptionName",
     "MeterCategory",
     "MeterName",
     "MeterId",
@@ -447,12 +485,14 @@ pub const EXPLORE_CSV_COLUMNS: [&str; 12] = [
     "Quantity",
 ];
 
-/// One CSV row (unescaped fields) of an explorer row.
-pub fn explore_csv_fields(row: &UsageRow) -> [String; 12] {
+/// One CSV row (unescaped fields) of an explorer row; `names` holds the directory's display
+/// names by subscription ID.
+pub fn explore_csv_fields(row: &UsageRow, names: &BTreeMap<String, String>) -> [String; 13] {
     [
         crate::time::arm_time(row.start),
         crate::time::arm_time(row.end),
         row.subscription_id.clone(),
+        crate::directory::name_in(names, &row.subscription_id),
         row.meter.category.clone(),
         row.meter.name.clone(),
         row.meter.id.clone(),
@@ -565,9 +605,18 @@ pub fn dimension_name(
     resource_uri: &str,
     location: &str,
     tag: Option<&str>,
+    groups: &DirectoryGroups,
 ) -> String {
+    let group = |none: &str| {
+        groups
+            .get(subscription)
+            .cloned()
+            .unwrap_or_else(|| none.to_owned())
+    };
     match dimension {
         Dimension::Subscription => subscription.to_owned(),
+        Dimension::Offer => group("(no offer)"),
+        Dimension::Plan => group("(no plan)"),
         Dimension::Category => meter.category.clone(),
         Dimension::Meter => meter.name.clone(),
         Dimension::ResourceGroup => non_empty(
@@ -797,6 +846,8 @@ impl OptionTally {
             locations: self.locations.busiest(),
             tag_names: self.tag_names.into_iter().take(MAX_OPTIONS).collect(),
             tags: self.tags.busiest(),
+            offers: Vec::new(),
+            plans: Vec::new(),
         }
     }
 }

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::directory::CatalogName;
 use crate::ids::SubscriptionId;
 use crate::page::Fingerprint;
 use crate::time::floor_day;
@@ -154,17 +155,30 @@ pub enum Dimension {
     Location,
     /// The value of one tag (usage without it is grouped as "(no tag)").
     Tag(String),
+    /// The subscription's offer in the tenant directory.
+    Offer,
+    /// The subscription's plans in the tenant directory, as one value
+    /// ([`crate::directory::plans_label`]).
+    Plan,
 }
 
 impl Dimension {
-    pub const FIXED: [(&'static str, &'static str); 6] = [
+    pub const FIXED: [(&'static str, &'static str); 8] = [
         ("category", "Meter category"),
         ("meter", "Meter"),
         ("resource-group", "Resource group"),
         ("resource", "Resource"),
         ("location", "Location"),
         ("subscription", "Subscription"),
+        ("offer", "Offer"),
+        ("plan", "Plan"),
     ];
+
+    /// Whether the tenant directory names the groups: usage is grouped by subscription, and each
+    /// subscription's group comes from its directory entry.
+    pub fn is_directory(&self) -> bool {
+        matches!(self, Self::Offer | Self::Plan)
+    }
 
     pub fn key(&self) -> String {
         match self {
@@ -175,6 +189,8 @@ impl Dimension {
             Self::Resource => "resource".into(),
             Self::Location => "location".into(),
             Self::Tag(key) => format!("tag:{key}"),
+            Self::Offer => "offer".into(),
+            Self::Plan => "plan".into(),
         }
     }
 
@@ -205,11 +221,13 @@ impl Dimension {
             "resource-group" => Ok(Self::ResourceGroup),
             "resource" => Ok(Self::Resource),
             "location" => Ok(Self::Location),
+            "offer" => Ok(Self::Offer),
+            "plan" => Ok(Self::Plan),
             _ => match raw.strip_prefix("tag:") {
                 Some(key) if !key.trim().is_empty() => Ok(Self::Tag(key.trim().to_owned())),
                 _ => Err(bad(format!(
                     "'{raw}' is not something usage can be grouped by; use category, meter, \
-                     resource-group, resource, location, subscription or tag:NAME"
+                     resource-group, resource, location, subscription, offer, plan or tag:NAME"
                 ))),
             },
         }
@@ -273,6 +291,17 @@ pub struct Filters {
     pub location: Option<String>,
     /// `name=value`; a value of `*` keeps usage that has the tag at all.
     pub tag: Option<(String, String)>,
+    /// Usage of the subscriptions the tenant directory puts on this offer.
+    pub offer: Option<CatalogName>,
+    /// Usage of the subscriptions that have this plan (among others).
+    pub plan: Option<CatalogName>,
+}
+
+impl Filters {
+    /// Whether a filter reads the tenant directory (which narrows the subscriptions read).
+    pub fn reads_directory(&self) -> bool {
+        self.offer.is_some() || self.plan.is_some()
+    }
 }
 
 /// Everything that decides what an explorer view shows.
@@ -371,6 +400,14 @@ impl ExploreQuery {
                         return Err(bad("a tag filter is NAME=VALUE (or NAME for any value)"));
                     }
                     q.filters.tag = Some((k.trim().to_owned(), v.trim().to_owned()));
+                }
+                "offer" | "plan" => {
+                    let catalog =
+                        CatalogName::parse(value).map_err(|e| bad(format!("{name} {e}")))?;
+                    match name {
+                        "offer" => q.filters.offer = Some(catalog),
+                        _ => q.filters.plan = Some(catalog),
+                    }
                 }
                 "by" => q.group_by = Dimension::parse(value)?,
                 "unit" => q.unit = text(),
@@ -474,6 +511,11 @@ impl ExploreQuery {
         }
         if let Some((k, v)) = &f.tag {
             out.push(("tag", format!("{k}={v}")));
+        }
+        for (name, value) in [("offer", &f.offer), ("plan", &f.plan)] {
+            if let Some(v) = value {
+                out.push((name, v.to_string()));
+            }
         }
         if self.group_by != d.group_by {
             out.push(("by", self.group_by.key()));

@@ -49,7 +49,13 @@ fn query(pairs: &[(&str, &str)]) -> ExploreQuery {
 }
 
 fn explorer(pairs: &[(&str, &str)]) -> Explorer {
-    Explorer::new(query(pairs), at(1, 0), at(4, 0), &facts())
+    Explorer::new(
+        query(pairs),
+        at(1, 0),
+        at(4, 0),
+        &facts(),
+        &DirectoryGroups::new(),
+    )
 }
 
 #[test]
@@ -166,7 +172,13 @@ fn many_groups_are_folded_into_other() {
             f64::from(i),
         ));
     }
-    let e = Explorer::new(query(&[("by", "resource")]), at(1, 0), at(2, 0), &many);
+    let e = Explorer::new(
+        query(&[("by", "resource")]),
+        at(1, 0),
+        at(2, 0),
+        &many,
+        &DirectoryGroups::new(),
+    );
     let chart = e.page(PageAt::First).chart.unwrap();
     assert_eq!(chart.series.len(), CHART_GROUPS + 1);
     assert_eq!(chart.series[0].name, "vm19");
@@ -192,9 +204,75 @@ fn filter_options_list_what_the_period_holds() {
 
 #[test]
 fn no_usage_gives_an_empty_view_without_a_chart() {
-    let e = Explorer::new(query(&[]), at(1, 0), at(4, 0), &[]);
+    let e = Explorer::new(query(&[]), at(1, 0), at(4, 0), &[], &DirectoryGroups::new());
     let page = e.page(PageAt::First);
     assert!(page.rows.is_empty());
     assert_eq!(page.total_rows, 0);
     assert!(page.chart.is_none());
+}
+
+#[test]
+fn by_offer_or_plan_the_chart_stacks_each_subscriptions_directory_group() {
+    let groups = DirectoryGroups::from([(SUB_A.to_owned(), "Premium".to_owned())]);
+    let by_offer = Explorer::new(
+        query(&[("by", "offer"), ("unit", "virtual core hours")]),
+        at(1, 0),
+        at(4, 0),
+        &facts(),
+        &groups,
+    );
+    let chart = by_offer.page(PageAt::First).chart.unwrap();
+    assert_eq!(chart.group_label, "Offer");
+    let names: Vec<&str> = chart.series.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names.len(), 2);
+    assert!(
+        names.contains(&"Premium") && names.contains(&"(no offer)"),
+        "{names:?}"
+    );
+    let premium: f64 = chart
+        .series
+        .iter()
+        .filter(|s| s.name == "Premium")
+        .flat_map(|s| &s.values)
+        .sum();
+    assert_eq!(
+        premium,
+        2.0 * 24.0 * 3.0,
+        "SUB_A's two VMs, every hour of three days"
+    );
+
+    let by_plan = Explorer::new(
+        query(&[("by", "plan")]),
+        at(1, 0),
+        at(4, 0),
+        &facts(),
+        &groups,
+    );
+    let chart = by_plan.page(PageAt::First).chart.unwrap();
+    assert!(chart.series.iter().any(|s| s.name == "(no plan)"));
+}
+
+#[test]
+fn offer_and_plan_filters_parse_as_catalog_names_and_round_trip() {
+    let q = query(&[
+        ("offer", "Premium"),
+        ("plan", "sql-premium"),
+        ("by", "plan"),
+    ]);
+    assert_eq!(
+        q.filters.offer.as_ref().map(|o| o.as_str()),
+        Some("Premium")
+    );
+    assert!(q.filters.reads_directory());
+    assert_eq!(
+        ExploreQuery::from_pairs(q.to_pairs().iter().map(|(k, v)| (*k, v.as_str()))).unwrap(),
+        q
+    );
+    let refused = ExploreQuery::from_pairs([("offer", "no such offer!")]).unwrap_err();
+    assert!(
+        refused
+            .0
+            .starts_with("offer 'no such offer!' is not a name"),
+        "{refused}"
+    );
 }

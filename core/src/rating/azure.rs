@@ -3,7 +3,8 @@
 //! rate cards work unchanged.
 //!
 //! Azure answers the prices of one offer; Meterbook answers the prices one subscription pays now:
-//! the card's prices, overlaid by the tenant's own, with the tenant's discount taken off. Rates
+//! the card's prices, overlaid by its offer's and then the tenant's own, with the tenant's
+//! discount taken off. Rates
 //! are JSON numbers, as Azure sends them (the card itself keeps exact decimals).
 
 use std::collections::BTreeMap;
@@ -14,6 +15,7 @@ use rust_decimal::Decimal;
 use serde::{Serialize, Serializer};
 
 use super::card::RateCard;
+use crate::directory::CatalogName;
 use crate::meter::catalog;
 use crate::SubscriptionId;
 
@@ -130,10 +132,12 @@ fn rates_as_numbers<S: Serializer>(
     s.collect_map(rates.iter().map(|(k, v)| (k, v.to_f64().unwrap_or(0.0))))
 }
 
-/// What `subscription` pays at `now`, per meter, ordered by meter name.
+/// What `subscription` (on `offer`, as the tenant directory has it) pays at `now`, per meter,
+/// ordered by meter name.
 pub fn azure_rate_card(
     card: &RateCard,
     subscription: &SubscriptionId,
+    offer: Option<&CatalogName>,
     now: DateTime<Utc>,
     locale: &str,
 ) -> AzureRateCard {
@@ -146,7 +150,7 @@ pub fn azure_rate_card(
     let mut meters: Vec<AzureMeter> = meter_ids
         .into_iter()
         .filter_map(|id| {
-            let (rate, from) = card.rate_at(subscription, id, now)?;
+            let (rate, from) = card.rate_at(subscription, offer, id, now)?;
             let info = catalog().describe(id);
             let provider = catalog()
                 .get(id)
@@ -212,7 +216,8 @@ mod tests {
         .unwrap();
         let now = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
         let tenant = SubscriptionId::parse(TENANT).unwrap();
-        let answer = serde_json::to_value(azure_rate_card(&card, &tenant, now, "en-US")).unwrap();
+        let answer =
+            serde_json::to_value(azure_rate_card(&card, &tenant, None, now, "en-US")).unwrap();
         assert_eq!(
             answer,
             json!({
@@ -252,7 +257,7 @@ mod tests {
         );
         // Another tenant pays the card's prices.
         let other = SubscriptionId::parse("22222222-2222-4222-8222-222222222222").unwrap();
-        let answer = azure_rate_card(&card, &other, now, "en-US");
+        let answer = azure_rate_card(&card, &other, None, now, "en-US");
         assert_eq!(answer.meters[0].meter_rates["0"], Decimal::new(1, 2));
     }
 

@@ -1,5 +1,5 @@
-//! Rate cards: versioned price lists per meter, with tiers, included quantities, per-tenant
-//! prices and discounts. A [`RateCard`] that exists is valid: [`RateCard::parse`] refuses
+//! Rate cards: versioned price lists per meter, with tiers, included quantities, per-offer and
+//! per-tenant prices, and discounts. A [`RateCard`] that exists is valid: [`RateCard::parse`] refuses
 //! overlapping versions, negative prices, malformed tiers and unknown currencies, naming the
 //! offending entry.
 
@@ -10,6 +10,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::money::Currency;
+use crate::directory::CatalogName;
 use crate::meter::canonical_meter_id;
 use crate::SubscriptionId;
 
@@ -27,13 +28,18 @@ pub struct RateCardDraft {
     pub discounts: Vec<Discount>,
 }
 
-/// The prices in effect over `[effective_from, effective_to)`: for every tenant, or, with a
-/// subscription, that tenant's own prices (which win over the card's for the meters they list).
+/// The prices in effect over `[effective_from, effective_to)`: for every tenant; with an offer,
+/// for the subscriptions the tenant directory puts on that offer; or, with a subscription, that
+/// tenant's own prices. For the meters it lists, a tenant's own price wins over its offer's, and
+/// an offer's over the card's (the way service providers price offers).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RateVersion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription_id: Option<SubscriptionId>,
+    /// An offer's name (never together with a subscription).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer: Option<CatalogName>,
     #[serde(deserialize_with = "strict_time")]
     pub effective_from: DateTime<Utc>,
     /// Open-ended when absent.
@@ -180,6 +186,14 @@ impl RateCard {
         for (v, version) in versions.iter_mut().enumerate() {
             let at = format!("versions[{v}]");
             check_period(&at, version.effective_from, version.effective_to)?;
+            if let (Some(sub), Some(offer)) = (&version.subscription_id, &version.offer) {
+                return Err(RateCardError::new(
+                    at,
+                    format!(
+                        "a version prices one subscription ({sub}) or one offer ({offer}), not both"
+                    ),
+                ));
+            }
             let mut meters = HashSet::new();
             for (r, rate) in version.rates.iter_mut().enumerate() {
                 let at = format!("{at}.rates[{r}]");
@@ -198,15 +212,16 @@ impl RateCard {
         }
         for (a, first) in versions.iter().enumerate() {
             for (b, second) in versions.iter().enumerate().skip(a + 1) {
-                if first.subscription_id == second.subscription_id
+                if first.scope() == second.scope()
                     && overlap(
                         (first.effective_from, first.effective_to),
                         (second.effective_from, second.effective_to),
                     )
                 {
-                    let scope = match &first.subscription_id {
-                        Some(sub) => format!("subscription {sub}'s prices"),
-                        None => "the card's prices".to_owned(),
+                    let scope = match first.scope() {
+                        PriceScope::Subscription(sub) => format!("subscription {sub}'s prices"),
+                        PriceScope::Offer(offer) => format!("offer {offer}'s prices"),
+                        PriceScope::Card => "the card's prices".to_owned(),
                     };
                     return Err(RateCardError::new(
                         format!("versions[{b}]"),
@@ -237,9 +252,7 @@ impl RateCard {
                 ));
             }
         }
-        versions.sort_by(|a, b| {
-            (&a.subscription_id, a.effective_from).cmp(&(&b.subscription_id, b.effective_from))
-        });
+        versions.sort_by(|a, b| (a.scope(), a.effective_from).cmp(&(b.scope(), b.effective_from)));
         Ok(Self {
             currency,
             versions,
@@ -268,16 +281,25 @@ impl RateCard {
         }
     }
 
-    /// The part of the card that applies to `subscriptions`: the prices for every tenant, and
-    /// their own prices and discounts (what a tenant may see of it).
-    pub fn for_subscriptions(&self, subscriptions: &[SubscriptionId]) -> Self {
+    /// The part of the card that applies to `subscriptions` on `offers`: the prices for every
+    /// tenant, their offers' prices, and their own prices and discounts (what a tenant may see of
+    /// it).
+    pub fn for_subscriptions(
+        &self,
+        subscriptions: &[SubscriptionId],
+        offers: &[CatalogName],
+    ) -> Self {
         let mine = |s: &SubscriptionId| subscriptions.contains(s);
         Self {
             currency: self.currency,
             versions: self
                 .versions
                 .iter()
-                .filter(|v| v.subscription_id.as_ref().is_none_or(mine))
+                .filter(|v| match v.scope() {
+                    PriceScope::Card => true,
+                    PriceScope::Offer(offer) => offers.contains(offer),
+                    PriceScope::Subscription(sub) => mine(sub),
+                })
                 .cloned()
                 .collect(),
             discounts: self
@@ -289,19 +311,21 @@ impl RateCard {
         }
     }
 
-    /// The price of `meter_id` (canonical) for `subscription` at `t`: the tenant's own version in
-    /// effect if it lists the meter, else the card's. Also returns the version's start, which
+    /// The price of `meter_id` (canonical) for `subscription` (on `offer`, as the tenant
+    /// directory has it) at `t`: the tenant's own version in effect if it lists the meter, else
+    /// its offer's if that lists it, else the card's. Also returns the version's start, which
     /// tells apart lines priced by different versions.
     pub fn rate_at(
         &self,
         subscription: &SubscriptionId,
+        offer: Option<&CatalogName>,
         meter_id: &str,
         t: DateTime<Utc>,
     ) -> Option<(&MeterRate, DateTime<Utc>)> {
-        let in_scope = |scope: Option<&SubscriptionId>| {
+        let in_scope = |scope: PriceScope<'_>| {
             self.versions
                 .iter()
-                .filter(move |v| v.subscription_id.as_ref() == scope)
+                .filter(|v| v.scope() == scope)
                 .find(|v| covers(v.effective_from, v.effective_to, t))
                 .and_then(|v| {
                     v.rates
@@ -310,7 +334,9 @@ impl RateCard {
                         .map(|r| (r, v.effective_from))
                 })
         };
-        in_scope(Some(subscription)).or_else(|| in_scope(None))
+        in_scope(PriceScope::Subscription(subscription))
+            .or_else(|| offer.and_then(|offer| in_scope(PriceScope::Offer(offer))))
+            .or_else(|| in_scope(PriceScope::Card))
     }
 
     /// The discount percentage `subscription` has at `t` (0 when none).
@@ -321,6 +347,27 @@ impl RateCard {
                 &d.subscription_id == subscription && covers(d.effective_from, d.effective_to, t)
             })
             .map_or(Decimal::ZERO, |d| d.percent)
+    }
+}
+
+/// Whose prices a version holds. Ordered card, offers, subscriptions: the order a card lists
+/// its versions in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PriceScope<'a> {
+    Card,
+    Offer(&'a CatalogName),
+    Subscription(&'a SubscriptionId),
+}
+
+impl RateVersion {
+    /// Whose prices these are ([`RateCard::parse`] refuses a version with both a subscription
+    /// and an offer).
+    pub fn scope(&self) -> PriceScope<'_> {
+        match (&self.subscription_id, &self.offer) {
+            (Some(sub), _) => PriceScope::Subscription(sub),
+            (None, Some(offer)) => PriceScope::Offer(offer),
+            (None, None) => PriceScope::Card,
+        }
     }
 }
 
@@ -399,6 +446,7 @@ mod tests {
     fn version(from: &str, to: Option<&str>, rates: Vec<MeterRate>) -> RateVersion {
         RateVersion {
             subscription_id: None,
+            offer: None,
             effective_from: at(from),
             effective_to: to.map(at),
             rates,
@@ -536,12 +584,15 @@ mod tests {
         ]))
         .unwrap();
         let t = at("2026-03-01T00:00:00Z");
-        let price =
-            |s: &SubscriptionId, m: &str| card.rate_at(s, m, t).unwrap().0.tiers[0].unit_price;
+        let price = |s: &SubscriptionId, m: &str| {
+            card.rate_at(s, None, m, t).unwrap().0.tiers[0].unit_price
+        };
         assert_eq!(price(&sub, VM), d("0.5"));
         assert_eq!(price(&sub, disk), d("0.1"));
         assert_eq!(price(&other, VM), d("1"));
-        assert!(card.rate_at(&sub, VM, at("2025-12-31T23:00:00Z")).is_none());
+        assert!(card
+            .rate_at(&sub, None, VM, at("2025-12-31T23:00:00Z"))
+            .is_none());
     }
 
     #[test]
@@ -569,5 +620,86 @@ mod tests {
         ];
         let error = RateCard::parse(with).unwrap_err();
         assert_eq!(error.location, "discounts[1]");
+    }
+
+    #[test]
+    fn an_offers_prices_sit_between_the_cards_and_a_tenants_own() {
+        let sub = SubscriptionId::parse("11111111-1111-4111-8111-111111111111").unwrap();
+        let other = SubscriptionId::parse("22222222-2222-4222-8222-222222222222").unwrap();
+        let disk = "B5C15376-6C94-4FDD-B655-1A69D138ACA3";
+        let premium = CatalogName::parse("Premium").unwrap();
+        let basic = CatalogName::parse("Basic").unwrap();
+        let mut offer = version(
+            "2026-01-01T00:00:00Z",
+            None,
+            vec![rate(VM, "0.8"), rate(disk, "0.05")],
+        );
+        offer.offer = Some(premium.clone());
+        let mut own = version("2026-01-01T00:00:00Z", None, vec![rate(VM, "0.5")]);
+        own.subscription_id = Some(sub.clone());
+        let card = RateCard::parse(draft(vec![
+            own,
+            offer,
+            version(
+                "2026-01-01T00:00:00Z",
+                None,
+                vec![rate(VM, "1"), rate(disk, "0.1")],
+            ),
+        ]))
+        .unwrap();
+        let t = at("2026-03-01T00:00:00Z");
+        let price = |s: &SubscriptionId, o: Option<&CatalogName>, m: &str| {
+            card.rate_at(s, o, m, t).unwrap().0.tiers[0].unit_price
+        };
+        assert_eq!(price(&sub, Some(&premium), VM), d("0.5"), "own wins");
+        assert_eq!(price(&sub, Some(&premium), disk), d("0.05"), "offer next");
+        assert_eq!(price(&other, Some(&premium), VM), d("0.8"));
+        assert_eq!(price(&other, Some(&basic), VM), d("1"), "another offer");
+        assert_eq!(price(&other, None, disk), d("0.1"), "no offer");
+        assert_eq!(
+            card.versions()
+                .iter()
+                .map(RateVersion::scope)
+                .collect::<Vec<_>>(),
+            [
+                PriceScope::Card,
+                PriceScope::Offer(&premium),
+                PriceScope::Subscription(&sub)
+            ],
+            "listed card, offers, subscriptions"
+        );
+        let tenant_view = card.for_subscriptions(std::slice::from_ref(&other), &[basic]);
+        assert_eq!(
+            tenant_view.versions().len(),
+            1,
+            "neither Premium's nor another's"
+        );
+    }
+
+    #[test]
+    fn offer_versions_are_refused_when_they_overlap_or_name_a_subscription_too() {
+        let offer = |from: &str| {
+            let mut v = version(from, None, vec![rate(VM, "1")]);
+            v.offer = Some(CatalogName::parse("Standard").unwrap());
+            v
+        };
+        let error = RateCard::parse(draft(vec![
+            offer("2026-01-01T00:00:00Z"),
+            offer("2026-02-01T00:00:00Z"),
+        ]))
+        .unwrap_err();
+        assert_eq!(error.location, "versions[1]");
+        assert!(error.message.contains("offer Standard's prices"), "{error}");
+
+        let mut both = offer("2026-01-01T00:00:00Z");
+        both.subscription_id =
+            Some(SubscriptionId::parse("11111111-1111-4111-8111-111111111111").unwrap());
+        let error = RateCard::parse(draft(vec![both])).unwrap_err();
+        assert!(error.message.contains("not both"), "{error}");
+
+        let json = r#"{"currency":"USD","versions":[{"offer":"no spaces allowed",
+            "effectiveFrom":"2026-01-01T00:00:00Z","rates":[]}]}"#;
+        let refused = serde_json::from_str::<RateCardDraft>(json).unwrap_err();
+        assert!(refused.to_string().contains("is not a name"), "{refused}");
     }
 }

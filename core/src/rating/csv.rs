@@ -1,15 +1,17 @@
 //! Rate cards as CSV, one row per price tier or discount, for `meterbook rates import|export`:
 //!
 //! ```text
-//! kind,subscription_id,currency,effective_from,effective_to,meter_id,included_quantity,tier_start,unit_price,discount_percent
-//! price,,USD,2026-01-01,,6DAB500F-A4FD-49C4-956D-229BB9C8C793,0,0,0.05,
-//! price,,USD,2026-01-01,,B5C15376-6C94-4FDD-B655-1A69D138ACA3,100,0,0.002,
-//! price,,USD,2026-01-01,,B5C15376-6C94-4FDD-B655-1A69D138ACA3,100,1000,0.001,
-//! discount,11111111-1111-4111-8111-111111111111,USD,2026-01-01,,,,,,10
+//! kind,subscription_id,currency,effective_from,effective_to,meter_id,included_quantity,tier_start,unit_price,discount_percent,offer
+//! price,,USD,2026-01-01,,6DAB500F-A4FD-49C4-956D-229BB9C8C793,0,0,0.05,,
+//! price,,USD,2026-01-01,,B5C15376-6C94-4FDD-B655-1A69D138ACA3,100,0,0.002,,
+//! price,,USD,2026-01-01,,B5C15376-6C94-4FDD-B655-1A69D138ACA3,100,1000,0.001,,
+//! price,,USD,2026-01-01,,6DAB500F-A4FD-49C4-956D-229BB9C8C793,0,0,0.04,,Premium
+//! discount,11111111-1111-4111-8111-111111111111,USD,2026-01-01,,,,,,10,
 //! ```
 //!
-//! Rows with the same subscription (empty: every tenant) and effective dates form one version;
-//! a meter's rows in a version are its tiers. Dates are `YYYY-MM-DD` (midnight UTC) or RFC 3339;
+//! Rows with the same subscription or offer (both empty: every tenant) and effective dates form
+//! one version; a meter's rows in a version are its tiers. The `offer` column came last and may
+//! be left out. Dates are `YYYY-MM-DD` (midnight UTC) or RFC 3339;
 //! `effective_to` is exclusive and may be empty. Errors name the row (its line in the file).
 
 use std::collections::HashMap;
@@ -20,10 +22,11 @@ use rust_decimal::Decimal;
 use super::card::{Discount, MeterRate, RateCard, RateCardDraft, RateCardError, RateVersion, Tier};
 use crate::csv::read_csv;
 use crate::csv::write_csv_record;
+use crate::directory::CatalogName;
 use crate::SubscriptionId;
 
 /// The header, in the order export writes it; import accepts the columns in any order.
-pub const RATE_CSV_COLUMNS: [&str; 10] = [
+pub const RATE_CSV_COLUMNS: [&str; 11] = [
     "kind",
     "subscription_id",
     "currency",
@@ -34,6 +37,7 @@ pub const RATE_CSV_COLUMNS: [&str; 10] = [
     "tier_start",
     "unit_price",
     "discount_percent",
+    "offer",
 ];
 
 /// Reads a rate card from CSV, refusing it (naming the row) when any row or the card is invalid.
@@ -90,6 +94,11 @@ pub fn rate_card_to_csv(card: &RateCard) -> String {
             .as_ref()
             .map(|s| s.to_string())
             .unwrap_or_default();
+        let offer = version
+            .offer
+            .as_ref()
+            .map(|o| o.to_string())
+            .unwrap_or_default();
         for rate in &version.rates {
             for tier in &rate.tiers {
                 write_csv_record(
@@ -105,6 +114,7 @@ pub fn rate_card_to_csv(card: &RateCard) -> String {
                         tier.from.normalize().to_string(),
                         tier.unit_price.normalize().to_string(),
                         String::new(),
+                        offer.clone(),
                     ],
                 );
             }
@@ -124,6 +134,7 @@ pub fn rate_card_to_csv(card: &RateCard) -> String {
                 String::new(),
                 String::new(),
                 discount.percent.normalize().to_string(),
+                String::new(),
             ],
         );
     }
@@ -186,6 +197,15 @@ impl Row<'_> {
             text => SubscriptionId::parse(text).map(Some),
         }
     }
+
+    fn offer(&self) -> Result<Option<CatalogName>, String> {
+        match self.text("offer") {
+            "" => Ok(None),
+            text => CatalogName::parse(text)
+                .map(Some)
+                .map_err(|e| format!("offer {e}")),
+        }
+    }
 }
 
 /// A date (its midnight UTC) or an RFC 3339 time, held to the years every outside time is.
@@ -196,7 +216,12 @@ fn parse_date(text: &str) -> Option<DateTime<Utc>> {
     crate::time::parse_time_input(text).ok().map(|t| t.to_utc())
 }
 
-type VersionKey = (Option<SubscriptionId>, DateTime<Utc>, Option<DateTime<Utc>>);
+type VersionKey = (
+    Option<SubscriptionId>,
+    Option<CatalogName>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+);
 
 /// Gathers rows into a draft, remembering which row made each part, so the card's own checks
 /// can name rows too.
@@ -227,6 +252,7 @@ impl Builder {
             .ok_or("effective_from is empty")?;
         let to = row.time("effective_to")?;
         let subscription = row.subscription()?;
+        let offer = row.offer()?;
         match row.required("kind")?.to_ascii_lowercase().as_str() {
             "price" => {
                 let meter_id = row.required("meter_id")?.to_owned();
@@ -236,17 +262,19 @@ impl Builder {
                     from: row.decimal("tier_start")?.unwrap_or(Decimal::ZERO),
                     unit_price,
                 };
-                let v = match self.version_of.get(&(subscription.clone(), from, to)) {
+                let key = (subscription, offer, from, to);
+                let v = match self.version_of.get(&key) {
                     Some(&v) => v,
                     None => {
                         self.versions.push(RateVersion {
-                            subscription_id: subscription.clone(),
+                            subscription_id: key.0.clone(),
+                            offer: key.1.clone(),
                             effective_from: from,
                             effective_to: to,
                             rates: Vec::new(),
                         });
                         let v = self.versions.len() - 1;
-                        self.version_of.insert((subscription, from, to), v);
+                        self.version_of.insert(key, v);
                         self.rows.insert(format!("versions[{v}]"), row.line);
                         v
                     }
@@ -288,6 +316,9 @@ impl Builder {
             }
             "discount" => {
                 let subscription_id = subscription.ok_or("a discount needs a subscription_id")?;
+                if offer.is_some() {
+                    return Err("a discount is a subscription's: leave offer empty".into());
+                }
                 let percent = row
                     .decimal("discount_percent")?
                     .ok_or("discount_percent is empty")?;
@@ -346,6 +377,44 @@ mod tests {
     use super::*;
 
     const HEADER: &str = "kind,subscription_id,currency,effective_from,effective_to,meter_id,included_quantity,tier_start,unit_price,discount_percent\n";
+
+    #[test]
+    fn offer_rows_form_their_own_versions_and_export_reads_back() {
+        let csv = format!(
+            "{}\n{}",
+            RATE_CSV_COLUMNS.join(","),
+            "price,,USD,2026-01-01,,6DAB500F-A4FD-49C4-956D-229BB9C8C793,0,0,0.05,,\n\
+             price,,USD,2026-01-01,,6DAB500F-A4FD-49C4-956D-229BB9C8C793,0,0,0.04,,Premium\n\
+             price,,USD,2026-01-01,,B5C15376-6C94-4FDD-B655-1A69D138ACA3,0,0,0.01,,Premium\n"
+        );
+        let card = rate_card_from_csv(&csv).unwrap();
+        assert_eq!(card.versions().len(), 2);
+        assert_eq!(
+            card.versions()[1].offer.as_ref().map(|o| o.as_str()),
+            Some("Premium")
+        );
+        assert_eq!(card.versions()[1].rates.len(), 2);
+        assert_eq!(rate_card_from_csv(&rate_card_to_csv(&card)).unwrap(), card);
+
+        let both = format!(
+            "{}\nprice,11111111-1111-4111-8111-111111111111,USD,2026-01-01,,6DAB500F-A4FD-49C4-956D-229BB9C8C793,0,0,0.05,,Basic\n",
+            RATE_CSV_COLUMNS.join(",")
+        );
+        let error = rate_card_from_csv(&both).unwrap_err();
+        assert_eq!(error.location, "row 2");
+        assert!(error.message.contains("not both"), "{error}");
+
+        let bad = format!(
+            "{}\nprice,,USD,2026-01-01,,6DAB500F-A4FD-49C4-956D-229BB9C8C793,0,0,0.05,,Gold Plus\n",
+            RATE_CSV_COLUMNS.join(",")
+        );
+        let error = rate_card_from_csv(&bad).unwrap_err();
+        assert_eq!(error.location, "row 2");
+        assert!(
+            error.message.starts_with("offer 'Gold Plus' is not a name"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn rows_become_versions_tiers_and_discounts_and_export_reads_back() {

@@ -2,7 +2,8 @@
 //!
 //! The rules, in the order they apply to each subscription and meter:
 //! 1. Usage hours are taken in usage-time order; each is priced by the version in effect at its
-//!    usage start (the tenant's own version if it lists the meter, else the card's).
+//!    usage start (the tenant's own version if it lists the meter, else its offer's if that lists
+//!    it, else the card's; the offer is the tenant directory's).
 //! 2. The period's first `includedQuantity` priced units are free; tier thresholds count the
 //!    billable units after them. Both count across a price change within the period: a new
 //!    version changes prices, not how much the tenant has used.
@@ -20,6 +21,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::card::RateCard;
+use crate::directory::Directory;
 use crate::SubscriptionId;
 
 /// One subscription's use of one meter in one usage hour (summed over resources).
@@ -98,10 +100,12 @@ struct Sums {
     amount: Decimal,
 }
 
-/// Prices a period's usage hours (in any order) by `card`; lines come ordered by subscription,
-/// meter, version, then included before tiers.
+/// Prices a period's usage hours (in any order) by `card`, each subscription at its offer's
+/// prices in `directory`; lines come ordered by subscription, meter, version, then included
+/// before tiers.
 pub fn price_period(
     card: &RateCard,
+    directory: &Directory,
     mut hours: Vec<UsageHour>,
 ) -> Result<Vec<PricedLine>, PricingError> {
     hours.sort_by(|a, b| {
@@ -129,9 +133,13 @@ pub fn price_period(
             pricing,
             discount_percent,
         };
-        let Some((rate, version_from)) =
-            card.rate_at(&hour.subscription_id, &hour.meter_id, hour.usage_start)
-        else {
+        let offer = directory.offer(&hour.subscription_id);
+        let Some((rate, version_from)) = card.rate_at(
+            &hour.subscription_id,
+            offer,
+            &hour.meter_id,
+            hour.usage_start,
+        ) else {
             let sums = lines
                 .entry(key(None, LinePricing::Unpriced, Decimal::ZERO))
                 .or_default();
@@ -209,6 +217,7 @@ pub fn total(lines: &[PricedLine]) -> Result<Decimal, PricingError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::directory::Directory;
     use crate::rating::card::{Discount, MeterRate, RateCardDraft, RateVersion, Tier};
     use chrono::Duration;
     use std::str::FromStr;
@@ -249,6 +258,7 @@ mod tests {
     fn version(from: &str, to: Option<&str>, rates: Vec<MeterRate>) -> RateVersion {
         RateVersion {
             subscription_id: None,
+            offer: None,
             effective_from: at(from),
             effective_to: to.map(at),
             rates,
@@ -297,8 +307,12 @@ mod tests {
             )],
             vec![],
         );
-        let lines =
-            price_period(&card, hours(BLOB, "2026-10-01T00:00:00Z", &["600", "600"])).unwrap();
+        let lines = price_period(
+            &card,
+            &Directory::default(),
+            hours(BLOB, "2026-10-01T00:00:00Z", &["600", "600"]),
+        )
+        .unwrap();
         assert_eq!(
             summary(&lines),
             vec![
@@ -330,8 +344,12 @@ mod tests {
             )],
             vec![],
         );
-        let lines =
-            price_period(&card, hours(BLOB, "2026-10-01T00:00:00Z", &["80", "170"])).unwrap();
+        let lines = price_period(
+            &card,
+            &Directory::default(),
+            hours(BLOB, "2026-10-01T00:00:00Z", &["80", "170"]),
+        )
+        .unwrap();
         assert_eq!(
             summary(&lines),
             vec![
@@ -375,8 +393,12 @@ mod tests {
             ],
             vec![],
         );
-        let lines =
-            price_period(&card, hours(VM, "2026-10-01T00:00:00Z", &["1"; 31 * 24])).unwrap();
+        let lines = price_period(
+            &card,
+            &Directory::default(),
+            hours(VM, "2026-10-01T00:00:00Z", &["1"; 31 * 24]),
+        )
+        .unwrap();
         assert_eq!(
             summary(&lines),
             vec![
@@ -416,7 +438,12 @@ mod tests {
             ],
             vec![],
         );
-        let lines = price_period(&card, hours(VM, "2026-10-01T00:00:00Z", &["15", "25"])).unwrap();
+        let lines = price_period(
+            &card,
+            &Directory::default(),
+            hours(VM, "2026-10-01T00:00:00Z", &["15", "25"]),
+        )
+        .unwrap();
         assert_eq!(
             summary(&lines),
             vec![
@@ -473,7 +500,7 @@ mod tests {
             subscription_id: other.clone(),
             ..usage[0].clone()
         });
-        let lines = price_period(&card, usage).unwrap();
+        let lines = price_period(&card, &Directory::default(), usage).unwrap();
         // 100 x 0.50 less 10% = 45.00 for the tenant; 100 x 1.00 for the other.
         assert_eq!(lines[0].subscription_id, tenant());
         assert_eq!(
@@ -498,7 +525,12 @@ mod tests {
             )],
             vec![],
         );
-        let lines = price_period(&card, hours(VM, "2026-10-01T00:00:00Z", &["0.3333"; 3])).unwrap();
+        let lines = price_period(
+            &card,
+            &Directory::default(),
+            hours(VM, "2026-10-01T00:00:00Z", &["0.3333"; 3]),
+        )
+        .unwrap();
         assert_eq!(lines[0].amount, Some(d("0.10")));
         assert_eq!(lines[0].quantity, d("0.9999"));
     }
@@ -516,7 +548,7 @@ mod tests {
         // One hour before the card starts, one after; and a meter the card does not price.
         let mut usage = hours(VM, "2026-10-01T23:00:00Z", &["1", "1"]);
         usage.extend(hours(BLOB, "2026-10-02T00:00:00Z", &["7"]));
-        let lines = price_period(&card, usage).unwrap();
+        let lines = price_period(&card, &Directory::default(), usage).unwrap();
         assert_eq!(
             summary(&lines),
             vec![
@@ -540,7 +572,12 @@ mod tests {
             discounts: vec![],
         };
         let card = RateCard::parse(draft).unwrap();
-        let lines = price_period(&card, hours(VM, "2026-10-01T00:00:00Z", &["1"; 3])).unwrap();
+        let lines = price_period(
+            &card,
+            &Directory::default(),
+            hours(VM, "2026-10-01T00:00:00Z", &["1"; 3]),
+        )
+        .unwrap();
         assert_eq!(lines[0].amount, Some(d("38")));
     }
 }

@@ -1,5 +1,6 @@
-//! Chargeback statements: a billing period's priced usage, grouped by subscription or by the
-//! value of a tag (Department, CostCenter, any key), with subtotals and a total.
+//! Chargeback statements: a billing period's priced usage, grouped by subscription, by the
+//! subscription's offer or plans in the tenant directory, or by the value of a tag (Department,
+//! CostCenter, any key), with subtotals and a total.
 //!
 //! Pricing always happens per subscription ([`price_period`]): the subscription is what a tenant
 //! is billed for, so its included quantities and tiers count once. Grouped by a tag, each of a
@@ -21,6 +22,7 @@ use super::money::Currency;
 use super::period::BillingPeriod;
 use super::price::{checked_sum, price_period, LinePricing, PricedLine, PricingError, UsageHour};
 use crate::csv::write_csv_record;
+use crate::directory::Directory;
 use crate::meter::catalog;
 use crate::SubscriptionId;
 
@@ -31,20 +33,21 @@ pub enum GroupBy {
     Subscription,
     /// The value of this tag key on the resources that used the meters.
     Tag(String),
-    /// The subscription's offer in the tenant directory (the caller puts it in each usage's
-    /// `tag_value`).
+    /// The subscription's offer in the tenant directory.
     Offer,
+    /// The subscription's plans in the tenant directory, as one value
+    /// ([`Directory::plans_label`]): each subscription goes whole to one group.
+    Plan,
 }
 
 impl GroupBy {
-    /// Parses `subscription`, `offer` or `tag:KEY` (as the CLI and the API take it).
+    /// Parses `subscription`, `offer`, `plan` or `tag:KEY` (as the CLI and the API take it).
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
-        if text.eq_ignore_ascii_case("subscription") {
-            return Ok(Self::Subscription);
-        }
-        if text.eq_ignore_ascii_case("offer") {
-            return Ok(Self::Offer);
+        for fixed in [Self::Subscription, Self::Offer, Self::Plan] {
+            if text.eq_ignore_ascii_case(&fixed.to_string()) {
+                return Ok(fixed);
+            }
         }
         match text.split_once(':') {
             Some((kind, key)) if kind.eq_ignore_ascii_case("tag") => {
@@ -64,7 +67,7 @@ impl GroupBy {
                 }
             }
             _ => Err(format!(
-                "'{text}' is not a grouping: use subscription, offer or tag:KEY (such as tag:Department)"
+                "'{text}' is not a grouping: use subscription, offer, plan or tag:KEY (such as tag:Department)"
             )),
         }
     }
@@ -72,7 +75,7 @@ impl GroupBy {
     /// The tag key to read from usage, if any.
     pub fn tag_key(&self) -> Option<&str> {
         match self {
-            Self::Subscription | Self::Offer => None,
+            Self::Subscription | Self::Offer | Self::Plan => None,
             Self::Tag(key) => Some(key),
         }
     }
@@ -83,13 +86,14 @@ impl std::fmt::Display for GroupBy {
         match self {
             Self::Subscription => f.write_str("subscription"),
             Self::Offer => f.write_str("offer"),
+            Self::Plan => f.write_str("plan"),
             Self::Tag(key) => write!(f, "tag:{key}"),
         }
     }
 }
 
 /// Usage of one meter by one subscription, from resources with one value of the grouping tag
-/// (`None`: without the tag, or grouping by subscription). `usage.usage_start` is an hour's
+/// (`None`: without the tag, or not grouping by a tag). `usage.usage_start` is an hour's
 /// start, or the start of a span of [`price_spans`] whose hours it sums.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaggedUsage {
@@ -185,14 +189,12 @@ impl Statement {
 
     /// Names the lines not named yet from `directory` (a statement frozen with names keeps
     /// them): a subscription's display name and owner, or that the directory does not know it.
-    pub fn name_subscriptions(&mut self, directory: &[crate::directory::DirectoryEntry]) {
+    pub fn name_subscriptions(&mut self, directory: &Directory) {
         for line in self.groups.iter_mut().flat_map(|g| g.lines.iter_mut()) {
             if !line.subscription_name.is_empty() {
                 continue;
             }
-            let entry = directory
-                .iter()
-                .find(|e| e.subscription_id == line.subscription_id);
+            let entry = directory.get(&line.subscription_id);
             line.subscription_name = crate::directory::shown_name(&line.subscription_id, entry);
             line.subscription_owner = entry.map(|e| e.owner.clone()).unwrap_or_default();
         }
@@ -215,9 +217,11 @@ impl Statement {
     }
 }
 
-/// Prices the period's usage with `card` and groups it.
+/// Prices the period's usage with `card` (offers' prices by the subscriptions' offers in
+/// `directory`), groups it, and names its subscriptions from `directory`.
 pub fn build_statement(
     card: &RateCard,
+    directory: &Directory,
     period: BillingPeriod,
     time_zone: &str,
     group_by: GroupBy,
@@ -229,8 +233,6 @@ pub fn build_statement(
     // line is shared by the use made at its price.
     let mut shares: BTreeMap<ShareKey, BTreeMap<Option<String>, Decimal>> = BTreeMap::new();
     let mut hours: BTreeMap<(SubscriptionId, String, DateTime<Utc>), Decimal> = BTreeMap::new();
-    // By offer, a subscription's lines all go to its offer.
-    let mut offers: BTreeMap<SubscriptionId, Option<String>> = BTreeMap::new();
     for TaggedUsage {
         usage: hour,
         tag_value,
@@ -239,13 +241,12 @@ pub fn build_statement(
         if !period.contains(hour.usage_start) {
             continue;
         }
-        if group_by == GroupBy::Offer {
-            offers.insert(hour.subscription_id.clone(), tag_value.clone());
-        }
         if matches!(group_by, GroupBy::Tag(_)) {
             let (subscription, meter, t) =
                 (&hour.subscription_id, &hour.meter_id, hour.usage_start);
-            let version_from = card.rate_at(subscription, meter, t).map(|(_, from)| from);
+            let version_from = card
+                .rate_at(subscription, directory.offer(subscription), meter, t)
+                .map(|(_, from)| from);
             let key = ShareKey {
                 subscription_id: subscription.clone(),
                 meter_id: meter.clone(),
@@ -285,18 +286,29 @@ pub fn build_statement(
             },
         )
         .collect();
-    let priced = price_period(card, hours)?;
+    let priced = price_period(card, directory, hours)?;
     let mut groups: BTreeMap<Option<String>, Vec<StatementLine>> = BTreeMap::new();
     for line in priced {
+        // Each subscription goes whole to one group, but by tag.
+        let whole = match group_by {
+            GroupBy::Subscription => Some(Some(line.subscription_id.to_string())),
+            GroupBy::Offer => Some(
+                directory
+                    .offer(&line.subscription_id)
+                    .map(|o| o.to_string()),
+            ),
+            GroupBy::Plan => Some(directory.plans_label(&line.subscription_id)),
+            GroupBy::Tag(_) => None,
+        };
+        if let Some(key) = whole {
+            groups
+                .entry(key)
+                .or_default()
+                .push(describe(&line, line.quantity, line.amount));
+            continue;
+        }
         match group_by {
-            GroupBy::Subscription => groups
-                .entry(Some(line.subscription_id.to_string()))
-                .or_default()
-                .push(describe(&line, line.quantity, line.amount)),
-            GroupBy::Offer => groups
-                .entry(offers.get(&line.subscription_id).cloned().flatten())
-                .or_default()
-                .push(describe(&line, line.quantity, line.amount)),
+            GroupBy::Subscription | GroupBy::Offer | GroupBy::Plan => {}
             GroupBy::Tag(_) => {
                 let overflow = || PricingError::meter(&line.subscription_id, &line.meter_id);
                 let used = use_at_price(&shares, &line).ok_or_else(overflow)?;
@@ -324,7 +336,7 @@ pub fn build_statement(
             })
         })
         .collect::<Result<Vec<_>, PricingError>>()?;
-    Ok(Statement {
+    let mut statement = Statement {
         total: checked_sum(groups.iter().map(|g| &g.subtotal))
             .ok_or_else(|| PricingError("the statement's total".into()))?,
         period,
@@ -334,7 +346,9 @@ pub fn build_statement(
         groups,
         computed_at,
         closed_at: None,
-    })
+    };
+    statement.name_subscriptions(directory);
+    Ok(statement)
 }
 
 /// Whose use a line's units were: a subscription's meter at one version and discount.

@@ -21,6 +21,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use meterbook_core::audit::AuditAction;
+use meterbook_core::directory::Directory;
 use meterbook_core::rating::period::BillingPeriod;
 use meterbook_core::rating::statement::{statement_csv, GroupBy};
 use meterbook_core::rating::{read_rate_card, write_rate_card, RateCardFormat};
@@ -107,7 +108,11 @@ async fn get_rates(
         .ok_or(ChargebackError::NoRateCard)?;
     let (card, saved_by) = match scope.subscriptions() {
         None => (stored.card, Some(stored.saved_by)),
-        Some(subs) => (stored.card.for_subscriptions(subs), None),
+        Some(subs) => {
+            let directory = Directory::new(state.store.directory_entries(subs).await?);
+            let offers = directory.offers_of(subs);
+            (stored.card.for_subscriptions(subs, &offers), None)
+        }
     };
     Ok(match format {
         RateCardFormat::Csv => (

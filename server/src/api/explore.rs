@@ -21,7 +21,9 @@ use super::download::csv_download;
 use crate::api_error::ApiError;
 use crate::audit;
 use crate::auth::Caller;
-use crate::explore::{explore, explore_rows, parse_request, scope_of, ExploreError, Paging};
+use crate::explore::{
+    explore, explore_rows, parse_request, scope_names, scope_of, ExploreError, Paging,
+};
 use crate::state::AppState;
 
 /// `GET /api/v1/explore`: an exploration's fields, and with `chart=svg` the chart drawn as SVG
@@ -50,6 +52,7 @@ impl From<ExploreError> for ApiError {
             ),
             ExploreError::Scope(e) => e.into(),
             ExploreError::Source(e) => e.into(),
+            ExploreError::Store(e) => e.into(),
         }
     }
 }
@@ -71,6 +74,7 @@ async fn explore_page(
         .is_some_and(|q| q.split('&').any(|p| p == "chart=svg"));
     let page = explore(
         state.source.as_ref(),
+        state.store.as_ref(),
         &state.signer,
         &caller.access,
         query,
@@ -100,8 +104,15 @@ async fn explore_export(
     let (query, _) = parse(&uri)?;
     let scope = scope_of(&caller.access, &query).map_err(ExploreError::from)?;
     let detail = format!("explorer: {}", query.to_query_string());
-    let (rows, (from, to)) =
-        explore_rows(state.source.as_ref(), &scope, &query, Utc::now()).await?;
+    let (rows, (from, to)) = explore_rows(
+        state.source.as_ref(),
+        state.store.as_ref(),
+        &scope,
+        &query,
+        Utc::now(),
+    )
+    .await?;
+    let names = scope_names(state.store.as_ref(), &scope).await?;
     // Fused: the first row is read apart, and an empty query's stream is over already.
     let mut rows = rows.fuse();
     // The first row is read before answering, so a failing query still gets its ARM error; once
@@ -111,17 +122,17 @@ async fn explore_export(
     if let Some(row) = rows.next().await {
         write_csv_record(
             &mut first,
-            &explore_csv_fields(&row.map_err(ExploreError::from)?),
+            &explore_csv_fields(&row.map_err(ExploreError::from)?, &names),
         );
     }
     let target = scope.fingerprint();
     let event = caller.event(AuditAction::UsageExport, &target, &detail);
     audit::record_alone(state.store.as_ref(), event).await?;
-    let rest = rows.ready_chunks(256).map(|chunk| {
+    let rest = rows.ready_chunks(256).map(move |chunk| {
         let mut csv = String::new();
         for row in chunk {
             match row {
-                Ok(row) => write_csv_record(&mut csv, &explore_csv_fields(&row)),
+                Ok(row) => write_csv_record(&mut csv, &explore_csv_fields(&row, &names)),
                 Err(e) => {
                     tracing::error!(error = %e, "explorer export stopped part-way");
                     return Err(std::io::Error::other("the export stopped part-way"));

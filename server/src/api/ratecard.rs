@@ -65,9 +65,11 @@ async fn rate_card(
         }
     }
     let locale = filter.locale.as_deref().unwrap_or("en-US");
+    let entry = state.store.directory_entry(&subscription).await?;
     Ok(Json(azure_rate_card(
         &stored.card,
         &subscription,
+        entry.as_ref().and_then(|e| e.offer.as_ref()),
         Utc::now(),
         locale,
     ))

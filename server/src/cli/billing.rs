@@ -54,7 +54,8 @@ pub struct ChargebackArgs {
     /// month when left out.
     #[arg(long)]
     period: Option<String>,
-    /// Group by subscription, or by a tag's value (tag:Department, tag:CostCenter, any key).
+    /// Group by subscription, by the directory's offer or plans (offer, plan), or by a tag's value
+    /// (tag:Department, tag:CostCenter, any key).
     #[arg(long, default_value = "subscription")]
     by: String,
     /// Only these subscriptions (repeat for several); every subscription when left out.

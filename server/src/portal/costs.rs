@@ -262,8 +262,7 @@ async fn month_chart(
 
 /// What the costs page calls groups and subscriptions: tenants by their directory names.
 struct Names {
-    by_subscription: bool,
-    by_offer: bool,
+    group_by: GroupBy,
     /// Subscription ID -> display name.
     names: BTreeMap<String, String>,
 }
@@ -281,8 +280,7 @@ impl Names {
             .flat_map(|g| g.lines.iter().map(|l| l.subscription_id.to_string()))
             .collect();
         Ok(Self {
-            by_subscription: *group_by == GroupBy::Subscription,
-            by_offer: *group_by == GroupBy::Offer,
+            group_by: group_by.clone(),
             names: portal.subscription_names(viewer, ids).await?,
         })
     }
@@ -291,14 +289,15 @@ impl Names {
         meterbook_core::directory::name_in(&self.names, id)
     }
 
-    /// A group's name: its tenant's, its offer or its tag value; `(no offer)` and `(untagged)`
-    /// for subscriptions without one.
+    /// A group's name: its tenant's, its offer, its plans or its tag value; `(no offer)`,
+    /// `(no plan)` and `(untagged)` for subscriptions without one.
     fn group(&self, key: Option<&str>) -> String {
-        match key {
-            Some(id) if self.by_subscription => self.subscription(id),
-            Some(value) => value.to_owned(),
-            None if self.by_offer => "(no offer)".to_owned(),
-            None => "(untagged)".to_owned(),
+        match (key, &self.group_by) {
+            (Some(id), GroupBy::Subscription) => self.subscription(id),
+            (Some(value), _) => value.to_owned(),
+            (None, GroupBy::Offer) => "(no offer)".to_owned(),
+            (None, GroupBy::Plan) => "(no plan)".to_owned(),
+            (None, _) => "(untagged)".to_owned(),
         }
     }
 }

@@ -157,6 +157,7 @@ impl PortalData for Portal {
                 parse_request(search).map_err(|e| PortalError::Invalid(e.to_string()))?;
             let mut exploration = explore(
                 self.source.as_ref(),
+                self.store.as_ref(),
                 &self.signer,
                 &viewer.access,
                 query,
@@ -167,6 +168,7 @@ impl PortalData for Portal {
             .map_err(|e| match e {
                 ExploreError::Scope(e) => scope_refused(e),
                 ExploreError::Source(e) => source_failed(e),
+                ExploreError::Store(e) => store_failed(e),
                 other => PortalError::Invalid(other.to_string()),
             })?;
             let names = self

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 use meterbook_core::access::ReadScope;
 use meterbook_core::explore::{
-    Exploration, ExploreQuery, Explorer, PageFrom, TimeBasis, UsageFact, UsageRow,
+    DirectoryGroups, Exploration, ExploreQuery, Explorer, PageFrom, TimeBasis, UsageFact, UsageRow,
 };
 use meterbook_core::overview::DailyMeterTotal;
 use meterbook_core::page::Cursor;
@@ -111,8 +111,9 @@ pub trait UsageSource: Send + Sync + 'static {
         Ok(None)
     }
 
-    /// One explorer view of the scope's usage in the period `[from, to)` on the query's basis.
-    /// By default the facts are read and folded in memory (at most [`MAX_FACTS`]); a source that
+    /// One explorer view of the scope's usage in the period `[from, to)` on the query's basis;
+    /// `groups` names each subscription's group when the query groups by offer or plan. By
+    /// default the facts are read and folded in memory (at most [`MAX_FACTS`]); a source that
     /// can aggregate does so itself.
     async fn explore(
         &self,
@@ -120,9 +121,10 @@ pub trait UsageSource: Send + Sync + 'static {
         query: &ExploreQuery,
         (from, to): (DateTime<Utc>, DateTime<Utc>),
         page: &PageFrom,
+        groups: &DirectoryGroups,
     ) -> Result<Exploration, SourceError> {
         let facts = self.facts(scope, query.basis, from, to).await?;
-        Ok(Explorer::new(query.clone(), from, to, &facts).page_from(page))
+        Ok(Explorer::new(query.clone(), from, to, &facts, groups).page_from(page))
     }
 
     /// Every row of an explorer query, in its order (for the CSV download).
@@ -133,7 +135,8 @@ pub trait UsageSource: Send + Sync + 'static {
         (from, to): (DateTime<Utc>, DateTime<Utc>),
     ) -> Result<RowStream, SourceError> {
         let facts = self.facts(scope, query.basis, from, to).await?;
-        let rows = Explorer::new(query.clone(), from, to, &facts)
+        // Rows are not grouped: no groups are needed.
+        let rows = Explorer::new(query.clone(), from, to, &facts, &DirectoryGroups::new())
             .rows()
             .to_vec();
         Ok(Box::pin(futures::stream::iter(rows.into_iter().map(Ok))))

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use meterbook_core::access::ReadScope;
-use meterbook_core::explore::{Exploration, ExploreQuery, PageFrom, TimeBasis, UsageFact};
+use meterbook_core::explore::{
+    DirectoryGroups, Exploration, ExploreQuery, PageFrom, TimeBasis, UsageFact,
+};
 use meterbook_core::overview::DailyMeterTotal;
 use meterbook_core::page::{Cursor, PAGE_SIZE};
 use meterbook_core::query::AggregateQuery;
@@ -86,10 +88,12 @@ impl UsageSource for StoreSource {
         query: &ExploreQuery,
         (from, to): (DateTime<Utc>, DateTime<Utc>),
         page: &PageFrom,
+        groups: &DirectoryGroups,
     ) -> Result<Exploration, SourceError> {
         let request = ExploreRequest {
             subscriptions: scope.subscriptions(),
             query,
+            groups,
             from,
             to,
             page,
@@ -106,6 +110,7 @@ impl UsageSource for StoreSource {
         let request = ExploreRequest {
             subscriptions: scope.subscriptions(),
             query,
+            groups: &DirectoryGroups::new(),
             from,
             to,
             page: &PageFrom::First,

@@ -4,7 +4,8 @@
 
 use async_trait::async_trait;
 use meterbook_core::audit::AuditAction;
-use meterbook_core::directory::DirectoryEntry;
+use meterbook_core::directory::{CatalogName, DirectoryEntry};
+use meterbook_core::explore::{Dimension, DirectoryGroups};
 use meterbook_core::SubscriptionId;
 
 use super::StoreError;
@@ -85,4 +86,16 @@ pub trait DirectoryStore: Send + Sync + 'static {
         &self,
         ids: &[SubscriptionId],
     ) -> Result<Vec<DirectoryEntry>, StoreError>;
+
+    /// The subscriptions on `offer` that have `plan` (`None`: any), names compared without case,
+    /// in subscription ID order: what the explorer's offer and plan filters keep.
+    async fn directory_members(
+        &self,
+        offer: Option<&CatalogName>,
+        plan: Option<&CatalogName>,
+    ) -> Result<Vec<SubscriptionId>, StoreError>;
+
+    /// Each subscription's group by `by` (its offer, or its plans as one value); empty for a
+    /// dimension the directory does not hold. Subscriptions without one are left out.
+    async fn directory_groups(&self, by: &Dimension) -> Result<DirectoryGroups, StoreError>;
 }

@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use meterbook_core::explore::{
-    build_chart, chart_unit, dimension_name, ordered_totals, Dimension, Exploration, ExploreQuery,
-    MeterTotal, OptionTally, PageFrom, RowKey, RowPosition, SortColumn, SortValue, Step, TimeBasis,
-    UsageRow,
+    build_chart, chart_unit, dimension_name, ordered_totals, Dimension, DirectoryGroups,
+    Exploration, ExploreQuery, MeterTotal, OptionTally, PageFrom, RowKey, RowPosition, SortColumn,
+    SortValue, Step, TimeBasis, UsageRow,
 };
 use meterbook_core::export::ResourceParts;
 use meterbook_core::meter::{catalog, meter_key, MeterInfo};
@@ -26,9 +26,11 @@ use super::StoreError;
 
 /// One explorer view to compute.
 pub struct ExploreRequest<'a> {
-    /// The reader's subscriptions (`None`: all).
+    /// The reader's subscriptions (`None`: all), narrowed by the query's offer and plan filters.
     pub subscriptions: Option<&'a [SubscriptionId]>,
     pub query: &'a ExploreQuery,
+    /// Each subscription's group when the query groups by offer or plan.
+    pub groups: &'a DirectoryGroups,
     /// The period, `[from, to)` on the query's time basis.
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
@@ -400,7 +402,9 @@ impl Plan {
         let mut sql = Statement::new(self.dialect);
         sql.push(&format!("SELECT {} AS bucket, u.meter, ", self.bucket()));
         let join = match &self.query.group_by {
-            Dimension::Subscription => {
+            // Offers and plans are the directory's: the cells come per subscription, and each
+            // goes to its subscription's group.
+            Dimension::Subscription | Dimension::Offer | Dimension::Plan => {
                 sql.push("s.subscription_id");
                 " JOIN subscriptions s ON s.id = u.subscription"
             }
@@ -965,7 +969,10 @@ where
             rows: t.rows.max(0) as usize,
         }));
         if let Some(unit) = chart_unit(&plan.query, &weights) {
-            exploration.chart = Some(self.chart(&plan, &unit, &weights, &cells).await?);
+            exploration.chart = Some(
+                self.chart(&plan, &unit, &weights, &cells, request.groups)
+                    .await?,
+            );
         }
         exploration.first_row = first_row.min(exploration.total_rows.saturating_sub(rows.len()));
         exploration.rows = rows;
@@ -1008,6 +1015,7 @@ where
         unit: &str,
         weights: &BTreeMap<String, usize>,
         totals: &[TotalRow],
+        groups: &DirectoryGroups,
     ) -> Result<meterbook_core::explore::ChartData, StoreError> {
         let in_unit = |meter: i64| plan.meter(meter).unit == unit;
         let group_by = &plan.query.group_by;
@@ -1038,7 +1046,8 @@ where
             // the grouping reads (meters come by number).
             let value = cell.value.as_deref();
             let text = value.unwrap_or("");
-            let name = dimension_name(group_by, text, &plan.meter(cell.meter), text, text, value);
+            let meter = plan.meter(cell.meter);
+            let name = dimension_name(group_by, text, &meter, text, text, value, groups);
             (from_epoch(cell.bucket), name, cell.quantity)
         });
         Ok(build_chart(

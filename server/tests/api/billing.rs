@@ -13,9 +13,9 @@ use serde_json::{json, Value};
 use crate::helpers::{as_json, spawn_app, sub, TestApp};
 
 /// "Base VM Size Hours" (virtual core hours) and BlockBlobCapacity (GB x hours).
-const VM: &str = "FAB6EB84-500B-4A09-A8CA-7358F8BBAEA5";
+pub(crate) const VM: &str = "FAB6EB84-500B-4A09-A8CA-7358F8BBAEA5";
 const BLOB: &str = "09F8879E-87E9-4305-A572-4B7BE209F857";
-const HEADER: &str = "kind,subscription_id,currency,effective_from,effective_to,meter_id,included_quantity,tier_start,unit_price,discount_percent";
+pub(crate) const HEADER: &str = "kind,subscription_id,currency,effective_from,effective_to,meter_id,included_quantity,tier_start,unit_price,discount_percent";
 
 /// VM cores at 0.10 an hour; the first 10 core hours of a month free for tenant 2, who also
 /// gets 10% off. Blob capacity has no price.
@@ -29,7 +29,7 @@ pub(crate) fn card_csv() -> String {
     )
 }
 
-async fn put_rates(
+pub(crate) async fn put_rates(
     app: &TestApp,
     body: &str,
     content_type: &str,
@@ -46,7 +46,7 @@ async fn put_rates(
 }
 
 /// A record of `quantity` used by `resource` of `subscription` in October 2026's `hour`.
-fn record(
+pub(crate) fn record(
     subscription: &SubscriptionId,
     meter: &str,
     hour: i64,

@@ -20,7 +20,12 @@ fn admin_path(id: Option<&SubscriptionId>) -> String {
     }
 }
 
-async fn put(app: &TestApp, id: &SubscriptionId, body: &Value, token: &str) -> reqwest::Response {
+pub(crate) async fn put(
+    app: &TestApp,
+    id: &SubscriptionId,
+    body: &Value,
+    token: &str,
+) -> reqwest::Response {
     app.client
         .put(format!("{}{}?{ADMIN}", app.base, admin_path(Some(id))))
         .bearer_auth(token)

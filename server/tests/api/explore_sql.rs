@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use meterbook_core::explore::{
-    Exploration, ExploreQuery, Explorer, PageFrom, RowKey, RowPosition, UsageRow,
+    DirectoryGroups, Exploration, ExploreQuery, Explorer, PageFrom, RowKey, RowPosition, UsageRow,
 };
 use meterbook_core::meter::catalog;
 use meterbook_core::rng::SplitMix64;
@@ -191,6 +191,7 @@ async fn every_page(
     let view = |page: PageFrom| async move {
         store
             .explore(&ExploreRequest {
+                groups: &DirectoryGroups::new(),
                 subscriptions: scope,
                 query,
                 from: period.0,
@@ -297,7 +298,13 @@ async fn the_databases_explorer_answers_what_the_in_memory_fold_answers() {
             )
             .await
             .unwrap();
-        let fold = Explorer::new(query.clone(), period.0, period.1, &facts);
+        let fold = Explorer::new(
+            query.clone(),
+            period.0,
+            period.1,
+            &facts,
+            &DirectoryGroups::new(),
+        );
         let expected = fold.page_from(&PageFrom::First);
 
         let (first, forward, backward) =
@@ -316,6 +323,7 @@ async fn the_databases_explorer_answers_what_the_in_memory_fold_answers() {
 
         let mut streamed = store
             .explore_rows(&ExploreRequest {
+                groups: &DirectoryGroups::new(),
                 subscriptions: scope.as_deref(),
                 query: &query,
                 from: period.0,
@@ -351,6 +359,7 @@ async fn an_empty_store_shows_an_empty_view() {
         let (from, to) = query.period.window(Utc::now());
         let view = store
             .explore(&ExploreRequest {
+                groups: &DirectoryGroups::new(),
                 subscriptions: None,
                 query: &query,
                 from,
@@ -376,6 +385,7 @@ async fn an_unknown_scope_or_an_empty_period_shows_nothing() {
     for scope in [Some(vec![stranger]), Some(Vec::new())] {
         let view = store
             .explore(&ExploreRequest {
+                groups: &DirectoryGroups::new(),
                 subscriptions: scope.as_deref(),
                 query: &query,
                 from: start(),
@@ -449,6 +459,7 @@ async fn the_filter_options_count_a_rolling_month_from_months_and_days() {
     let period = query.period.window(Utc::now());
     let view = store
         .explore(&ExploreRequest {
+            groups: &DirectoryGroups::new(),
             subscriptions: None,
             query: &query,
             from: period.0,
@@ -461,7 +472,14 @@ async fn the_filter_options_count_a_rolling_month_from_months_and_days() {
         .facts(None, query.basis, period.0, period.1, usize::MAX >> 1)
         .await
         .unwrap();
-    let fold = Explorer::new(query.clone(), period.0, period.1, &facts).page_from(&PageFrom::First);
+    let fold = Explorer::new(
+        query.clone(),
+        period.0,
+        period.1,
+        &facts,
+        &DirectoryGroups::new(),
+    )
+    .page_from(&PageFrom::First);
     let labels = |o: &meterbook_core::explore::FilterOptions| {
         o.resources
             .iter()

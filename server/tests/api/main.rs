@@ -16,6 +16,7 @@ mod helpers;
 mod ingest;
 mod isolation;
 mod odata;
+mod offers;
 mod operations;
 mod people;
 mod portal;

@@ -3,6 +3,7 @@ use std::str::FromStr;
 use chrono::{Duration, TimeZone};
 
 use super::*;
+use crate::directory::{CatalogName, Directory};
 use crate::rating::csv::rate_card_from_csv;
 
 /// Catalog meters: "Base VM Size Hours" (virtual core hours) and BlockBlobCapacity (GB x hours).
@@ -46,7 +47,16 @@ fn computed_at() -> DateTime<Utc> {
 }
 
 fn build(group_by: GroupBy, usage: Vec<TaggedUsage>) -> Statement {
-    build_statement(&card(), october(), "UTC", group_by, usage, computed_at()).unwrap()
+    build_statement(
+        &card(),
+        &Directory::default(),
+        october(),
+        "UTC",
+        group_by,
+        usage,
+        computed_at(),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -174,6 +184,7 @@ fn by_tag_tiers_count_over_the_whole_subscription() {
     .unwrap();
     let statement = build_statement(
         &card,
+        &Directory::default(),
         october(),
         "UTC",
         GroupBy::Tag("CostCenter".into()),
@@ -203,7 +214,9 @@ fn groupings_parse_and_print_back() {
     assert!(GroupBy::parse("tag:").is_err());
     assert!(GroupBy::parse("tag:\u{0}").is_err());
     assert!(GroupBy::parse("tag:Dep\nartment").is_err());
-    assert!(GroupBy::parse("meter").unwrap_err().contains("tag:KEY"));
+    assert!(GroupBy::parse("meter")
+        .unwrap_err()
+        .contains("plan or tag:KEY"));
 }
 
 #[test]
@@ -220,11 +233,11 @@ fn csv_has_one_row_per_line_field_by_field() {
     assert_eq!(rows[0], STATEMENT_CSV_COLUMNS.join(","));
     assert_eq!(
         rows[1],
-        format!("2026-10,subscription,{SUB_A},{SUB_A},{BLOB},BlockBlobCapacity,GB x hours,unpriced,,0,2,USD,,,")
+        format!("2026-10,subscription,{SUB_A},{SUB_A},{BLOB},BlockBlobCapacity,GB x hours,unpriced,,0,2,USD,,Unknown subscription {SUB_A},")
     );
     assert_eq!(
         rows[2],
-        format!("2026-10,subscription,{SUB_A},{SUB_A},{VM},Base VM Size Hours,virtual core hours,tier 1,0.1,0,4.5,USD,0.45,,")
+        format!("2026-10,subscription,{SUB_A},{SUB_A},{VM},Base VM Size Hours,virtual core hours,tier 1,0.1,0,4.5,USD,0.45,Unknown subscription {SUB_A},")
     );
     assert_eq!(rows[3], "");
     assert_eq!(rows.len(), 4);
@@ -251,6 +264,7 @@ fn spans_break_where_a_price_or_discount_changes_inside_the_period() {
         .collect();
     let by_hour = build_statement(
         &card,
+        &Directory::default(),
         october(),
         "UTC",
         GroupBy::Subscription,
@@ -279,6 +293,7 @@ fn spans_break_where_a_price_or_discount_changes_inside_the_period() {
     }
     let by_span = build_statement(
         &card,
+        &Directory::default(),
         october(),
         "UTC",
         GroupBy::Subscription,
@@ -354,6 +369,7 @@ fn amounts_beyond_the_decimal_range_are_an_error_not_a_panic() {
         ];
         let result = build_statement(
             &card(),
+            &Directory::default(),
             october(),
             "UTC",
             group_by.clone(),
@@ -379,6 +395,7 @@ fn amounts_beyond_the_decimal_range_are_an_error_not_a_panic() {
         ];
         let result = build_statement(
             &card,
+            &Directory::default(),
             october(),
             "UTC",
             group_by.clone(),
@@ -393,21 +410,128 @@ fn amounts_beyond_the_decimal_range_are_an_error_not_a_panic() {
     }
 }
 
+/// SUB_A on Premium with two plans, SUB_B on Basic with one; a third subscription unknown.
+fn directory() -> Directory {
+    let entry = |sub: &str, offer: &str, plans: &[&str]| crate::directory::DirectoryEntry {
+        offer: Some(CatalogName::parse(offer).unwrap()),
+        plans: plans
+            .iter()
+            .map(|p| CatalogName::parse(p).unwrap())
+            .collect(),
+        ..crate::directory::DirectoryEntry::unknown(&SubscriptionId::parse(sub).unwrap())
+    };
+    Directory::new([
+        entry(SUB_A, "Premium", &["compute-premium", "sql-premium"]),
+        entry(SUB_B, "Basic", &["compute-basic"]),
+    ])
+}
+
+const SUB_C: &str = "33333333-3333-4333-8333-333333333333";
+
+fn build_in(directory: &Directory, card: &RateCard, group_by: GroupBy) -> Statement {
+    let usage = vec![
+        usage(SUB_A, VM, 0, "4.5", None),
+        usage(SUB_B, VM, 0, "10", None),
+        usage(SUB_C, VM, 0, "1", None),
+    ];
+    build_statement(
+        card,
+        directory,
+        october(),
+        "UTC",
+        group_by,
+        usage,
+        computed_at(),
+    )
+    .unwrap()
+}
+
 #[test]
-fn by_offer_each_subscription_goes_whole_to_its_offer() {
-    let statement = build(
-        GroupBy::Offer,
-        vec![
-            usage(SUB_A, VM, 0, "4.5", Some("Premium")),
-            usage(SUB_B, VM, 0, "10", None),
-        ],
+fn by_offer_and_by_plan_each_subscription_goes_whole_to_its_group() {
+    let by_offer = build_in(&directory(), &card(), GroupBy::Offer);
+    let groups: Vec<(Option<&str>, Decimal)> = by_offer
+        .groups
+        .iter()
+        .map(|g| (g.key.as_deref(), g.subtotal))
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            (None, d("0.10")),
+            (Some("Basic"), d("1.00")),
+            (Some("Premium"), d("0.45"))
+        ]
     );
-    let keys: Vec<Option<&str>> = statement.groups.iter().map(|g| g.key.as_deref()).collect();
-    assert_eq!(keys, [None, Some("Premium")]);
-    assert_eq!(statement.groups[1].subtotal, d("0.45"));
-    assert_eq!(statement.groups[0].subtotal, d("1.00"));
-    assert_eq!(statement.total, d("1.45"));
-    assert_eq!(GroupBy::parse("OFFER"), Ok(GroupBy::Offer));
-    assert_eq!(GroupBy::Offer.to_string(), "offer");
-    assert_eq!(GroupBy::Offer.tag_key(), None);
+    assert_eq!(by_offer.total, d("1.55"));
+
+    let by_plan = build_in(&directory(), &card(), GroupBy::Plan);
+    let keys: Vec<Option<&str>> = by_plan.groups.iter().map(|g| g.key.as_deref()).collect();
+    assert_eq!(
+        keys,
+        [
+            None,
+            Some("compute-basic"),
+            Some("compute-premium + sql-premium")
+        ]
+    );
+    assert_eq!(by_plan.total, by_offer.total);
+    for fixed in [GroupBy::Offer, GroupBy::Plan] {
+        assert_eq!(
+            GroupBy::parse(&fixed.to_string().to_uppercase()),
+            Ok(fixed.clone())
+        );
+        assert_eq!(fixed.tag_key(), None);
+    }
+}
+
+#[test]
+fn an_offers_prices_apply_to_the_subscriptions_the_directory_puts_on_it() {
+    // The card: 0.10 a vCPU hour; Premium pays 0.08; SUB_A's own price would win, but it has none.
+    let card = rate_card_from_csv(&format!(
+        "kind,offer,currency,effective_from,meter_id,unit_price\n\
+         price,,USD,2026-10-01,{VM},0.10\n\
+         price,Premium,USD,2026-10-01,{VM},0.08\n"
+    ))
+    .unwrap();
+    let statement = build_in(&directory(), &card, GroupBy::Subscription);
+    let price_of = |sub: &str| {
+        statement
+            .groups
+            .iter()
+            .find(|g| g.key.as_deref() == Some(sub))
+            .map(|g| (g.lines[0].unit_price, g.subtotal))
+    };
+    assert_eq!(
+        price_of(SUB_A),
+        Some((Some(d("0.08")), d("0.36"))),
+        "Premium"
+    );
+    assert_eq!(price_of(SUB_B), Some((Some(d("0.10")), d("1.00"))), "Basic");
+    assert_eq!(
+        price_of(SUB_C),
+        Some((Some(d("0.10")), d("0.10"))),
+        "unknown"
+    );
+    // Moved to Basic in the directory, SUB_A pays the card's price.
+    let mut moved = directory();
+    moved = Directory::new(
+        [SUB_A, SUB_B]
+            .iter()
+            .map(|s| {
+                let mut e = moved
+                    .get(&SubscriptionId::parse(s).unwrap())
+                    .unwrap()
+                    .clone();
+                e.offer = Some(CatalogName::parse("Basic").unwrap());
+                e
+            })
+            .collect::<Vec<_>>(),
+    );
+    let statement = build_in(&moved, &card, GroupBy::Subscription);
+    assert_eq!(statement.total, d("1.55"));
+    // Names come from the same directory.
+    assert_eq!(
+        statement.groups[2].lines[0].subscription_name,
+        format!("Unknown subscription {SUB_C}")
+    );
 }

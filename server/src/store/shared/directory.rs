@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use chrono::Utc;
 use meterbook_core::directory::{
-    CatalogName, DirectoryEntry, DirectoryTenantId, SubscriptionState,
+    plans_label, CatalogName, DirectoryEntry, DirectoryTenantId, SubscriptionState,
 };
+use meterbook_core::explore::{Dimension, DirectoryGroups};
 use meterbook_core::SubscriptionId;
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -149,6 +150,56 @@ impl<S: SharedSql> DirectoryStore for S {
             entries.extend(self.directory_page(Some(chunk), None, chunk.len()).await?);
         }
         Ok(entries)
+    }
+
+    async fn directory_members(
+        &self,
+        offer: Option<&CatalogName>,
+        plan: Option<&CatalogName>,
+    ) -> Result<Vec<SubscriptionId>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.subscription_id FROM directory_subscriptions d
+             WHERE ($1 IS NULL OR lower(d.offer) = lower($1))
+               AND ($2 IS NULL OR EXISTS (SELECT 1 FROM directory_plans p
+                    WHERE p.subscription_id = d.subscription_id AND lower(p.plan) = lower($2)))
+             ORDER BY d.subscription_id",
+        )
+        .bind(offer.map(|o| o.as_str().to_owned()))
+        .bind(plan.map(|p| p.as_str().to_owned()))
+        .fetch_all(self.shared())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get("subscription_id")?;
+                SubscriptionId::parse(&id)
+                    .map_err(|e| StoreError::Corrupt(format!("directory entry {id}: {e}")))
+            })
+            .collect()
+    }
+
+    async fn directory_groups(&self, by: &Dimension) -> Result<DirectoryGroups, StoreError> {
+        let sql = match by {
+            Dimension::Offer => {
+                "SELECT subscription_id, offer AS name FROM directory_subscriptions
+                 WHERE offer IS NOT NULL"
+            }
+            Dimension::Plan => {
+                "SELECT subscription_id, plan AS name FROM directory_plans
+                 ORDER BY subscription_id, plan"
+            }
+            _ => return Ok(DirectoryGroups::new()),
+        };
+        let mut named: BTreeMap<String, Vec<CatalogName>> = BTreeMap::new();
+        for row in sqlx::query(sql).fetch_all(self.shared()).await? {
+            let id: String = row.try_get("subscription_id")?;
+            let name = CatalogName::parse(&row.try_get::<String, _>("name")?)
+                .map_err(|e| StoreError::Corrupt(format!("directory entry {id}: {e}")))?;
+            named.entry(id).or_default().push(name);
+        }
+        Ok(named
+            .into_iter()
+            .map(|(id, names)| (id, plans_label(&names)))
+            .collect())
     }
 }
 
