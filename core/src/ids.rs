@@ -26,6 +26,22 @@ impl SubscriptionId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The hyphenated subscription IDs written in `text` (an audit entry's target or detail),
+    /// each once, in the order they first appear.
+    pub fn all_in(text: &str) -> Vec<Self> {
+        let mut found: Vec<Self> = Vec::new();
+        let words = text.split(|c: char| !(c.is_ascii_hexdigit() || c == '-'));
+        for id in words
+            .filter(|w| w.len() == 36)
+            .filter_map(|w| Self::parse(w).ok())
+        {
+            if !found.contains(&id) {
+                found.push(id);
+            }
+        }
+        found
+    }
 }
 
 /// The 32 hex digits of a GUID written as `8-4-4-4-12` or as 32 bare digits; `None` otherwise.
@@ -102,5 +118,18 @@ mod tests {
         ] {
             assert!(SubscriptionId::parse(raw).is_err(), "{raw}");
         }
+    }
+
+    #[test]
+    fn ids_are_found_in_text_once_each() {
+        let a = "6a5c1b2e-0000-4000-8000-000000000001";
+        let b = "6A5C1B2E-0000-4000-8000-000000000002";
+        let text = format!("{a},{b} (and {a} again); not-a-guid 1234");
+        let found: Vec<String> = SubscriptionId::all_in(&text)
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect();
+        assert_eq!(found, [a.to_owned(), b.to_lowercase()]);
+        assert!(SubscriptionId::all_in("subs:").is_empty());
     }
 }

@@ -34,6 +34,13 @@ test("an operator reads costs by tenant and by department, a tenant only their o
   await page.getByRole("button", { name: "Show" }).click();
   await expect(page.getByRole("heading", { name: "By Department" })).toBeVisible();
   await expect(page.locator(".totals strong")).toHaveText(total);
+  // By plan, each tenant goes whole to its plans: the demo's three offers' plan sets.
+  await page.selectOption("#costs-by", "plan");
+  await page.getByRole("button", { name: "Show" }).click();
+  await expect(page.getByRole("heading", { name: "By plan" })).toBeVisible();
+  await expect(page.locator("section:has(h2:text('By plan')) tbody tr")).toHaveCount(3);
+  await expect(page.locator("section:has(h2:text('By plan')) tbody")).toContainText("compute-premium + sql-premium + storage-premium");
+  await expect(page.locator(".totals strong")).toHaveText(total);
   expect(problems, problems.join("\n")).toEqual([]);
 
   await page.getByRole("button", { name: "Sign out" }).click();

@@ -193,6 +193,26 @@ test("an operator finds a tenant by name and sees only its usage, named", async 
   expect(problems, problems.join("\n")).toEqual([]);
 });
 
+test("an operator narrows usage to one offer and charts it by plan", async ({ page }) => {
+  const problems = watchConsole(page);
+  await signIn(page, "operator");
+  await page.goto("/usage");
+  await expect(page.locator("table.rows")).toBeVisible();
+  await page.selectOption("#f-offer", "Premium");
+  await page.selectOption("#f-by", "plan");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await expect(page).toHaveURL(/offer=Premium/);
+  await expect(page.locator("#chart-title")).toContainText("by plan");
+  // The demo puts every third tenant on Premium: Northwind Traders and Adatum Corporation.
+  const names = () =>
+    page
+      .locator("table.rows tbody tr td:nth-child(2)")
+      .evaluateAll((cells) => [...new Set(cells.map((c) => c.textContent.trim()))].sort());
+  await expect.poll(names).toEqual(["Adatum Corporation", "Northwind Traders"]);
+  await expect(page.locator("ul.legend")).toContainText("compute-premium + sql-premium + storage-premium");
+  expect(problems, problems.join("\n")).toEqual([]);
+});
+
 test("the explorer fits a phone's width", async ({ page }) => {
   await page.setViewportSize({ width: 390, height: 844 });
   await signIn(page, "contoso");

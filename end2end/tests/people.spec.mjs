@@ -8,16 +8,19 @@ const screenshots = new URL("../../docs/screenshots/", import.meta.url).pathname
 test("an operator adds a tenant user who can then sign in, and the audit log shows it", async ({ page }) => {
   const problems = watchConsole(page);
   await signIn(page, "operator");
-  const subscription = (await page.locator("table.usage-table tbody tr th code").first().textContent()).trim();
 
   await page.getByRole("link", { name: "People" }).click();
   await expect(page.getByRole("heading", { name: "People", exact: true })).toBeVisible();
   await page.getByLabel("Username").fill("e2e-nina");
-  await page.getByLabel("Subscriptions (tenant users; separate with commas)").fill(subscription);
+  // Subscriptions are chosen by name: the field suggests the directory's.
+  const field = page.getByLabel("Subscriptions (tenant users; names or IDs, separated with commas)");
+  await expect(page.locator("#directory-subscriptions option[value='Contoso Ltd']")).toHaveCount(1);
+  await field.fill("Contoso Ltd");
   await page.getByRole("button", { name: "Add", exact: true }).click();
   const password = (await page.getByTestId("new-password").textContent()).trim();
   expect(password.length).toBeGreaterThanOrEqual(12);
   await expect(page.locator("table.usage-table")).toContainText("e2e-nina");
+  await expect(page.locator("table.usage-table tr:has-text('e2e-nina')")).toContainText("Contoso Ltd");
   await page.screenshot({ path: screenshots + "people.png", fullPage: true });
 
   await page.getByRole("link", { name: "Audit log" }).click();
@@ -25,6 +28,7 @@ test("an operator adds a tenant user who can then sign in, and the audit log sho
   await page.getByRole("button", { name: "Show" }).click();
   await expect(page.locator("table.audit")).toContainText("e2e-nina");
   await expect(page.locator("table.audit")).toContainText("user:operator");
+  await expect(page.locator("table.audit tr:has-text('e2e-nina')").first()).toContainText("Contoso Ltd");
   await page.screenshot({ path: screenshots + "audit.png", fullPage: true });
   expect(problems, problems.join("\n")).toEqual([]);
 

@@ -48,12 +48,47 @@ pub fn check_username(username: &str) -> Result<(), PeopleError> {
     meterbook_core::sign_in::check_username(username).map_err(refused)
 }
 
-/// Subscription IDs separated by commas, spaces or new lines.
-pub fn parse_subscriptions(raw: &str) -> Result<Vec<SubscriptionId>, PeopleError> {
-    raw.split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|s| !s.is_empty())
-        .map(|s| SubscriptionId::parse(s).map_err(|e| refused(format!("'{s}': {e}"))))
-        .collect()
+/// The subscriptions `raw` names, separated by commas or new lines: each a subscription ID (or
+/// several separated by spaces), or the display name of exactly one subscription in the tenant
+/// directory, in any case ("Contoso Ltd"). Refused naming the part that is neither, or the
+/// subscriptions a name is shared by.
+pub async fn resolve_subscriptions(
+    store: &dyn Store,
+    raw: &str,
+) -> Result<Vec<SubscriptionId>, PeopleError> {
+    let mut subs: Vec<SubscriptionId> = Vec::new();
+    for part in raw
+        .split([',', '\n'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let ids: Result<Vec<SubscriptionId>, String> =
+            part.split_whitespace().map(SubscriptionId::parse).collect();
+        if let Ok(ids) = ids {
+            subs.extend(ids);
+            continue;
+        }
+        let named = store.directory_named(part).await?;
+        match named.as_slice() {
+            [one] => subs.push(one.subscription_id.clone()),
+            [] => {
+                return Err(refused(format!(
+                    "'{part}' is neither a subscription ID nor the name of a subscription in the \
+                     tenant directory"
+                )))
+            }
+            several => {
+                let ids: Vec<&str> = several.iter().map(|e| e.subscription_id.as_str()).collect();
+                return Err(refused(format!(
+                    "'{part}' names {} subscriptions ({}): give the ID of the one you mean",
+                    ids.len(),
+                    ids.join(", ")
+                )));
+            }
+        }
+    }
+    subs.dedup();
+    Ok(subs)
 }
 
 /// Adds the audit entry of what `changes` hold, and commits both.
@@ -77,6 +112,15 @@ async fn commit_audited(
     .await?;
     changes.commit().await?;
     Ok(())
+}
+
+/// What a new person's audit entry says: their role, and a tenant's subscriptions.
+fn grant_detail(role: Role, subs: &[SubscriptionId]) -> String {
+    let ids: Vec<&str> = subs.iter().map(SubscriptionId::as_str).collect();
+    match ids.is_empty() {
+        true => role.as_str().to_owned(),
+        false => format!("{role}: {}", ids.join(",")),
+    }
 }
 
 /// Adds a person; returns their ID.
@@ -113,7 +157,7 @@ pub async fn add(
         actor,
         AuditAction::UserAdd,
         username,
-        role.as_str(),
+        &grant_detail(role, subs),
     )
     .await?;
     Ok(id)

@@ -14,7 +14,7 @@ use meterbook_core::overview::DailyMeterTotal;
 
 use super::views::{
     AuditView, ChangeDone, CostsRequest, CostsView, CreatedToken, CreatedWidget, DirectoryRequest,
-    DirectoryView, NewTokenForm, NewWidgetForm, PersonChange, PersonView, TokenView, WidgetView,
+    DirectoryView, NewTokenForm, NewWidgetForm, PeopleView, PersonChange, TokenView, WidgetView,
 };
 use super::PortalError;
 use crate::viewer::Viewer;
@@ -77,11 +77,11 @@ pub trait PortalData: Send + Sync + 'static {
         id: i64,
     ) -> BoxFuture<'a, Result<(), PortalError>>;
 
-    /// Everyone who may sign in; operators only.
+    /// Everyone who may sign in, and the subscriptions grants may name; operators only.
     fn list_people<'a>(
         &'a self,
         viewer: &'a Viewer,
-    ) -> BoxFuture<'a, Result<Vec<PersonView>, PortalError>>;
+    ) -> BoxFuture<'a, Result<PeopleView, PortalError>>;
 
     /// One change to people by an operator (audited); a generated password is in the answer.
     fn change_person<'a>(

@@ -84,6 +84,18 @@ pub struct CreatedWidget {
 
 // People.
 
+/// The people page: everyone, and the subscriptions grants may name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeopleView {
+    pub people: Vec<PersonView>,
+    /// `(display name, ID)` of the directory's subscriptions, by name (at most
+    /// [`MAX_GRANT_CHOICES`]): what the grant fields suggest as one types.
+    pub choices: Vec<(String, String)>,
+}
+
+/// Subscriptions the people page suggests; past this many, one types the name or ID.
+pub const MAX_GRANT_CHOICES: usize = 1_000;
+
 /// A person as the portal lists them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonView {
@@ -184,6 +196,9 @@ pub struct AuditView {
     pub target: String,
     pub address: String,
     pub detail: String,
+    /// The subscriptions the target and detail name, as `(ID, display name)` from the tenant
+    /// directory as it is now.
+    pub subscriptions: Vec<(String, String)>,
 }
 
 // Costs.

@@ -129,7 +129,17 @@ fn AuditTable(entries: Vec<AuditView>) -> impl IntoView {
                                     <td><code>{e.action}</code></td>
                                     <td>{e.target}</td>
                                     <td>{e.address}</td>
-                                    <td>{e.detail}</td>
+                                    <td>
+                                        {e.detail}
+                                        {e.subscriptions
+                                            .into_iter()
+                                            .map(|(id, name)| view! {
+                                                <div class="named-subscription">
+                                                    {name} " " <code class="subscription-id">{id}</code>
+                                                </div>
+                                            })
+                                            .collect_view()}
+                                    </td>
                                 </tr>
                             })
                             .collect_view()}

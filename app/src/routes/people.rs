@@ -15,18 +15,24 @@ use crate::portal::views::{ChangeDone, PersonView};
 pub struct PeopleData {
     pub csrf_token: String,
     pub people: Vec<PersonView>,
+    /// `(display name, ID)`: the subscriptions the grant fields suggest.
+    pub choices: Vec<(String, String)>,
 }
 
 #[server(endpoint = "load_people")]
 pub async fn load_people() -> Result<PeopleData, ServerFnError> {
     use crate::portal::{portal, signed_in};
     let viewer = signed_in()?;
-    let people = portal()?.list_people(&viewer).await?;
+    let view = portal()?.list_people(&viewer).await?;
     Ok(PeopleData {
         csrf_token: viewer.csrf_token.clone(),
-        people,
+        people: view.people,
+        choices: view.choices,
     })
 }
+
+/// The datalist the grant fields suggest from: each subscription by display name, its ID beside.
+const CHOICES: &str = "directory-subscriptions";
 
 #[server(endpoint = "change_person")]
 pub async fn change_person(
@@ -219,7 +225,8 @@ fn PeopleBody(page: PeopleData, change: ServerAction<ChangePerson>) -> impl Into
                                 <input type="hidden" name="csrf" value=csrf.clone()/>
                                 <input type="hidden" name="id" value=p.id/>
                                 <label class="visually-hidden" for=format!("grant-{}", p.id)>{format!("Subscriptions for {}", p.username)}</label>
-                                <input id=format!("grant-{}", p.id) name="subscriptions" placeholder="subscription ID" size="20"/>
+                                <input id=format!("grant-{}", p.id) name="subscriptions" list=CHOICES
+                                    placeholder="name or ID" size="20" autocomplete="off"/>
                                 <button type="submit" name="op" value="grant" class="secondary">"Grant"</button>
                                 <button type="submit" name="op" value="revoke" class="secondary">"Revoke"</button>
                             </ServerForm>
@@ -242,8 +249,15 @@ fn PeopleBody(page: PeopleData, change: ServerAction<ChangePerson>) -> impl Into
                     <option value="tenant">"tenant user: sees the subscriptions granted"</option>
                     <option value="operator">"operator: sees every subscription"</option>
                 </select>
-                <label for="person-subs">"Subscriptions (tenant users; separate with commas)"</label>
-                <input id="person-subs" name="subscriptions"/>
+                <label for="person-subs">"Subscriptions (tenant users; names or IDs, separated with commas)"</label>
+                <input id="person-subs" name="subscriptions" list=CHOICES autocomplete="off"/>
+                <datalist id=CHOICES>
+                    {page
+                        .choices
+                        .iter()
+                        .map(|(name, id)| view! { <option value=name.clone()>{id.clone()}</option> })
+                        .collect_view()}
+                </datalist>
                 <button type="submit">"Add"</button>
             </ServerForm>
         </section>

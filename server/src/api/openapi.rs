@@ -69,7 +69,7 @@ struct ExploreParams {
     basis: Option<String>,
     /// hourly, daily or monthly
     granularity: Option<String>,
-    /// subscription, category, meter, resource-group, resource, location or tag:NAME
+    /// subscription, category, meter, resource-group, resource, location, offer, plan or tag:NAME
     by: Option<String>,
     subscription: Option<String>,
     /// A meter category; repeated, usage of any of them
@@ -81,6 +81,10 @@ struct ExploreParams {
     location: Option<String>,
     /// NAME=VALUE
     tag: Option<String>,
+    /// An offer's name in the tenant directory: usage of the subscriptions on it
+    offer: Option<String>,
+    /// A plan's name in the tenant directory: usage of the subscriptions that have it
+    plan: Option<String>,
     unit: Option<String>,
     sort: Option<String>,
     rows: Option<String>,
@@ -323,7 +327,7 @@ fn put_rates() {}
     tag = "billing",
     params(
         ("period" = Option<String>, Query, description = "A month, YYYY-MM (the current month when absent), or days, YYYY-MM-DD..YYYY-MM-DD"),
-        ("by" = Option<String>, Query, description = "subscription (default) or tag:NAME"),
+        ("by" = Option<String>, Query, description = "subscription (default), offer, plan or tag:NAME"),
         ("format" = Option<Format>, Query, description = "json when absent"),
         ("subscriberId" = Option<String>, Query, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"),
     ),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use meterbook_app::portal::views::{
     AuditView, ChangeDone, CostsRequest, CostsView, CreatedToken, CreatedWidget, DirectoryRequest,
-    DirectoryView, NewTokenForm, NewWidgetForm, PersonChange, PersonView, TokenView, WidgetView,
+    DirectoryView, NewTokenForm, NewWidgetForm, PeopleView, PersonChange, TokenView, WidgetView,
 };
 use meterbook_app::portal::{BoxFuture, PortalData, PortalError};
 use meterbook_app::viewer::Viewer;
@@ -331,7 +331,7 @@ impl PortalData for Portal {
     fn list_people<'a>(
         &'a self,
         viewer: &'a Viewer,
-    ) -> BoxFuture<'a, Result<Vec<PersonView>, PortalError>> {
+    ) -> BoxFuture<'a, Result<PeopleView, PortalError>> {
         Box::pin(people::list(self, viewer))
     }
 

@@ -1,11 +1,13 @@
 //! The portal's management of people and its view of the audit log: operators only, with the
 //! same rules and audit entries as the command line (see `crate::people`).
 
-use meterbook_app::portal::views::{AuditView, ChangeDone, PersonChange, PersonView};
+use meterbook_app::portal::views::{
+    AuditView, ChangeDone, PeopleView, PersonChange, PersonView, MAX_GRANT_CHOICES,
+};
 use meterbook_app::portal::PortalError;
 use meterbook_app::viewer::Viewer;
 use meterbook_core::access::Role;
-use meterbook_core::directory::{shown_name, DirectoryEntry};
+use meterbook_core::directory::{shown_name, Directory, DirectoryEntry};
 use meterbook_core::SubscriptionId;
 
 use super::{store_failed, Portal};
@@ -60,8 +62,17 @@ fn generated() -> Result<String, PortalError> {
     generate_password().map_err(|e| failed(e.into()))
 }
 
-pub(super) async fn list(portal: &Portal, viewer: &Viewer) -> Result<Vec<PersonView>, PortalError> {
+pub(super) async fn list(portal: &Portal, viewer: &Viewer) -> Result<PeopleView, PortalError> {
     operator(viewer)?;
+    let mut choices: Vec<(String, String)> = portal
+        .store
+        .directory_page(None, None, MAX_GRANT_CHOICES)
+        .await
+        .map_err(store_failed)?
+        .into_iter()
+        .map(|e| (e.display_name, e.subscription_id.to_string()))
+        .collect();
+    choices.sort();
     let users = portal.store.list_users().await.map_err(store_failed)?;
     let granted: Vec<_> = users
         .iter()
@@ -72,7 +83,10 @@ pub(super) async fn list(portal: &Portal, viewer: &Viewer) -> Result<Vec<PersonV
         .directory_entries(&granted)
         .await
         .map_err(store_failed)?;
-    Ok(users.into_iter().map(|u| view_of(u, &directory)).collect())
+    Ok(PeopleView {
+        people: users.into_iter().map(|u| view_of(u, &directory)).collect(),
+        choices,
+    })
 }
 
 async fn find(portal: &Portal, id: i64) -> Result<UserInfo, PortalError> {
@@ -123,7 +137,9 @@ pub(super) async fn change(
             subscriptions,
         } => {
             let role = Role::parse(&role).map_err(PortalError::Invalid)?;
-            let subs = people::parse_subscriptions(&subscriptions).map_err(failed)?;
+            let subs = people::resolve_subscriptions(store, &subscriptions)
+                .await
+                .map_err(failed)?;
             let password = generated()?;
             let username = username.trim();
             people::add(store, actor, username, role, &password, &subs)
@@ -188,7 +204,9 @@ async fn grants(
     granted: bool,
 ) -> Result<ChangeDone, PortalError> {
     let user = find(portal, id).await?;
-    let subs = people::parse_subscriptions(subscriptions).map_err(failed)?;
+    let subs = people::resolve_subscriptions(portal.store.as_ref(), subscriptions)
+        .await
+        .map_err(failed)?;
     people::change_grants(portal.store.as_ref(), actor, &user, &subs, granted)
         .await
         .map_err(failed)?;
@@ -211,9 +229,24 @@ pub(super) async fn audit(
         .audit_entries(limit, action)
         .await
         .map_err(store_failed)?;
+    let named = |e: &crate::store::AuditEntry| {
+        SubscriptionId::all_in(&format!("{} {}", e.target, e.detail))
+    };
+    let ids: Vec<SubscriptionId> = entries.iter().flat_map(named).collect();
+    let directory = Directory::new(
+        portal
+            .store
+            .directory_entries(&ids)
+            .await
+            .map_err(store_failed)?,
+    );
     Ok(entries
         .into_iter()
         .map(|e| AuditView {
+            subscriptions: named(&e)
+                .iter()
+                .map(|id| (id.to_string(), shown_name(id, directory.get(id))))
+                .collect(),
             at: e.at.format("%Y-%m-%d %H:%M:%S").to_string(),
             actor: e.actor,
             action: e.action.to_string(),

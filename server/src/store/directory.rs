@@ -87,6 +87,10 @@ pub trait DirectoryStore: Send + Sync + 'static {
         ids: &[SubscriptionId],
     ) -> Result<Vec<DirectoryEntry>, StoreError>;
 
+    /// The entries whose display name is `name`, in any case (several subscriptions may share
+    /// one), in subscription ID order.
+    async fn directory_named(&self, name: &str) -> Result<Vec<DirectoryEntry>, StoreError>;
+
     /// The subscriptions on `offer` that have `plan` (`None`: any), names compared without case,
     /// in subscription ID order: what the explorer's offer and plan filters keep.
     async fn directory_members(

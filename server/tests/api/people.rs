@@ -287,3 +287,92 @@ async fn the_audit_page_says_the_store_failed_when_it_did_not_that_the_operator_
     let html = page.text().await.unwrap();
     assert!(html.contains("cannot reach its database"), "{html}");
 }
+
+#[tokio::test]
+async fn operators_grant_subscriptions_by_name_and_the_audit_log_names_them() {
+    let app = spawn_app().await;
+    app.add_user("olga", Role::Operator, &[]).await;
+    app.add_user("nina", Role::Tenant, &[sub(9)]).await;
+    let olga = app.sign_in("olga").await;
+    for (n, name) in [(1, "Contoso Ltd"), (2, "Twin Co"), (3, "twin co")] {
+        let mut changes = app.store.begin().await.unwrap();
+        let entry = meterbook_core::directory::DirectoryEntry {
+            display_name: name.to_owned(),
+            ..meterbook_core::directory::DirectoryEntry::unknown(&sub(n))
+        };
+        changes
+            .put_directory_entry(&entry, meterbook_server::store::EntrySource::Local)
+            .await
+            .unwrap();
+        changes.commit().await.unwrap();
+    }
+    let people: Value = app
+        .server_fn("load_people", &olga.cookie, &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    // The grant fields suggest the directory's subscriptions by name.
+    assert_eq!(
+        people["choices"][0],
+        serde_json::json!(["Contoso Ltd", sub(1).as_str()])
+    );
+    let nina = people["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["username"] == "nina")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+
+    let granted = change(
+        &app,
+        &olga,
+        &[
+            ("op", "grant"),
+            ("id", &nina),
+            ("subscriptions", "contoso ltd"),
+        ],
+    )
+    .await;
+    assert_eq!(granted.status(), 200);
+    let (user, _) = app.store.user_by_name("nina").await.unwrap().unwrap();
+    assert!(
+        user.subscriptions.contains(&sub(1)),
+        "{:?}",
+        user.subscriptions
+    );
+
+    for (named, needle) in [
+        ("Twin Co", "names 2 subscriptions"),
+        ("Nobody Inc", "neither a subscription ID nor the name"),
+    ] {
+        let refused = change(
+            &app,
+            &olga,
+            &[("op", "grant"), ("id", &nina), ("subscriptions", named)],
+        )
+        .await;
+        assert_eq!(refused.status(), 400, "{named}");
+        let text = refused.text().await.unwrap();
+        assert!(text.contains(needle), "{named}: {text}");
+    }
+
+    let html = app
+        .page("/audit?action=grant.add", &olga.cookie)
+        .await
+        .text()
+        .await
+        .unwrap()
+        .replace("<!>", "");
+    assert!(html.contains("Contoso Ltd"), "{html}");
+    assert!(
+        html.contains(&format!(
+            r#"<code class="subscription-id">{}</code>"#,
+            sub(1)
+        )),
+        "{html}"
+    );
+}

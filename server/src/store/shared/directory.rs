@@ -152,6 +152,17 @@ impl<S: SharedSql> DirectoryStore for S {
         Ok(entries)
     }
 
+    async fn directory_named(&self, name: &str) -> Result<Vec<DirectoryEntry>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ENTRY_COLUMNS} WHERE lower(d.display_name) = lower($1)
+             ORDER BY d.subscription_id LIMIT 20"
+        ))
+        .bind(name.trim())
+        .fetch_all(self.shared())
+        .await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
     async fn directory_members(
         &self,
         offer: Option<&CatalogName>,
