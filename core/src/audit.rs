@@ -32,11 +32,13 @@ pub enum AuditAction {
     SubscriptionAdd,
     SubscriptionSet,
     SubscriptionImport,
+    ClaimRuleAdd,
+    ClaimRuleRemove,
 }
 
 impl AuditAction {
     /// Every action, in the order the filters list them.
-    pub const ALL: [AuditAction; 25] = [
+    pub const ALL: [AuditAction; 27] = [
         Self::SignIn,
         Self::SignInRefused,
         Self::SignInThrottled,
@@ -62,6 +64,8 @@ impl AuditAction {
         Self::SubscriptionAdd,
         Self::SubscriptionSet,
         Self::SubscriptionImport,
+        Self::ClaimRuleAdd,
+        Self::ClaimRuleRemove,
     ];
 
     /// The name stored in the log and accepted by the filters.
@@ -92,6 +96,8 @@ impl AuditAction {
             Self::SubscriptionAdd => "subscription.add",
             Self::SubscriptionSet => "subscription.set",
             Self::SubscriptionImport => "subscription.import",
+            Self::ClaimRuleAdd => "claim_rule.add",
+            Self::ClaimRuleRemove => "claim_rule.remove",
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod directory;
 pub mod error;
 pub mod explore;
 pub mod export;
+pub mod identity;
 pub mod ids;
 pub mod meter;
 pub mod odata;

@@ -116,6 +116,7 @@ async fn main() {
             shutdown_delay: Default::default(),
             telemetry: true,
             metrics_addr: None,
+            identity: Default::default(),
         },
         proxy_store.clone(),
     )

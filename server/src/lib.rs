@@ -13,6 +13,7 @@ pub mod directory_import;
 pub mod directory_sync;
 pub mod explore;
 pub mod health;
+pub mod identity;
 pub mod limits;
 pub mod metrics;
 pub mod owners;
@@ -98,6 +99,8 @@ pub struct ServerConfig {
     pub telemetry: bool,
     /// Also serve `/metrics`, without authentication, on this address (an internal interface).
     pub metrics_addr: Option<SocketAddr>,
+    /// The OpenID Connect issuers whose bearer tokens the API accepts.
+    pub identity: identity::IdentityConfig,
 }
 
 /// The base of absolute links: the public URL, else the address this server listens on (an
@@ -212,6 +215,7 @@ impl Application {
             webhook_wake,
             metrics: metrics.clone(),
             leptos_options: leptos_options.clone(),
+            identity: Arc::new(identity::Identity::new(&config.identity)?),
         };
         let portal: SharedPortalData = Arc::new(portal::Portal {
             store,

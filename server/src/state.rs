@@ -50,6 +50,8 @@ pub struct AppState {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Leptos' site configuration, for rendering the portal.
     pub leptos_options: LeptosOptions,
+    /// The directory issuers whose bearer tokens the API accepts, with their keys.
+    pub identity: Arc<crate::identity::Identity>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -237,12 +237,12 @@ fn setup(for_tests: bool) -> Result {
             ))?;
         }
     }
-    if !root().join("end2end/node_modules/.bin/wasm-opt").exists()
-        || !root()
-            .join("end2end/node_modules/@playwright/test")
-            .exists()
+    let npm_packages = [".bin/wasm-opt", "@playwright/test", "oidc-provider"];
+    if npm_packages
+        .iter()
+        .any(|p| !root().join("end2end/node_modules").join(p).exists())
     {
-        step("installing end2end's npm packages (Playwright, binaryen's wasm-opt)");
+        step("installing end2end's npm packages (Playwright, binaryen's wasm-opt, oidc-provider)");
         check(cmd("npm", &["ci", "--no-audit", "--no-fund"]).current_dir(root().join("end2end")))?;
     }
     if for_tests && !Path::new("/usr/bin/chromium").exists() {
@@ -314,7 +314,8 @@ fn test() -> Result {
         ],
     ))?;
     step("unit and integration tests (SQLite)");
-    check(&mut cmd("cargo", &["test", "--workspace"]))?;
+    // The identity tests run a real OpenID provider from end2end's npm packages, installed above.
+    check(cmd("cargo", &["test", "--workspace"]).env("MB_REQUIRE_IDP", "1"))?;
     postgres_tests()?;
     api_contract_tests()?;
     azure_sdk_tests()?;
@@ -328,9 +329,13 @@ fn test() -> Result {
 fn python_venv(name: &str, requirement: &str) -> Result<PathBuf> {
     let venv = root().join("target").join(name);
     let pip = venv.join("bin/pip").display().to_string();
-    let wanted = requirement.to_ascii_lowercase().replace('_', "-");
-    let installed = output_of(&mut cmd(&pip, &["freeze"]))
-        .is_some_and(|f| f.to_ascii_lowercase().replace('_', "-").contains(&wanted));
+    let frozen = output_of(&mut cmd(&pip, &["freeze"]))
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+        .replace('_', "-");
+    let installed = requirement
+        .split_whitespace()
+        .all(|r| frozen.contains(&r.to_ascii_lowercase().replace('_', "-")));
     if !installed {
         step(&format!(
             "installing {requirement} (PyPI, in target/{name})"
@@ -339,7 +344,9 @@ fn python_venv(name: &str, requirement: &str) -> Result<PathBuf> {
             "python3",
             &["-m", "venv", &venv.display().to_string()],
         ))?;
-        check(&mut cmd(&pip, &["install", "--quiet", requirement]))?;
+        let mut install = cmd(&pip, &["install", "--quiet"]);
+        install.args(requirement.split_whitespace());
+        check(&mut install)?;
     }
     Ok(venv)
 }
@@ -420,34 +427,102 @@ fn demo_token(log: &Path, name: &str) -> String {
 }
 
 /// The Azure SDK release the SDK tests are pinned to (PyPI).
-const AZURE_SUBSCRIPTIONS_SDK: &str = "azure-mgmt-resource-subscriptions==1.0.0";
+const AZURE_SDKS: &str =
+    "azure-mgmt-resource-subscriptions==1.0.0 azure-identity==1.27.0 azure-mgmt-commerce==6.0.1";
 
 /// Microsoft's Python SDK for ARM's subscriptions API (from PyPI, in a virtual environment of its
 /// own under `target/`), pinned to api-version 2016-06-01, against a demo server: see
 /// `end2end/sdk/subscriptions.py`.
 fn azure_sdk_tests() -> Result {
-    let venv = python_venv("azure-sdk-venv", AZURE_SUBSCRIPTIONS_SDK)?;
+    let venv = python_venv("azure-sdk-venv", AZURE_SDKS)?;
     let python = venv.join("bin/python").display().to_string();
-    step("Azure SDK tests (azure-mgmt-resource-subscriptions against the demo)");
+    step("Azure SDK tests (azure-mgmt-resource-subscriptions, azure-identity and azure-mgmt-commerce against the demo)");
     check(&mut cmd("cargo", &["build", "-p", "meterbook-server"]))?;
-    let (server, base_url, log) = demo_server("debug", &[])?;
+    // The test identity provider (end2end/idp), as an AD FS the demo server trusts.
+    let idp_dir = env::temp_dir().join(format!("meterbook-idp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&idp_dir);
+    std::fs::create_dir_all(&idp_dir).map_err(|e| e.to_string())?;
+    let (idp, issuer, ca) = test_idp(&idp_dir)?;
+    let identity = idp_dir.join("identity.toml");
+    std::fs::write(
+        &identity,
+        format!(
+            "[[issuer]]\nname = \"adfs\"\nurl = \"{issuer}\"\naudiences = [\"api://meterbook\"]\n\
+             ca-file = \"{}\"\n",
+            ca.display()
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let (server, base_url, log) = demo_server(
+        "debug",
+        &[
+            "--identity-config".to_owned(),
+            identity.display().to_string(),
+        ],
+    )?;
     let operator = demo_operator_token(&log);
     let tenant = demo_token(&log, "demo-tenant-");
+    let script = |name: &str| root().join("end2end/sdk").join(name).display().to_string();
     let result = check(&mut cmd(
         &python,
         &[
-            &root()
-                .join("end2end/sdk/subscriptions.py")
-                .display()
-                .to_string(),
+            &script("subscriptions.py"),
             &base_url,
             &operator,
             &tenant,
             "00000000-0000-0000-0000-000000000000",
         ],
-    ));
+    ))
+    .and_then(|()| {
+        check(
+            cmd(
+                &python,
+                &[&script("identity.py"), &base_url, &operator, &issuer],
+            )
+            .env("REQUESTS_CA_BUNDLE", &ca)
+            .env("SSL_CERT_FILE", &ca),
+        )
+    });
     drop(server);
+    drop(idp);
     result
+}
+
+/// Starts end2end/idp/server.mjs (an OpenID provider, `oidc-provider`, as an AD FS on loopback)
+/// keeping its state in `dir`: the process, its issuer URL and the CA file its TLS needs.
+fn test_idp(dir: &Path) -> Result<(KillOnDrop, String, PathBuf)> {
+    use std::io::BufRead;
+    let mut child = cmd(
+        "node",
+        &[
+            &root().join("end2end/idp/server.mjs").display().to_string(),
+            "--port",
+            "0",
+            "--dir",
+            &dir.display().to_string(),
+        ],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .map_err(|e| format!("starting the test identity provider: {e}"))?;
+    let mut line = String::new();
+    let stdout = child.stdout.take().ok_or("the provider has no stdout")?;
+    let idp = KillOnDrop(child);
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    let field = |name: &str| {
+        let at = line.find(&format!("\"{name}\":\""))? + name.len() + 4;
+        line[at..].split('"').next().map(str::to_owned)
+    };
+    match (field("issuer"), field("ca")) {
+        (Some(issuer), Some(ca)) => Ok((idp, issuer, PathBuf::from(ca))),
+        _ => Err(format!(
+            "the identity provider did not start: '{}'",
+            line.trim()
+        )),
+    }
 }
 
 /// Builds the release site, the one `cargo xtask run` serves, and runs the Playwright tests
@@ -497,7 +572,8 @@ fn postgres_tests() -> Result {
             "cargo",
             &["test", "-p", "meterbook-server", "--test", "api"],
         )
-        .env("MB_TEST_POSTGRES", &url),
+        .env("MB_TEST_POSTGRES", &url)
+        .env("MB_REQUIRE_IDP", "1"),
     )
 }
 

@@ -184,6 +184,7 @@ pub async fn serve_with(
             shutdown_delay: Default::default(),
             telemetry,
             metrics_addr: None,
+            identity: Default::default(),
         },
         store,
     )

@@ -5,6 +5,7 @@ pub mod billing;
 mod download;
 pub mod explore;
 pub mod export;
+mod identity;
 pub mod ingest;
 mod odata;
 pub mod openapi;
@@ -34,6 +35,7 @@ pub fn router(upstream: bool) -> Router<AppState> {
         .merge(odata::router())
         .merge(webhooks::router())
         .merge(subscriptions::router())
+        .merge(identity::router())
         .merge(openapi::router());
     if upstream {
         router

@@ -149,6 +149,9 @@ impl FromRequestParts<AppState> for Caller {
                 ))
             }
         };
+        if crate::identity::Identity::is_jwt(token) {
+            return directory_caller(state, token, address).await;
+        }
         let info = state
             .store
             .token_by_hash(&hash_secret(token))
@@ -165,4 +168,60 @@ impl FromRequestParts<AppState> for Caller {
             address,
         })
     }
+}
+
+/// The caller a directory's bearer token speaks for: the token verified
+/// ([`crate::identity::Identity::verify`]), then mapped by the operator's claim rules. A token
+/// that does not verify is a 401 saying why; one no rule maps, a 403 saying what to ask for.
+async fn directory_caller(
+    state: &AppState,
+    token: &str,
+    address: String,
+) -> Result<Caller, ApiError> {
+    use crate::identity::{BearerError, KeyError};
+    let verified = state.identity.verify(token).await.map_err(|e| match e {
+        BearerError::Key(KeyError::Unavailable(cause)) => {
+            tracing::warn!(%cause, "a directory's signing keys could not be read");
+            ApiError::new(
+                ArmCode::ServiceUnavailable,
+                "The token's issuer could not be reached to check its signature; try again shortly",
+            )
+        }
+        other => ApiError::new(ArmCode::InvalidAuthenticationToken, other.to_string()),
+    })?;
+    let principal = verified
+        .claims
+        .principal()
+        .unwrap_or("(unnamed)")
+        .to_owned();
+    let rules: Vec<_> = state
+        .store
+        .claim_rules()
+        .await?
+        .into_iter()
+        .map(|r| r.rule)
+        .collect();
+    let access =
+        meterbook_core::identity::access_from_claims(&rules, &verified.issuer, &verified.claims)
+            .ok_or_else(|| {
+                ApiError::new(
+                    ArmCode::AuthorizationFailed,
+                    format!(
+                        "'{principal}' from the issuer '{}' has no role in Meterbook: no claim \
+                         rule maps its groups, app roles or application ID; ask an operator to \
+                         add one (meterbook identity rules add)",
+                        verified.issuer
+                    ),
+                )
+            })?;
+    tracing::Span::current().record(
+        "token.id",
+        tracing::field::display(format_args!("{}:{principal}", verified.issuer)),
+    );
+    Ok(Caller {
+        actor: format!("directory:{}:{principal}", verified.issuer),
+        name: principal,
+        access,
+        address,
+    })
 }

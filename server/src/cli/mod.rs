@@ -4,6 +4,7 @@
 mod accounts;
 mod billing;
 mod config;
+mod identity;
 mod subscriptions;
 mod webhooks;
 
@@ -96,6 +97,9 @@ enum Command {
     /// Manage the people who sign in to the portal.
     #[command(subcommand)]
     User(UserCommand),
+    /// Map the cloud directory's tokens (Entra ID, AD FS) to roles: claim rules.
+    #[command(subcommand)]
+    Identity(identity::IdentityCommand),
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -149,6 +153,10 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "MB_ADDR", default_value = "127.0.0.1:3000")]
     addr: SocketAddr,
+    /// A TOML file naming the OpenID Connect issuers (Entra ID, AD FS, ...) whose bearer tokens
+    /// the API accepts, mapped to roles by `meterbook identity rules`.
+    #[arg(long, env = "MB_IDENTITY_CONFIG")]
+    identity_config: Option<PathBuf>,
     /// The URL clients reach this server at, when behind a proxy (used in nextLink).
     #[arg(long, env = "MB_PUBLIC_URL")]
     public_url: Option<String>,
@@ -365,6 +373,7 @@ async fn run(cli: Cli, loaded: &config::Loaded, args: &[std::ffi::OsString]) -> 
         Command::Webhooks(cmd) => webhooks::webhooks(store.as_ref(), cmd).await,
         Command::Subscriptions(cmd) => subscriptions::subscriptions(store.as_ref(), cmd).await,
         Command::User(cmd) => accounts::user(store.as_ref(), cmd).await,
+        Command::Identity(cmd) => identity::identity(store.as_ref(), cmd).await,
         Command::Token(cmd) => accounts::token(store.as_ref(), cmd).await,
         Command::Audit(args) => accounts::audit(store.as_ref(), args).await,
         Command::Migrate(args) => migrate(&args).await,
@@ -544,6 +553,10 @@ impl ServeArgs {
             shutdown_delay: std::time::Duration::from_secs(args.shutdown_delay_seconds),
             telemetry: true,
             metrics_addr: args.metrics_addr,
+            identity: match &args.identity_config {
+                Some(path) => crate::identity::IdentityConfig::load(path)?,
+                None => Default::default(),
+            },
         })
     }
 }

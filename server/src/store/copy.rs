@@ -189,6 +189,20 @@ const TABLES: &[Table] = &[
         &[("subscription_id", Text), ("plan", Text)],
     ),
     (
+        "claim_rules",
+        true,
+        &[
+            ("id", Int),
+            ("issuer", Text),
+            ("claim", Text),
+            ("value", Text),
+            ("role", Text),
+            ("subscriptions", Text),
+            ("created_at", Int),
+            ("created_by", Text),
+        ],
+    ),
+    (
         "audit_log",
         true,
         &[

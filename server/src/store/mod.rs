@@ -6,6 +6,7 @@ pub mod copy;
 mod dialect;
 mod directory;
 mod explore;
+mod identity;
 mod names;
 mod postgres;
 mod rates;
@@ -31,6 +32,7 @@ pub use accounts::{
 };
 pub use directory::{DirectoryStore, EntrySource, PutCounts, PutOutcome};
 pub use explore::{ExploreRequest, RowReceiver};
+pub use identity::{IdentityStore, StoredRule};
 pub use postgres::PostgresStore;
 pub use rates::{ChargebackStore, RateStore, StatementKey, StoredRateCard, StoredRun};
 pub use shared::{ChangeStore, Changes};
@@ -218,6 +220,7 @@ pub trait Store:
     + ChargebackStore
     + WebhookStore
     + DirectoryStore
+    + IdentityStore
     + ChangeStore
 {
 }
@@ -230,6 +233,7 @@ impl<T> Store for T where
         + ChargebackStore
         + WebhookStore
         + DirectoryStore
+        + IdentityStore
         + ChangeStore
 {
 }

@@ -126,6 +126,8 @@ pub struct Options {
     /// allowed.
     pub webhook_targets: Option<TargetPolicy>,
     pub timeouts: Option<meterbook_server::serve::Timeouts>,
+    /// The directory issuers whose tokens the API accepts.
+    pub identity: meterbook_server::identity::IdentityConfig,
 }
 
 /// Webhook retries in a test come after a second, not half a minute.
@@ -188,6 +190,7 @@ async fn start_server(url: &str, options: Options, owned: Option<TestDatabase>) 
             shutdown_delay: Default::default(),
             telemetry: true,
             metrics_addr: None,
+            identity: options.identity,
         },
         store.clone(),
     )

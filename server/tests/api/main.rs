@@ -13,6 +13,7 @@ mod explore;
 mod explore_sql;
 mod hardening;
 mod helpers;
+mod identity;
 mod ingest;
 mod isolation;
 mod odata;

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod directory;
+mod identity;
 mod rates;
 mod webhooks;
 mod widgets;

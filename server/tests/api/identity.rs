@@ -1,0 +1,298 @@
+//! Tokens from the cloud's own directory on the API, against a real OpenID-certified provider
+//! (`oidc-provider`, run by end2end/idp/server.mjs as an AD FS look-alike on loopback): a
+//! service principal's token is refused until an operator's claim rule maps it, then reads its
+//! tenant's usage and nothing else; tokens for another audience, from another issuer, forged or
+//! after the rule is gone are refused; keys the issuer rotates in are fetched without a restart.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use meterbook_server::identity::{IdentityConfig, IssuerConfig};
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app_with, sub, tenant_path, Options, TestApp};
+
+/// A running test identity provider; stopped when dropped.
+struct Idp {
+    issuer: String,
+    port: u16,
+    ca: PathBuf,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Starts the provider, or `None` (the test is skipped, saying so) where end2end's npm packages
+/// are not installed; `cargo xtask test` installs them and sets MB_REQUIRE_IDP, so there it runs.
+fn start_idp() -> Option<Idp> {
+    let installed = repo().join("end2end/node_modules/oidc-provider").exists();
+    if !installed {
+        assert!(
+            std::env::var_os("MB_REQUIRE_IDP").is_none(),
+            "MB_REQUIRE_IDP is set but end2end's npm packages are not installed"
+        );
+        eprintln!("skipped: end2end's npm packages (oidc-provider) are not installed");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new("node")
+        .arg(repo().join("end2end/idp/server.mjs"))
+        .args(["--port", "0", "--dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("node runs the test identity provider");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let ready: Value = serde_json::from_str(&line).expect("the provider's ready line");
+    Some(Idp {
+        issuer: ready["issuer"].as_str().unwrap().to_owned(),
+        port: ready["port"].as_u64().unwrap() as u16,
+        ca: PathBuf::from(ready["ca"].as_str().unwrap()),
+        child,
+        _dir: dir,
+    })
+}
+
+impl Idp {
+    fn http(&self) -> reqwest::Client {
+        let ca = reqwest::Certificate::from_pem(&std::fs::read(&self.ca).unwrap()).unwrap();
+        reqwest::Client::builder()
+            .add_root_certificate(ca)
+            .build()
+            .unwrap()
+    }
+
+    /// A client-credentials token of `client` for `resource`.
+    async fn token(&self, client: &str, secret: &str, resource: &str) -> String {
+        let answer: Value = self
+            .http()
+            .post(format!("{}/oauth2/token", self.issuer))
+            .basic_auth(client, Some(secret))
+            .form(&[("grant_type", "client_credentials"), ("resource", resource)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        answer["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("a token: {answer}"))
+            .to_owned()
+    }
+
+    async fn rotate_keys(&self) {
+        let status = self
+            .http()
+            .post(format!("https://127.0.0.1:{}/admin/rotate-keys", self.port))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(status.is_success());
+    }
+
+    fn config(&self) -> IdentityConfig {
+        IdentityConfig {
+            issuers: vec![IssuerConfig {
+                name: "adfs".into(),
+                url: self.issuer.clone(),
+                audiences: vec!["api://meterbook".into()],
+                ca_file: Some(self.ca.clone()),
+            }],
+        }
+    }
+}
+
+async fn usage(app: &TestApp, token: &str, n: u8) -> (u16, Value) {
+    let response = app
+        .get(
+            &format!(
+                "{}?api-version=2015-06-01-preview&reportedStartTime=2026-10-01T00:00:00Z&reportedEndTime=2026-10-02T00:00:00Z",
+                tenant_path(&sub(n))
+            ),
+            Some(token),
+        )
+        .await;
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+fn message(body: &Value) -> &str {
+    body["error"]["message"].as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_directory_token_reads_usage_once_a_claim_rule_maps_it_and_not_after() {
+    let Some(idp) = start_idp() else { return };
+    let app = spawn_app_with(Options {
+        identity: idp.config(),
+        ..Options::default()
+    })
+    .await;
+    let token = idp
+        .token("billing-script", "script-secret", "api://meterbook")
+        .await;
+
+    // Verified, but no rule maps it yet: 403 saying what to ask for.
+    let (status, body) = usage(&app, &token, 1).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "AuthorizationFailed");
+    assert!(message(&body).contains("no claim rule"), "{body}");
+
+    // An operator maps the service principal to tenant 1.
+    let rule = json!({"issuer": "adfs", "claim": "appid", "value": "billing-script",
+                      "role": "tenant", "subscriptions": [sub(1).as_str()]});
+    let added = app
+        .client
+        .post(format!("{}/api/v1/identity/rules", app.base))
+        .bearer_auth(&app.operator)
+        .json(&rule)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201);
+    let id = added.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let (status, body) = usage(&app, &token, 1).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        usage(&app, &token, 2).await.0,
+        403,
+        "another tenant's usage"
+    );
+
+    // A token for another audience, a forged one and one from an issuer not configured: 401.
+    let other_audience = idp
+        .token(
+            "billing-script",
+            "script-secret",
+            "https://management.local.azurestack.external/",
+        )
+        .await;
+    let (status, body) = usage(&app, &other_audience, 1).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(message(&body).contains("another audience"), "{body}");
+    let mut forged = token.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    let (status, body) = usage(&app, &forged, 1).await;
+    assert_eq!(status, 401, "{body}");
+    let stranger = start_idp().unwrap();
+    let foreign = stranger
+        .token("billing-script", "script-secret", "api://meterbook")
+        .await;
+    let (status, body) = usage(&app, &foreign, 1).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(message(&body).contains("not accepted here"), "{body}");
+
+    // The issuer rotates its keys: tokens signed with the new key verify without a restart (once
+    // the few seconds pass in which unknown keys do not make this server ask the issuer again).
+    idp.rotate_keys().await;
+    tokio::time::sleep(std::time::Duration::from_millis(5_500)).await;
+    let rotated = idp
+        .token("billing-script", "script-secret", "api://meterbook")
+        .await;
+    assert_eq!(usage(&app, &rotated, 1).await.0, 200);
+
+    // The rule removed, the same token has no role again; both changes are in the audit log.
+    let removed = app
+        .client
+        .delete(format!("{}/api/v1/identity/rules/{id}", app.base))
+        .bearer_auth(&app.operator)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 204);
+    assert_eq!(usage(&app, &rotated, 1).await.0, 403);
+    let actions: Vec<String> = app
+        .store
+        .audit_entries(10, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action.to_string())
+        .collect();
+    assert!(
+        actions.contains(&"claim_rule.add".to_owned()),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&"claim_rule.remove".to_owned()),
+        "{actions:?}"
+    );
+}
+
+#[tokio::test]
+async fn claim_rules_are_for_operators_and_refused_naming_the_field() {
+    let Some(idp) = start_idp() else { return };
+    let app = spawn_app_with(Options {
+        identity: idp.config(),
+        ..Options::default()
+    })
+    .await;
+    let post = |token: String, body: Value| {
+        let request = app
+            .client
+            .post(format!("{}/api/v1/identity/rules", app.base))
+            .bearer_auth(token)
+            .json(&body);
+        async move { request.send().await.unwrap() }
+    };
+    let good = json!({"issuer": "adfs", "claim": "roles", "value": "Meterbook.Operator",
+                      "role": "operator"});
+    let tenant = app.tenant_token(&sub(1)).await;
+    assert_eq!(post(tenant, good.clone()).await.status(), 403);
+    for (body, needle) in [
+        (
+            json!({"issuer": "entra", "claim": "roles", "value": "x", "role": "operator"}),
+            "not configured",
+        ),
+        (
+            json!({"issuer": "adfs", "claim": "shoe", "value": "x", "role": "operator"}),
+            "claim 'shoe'",
+        ),
+        (
+            json!({"issuer": "adfs", "claim": "groups", "value": "x", "role": "tenant"}),
+            "at least one subscription",
+        ),
+        (
+            json!({"issuer": "adfs", "claim": "groups", "value": "x", "role": "operator", "colour": 1}),
+            "unknown field",
+        ),
+    ] {
+        let response = post(app.operator.clone(), body.clone()).await;
+        assert_eq!(response.status(), 400, "{body}");
+        let answer: Value = response.json().await.unwrap();
+        assert!(message(&answer).contains(needle), "{body}: {answer}");
+    }
+    assert_eq!(post(app.operator.clone(), good.clone()).await.status(), 201);
+    assert_eq!(post(app.operator.clone(), good).await.status(), 409);
+    let listed: Value = app
+        .get("/api/v1/identity/rules", Some(&app.operator))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["issuers"], json!(["adfs"]));
+    assert_eq!(listed["value"][0]["value"], "Meterbook.Operator");
+
+    // With the rule, an app role makes a service principal an operator: it reads every tenant.
+    let operator_app = idp
+        .token("meterbook-upstream", "upstream-secret", "api://meterbook")
+        .await;
+    assert_eq!(usage(&app, &operator_app, 2).await.0, 200);
+}
