@@ -100,7 +100,7 @@ async fn main() {
             provider_subscription: SubscriptionId::parse(DEFAULT_PROVIDER_SUBSCRIPTION).unwrap(),
             upstream: Some(UpstreamConfig::new(
                 &base,
-                credential,
+                meterbook_server::source::credential::UpstreamCredential::TokenFile(credential),
                 SubscriptionId::parse(DEFAULT_PROVIDER_SUBSCRIPTION).unwrap(),
             )),
             trust_forwarded_for: false,

@@ -7,6 +7,7 @@ pub mod explore;
 pub mod export;
 mod identity;
 pub mod ingest;
+mod metadata;
 mod odata;
 pub mod openapi;
 mod ratecard;
@@ -36,6 +37,7 @@ pub fn router(upstream: bool) -> Router<AppState> {
         .merge(webhooks::router())
         .merge(subscriptions::router())
         .merge(identity::router())
+        .merge(metadata::router())
         .merge(openapi::router());
     if upstream {
         router

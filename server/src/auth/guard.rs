@@ -35,13 +35,14 @@ pub fn is_api_path(path: &str) -> bool {
         || path == "/odata"
         || path.starts_with("/odata/")
         || path == "/metrics"
+        || path == "/metadata/endpoints"
 }
 
 pub fn classify(path: &str) -> PathKind {
     match path {
         "/sign-in" | "/auth/sign-in" | "/auth/sign-out" | "/favicon.svg" => PathKind::Public,
-        // The API's contract holds no data.
-        "/openapi.json" => PathKind::Public,
+        // The API's contract holds no data; the cloud's metadata names where to sign in.
+        "/openapi.json" | "/metadata/endpoints" => PathKind::Public,
         // The widget checks its own token.
         "/widget" | "/widget.js" => PathKind::Public,
         _ if path.starts_with("/pkg/") => PathKind::Public,

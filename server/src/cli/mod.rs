@@ -27,6 +27,7 @@ use meterbook_core::SubscriptionId;
 
 use crate::audit;
 use crate::demo::{self, DemoSpec};
+use crate::source::credential::UpstreamCredential;
 use crate::source::UpstreamConfig;
 use crate::state::SessionPolicy;
 use crate::store::{self, AggregateRequest, Store, UsageStore};
@@ -172,11 +173,34 @@ struct ServeArgs {
     site_root: String,
     /// Front this upstream Azure Stack Hub (https://adminmanagement.<region>.<domain>): usage is
     /// read from it with Meterbook's own credential, in each caller's scope.
-    #[arg(long, env = "MB_UPSTREAM", requires_all = ["upstream_token_file"])]
+    #[arg(long, env = "MB_UPSTREAM")]
     upstream: Option<String>,
-    /// A file holding the bearer token for the upstream (re-read on every call).
-    #[arg(long, env = "MB_UPSTREAM_TOKEN_FILE")]
+    /// A file holding the bearer token for the upstream (re-read on every call), kept fresh by
+    /// another job; or use --upstream-client-id.
+    #[arg(
+        long,
+        env = "MB_UPSTREAM_TOKEN_FILE",
+        conflicts_with = "upstream_client_id"
+    )]
     upstream_token_file: Option<PathBuf>,
+    /// A service principal's client ID: Meterbook gets and renews its own upstream tokens by
+    /// client credentials from the identity provider the hub's /metadata/endpoints names.
+    #[arg(
+        long,
+        env = "MB_UPSTREAM_CLIENT_ID",
+        requires = "upstream_client_secret_file"
+    )]
+    upstream_client_id: Option<String>,
+    /// A file holding that service principal's secret (read once, at start).
+    #[arg(long, env = "MB_UPSTREAM_CLIENT_SECRET_FILE")]
+    upstream_client_secret_file: Option<PathBuf>,
+    /// The Entra ID directory (tenant ID or domain) of a hub that signs in with Entra ID; not
+    /// needed for AD FS.
+    #[arg(long, env = "MB_UPSTREAM_TENANT")]
+    upstream_tenant: Option<String>,
+    /// A CA certificate (PEM) to trust for the hub and its identity provider.
+    #[arg(long, env = "MB_UPSTREAM_CA_FILE")]
+    upstream_ca_file: Option<PathBuf>,
     /// The upstream's provider subscription.
     #[arg(long, env = "MB_UPSTREAM_SUBSCRIPTION", default_value = DEFAULT_PROVIDER_SUBSCRIPTION)]
     upstream_subscription: String,
@@ -508,8 +532,35 @@ impl ServeArgs {
                 bail!("--public-url must be an http:// or https:// URL, got '{url}'");
             }
         }
-        let upstream = match (&args.upstream, &args.upstream_token_file) {
-            (Some(url), Some(file)) => {
+        let credential = match (&args.upstream_token_file, &args.upstream_client_id) {
+            (Some(file), _) => Some(UpstreamCredential::TokenFile(file.clone())),
+            (None, Some(client_id)) => {
+                let path = args.upstream_client_secret_file.as_ref().ok_or_else(|| {
+                    anyhow::anyhow!("--upstream-client-id needs --upstream-client-secret-file")
+                })?;
+                let secret = std::fs::read_to_string(path)
+                    .map_err(|e| {
+                        anyhow::anyhow!("--upstream-client-secret-file {}: {e}", path.display())
+                    })?
+                    .trim()
+                    .to_owned();
+                if secret.is_empty() {
+                    bail!("--upstream-client-secret-file {} is empty", path.display());
+                }
+                Some(UpstreamCredential::ClientSecret {
+                    client_id: client_id.clone(),
+                    secret,
+                    tenant: args.upstream_tenant.clone(),
+                })
+            }
+            (None, None) => None,
+        };
+        let upstream = match (&args.upstream, credential) {
+            (Some(_), None) => bail!(
+                "--upstream needs a credential: --upstream-token-file, or --upstream-client-id \
+                 with --upstream-client-secret-file"
+            ),
+            (Some(url), Some(credential)) => {
                 if !(url.starts_with("http://") || url.starts_with("https://"))
                     || url::Url::parse(url).is_err()
                 {
@@ -517,7 +568,8 @@ impl ServeArgs {
                 }
                 let subscription = SubscriptionId::parse(&args.upstream_subscription)
                     .map_err(|e| anyhow::anyhow!("--upstream-subscription: {e}"))?;
-                let mut config = UpstreamConfig::new(url, file.clone(), subscription);
+                let mut config = UpstreamConfig::new(url, credential, subscription);
+                config.ca_file = args.upstream_ca_file.clone();
                 config.directory_sync = (args.upstream_directory_sync_minutes > 0).then(|| {
                     std::time::Duration::from_secs(args.upstream_directory_sync_minutes * 60)
                 });

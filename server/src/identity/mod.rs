@@ -83,6 +83,11 @@ impl Identity {
         })
     }
 
+    /// The configured issuers, in the configuration's order.
+    pub fn issuers(&self) -> impl Iterator<Item = &IssuerConfig> {
+        self.issuers.iter().map(IssuerKeys::config)
+    }
+
     /// The configured issuers' names.
     pub fn issuer_names(&self) -> Vec<&str> {
         self.issuers

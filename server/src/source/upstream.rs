@@ -25,6 +25,7 @@ use meterbook_core::usage::{AggregateLine, UsageAggregatePage};
 use meterbook_core::{ArmCode, SubscriptionId};
 use reqwest::{StatusCode, Url};
 
+use super::credential::{Credentials, UpstreamCredential};
 use super::{page_subscription, SourceError, SourcePage, UsageSource, MAX_FACTS};
 
 /// Usage reported this long after its day still counts towards the portal's daily totals.
@@ -38,8 +39,10 @@ const MAX_PAGES_PER_QUERY: usize = 10_000;
 pub struct UpstreamConfig {
     /// `https://adminmanagement.<region>.<domain>`, without a trailing slash.
     pub base_url: String,
-    /// A file holding the bearer token Meterbook presents upstream.
-    pub token_file: PathBuf,
+    /// How Meterbook gets the bearer token it presents upstream.
+    pub credential: UpstreamCredential,
+    /// A CA to trust for the hub and its identity provider (a private cloud's own CA).
+    pub ca_file: Option<PathBuf>,
     /// The upstream's provider subscription.
     pub subscription: SubscriptionId,
     /// Attempts per request, counting the first, for 429/503/504 and network errors.
@@ -53,10 +56,15 @@ pub struct UpstreamConfig {
 }
 
 impl UpstreamConfig {
-    pub fn new(base_url: &str, token_file: PathBuf, subscription: SubscriptionId) -> Self {
+    pub fn new(
+        base_url: &str,
+        credential: UpstreamCredential,
+        subscription: SubscriptionId,
+    ) -> Self {
         Self {
             base_url: base_url.trim_end_matches('/').to_owned(),
-            token_file,
+            credential,
+            ca_file: None,
             subscription,
             attempts: 4,
             first_retry_delay: Duration::from_millis(250),
@@ -70,6 +78,7 @@ pub struct UpstreamSource {
     config: UpstreamConfig,
     endpoint: Url,
     client: reqwest::Client,
+    credentials: Credentials,
 }
 
 impl UpstreamSource {
@@ -83,36 +92,36 @@ impl UpstreamSource {
             "{}/subscriptions/{}/providers/Microsoft.Commerce.Admin/subscriberUsageAggregates",
             config.base_url, config.subscription
         ))?;
-        let client = reqwest::Client::builder()
+        let mut client = reqwest::Client::builder()
             .timeout(config.timeout)
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("meterbook/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+            .user_agent(concat!("meterbook/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = &config.ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| anyhow::anyhow!("--upstream-ca-file {}: {e}", path.display()))?;
+            client = client.add_root_certificate(
+                reqwest::Certificate::from_pem(&pem)
+                    .map_err(|e| anyhow::anyhow!("--upstream-ca-file {}: {e}", path.display()))?,
+            );
+        }
+        let client = client.build()?;
+        let credentials = Credentials::new(config.credential.clone(), client.clone());
         Ok(Self {
             config,
             endpoint,
             client,
+            credentials,
         })
     }
 
     async fn credential(&self) -> Result<String, SourceError> {
-        let text = tokio::fs::read_to_string(&self.config.token_file)
+        self.credentials
+            .bearer(&self.config.base_url)
             .await
             .map_err(|e| {
-                tracing::error!(file = %self.config.token_file.display(), error = %e, "upstream token file unreadable");
-                SourceError::upstream(
-                    ArmCode::UpstreamFailed,
-                    "Meterbook cannot read its credential for the upstream Azure Stack Hub; the operator should check --upstream-token-file",
-                )
-            })?;
-        let token = text.trim();
-        if token.is_empty() {
-            return Err(SourceError::upstream(
-                ArmCode::UpstreamFailed,
-                "Meterbook's credential file for the upstream Azure Stack Hub is empty",
-            ));
-        }
-        Ok(token.to_owned())
+                tracing::error!(error = %e, "no credential for the upstream");
+                SourceError::upstream(ArmCode::UpstreamFailed, e.0)
+            })
     }
 
     /// One upstream usage page.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use meterbook_core::access::Role;
 use meterbook_core::SubscriptionId;
+use meterbook_server::source::credential::UpstreamCredential;
 use meterbook_server::source::UpstreamConfig;
 use serde_json::Value;
 
@@ -20,10 +21,15 @@ struct Pair {
     _credential: tempfile::NamedTempFile,
 }
 
-fn upstream_config(base: &str, token_file: PathBuf) -> UpstreamConfig {
+pub(crate) fn upstream_config(base: &str, token_file: PathBuf) -> UpstreamConfig {
+    upstream_config_with(base, UpstreamCredential::TokenFile(token_file))
+}
+
+/// A proxy's upstream settings for tests: a few quick retries, directory syncs only on demand.
+pub(crate) fn upstream_config_with(base: &str, credential: UpstreamCredential) -> UpstreamConfig {
     let mut config = UpstreamConfig::new(
         base,
-        token_file,
+        credential,
         SubscriptionId::parse(meterbook_server::DEFAULT_PROVIDER_SUBSCRIPTION).unwrap(),
     );
     config.attempts = 3;
