@@ -49,10 +49,18 @@ fn send_content_security_policy() {
     ) else {
         return;
     };
+    // Signing in and out with a directory continues there (a form's redirect is checked too).
+    let directories = crate::portal::portal()
+        .map(|p| p.sign_in_options().origins)
+        .unwrap_or_default();
+    let form_action = std::iter::once("'self'".to_owned())
+        .chain(directories)
+        .collect::<Vec<_>>()
+        .join(" ");
     let policy = format!(
         "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval'; \
          style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
-         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+         object-src 'none'; base-uri 'none'; form-action {form_action}; frame-ancestors 'none'"
     );
     if let Ok(value) = http::HeaderValue::from_str(&policy) {
         response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);

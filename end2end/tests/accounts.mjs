@@ -8,7 +8,7 @@ export async function signIn(page, username, password = DEMO_PASSWORD) {
   await page.goto("/sign-in");
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page.getByRole("heading", { name: "Usage overview" })).toBeVisible();
 }
 

@@ -9,19 +9,19 @@ test("an anonymous visitor is sent to sign in, and a wrong password is refused",
   const problems = watchConsole(page);
   await page.goto("/tokens");
   await expect(page).toHaveURL(/\/sign-in\?next=%2Ftokens/);
-  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Sign in", exact: true })).toBeVisible();
   mkdirSync(screenshots, { recursive: true });
   await page.screenshot({ path: screenshots + "sign-in.png" });
 
   await page.getByLabel("Username").fill("operator");
   await page.getByLabel("Password").fill("not the password");
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page.getByRole("alert")).toContainText("do not match an account");
 
   // The right password now lands on the page first asked for.
   await page.getByLabel("Username").fill("operator");
   await page.getByLabel("Password").fill(DEMO_PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await expect(page).toHaveURL(/\/tokens$/);
   await expect(page.getByRole("heading", { name: "API tokens" })).toBeVisible();
 

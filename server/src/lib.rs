@@ -224,6 +224,27 @@ impl Application {
             public_base: state.public_base.clone(),
             upstream: config.upstream.is_some(),
             time_zone: config.time_zone,
+            sign_in: meterbook_app::portal::views::SignInOptions {
+                directories: config
+                    .identity
+                    .issuers
+                    .iter()
+                    .filter(|i| i.signs_in())
+                    .map(|i| {
+                        let label = i.display_name.clone().unwrap_or_else(|| i.name.clone());
+                        (i.name.clone(), label)
+                    })
+                    .collect(),
+                local_accounts: config.identity.local_accounts,
+                origins: config
+                    .identity
+                    .issuers
+                    .iter()
+                    .filter(|i| i.signs_in())
+                    .filter_map(|i| url::Url::parse(&i.url).ok())
+                    .map(|u| u.origin().ascii_serialization())
+                    .collect(),
+            },
         });
         let routes = generate_route_list(App);
         let files_and_pages = leptos_axum::file_and_error_handler::<AppState, _>(shell);
@@ -240,6 +261,7 @@ impl Application {
         let router = Router::new()
             .merge(api::router(state.upstream))
             .merge(auth::sign_in::router())
+            .merge(auth::oidc::router())
             .merge(widget::router())
             .merge(assets::router(&config.site_root, site))
             .route("/metrics", axum::routing::get(api::scrape::scrape))

@@ -621,22 +621,46 @@ fn end2end() -> Result {
     step("browser tests (Playwright, Debian's chromium)");
     // The widget test serves "another site" on this port, which the server lets frame widgets.
     let embed_port = free_port()?;
+    // People sign in through the test AD FS (end2end/idp) as well as with passwords.
+    let idp_dir = env::temp_dir().join(format!("meterbook-e2e-idp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&idp_dir);
+    std::fs::create_dir_all(&idp_dir).map_err(|e| e.to_string())?;
+    let (idp, issuer, ca) = test_idp(&idp_dir)?;
+    let secret = idp_dir.join("portal-secret");
+    std::fs::write(&secret, "portal-secret\n").map_err(|e| e.to_string())?;
+    let identity = idp_dir.join("identity.toml");
+    std::fs::write(
+        &identity,
+        format!(
+            "[[issuer]]\nname = \"adfs\"\nurl = \"{issuer}\"\naudiences = [\"api://meterbook\"]\n\
+             ca-file = \"{}\"\nclient-id = \"meterbook-portal\"\nclient-secret-file = \"{}\"\n\
+             display-name = \"Test AD FS\"\n",
+            ca.display(),
+            secret.display()
+        ),
+    )
+    .map_err(|e| e.to_string())?;
     let (server, base_url, log) = demo_server(
         "release",
         &[
             "--widget-origins".to_owned(),
             format!("http://127.0.0.1:{embed_port}"),
+            "--identity-config".to_owned(),
+            identity.display().to_string(),
         ],
     )?;
     let operator = demo_operator_token(&log);
+    let idp_origin = issuer.trim_end_matches("/adfs").to_owned();
     let result = check(
         cmd("npx", &["playwright", "test"])
             .current_dir(root().join("end2end"))
             .env("BASE_URL", &base_url)
             .env("EMBED_PORT", embed_port.to_string())
-            .env("MB_OPERATOR_TOKEN", operator),
+            .env("MB_OPERATOR_TOKEN", operator)
+            .env("IDP_ORIGIN", idp_origin),
     );
     drop(server);
+    drop(idp);
     result
 }
 

@@ -14,7 +14,8 @@ use meterbook_core::overview::DailyMeterTotal;
 
 use super::views::{
     AuditView, ChangeDone, CostsRequest, CostsView, CreatedToken, CreatedWidget, DirectoryRequest,
-    DirectoryView, NewTokenForm, NewWidgetForm, PeopleView, PersonChange, TokenView, WidgetView,
+    DirectoryView, NewTokenForm, NewWidgetForm, PeopleView, PersonChange, SignInOptions, TokenView,
+    WidgetView,
 };
 use super::PortalError;
 use crate::viewer::Viewer;
@@ -97,6 +98,9 @@ pub trait PortalData: Send + Sync + 'static {
         viewer: &'a Viewer,
         request: DirectoryRequest,
     ) -> BoxFuture<'a, Result<DirectoryView, PortalError>>;
+
+    /// How people may sign in (for the sign-in page, before anyone has).
+    fn sign_in_options(&self) -> SignInOptions;
 
     /// The latest audit entries (of one action, if given); operators only.
     fn audit_entries<'a>(

@@ -84,6 +84,27 @@ pub struct CreatedWidget {
 
 // People.
 
+/// How people may sign in: the directories (name, what the button says), and whether
+/// Meterbook's own passwords are still on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInOptions {
+    pub directories: Vec<(String, String)>,
+    pub local_accounts: bool,
+    /// The directories' origins (`https://host:port`): forms may lead there, since signing in
+    /// and out continue at the directory.
+    pub origins: Vec<String>,
+}
+
+impl Default for SignInOptions {
+    fn default() -> Self {
+        Self {
+            directories: Vec::new(),
+            local_accounts: true,
+            origins: Vec::new(),
+        }
+    }
+}
+
 /// The people page: everyone, and the subscriptions grants may name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeopleView {

@@ -41,6 +41,7 @@ pub fn is_api_path(path: &str) -> bool {
 pub fn classify(path: &str) -> PathKind {
     match path {
         "/sign-in" | "/auth/sign-in" | "/auth/sign-out" | "/favicon.svg" => PathKind::Public,
+        "/auth/oidc/start" | "/auth/oidc/callback" => PathKind::Public,
         // The API's contract holds no data; the cloud's metadata names where to sign in.
         "/openapi.json" | "/metadata/endpoints" => PathKind::Public,
         // The widget checks its own token.

@@ -2,6 +2,7 @@
 //! request guard that refuses anonymous requests and cross-site writes.
 
 pub mod guard;
+pub mod oidc;
 pub mod passwords;
 pub mod sessions;
 pub mod sign_in;

@@ -73,6 +73,9 @@ async fn sign_in(
         (next, Err(refused)) => return back_to_sign_in(refused.as_str(), &next),
     };
     let (username, password, next) = (form.username, form.password, form.next);
+    if !state.identity.local_accounts {
+        return back_to_sign_in("local_off", &next);
+    }
     match attempt(&state, &username, &password, &address, &headers).await {
         Ok(Attempt::SignedIn(cookie)) => {
             let mut response = Redirect::to(&next).into_response();
@@ -251,7 +254,33 @@ async fn sign_out(
     if let Err(e) = result {
         return unavailable(&e);
     }
-    let mut response = Redirect::to("/sign-in?signed_out=1").into_response();
+    // A person from the directory is signed out there too, where it offers RP-initiated logout.
+    let signed_out = format!("{}/sign-in?signed_out=1", state.public_base);
+    let mut to = "/sign-in?signed_out=1".to_owned();
+    if let Some(issuer) = signed_in
+        .session
+        .user
+        .issuer
+        .as_deref()
+        .and_then(|name| state.identity.issuer(name))
+    {
+        if let Ok(crate::identity::Endpoints {
+            end_session_endpoint: Some(end),
+            ..
+        }) = issuer.endpoints().await
+        {
+            let query = serde_urlencoded::to_string([
+                (
+                    "client_id",
+                    issuer.config().client_id.as_deref().unwrap_or_default(),
+                ),
+                ("post_logout_redirect_uri", signed_out.as_str()),
+            ])
+            .unwrap_or_default();
+            to = format!("{end}{}{query}", if end.contains('?') { '&' } else { '?' });
+        }
+    }
+    let mut response = Redirect::to(&to).into_response();
     if let Ok(value) = state.sessions.clearing_cookie().parse() {
         response.headers_mut().insert(SET_COOKIE, value);
     }

@@ -7,6 +7,12 @@
 //! url = "https://adfs.contoso.example/adfs"       # the tokens' `iss`, exactly
 //! audiences = ["api://meterbook"]                 # the `aud` a token for this server carries
 //! ca-file = "/etc/meterbook/adfs-ca.pem"          # optional: a private CA to trust for it
+//! # People sign in with it when Meterbook is registered there as a client:
+//! client-id = "meterbook-portal"
+//! client-secret-file = "/etc/meterbook/adfs-secret"   # or client-secret-env = "MB_ADFS_SECRET"
+//! display-name = "Contoso AD FS"                      # the sign-in button's words
+//!
+//! # local-accounts = false   (top level: passwords off, the directory only)
 //! ```
 //!
 //! Checked whole at start: an error names the issuer and the key.
@@ -17,11 +23,27 @@ use meterbook_core::identity::is_name;
 use serde::Deserialize;
 
 /// Every issuer this server trusts (none: only Meterbook's own tokens and passwords).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct IdentityConfig {
     #[serde(default, rename = "issuer")]
     pub issuers: Vec<IssuerConfig>,
+    /// Whether people may still sign in with Meterbook's own passwords (break-glass accounts).
+    #[serde(default = "yes")]
+    pub local_accounts: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self {
+            issuers: Vec::new(),
+            local_accounts: true,
+        }
+    }
 }
 
 /// One issuer: an Entra ID tenant, an AD FS farm, a Keycloak realm...
@@ -33,16 +55,96 @@ pub struct IssuerConfig {
     pub audiences: Vec<String>,
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// Meterbook's client ID at the issuer: people sign in with it (authorization code + PKCE).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    /// The environment variable holding the client secret, instead of a file.
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    /// What the sign-in button says ("Sign in with ..."); the name when absent.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// The client secret, read at load from the file or the environment; never printed.
+    #[serde(skip)]
+    pub client_secret: Option<Secret>,
+}
+
+/// A secret that `Debug` does not show.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl IssuerConfig {
+    /// An issuer whose tokens the API accepts (no sign-in for people).
+    pub fn api_only(
+        name: &str,
+        url: &str,
+        audiences: Vec<String>,
+        ca_file: Option<PathBuf>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            url: url.into(),
+            audiences,
+            ca_file,
+            client_id: None,
+            client_secret_file: None,
+            client_secret_env: None,
+            display_name: None,
+            client_secret: None,
+        }
+    }
+
+    /// Whether people sign in with this issuer.
+    pub fn signs_in(&self) -> bool {
+        self.client_id.is_some() && self.client_secret.is_some()
+    }
 }
 
 impl IdentityConfig {
-    /// Reads and checks the file at `path`.
+    /// Reads and checks the file at `path`, and the client secrets it names.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             anyhow::anyhow!("reading the identity configuration {}: {e}", path.display())
         })?;
-        Self::parse(&text)
-            .map_err(|e| anyhow::anyhow!("in the identity configuration {}: {e}", path.display()))
+        let mut config = Self::parse(&text).map_err(|e| {
+            anyhow::anyhow!("in the identity configuration {}: {e}", path.display())
+        })?;
+        for issuer in &mut config.issuers {
+            let at = format!("issuer '{}'", issuer.name);
+            let secret = match (&issuer.client_secret_file, &issuer.client_secret_env) {
+                (Some(file), _) => Some(std::fs::read_to_string(file).map_err(|e| {
+                    anyhow::anyhow!("{at}: client-secret-file {}: {e}", file.display())
+                })?),
+                (None, Some(var)) => Some(std::env::var(var).map_err(|_| {
+                    anyhow::anyhow!("{at}: client-secret-env names {var}, which is not set")
+                })?),
+                (None, None) => None,
+            };
+            issuer.client_secret = secret
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .map(Secret);
+            if issuer.client_id.is_some() && issuer.client_secret.is_none() {
+                anyhow::bail!(
+                    "{at}: client-id needs client-secret-file or client-secret-env (not empty)"
+                );
+            }
+        }
+        if !config.local_accounts && !config.issuers.iter().any(IssuerConfig::signs_in) {
+            anyhow::bail!(
+                "local-accounts = false needs an issuer people sign in with (client-id): \
+                 otherwise nobody could sign in"
+            );
+        }
+        Ok(config)
     }
 
     /// Parses and checks a configuration's text.

@@ -28,11 +28,23 @@ pub enum KeyError {
     Unavailable(String),
 }
 
+/// Where an issuer signs people in, from its discovery document.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Endpoints {
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    /// RP-initiated logout, where the issuer offers it.
+    #[serde(default)]
+    pub end_session_endpoint: Option<String>,
+}
+
 /// The keys of one configured issuer.
 pub struct IssuerKeys {
     config: IssuerConfig,
     http: reqwest::Client,
     keys: RwLock<Fetched>,
+    /// The discovery document's endpoints, once read.
+    endpoints: RwLock<Option<Endpoints>>,
     /// Held while fetching, so concurrent misses fetch once.
     fetching: Mutex<()>,
 }
@@ -48,6 +60,8 @@ struct Fetched {
 struct Discovery {
     issuer: String,
     jwks_uri: String,
+    #[serde(flatten)]
+    endpoints: Option<Endpoints>,
 }
 
 /// Whether two issuer identifiers are the same (a trailing slash aside: Entra ID writes none,
@@ -75,7 +89,28 @@ impl IssuerKeys {
             http: http.build()?,
             config,
             keys: RwLock::new(Fetched::default()),
+            endpoints: RwLock::new(None),
             fetching: Mutex::new(()),
+        })
+    }
+
+    /// The client this issuer is reached with (its trust roots), for the token exchange.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Where the issuer signs people in (read with its keys, once).
+    pub async fn endpoints(&self) -> Result<Endpoints, KeyError> {
+        if let Some(endpoints) = self.endpoints.read().await.clone() {
+            return Ok(endpoints);
+        }
+        let _one_fetch = self.fetching.lock().await;
+        let set = self.fetch().await?;
+        let mut keys = self.keys.write().await;
+        keys.set = Some(set);
+        keys.at = Some(Instant::now());
+        self.endpoints.read().await.clone().ok_or_else(|| {
+            KeyError::Unavailable("its discovery document names no authorization endpoint".into())
         })
     }
 
@@ -93,6 +128,7 @@ impl IssuerKeys {
                 set: Some(set),
                 at: Some(Instant::now()),
             }),
+            endpoints: RwLock::new(None),
             fetching: Mutex::new(()),
         }
     }
@@ -148,6 +184,9 @@ impl IssuerKeys {
             .get_json(&discovery.jwks_uri)
             .await
             .map_err(unavailable)?;
+        if let Some(endpoints) = discovery.endpoints {
+            *self.endpoints.write().await = Some(endpoints);
+        }
         tracing::info!(issuer = %self.config.name, keys = set.keys.len(), "fetched signing keys");
         Ok(set)
     }

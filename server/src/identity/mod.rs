@@ -5,6 +5,8 @@
 
 pub mod config;
 pub mod keys;
+
+pub use keys::{Endpoints, IssuerKeys};
 pub mod rules;
 
 use std::collections::BTreeMap;
@@ -15,8 +17,8 @@ use meterbook_core::identity::Claims;
 use serde_json::Value;
 
 pub use config::{IdentityConfig, IssuerConfig};
+use keys::same_issuer;
 pub use keys::KeyError;
-use keys::{same_issuer, IssuerKeys};
 
 /// How far the issuer's clock and this server's may disagree: `exp` and `nbf` are met this much
 /// late or early.
@@ -54,6 +56,8 @@ pub enum BearerError {
     Audience(String),
     #[error("the token is missing its {0} claim")]
     Missing(String),
+    #[error("the ID token was not made for this sign-in (its nonce differs)")]
+    Nonce,
     #[error(transparent)]
     Key(#[from] KeyError),
 }
@@ -66,9 +70,10 @@ pub struct Verified {
 }
 
 /// The issuers this server trusts, with their keys.
-#[derive(Default)]
 pub struct Identity {
     issuers: Vec<IssuerKeys>,
+    /// Whether Meterbook's own passwords still sign people in.
+    pub local_accounts: bool,
 }
 
 impl Identity {
@@ -80,6 +85,7 @@ impl Identity {
                 .cloned()
                 .map(IssuerKeys::new)
                 .collect::<anyhow::Result<_>>()?,
+            local_accounts: config.local_accounts,
         })
     }
 
@@ -106,10 +112,7 @@ impl Identity {
     /// keys, it is for one of the issuer's audiences, and it is within its lifetime (give or take
     /// [`CLOCK_SKEW_SECONDS`]).
     pub async fn verify(&self, token: &str) -> Result<Verified, BearerError> {
-        let header = decode_header(token).map_err(|_| BearerError::Malformed)?;
-        if !ALGORITHMS.contains(&header.alg) {
-            return Err(BearerError::Algorithm(header.alg));
-        }
+        decode_header(token).map_err(|_| BearerError::Malformed)?;
         // The issuer is read before the signature is checked only to choose whose keys check it.
         let claimed = unverified_issuer(token).ok_or(BearerError::Missing("iss".into()))?;
         let issuer = self
@@ -117,31 +120,74 @@ impl Identity {
             .iter()
             .find(|i| same_issuer(&i.config().url, &claimed))
             .ok_or_else(|| BearerError::UnknownIssuer(claimed.clone()))?;
-        let key = issuer.key(header.kid.as_deref()).await?;
-        let config = issuer.config();
-        let mut validation = Validation::new(header.alg);
-        validation.leeway = CLOCK_SKEW_SECONDS;
-        validation.validate_nbf = true;
-        validation.set_audience(&config.audiences);
-        // The token's own spelling, which matched the configured one but for a trailing slash.
-        validation.set_issuer(&[claimed.as_str()]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        let data = decode::<BTreeMap<String, Value>>(token, &key, &validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind;
-            match e.into_kind() {
-                ErrorKind::ExpiredSignature => BearerError::Expired,
-                ErrorKind::ImmatureSignature => BearerError::NotYetValid,
-                ErrorKind::InvalidAudience => BearerError::Audience(config.audiences.join(" or ")),
-                ErrorKind::MissingRequiredClaim(claim) => BearerError::Missing(claim),
-                ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => BearerError::Signature,
-                _ => BearerError::Malformed,
-            }
-        })?;
+        let claims = check(issuer, token, &claimed, &issuer.config().audiences).await?;
         Ok(Verified {
-            issuer: config.name.clone(),
-            claims: Claims::new(data.claims),
+            issuer: issuer.config().name.clone(),
+            claims,
         })
     }
+
+    /// The issuer named `name`, if it is configured.
+    pub fn issuer(&self, name: &str) -> Option<&IssuerKeys> {
+        self.issuers.iter().find(|i| i.config().name == name)
+    }
+
+    /// Checks an ID token the issuer named `name` just gave for Meterbook's sign-in: as
+    /// [`Identity::verify`], for the audience of Meterbook's client ID, and carrying `nonce`
+    /// (so it was made for this sign-in and no other).
+    pub async fn verify_id_token(
+        &self,
+        name: &str,
+        token: &str,
+        nonce: &str,
+    ) -> Result<Claims, BearerError> {
+        let issuer = self
+            .issuer(name)
+            .ok_or_else(|| BearerError::UnknownIssuer(name.to_owned()))?;
+        let claimed = unverified_issuer(token).ok_or(BearerError::Missing("iss".into()))?;
+        if !same_issuer(&issuer.config().url, &claimed) {
+            return Err(BearerError::UnknownIssuer(claimed));
+        }
+        let client_id = issuer.config().client_id.clone().unwrap_or_default();
+        let claims = check(issuer, token, &claimed, &[client_id]).await?;
+        if claims.values("nonce").next() != Some(nonce) {
+            return Err(BearerError::Nonce);
+        }
+        Ok(claims)
+    }
+}
+
+/// Checks `token`'s signature with `issuer`'s keys, its `iss` (`claimed`, which matched the
+/// configured URL but for a trailing slash), its audience (one of `audiences`) and its lifetime.
+async fn check(
+    issuer: &IssuerKeys,
+    token: &str,
+    claimed: &str,
+    audiences: &[String],
+) -> Result<Claims, BearerError> {
+    let header = decode_header(token).map_err(|_| BearerError::Malformed)?;
+    if !ALGORITHMS.contains(&header.alg) {
+        return Err(BearerError::Algorithm(header.alg));
+    }
+    let key = issuer.key(header.kid.as_deref()).await?;
+    let mut validation = Validation::new(header.alg);
+    validation.leeway = CLOCK_SKEW_SECONDS;
+    validation.validate_nbf = true;
+    validation.set_audience(audiences);
+    validation.set_issuer(&[claimed]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+    let data = decode::<BTreeMap<String, Value>>(token, &key, &validation).map_err(|e| {
+        use jsonwebtoken::errors::ErrorKind;
+        match e.into_kind() {
+            ErrorKind::ExpiredSignature => BearerError::Expired,
+            ErrorKind::ImmatureSignature => BearerError::NotYetValid,
+            ErrorKind::InvalidAudience => BearerError::Audience(audiences.join(" or ")),
+            ErrorKind::MissingRequiredClaim(claim) => BearerError::Missing(claim),
+            ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => BearerError::Signature,
+            _ => BearerError::Malformed,
+        }
+    })?;
+    Ok(Claims::new(data.claims))
 }
 
 /// The `iss` a JWT claims, read without checking anything.
@@ -192,17 +238,13 @@ mod tests {
     }
 
     fn identity(jwks: Vec<jsonwebtoken::jwk::Jwk>) -> Identity {
-        let config = IssuerConfig {
-            name: "adfs".into(),
-            url: ISSUER.into(),
-            audiences: vec!["api://meterbook".into()],
-            ca_file: None,
-        };
+        let config = IssuerConfig::api_only("adfs", ISSUER, vec!["api://meterbook".into()], None);
         Identity {
             issuers: vec![IssuerKeys::with_keys(
                 config,
                 jsonwebtoken::jwk::JwkSet { keys: jwks },
             )],
+            local_accounts: true,
         }
     }
 

@@ -44,6 +44,8 @@ pub struct Portal {
     pub upstream: bool,
     /// The operator's time zone, in which billing months start and end.
     pub time_zone: meterbook_core::rating::period::Tz,
+    /// How people may sign in.
+    pub sign_in: meterbook_app::portal::views::SignInOptions,
 }
 
 const UNAVAILABLE: &str = "Meterbook cannot reach its database right now; try again shortly";
@@ -359,5 +361,9 @@ impl PortalData for Portal {
         limit: u32,
     ) -> BoxFuture<'a, Result<Vec<AuditView>, PortalError>> {
         Box::pin(people::audit(self, viewer, action, limit))
+    }
+
+    fn sign_in_options(&self) -> meterbook_app::portal::views::SignInOptions {
+        self.sign_in.clone()
     }
 }

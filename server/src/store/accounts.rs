@@ -20,6 +20,9 @@ pub struct UserInfo {
     pub subscriptions: Vec<SubscriptionId>,
     pub created_at: DateTime<Utc>,
     pub disabled_at: Option<DateTime<Utc>>,
+    /// The configured issuer a person who signs in with the cloud's directory comes from;
+    /// `None` for a local account.
+    pub issuer: Option<String>,
 }
 
 impl UserInfo {
@@ -94,6 +97,13 @@ pub struct AuditEntry {
 #[async_trait]
 pub trait AccountStore: Send + Sync + 'static {
     /// A user and their password hash, found by name in any letter case.
+    /// The account of the person `subject` of directory `issuer`, if they signed in before.
+    async fn user_by_subject(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<UserInfo>, StoreError>;
+
     async fn user_by_name(&self, username: &str) -> Result<Option<(UserInfo, String)>, StoreError>;
 
     async fn list_users(&self) -> Result<Vec<UserInfo>, StoreError>;

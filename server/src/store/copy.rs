@@ -44,6 +44,8 @@ const TABLES: &[Table] = &[
             ("password_hash", Text),
             ("created_at", Int),
             ("disabled_at", OptInt),
+            ("issuer", OptText),
+            ("subject", OptText),
         ],
     ),
     (

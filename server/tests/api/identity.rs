@@ -109,12 +109,13 @@ impl Idp {
 
     fn config(&self) -> IdentityConfig {
         IdentityConfig {
-            issuers: vec![IssuerConfig {
-                name: "adfs".into(),
-                url: self.issuer.clone(),
-                audiences: vec!["api://meterbook".into()],
-                ca_file: Some(self.ca.clone()),
-            }],
+            issuers: vec![IssuerConfig::api_only(
+                "adfs",
+                &self.issuer,
+                vec!["api://meterbook".into()],
+                Some(self.ca.clone()),
+            )],
+            ..IdentityConfig::default()
         }
     }
 }
@@ -295,4 +296,176 @@ async fn claim_rules_are_for_operators_and_refused_naming_the_field() {
         .token("meterbook-upstream", "upstream-secret", "api://meterbook")
         .await;
     assert_eq!(usage(&app, &operator_app, 2).await.0, 200);
+}
+
+#[tokio::test]
+async fn directory_sign_ins_that_cannot_finish_say_why_and_passwords_can_be_switched_off() {
+    use meterbook_server::identity::config::Secret;
+    let Some(idp) = start_idp() else { return };
+    let mut config = idp.config();
+    config.issuers[0].client_id = Some("meterbook-portal".into());
+    config.issuers[0].client_secret = Some(Secret("portal-secret".into()));
+    config.local_accounts = false;
+    let app = spawn_app_with(Options {
+        identity: config,
+        ..Options::default()
+    })
+    .await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let location = |r: &reqwest::Response| r.headers()["location"].to_str().unwrap().to_owned();
+
+    // The start sends the browser to the issuer with PKCE, state and nonce, and keeps them in a
+    // sealed cookie of its own path.
+    let started = no_redirects
+        .get(format!(
+            "{}/auth/oidc/start?issuer=adfs&next=/usage",
+            app.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 303);
+    let to = location(&started);
+    assert!(
+        to.starts_with(&format!("{}/oauth2/authorize?", idp.issuer)),
+        "{to}"
+    );
+    for part in [
+        "code_challenge_method=S256",
+        "state=",
+        "nonce=",
+        "client_id=meterbook-portal",
+    ] {
+        assert!(to.contains(part), "{part} in {to}");
+    }
+    let cookie = started.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.starts_with("mb_oidc=") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+
+    for (path, reason) in [
+        ("/auth/oidc/start?issuer=entra", "unknown_issuer"),
+        ("/auth/oidc/callback?code=x&state=y", "directory_expired"),
+    ] {
+        let answer = no_redirects
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            location(&answer).contains(&format!("error={reason}")),
+            "{path}"
+        );
+    }
+    // A callback whose state is not the one this browser's login holds is refused too.
+    let forged = no_redirects
+        .get(format!(
+            "{}/auth/oidc/callback?code=x&state=forged",
+            app.base
+        ))
+        .header("cookie", cookie.split(';').next().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(location(&forged).contains("error=directory_expired"));
+
+    // With local accounts off, a right password signs nobody in.
+    app.add_user("olga", meterbook_core::access::Role::Operator, &[])
+        .await;
+    let refused = app.post_sign_in("olga", crate::helpers::PASSWORD).await;
+    assert!(
+        location(&refused).contains("error=local_off"),
+        "{}",
+        location(&refused)
+    );
+}
+
+#[tokio::test]
+async fn a_proxy_gets_its_own_hub_tokens_from_the_provider_the_hubs_metadata_names() {
+    use meterbook_server::source::credential::UpstreamCredential;
+    let Some(idp) = start_idp() else { return };
+    let hub = spawn_app_with(Options {
+        identity: idp.config(),
+        ..Options::default()
+    })
+    .await;
+    // The hub says where to sign in, to anyone, as Azure Stack Hub does.
+    let metadata: Value = app_get(&hub, "/metadata/endpoints?api-version=2015-01-01").await;
+    assert_eq!(
+        metadata["authentication"]["loginEndpoint"],
+        idp.issuer.as_str()
+    );
+    assert_eq!(
+        metadata["authentication"]["audiences"],
+        json!(["api://meterbook"])
+    );
+    assert_eq!(
+        hub.get("/metadata/endpoints", None).await.status(),
+        400,
+        "api-version is required"
+    );
+    // The hub's operator maps the proxy's service principal (its app role) to operator.
+    let rule = json!({"issuer": "adfs", "claim": "roles", "value": "Meterbook.Operator",
+                      "role": "operator"});
+    let added = hub
+        .client
+        .post(format!("{}/api/v1/identity/rules", hub.base))
+        .bearer_auth(&hub.operator)
+        .json(&rule)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201);
+    let (records, start, end) = crate::helpers::demo_records(2, 1, 5);
+    hub.ingest(&crate::helpers::as_json(&records)).await;
+
+    let proxy_of = |secret: &str| {
+        let mut config = crate::proxy::upstream_config_with(
+            &hub.base,
+            UpstreamCredential::ClientSecret {
+                client_id: "meterbook-upstream".into(),
+                secret: secret.into(),
+                tenant: None,
+            },
+        );
+        config.ca_file = Some(idp.ca.clone());
+        spawn_app_with(Options {
+            upstream: Some(config),
+            ..Options::default()
+        })
+    };
+    let proxy = proxy_of("upstream-secret").await;
+    let path = format!(
+        "{}?api-version=2015-06-01-preview&reportedStartTime={}&reportedEndTime={}&aggregationGranularity=Hourly",
+        crate::helpers::provider_path(),
+        crate::helpers::time_param(start),
+        crate::helpers::time_param(end)
+    );
+    let (direct, _) = hub.all_pages(&path, &hub.operator).await;
+    let (proxied, _) = proxy.all_pages(&path, &proxy.operator).await;
+    assert!(!direct.is_empty());
+    assert_eq!(
+        proxied.len(),
+        direct.len(),
+        "the proxy reads what the hub holds"
+    );
+
+    // A wrong secret: the proxy says its own credential was refused, and shows no secret.
+    let refused = proxy_of("wrong-secret").await;
+    let response = refused.get(&path, Some(&refused.operator)).await;
+    assert_eq!(response.status(), 502);
+    let body: Value = response.json().await.unwrap();
+    let text = body.to_string();
+    assert!(text.contains("refused client meterbook-upstream"), "{text}");
+    assert!(!text.contains("wrong-secret"), "{text}");
+}
+
+async fn app_get(app: &TestApp, path: &str) -> Value {
+    let response = app.get(path, None).await;
+    assert_eq!(response.status(), 200, "{path}");
+    response.json().await.unwrap()
 }

@@ -15,7 +15,7 @@ use crate::store::{
     AccountStore, AuditEntry, NewSession, NewToken, SessionInfo, StoreError, TokenInfo, UserInfo,
 };
 
-const USER_COLUMNS: &str = "u.id, u.username, u.role, u.created_at, u.disabled_at,
+const USER_COLUMNS: &str = "u.id, u.username, u.role, u.created_at, u.disabled_at, u.issuer,
     (SELECT string_agg(subscription_id, ',' ORDER BY subscription_id)
      FROM user_subscriptions WHERE user_id = u.id) AS subs";
 
@@ -29,6 +29,7 @@ fn user_from_row(row: &AnyRow) -> Result<UserInfo, sqlx::Error> {
         subscriptions: parse_subscriptions(row.try_get("subs")?),
         created_at: from_epoch(row.try_get("created_at")?),
         disabled_at: disabled.map(from_epoch),
+        issuer: row.try_get("issuer")?,
     })
 }
 
@@ -94,6 +95,21 @@ async fn count_failures(
 
 #[async_trait]
 impl<S: SharedSql> AccountStore for S {
+    async fn user_by_subject(
+        &self,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Option<UserInfo>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.issuer = $1 AND u.subject = $2"
+        ))
+        .bind(issuer)
+        .bind(subject)
+        .fetch_optional(self.shared())
+        .await?;
+        Ok(row.as_ref().map(user_from_row).transpose()?)
+    }
+
     async fn user_by_name(&self, username: &str) -> Result<Option<(UserInfo, String)>, StoreError> {
         // Names are unique in any letter case (and only ASCII is allowed).
         let row = sqlx::query(&format!(
@@ -355,6 +371,49 @@ impl Changes {
 
     /// Adds (or, with `granted` false, removes) subscriptions of a tenant user. Takes effect on the
     /// user's next request: sessions and tokens read grants live.
+    /// Makes the account of a person who signs in with directory `issuer` (as `subject`), with no
+    /// usable password; its ID.
+    pub async fn create_directory_user(
+        &mut self,
+        username: &str,
+        issuer: &str,
+        subject: &str,
+        role: Role,
+        subscriptions: &[SubscriptionId],
+    ) -> Result<i64, StoreError> {
+        // Not a PHC string: no password ever verifies against it.
+        let id = self
+            .create_user(username, role, "directory-account", subscriptions)
+            .await?;
+        sqlx::query("UPDATE users SET issuer = $1, subject = $2 WHERE id = $3")
+            .bind(issuer)
+            .bind(subject)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(id)
+    }
+
+    /// Sets a user's role and replaces their grants with `subscriptions`.
+    pub async fn set_access(
+        &mut self,
+        user_id: i64,
+        role: Role,
+        subscriptions: &[SubscriptionId],
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
+            .bind(role.as_str())
+            .bind(user_id)
+            .execute(&mut *self.tx)
+            .await?;
+        sqlx::query("DELETE FROM user_subscriptions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *self.tx)
+            .await?;
+        self.add_subscriptions(USER_GRANTS, user_id, subscriptions)
+            .await
+    }
+
     pub async fn set_grants(
         &mut self,
         user_id: i64,
