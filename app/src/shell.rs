@@ -8,6 +8,7 @@ use leptos_router::{SsrMode, StaticSegment};
 use crate::routes::audit::AuditPage;
 use crate::routes::costs::CostsPage;
 use crate::routes::explorer::ExplorerPage;
+use crate::routes::identity::IdentityPage;
 use crate::routes::overview::OverviewPage;
 use crate::routes::people::PeoplePage;
 use crate::routes::sign_in::SignInPage;
@@ -89,6 +90,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("widgets") view=WidgetsPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("people") view=PeoplePage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("tenants") view=TenantsPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("identity") view=IdentityPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("audit") view=AuditPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("sign-in") view=SignInPage ssr=SsrMode::Async/>
                 </Routes>
@@ -116,6 +118,7 @@ fn Account() -> impl IntoView {
                 {v.is_operator().then(|| view! {
                     <A href="/tenants">"Tenants"</A>
                     <A href="/people">"People"</A>
+                    <A href="/identity">"Identity"</A>
                     <A href="/audit">"Audit log"</A>
                 })}
                 <span class="who">{v.username.clone()} " (" {role} ")"</span>

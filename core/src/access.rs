@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::SubscriptionId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Operator,

@@ -39,6 +39,7 @@ pub const CLAIMS: [&str; 9] = [
 
 /// One mapping from a claim's value to a role (and, for tenants, subscriptions).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ClaimRule {
     /// The configured issuer's name the rule applies to.
@@ -50,11 +51,13 @@ pub struct ClaimRule {
     pub role: Role,
     /// What a tenant rule grants; empty for other roles.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub subscriptions: Vec<SubscriptionId>,
 }
 
 /// A rule as given: parsed whole by [`ClaimRule::parse`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RuleDraft {
     pub issuer: String,

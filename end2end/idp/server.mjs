@@ -6,7 +6,11 @@
 // It listens on 127.0.0.1 only, over HTTPS with a self-signed certificate kept in
 // <state dir>/cert.pem and <state dir>/key.pem (created with openssl when missing or about to
 // expire). When ready it prints exactly one JSON line to stdout and nothing else:
-//   {"issuer":"https://127.0.0.1:PORT/adfs","port":PORT,"ca":"/abs/state/cert.pem"}
+//   {"issuer":"https://127.0.0.1:PORT/adfs","port":PORT,"ca":"/abs/state/cert.pem",
+//    "clientCertificate":"/abs/state/meterbook-upstream-cert.pem"}
+// The last is the certificate and private key (PEM) of the client meterbook-upstream-cert, which
+// authenticates with a signed client assertion (private_key_jwt), as a service principal with a
+// certificate does against AD FS or Entra ID.
 // Logs (one line per request, token request parameters with secrets redacted, provider
 // warnings) go to stderr. SIGTERM/SIGINT exit with status 0.
 //
@@ -21,7 +25,8 @@
 //   {
 //     "audiences": ["api://meterbook", "https://..."],   // valid `resource` values (token `aud`)
 //     "clients": { "<client_id>": { client metadata as in OIDC Dynamic Client Registration,
-//                                   plus "roles": [...] and "oid": "<guid>" for app tokens } },
+//                                   plus "roles": [...] and "oid": "<guid>" for app tokens,
+//                                   and "token_ttl": seconds for its access tokens (3600) } },
 //     "users":   { "<login>": { "password", "name", "email", "upn", "groups": [], "roles": [] } }
 //   }
 // Clients are resolved through the storage adapter on every request (oidc-provider's documented
@@ -44,6 +49,7 @@
 //   POST /admin/users/<login>          JSON merged into that user (created if missing),
 //                                      e.g. {"groups":[],"roles":["Meterbook.Operator"]}
 //   POST /admin/clients/<client_id>    JSON merged into that client, e.g. {"redirect_uris":[...]}
+//   GET  /admin/issued                 -> {"<client_id>": n}: client-credentials tokens issued
 //   POST /admin/rotate-keys            new RSA key first in the JWKS, used for new tokens; the
 //                                      old keys stay published for verification -> {"kid","kids"}
 //
@@ -123,6 +129,13 @@ function defaultConfig() {
         roles: ['Meterbook.Operator'],
         oid: fixedGuid('meterbook-upstream'),
       },
+      'meterbook-upstream-cert': {
+        grant_types: ['client_credentials'],
+        token_endpoint_auth_method: 'private_key_jwt',
+        token_endpoint_auth_signing_alg: 'RS256',
+        roles: ['Meterbook.Operator'],
+        oid: fixedGuid('meterbook-upstream-cert'),
+      },
       'billing-script': {
         client_secret: 'script-secret',
         grant_types: ['client_credentials'],
@@ -188,6 +201,45 @@ if (!certUsable()) {
     console.error(`openssl failed: ${err.stderr ?? err.message}`);
     process.exit(1);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A service principal's certificate (meterbook-upstream-cert): its private key signs client
+// assertions; the public key is registered with the client, as an uploaded certificate is.
+
+const clientCertFile = path.join(stateDir, 'meterbook-upstream-cert.pem');
+
+function newClientCertificate() {
+  const dir = fs.mkdtempSync(path.join(stateDir, 'client-cert-'));
+  try {
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
+      '-subj', '/CN=meterbook-upstream-cert',
+      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
+    ], { stdio: 'pipe' });
+    const pem = fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8') + fs.readFileSync(path.join(dir, 'key.pem'), 'utf8');
+    fs.writeFileSync(clientCertFile, pem, { mode: 0o600 });
+  } catch (err) {
+    console.error(`openssl failed: ${err.stderr ?? err.message}`);
+    process.exit(1);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+try {
+  const cert = new crypto.X509Certificate(fs.readFileSync(clientCertFile));
+  if (Date.parse(cert.validTo) < Date.now() + 60 * 60 * 1000) newClientCertificate();
+} catch {
+  newClientCertificate();
+}
+
+// The certificate's public key as a JWK, with its SHA-1 thumbprint as x5t (AD FS and Entra ID
+// find a client's certificate by the x5t of the assertion's header).
+function clientCertificateJwk() {
+  const cert = new crypto.X509Certificate(fs.readFileSync(clientCertFile));
+  const x5t = crypto.createHash('sha1').update(cert.raw).digest('base64url');
+  return { ...cert.publicKey.export({ format: 'jwk' }), alg: 'RS256', use: 'sig', x5t };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -282,7 +334,7 @@ async function defaultResource(ctx, client, oneOf) {
   return fromScope;
 }
 
-async function getResourceServerInfo(ctx, indicator) {
+async function getResourceServerInfo(ctx, indicator, client) {
   const audience = knownAudience(indicator);
   if (!audience) throw new errors.InvalidTarget(`unknown resource ${indicator}`);
   const base = trimSlashes(audience);
@@ -291,7 +343,7 @@ async function getResourceServerInfo(ctx, indicator) {
     scope: [...new Set([`${base}${DEFAULT_SUFFIX}`, `${audience}${DEFAULT_SUFFIX}`])].join(' '),
     audience,
     accessTokenFormat: 'jwt',
-    accessTokenTTL: 60 * 60,
+    accessTokenTTL: readConfig().clients[client?.clientId]?.token_ttl ?? 60 * 60,
     jwt: { sign: { alg: 'RS256' } },
   };
 }
@@ -300,7 +352,11 @@ async function getResourceServerInfo(ctx, indicator) {
 // Clients from config.json, through the adapter (called for every client lookup)
 
 function clientMetadata(clientId, entry) {
-  const { roles, oid, ...metadata } = entry;
+  const { roles, oid, token_ttl: ttl, ...metadata } = entry;
+  // A certificate client without its own keys is the state dir's client certificate.
+  if (metadata.token_endpoint_auth_method === 'private_key_jwt' && !metadata.jwks && !metadata.jwks_uri) {
+    metadata.jwks = { keys: [clientCertificateJwk()] };
+  }
   const grantTypes = metadata.grant_types ?? ['authorization_code'];
   const appOnly = !grantTypes.includes('authorization_code');
   return {
@@ -534,6 +590,10 @@ function buildProvider(issuer) {
   // Log what clients send to the token endpoint: what MSAL really asks for is the useful part.
   provider.use(async (ctx, next) => {
     await next();
+    if (ctx.oidc?.route === 'token' && ctx.status === 200 && ctx.oidc.body?.grant_type === 'client_credentials') {
+      const id = ctx.oidc.client.clientId;
+      issued[id] = (issued[id] ?? 0) + 1;
+    }
     if (ctx.oidc?.route === 'token') {
       const auth = ctx.headers.authorization ? ctx.headers.authorization.split(' ')[0] : 'none';
       console.error(`token request: authorization=${auth} body=${JSON.stringify(redact(ctx.oidc.body))}`);
@@ -548,6 +608,9 @@ function buildProvider(issuer) {
 
 // ---------------------------------------------------------------------------------------------
 // HTTP: /admin/* here, everything under the issuer path handed to the provider
+
+// Client-credentials tokens issued, by client (GET /admin/issued): how tests see renewals.
+const issued = {};
 
 let provider; // replaced on key rotation; state lives in the shared adapter
 let providerCallback;
@@ -566,6 +629,9 @@ async function admin(req, res, pathname, issuer) {
   const target = /^\/admin\/(users|clients)\/([^/]+)$/.exec(pathname);
   if (req.method === 'GET' && pathname === '/admin/health') {
     return sendJson(res, 200, { ok: true, issuer });
+  }
+  if (req.method === 'GET' && pathname === '/admin/issued') {
+    return sendJson(res, 200, issued);
   }
   if (req.method === 'POST' && pathname === '/admin/rotate-keys') {
     signingKeys.unshift(newSigningKey());
@@ -646,5 +712,5 @@ server.listen(Number(args.port), '127.0.0.1', () => {
   const { port } = server.address();
   const issuer = `https://127.0.0.1:${port}${issuerPath}`;
   useProvider(issuer);
-  process.stdout.write(`${JSON.stringify({ issuer, port, ca: certFile })}\n`);
+  process.stdout.write(`${JSON.stringify({ issuer, port, ca: certFile, clientCertificate: clientCertFile })}\n`);
 });

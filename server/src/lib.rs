@@ -218,6 +218,7 @@ impl Application {
             identity: Arc::new(identity::Identity::new(&config.identity)?),
         };
         let portal: SharedPortalData = Arc::new(portal::Portal {
+            identity: state.identity.clone(),
             store,
             source,
             signer: state.signer.clone(),
@@ -277,6 +278,14 @@ impl Application {
             .route(
                 "/tenants/save",
                 axum::routing::post(portal::save_subscription),
+            )
+            .route(
+                "/identity/rules/add",
+                axum::routing::post(portal::add_claim_rule),
+            )
+            .route(
+                "/identity/rules/remove",
+                axum::routing::post(portal::remove_claim_rule),
             )
             .route(
                 "/tenants/import",

@@ -14,8 +14,8 @@ use meterbook_core::overview::DailyMeterTotal;
 
 use super::views::{
     AuditView, ChangeDone, CostsRequest, CostsView, CreatedToken, CreatedWidget, DirectoryRequest,
-    DirectoryView, NewTokenForm, NewWidgetForm, PeopleView, PersonChange, SignInOptions, TokenView,
-    WidgetView,
+    DirectoryView, IdentityView, NewTokenForm, NewWidgetForm, PeopleView, PersonChange,
+    SignInOptions, TokenView, WidgetView,
 };
 use super::PortalError;
 use crate::viewer::Viewer;
@@ -101,6 +101,12 @@ pub trait PortalData: Send + Sync + 'static {
 
     /// How people may sign in (for the sign-in page, before anyone has).
     fn sign_in_options(&self) -> SignInOptions;
+
+    /// The trusted issuers and the claim rules; operators only.
+    fn identity<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+    ) -> BoxFuture<'a, Result<IdentityView, PortalError>>;
 
     /// The latest audit entries (of one action, if given); operators only.
     fn audit_entries<'a>(

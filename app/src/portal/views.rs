@@ -168,6 +168,47 @@ pub struct ChangeDone {
     pub password: Option<String>,
 }
 
+// Identity: the directories people and tokens come from, and the claim rules.
+
+/// The identity page (operators): the issuers this server trusts, and the claim rules that map
+/// their tokens to roles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityView {
+    pub issuers: Vec<IssuerView>,
+    /// Whether Meterbook's own passwords still sign people in.
+    pub local_accounts: bool,
+    pub rules: Vec<ClaimRuleView>,
+    /// The claims a rule may test, and the roles it may grant: the form's choices.
+    pub claims: Vec<String>,
+    pub roles: Vec<String>,
+    pub csrf_token: String,
+}
+
+/// One configured issuer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerView {
+    pub name: String,
+    pub url: String,
+    pub audiences: Vec<String>,
+    /// People sign in with it (it has a client ID), beside its tokens on the API.
+    pub signs_in: bool,
+}
+
+/// One claim rule as the page lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRuleView {
+    pub id: i64,
+    pub issuer: String,
+    pub claim: String,
+    pub value: String,
+    pub role: String,
+    /// `(ID, display name)` of what a tenant rule grants.
+    pub subscriptions: Vec<(String, String)>,
+    /// `YYYY-MM-DD HH:MM` UTC.
+    pub created_at: String,
+    pub created_by: String,
+}
+
 // The audit log.
 
 /// What the tenants page asks for: subscriptions whose name, owner, ID or offer holds `find`,

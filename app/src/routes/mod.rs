@@ -8,6 +8,8 @@ pub mod costs;
 #[cfg(feature = "ssr")]
 pub mod explorer;
 #[cfg(feature = "ssr")]
+pub mod identity;
+#[cfg(feature = "ssr")]
 pub mod overview;
 pub mod people;
 #[cfg(feature = "ssr")]

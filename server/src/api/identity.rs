@@ -19,9 +19,9 @@ use serde::Serialize;
 use super::arm::operators_only;
 use crate::api_error::{unreadable_body, ApiError};
 use crate::auth::Caller;
-use crate::identity::rules::{self, Actor};
+use crate::identity::rules::{self, Actor, AddError};
 use crate::state::AppState;
-use crate::store::{StoreError, StoredRule};
+use crate::store::StoredRule;
 
 /// A rule is a few short strings and subscription IDs.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -34,9 +34,9 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A rule as the API answers it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct RuleAnswer {
+pub(crate) struct RuleAnswer {
     id: i64,
     #[serde(flatten)]
     rule: ClaimRule,
@@ -55,8 +55,9 @@ impl From<StoredRule> for RuleAnswer {
     }
 }
 
-#[derive(Serialize)]
-struct Rules {
+/// Every rule, and the issuers rules may name.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Rules {
     value: Vec<RuleAnswer>,
     /// The configured issuers' names, which rules refer to.
     issuers: Vec<String>,
@@ -92,33 +93,17 @@ async fn add(
     let draft: RuleDraft = serde_json::from_slice(&body)
         .map_err(|e| ApiError::new(ArmCode::InvalidProperty, format!("{shape}: {e}")))?;
     let rule = ClaimRule::parse(draft).map_err(|e| ApiError::new(ArmCode::InvalidProperty, e))?;
-    let issuers = state.identity.issuer_names();
-    if !issuers.contains(&rule.issuer.as_str()) {
-        return Err(ApiError::new(
-            ArmCode::InvalidProperty,
-            format!(
-                "issuer '{}' is not configured here (--identity-config); the issuers are: {}",
-                rule.issuer,
-                if issuers.is_empty() {
-                    "none".to_owned()
-                } else {
-                    issuers.join(", ")
-                }
-            ),
-        ));
-    }
     let actor = Actor {
         name: &caller.actor,
         address: &caller.address,
     };
-    let id = rules::add(state.store.as_ref(), actor, &rule)
+    let issuers = state.identity.issuer_names();
+    let id = rules::add(state.store.as_ref(), Some(&issuers), actor, &rule)
         .await
         .map_err(|e| match e {
-            // The store's own message (this mapping exists), not a database's.
-            StoreError::Conflict(message) if message.starts_with("a rule maps") => {
-                ApiError::new(ArmCode::Conflict, message)
-            }
-            other => other.into(),
+            AddError::UnknownIssuer(message) => ApiError::new(ArmCode::InvalidProperty, message),
+            AddError::Exists(message) => ApiError::new(ArmCode::Conflict, message),
+            AddError::Store(e) => e.into(),
         })?;
     Ok((
         StatusCode::CREATED,

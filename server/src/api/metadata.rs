@@ -20,18 +20,20 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/metadata/endpoints", get(endpoints))
 }
 
-#[derive(Serialize)]
+/// Where this cloud's clients sign in (the hub's shape; the gallery and graph are empty).
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct Endpoints {
+pub(crate) struct Endpoints {
     gallery_endpoint: String,
     graph_endpoint: String,
     portal_endpoint: String,
     authentication: Authentication,
 }
 
-#[derive(Serialize)]
+/// The identity provider's login endpoint and the audiences of tokens for this cloud.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct Authentication {
+pub(crate) struct Authentication {
     login_endpoint: String,
     audiences: Vec<String>,
 }

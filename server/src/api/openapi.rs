@@ -15,7 +15,12 @@ use meterbook_core::usage::{UsageAggregate, UsageAggregatePage, UsageAggregatePr
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use meterbook_core::access::Role;
+use meterbook_core::identity::{ClaimRule, RuleDraft};
+
 use super::billing::Saved;
+use super::identity::{RuleAnswer, Rules};
+use super::metadata::{Authentication, Endpoints};
 use super::webhooks::{Added, Listed, NewWebhook};
 use crate::chargeback::Pushed;
 use crate::state::AppState;
@@ -34,6 +39,14 @@ async fn document() -> axum::response::Response {
 #[allow(dead_code)]
 enum ApiVersion {
     #[schema(rename = "2015-06-01-preview")]
+    V2015,
+}
+
+/// The API version of `/metadata/endpoints`, as on Azure Stack Hub.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+enum MetadataApiVersion {
+    #[schema(rename = "2015-01-01")]
     V2015,
 }
 
@@ -109,12 +122,14 @@ struct ExploreParams {
         tenant_usage, provider_usage, rate_card, ingest, usage_export, explore, explore_export,
         get_rates, put_rates, get_chargeback, post_run, post_close, post_push, list_webhooks,
         add_webhook, remove_webhook, list_deliveries, retry_delivery, odata_usage,
-        odata_chargeback, odata_service, odata_metadata, healthz, readyz, metrics
+        odata_chargeback, odata_service, odata_metadata, list_claim_rules, add_claim_rule,
+        remove_claim_rule, metadata_endpoints, healthz, readyz, metrics
     ),
     components(schemas(
         ApiVersion, AggregationGranularity, Format, UsageAggregatePage, UsageAggregate, UsageAggregateProperties, ErrorEnvelope, ErrorBody,
         ErrorDetail, IngestOutcome, Saved, Pushed, NewWebhook, Added, WebhookInfo,
-        DeliveryInfo, DeliveryStatus, Listed<WebhookInfo>, Listed<DeliveryInfo>
+        DeliveryInfo, DeliveryStatus, Listed<WebhookInfo>, Listed<DeliveryInfo>, RuleDraft,
+        ClaimRule, Role, RuleAnswer, Rules, Endpoints, Authentication, MetadataApiVersion
     )),
     modifiers(&BearerTokens),
     security(("bearer" = [])),
@@ -124,6 +139,7 @@ struct ExploreParams {
         (name = "billing", description = "Rate cards and chargeback statements"),
         (name = "webhooks", description = "Where statements are pushed"),
         (name = "odata", description = "OData v4 feeds for Power BI and Excel"),
+        (name = "identity", description = "The cloud's directory: where to sign in, and claim rules"),
         (name = "operations", description = "Health checks and metrics")
     )
 )]
@@ -529,6 +545,65 @@ fn odata_service() {}
 )]
 #[allow(dead_code)]
 fn odata_metadata() {}
+
+/// The claim rules that map the directory's tokens to roles, and the configured issuers
+/// (operators).
+#[utoipa::path(
+    get,
+    path = "/api/v1/identity/rules",
+    tag = "identity",
+    responses(
+        (status = 200, description = "Every rule", body = Rules),
+        (status = "default", description = "An ARM error", body = ErrorEnvelope),
+    )
+)]
+#[allow(dead_code)]
+fn list_claim_rules() {}
+
+/// Adds a claim rule (operators): a claim's value from one issuer maps to a role, and for tenants
+/// to subscriptions. Audited.
+#[utoipa::path(
+    post,
+    path = "/api/v1/identity/rules",
+    tag = "identity",
+    request_body = RuleDraft,
+    responses(
+        (status = 201, description = "The rule", body = RuleAnswer),
+        (status = "default", description = "An ARM error: 400 naming the field, 409 when the same mapping exists", body = ErrorEnvelope),
+    )
+)]
+#[allow(dead_code)]
+fn add_claim_rule() {}
+
+/// Removes a claim rule (operators). Audited.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/identity/rules/{id}",
+    tag = "identity",
+    params(("id" = i64, Path)),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = "default", description = "An ARM error", body = ErrorEnvelope),
+    )
+)]
+#[allow(dead_code)]
+fn remove_claim_rule() {}
+
+/// Where clients sign in for this cloud, as Azure Stack Hub answers it (the first configured
+/// issuer). No authentication; 404 when no issuer is configured.
+#[utoipa::path(
+    get,
+    path = "/metadata/endpoints",
+    tag = "identity",
+    security(()),
+    params(("api-version" = MetadataApiVersion, Query)),
+    responses(
+        (status = 200, description = "The login endpoint and audiences", body = Endpoints),
+        (status = "default", description = "An ARM error", body = ErrorEnvelope),
+    )
+)]
+#[allow(dead_code)]
+fn metadata_endpoints() {}
 
 /// Liveness: the process answers. No authentication.
 #[utoipa::path(

@@ -35,6 +35,9 @@ pub enum RulesCommand {
         claim: String,
         #[arg(long)]
         value: String,
+        /// The server's identity configuration: when given, the issuer must be one it names.
+        #[arg(long, env = "MB_IDENTITY_CONFIG")]
+        identity_config: Option<std::path::PathBuf>,
         /// operator, tenant or provider.
         #[arg(long)]
         role: String,
@@ -60,6 +63,7 @@ pub async fn identity(store: &dyn Store, command: IdentityCommand) -> anyhow::Re
             value,
             role,
             subscriptions,
+            identity_config,
         } => {
             let rule = ClaimRule::parse(RuleDraft {
                 issuer,
@@ -74,7 +78,17 @@ pub async fn identity(store: &dyn Store, command: IdentityCommand) -> anyhow::Re
                     CLAIMS.join(", ")
                 )
             })?;
-            let id = rules::add(store, CLI, &rule).await?;
+            let config = identity_config
+                .as_deref()
+                .map(crate::identity::IdentityConfig::load)
+                .transpose()?;
+            let issuers = config.as_ref().map(|c| {
+                c.issuers
+                    .iter()
+                    .map(|i| i.name.as_str())
+                    .collect::<Vec<_>>()
+            });
+            let id = rules::add(store, issuers.as_deref(), CLI, &rule).await?;
             println!("added claim rule {id}: {rule}");
         }
         RulesCommand::List { json } => {

@@ -27,7 +27,7 @@ use meterbook_core::SubscriptionId;
 
 use crate::audit;
 use crate::demo::{self, DemoSpec};
-use crate::source::credential::UpstreamCredential;
+use crate::source::credential::{ClientCertificate, UpstreamCredential};
 use crate::source::UpstreamConfig;
 use crate::state::SessionPolicy;
 use crate::store::{self, AggregateRequest, Store, UsageStore};
@@ -185,15 +185,24 @@ struct ServeArgs {
     upstream_token_file: Option<PathBuf>,
     /// A service principal's client ID: Meterbook gets and renews its own upstream tokens by
     /// client credentials from the identity provider the hub's /metadata/endpoints names.
-    #[arg(
-        long,
-        env = "MB_UPSTREAM_CLIENT_ID",
-        requires = "upstream_client_secret_file"
-    )]
+    #[arg(long, env = "MB_UPSTREAM_CLIENT_ID")]
     upstream_client_id: Option<String>,
     /// A file holding that service principal's secret (read once, at start).
-    #[arg(long, env = "MB_UPSTREAM_CLIENT_SECRET_FILE")]
+    #[arg(
+        long,
+        env = "MB_UPSTREAM_CLIENT_SECRET_FILE",
+        requires = "upstream_client_id",
+        conflicts_with = "upstream_client_certificate_file"
+    )]
     upstream_client_secret_file: Option<PathBuf>,
+    /// Or a PEM file holding that service principal's certificate and unencrypted RSA private
+    /// key (read once, at start): token requests carry an assertion signed with the key.
+    #[arg(
+        long,
+        env = "MB_UPSTREAM_CLIENT_CERTIFICATE_FILE",
+        requires = "upstream_client_id"
+    )]
+    upstream_client_certificate_file: Option<PathBuf>,
     /// The Entra ID directory (tenant ID or domain) of a hub that signs in with Entra ID; not
     /// needed for AD FS.
     #[arg(long, env = "MB_UPSTREAM_TENANT")]
@@ -514,6 +523,52 @@ impl ServeArgs {
     }
 }
 
+/// The upstream service principal `client_id`, with the secret or certificate its flags name.
+fn service_principal(args: &ServeArgs, client_id: &str) -> anyhow::Result<UpstreamCredential> {
+    let read = |flag: &str, path: &PathBuf| {
+        let text =
+            std::fs::read(path).map_err(|e| anyhow::anyhow!("{flag} {}: {e}", path.display()))?;
+        if text.iter().all(u8::is_ascii_whitespace) {
+            bail!("{flag} {} is empty", path.display());
+        }
+        Ok(text)
+    };
+    let client_id = client_id.to_owned();
+    let tenant = args.upstream_tenant.clone();
+    match (
+        &args.upstream_client_secret_file,
+        &args.upstream_client_certificate_file,
+    ) {
+        (Some(path), _) => {
+            let text = read("--upstream-client-secret-file", path)?;
+            let secret = String::from_utf8(text)
+                .map_err(|_| anyhow::anyhow!("--upstream-client-secret-file is not UTF-8 text"))?
+                .trim()
+                .to_owned();
+            Ok(UpstreamCredential::ClientSecret {
+                client_id,
+                secret,
+                tenant,
+            })
+        }
+        (None, Some(path)) => {
+            let text = read("--upstream-client-certificate-file", path)?;
+            let certificate = ClientCertificate::from_pem(&text).map_err(|e| {
+                anyhow::anyhow!("--upstream-client-certificate-file {}: {e}", path.display())
+            })?;
+            Ok(UpstreamCredential::ClientCertificate {
+                client_id,
+                certificate,
+                tenant,
+            })
+        }
+        (None, None) => bail!(
+            "--upstream-client-id needs --upstream-client-secret-file or \
+             --upstream-client-certificate-file"
+        ),
+    }
+}
+
 impl ServeArgs {
     /// The server these flags describe, after every check `serve` makes before it opens the
     /// store (also what `config check` runs).
@@ -534,31 +589,13 @@ impl ServeArgs {
         }
         let credential = match (&args.upstream_token_file, &args.upstream_client_id) {
             (Some(file), _) => Some(UpstreamCredential::TokenFile(file.clone())),
-            (None, Some(client_id)) => {
-                let path = args.upstream_client_secret_file.as_ref().ok_or_else(|| {
-                    anyhow::anyhow!("--upstream-client-id needs --upstream-client-secret-file")
-                })?;
-                let secret = std::fs::read_to_string(path)
-                    .map_err(|e| {
-                        anyhow::anyhow!("--upstream-client-secret-file {}: {e}", path.display())
-                    })?
-                    .trim()
-                    .to_owned();
-                if secret.is_empty() {
-                    bail!("--upstream-client-secret-file {} is empty", path.display());
-                }
-                Some(UpstreamCredential::ClientSecret {
-                    client_id: client_id.clone(),
-                    secret,
-                    tenant: args.upstream_tenant.clone(),
-                })
-            }
+            (None, Some(client_id)) => Some(service_principal(args, client_id)?),
             (None, None) => None,
         };
         let upstream = match (&args.upstream, credential) {
             (Some(_), None) => bail!(
                 "--upstream needs a credential: --upstream-token-file, or --upstream-client-id \
-                 with --upstream-client-secret-file"
+                 with --upstream-client-secret-file or --upstream-client-certificate-file"
             ),
             (Some(url), Some(credential)) => {
                 if !(url.starts_with("http://") || url.starts_with("https://"))

@@ -25,12 +25,14 @@ use crate::source::{SourceError, UsageSource};
 use crate::store::{Store, StoreError, TokenInfo};
 
 mod costs;
+mod identity;
 mod people;
 mod tenants;
 mod upload;
 mod widgets;
 
 pub use costs::{retry_delivery, upload_rate_card};
+pub use identity::{add as add_claim_rule, remove as remove_claim_rule};
 pub use tenants::{import as import_directory, save as save_subscription};
 
 pub struct Portal {
@@ -46,6 +48,8 @@ pub struct Portal {
     pub time_zone: meterbook_core::rating::period::Tz,
     /// How people may sign in.
     pub sign_in: meterbook_app::portal::views::SignInOptions,
+    /// The trusted issuers (for the identity page).
+    pub identity: Arc<crate::identity::Identity>,
 }
 
 const UNAVAILABLE: &str = "Meterbook cannot reach its database right now; try again shortly";
@@ -365,5 +369,12 @@ impl PortalData for Portal {
 
     fn sign_in_options(&self) -> meterbook_app::portal::views::SignInOptions {
         self.sign_in.clone()
+    }
+
+    fn identity<'a>(
+        &'a self,
+        viewer: &'a Viewer,
+    ) -> BoxFuture<'a, Result<meterbook_app::portal::views::IdentityView, PortalError>> {
+        Box::pin(identity::identity(self, viewer))
     }
 }

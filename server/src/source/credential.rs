@@ -4,14 +4,18 @@
 //! the login endpoint (AD FS's `https://adfs.<region>.<domain>/adfs`, or Entra ID's
 //! `https://login.microsoftonline.com/`) and the audience; the identity provider's discovery
 //! document names its token endpoint; a client-credentials request there gets a token, kept until
-//! shortly before it expires. The secret goes only to that token endpoint: never to a browser, a
-//! client of Meterbook's, or a log.
+//! shortly before it expires. A secret goes only to that token endpoint, and a certificate's
+//! private key nowhere (it signs an assertion instead): neither reaches a browser, a client of
+//! Meterbook's, or a log.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use tokio::sync::Mutex;
+
+pub use super::client_certificate::ClientCertificate;
+use super::client_certificate::ASSERTION_TYPE;
 
 /// A token is renewed when less than this is left of it (or half its lifetime, if shorter).
 const RENEW_BEFORE: Duration = Duration::from_secs(300);
@@ -32,6 +36,20 @@ pub enum UpstreamCredential {
         /// not needed for AD FS.
         tenant: Option<String>,
     },
+    /// A service principal's client ID and certificate: each token request carries an assertion
+    /// signed with the certificate's key.
+    ClientCertificate {
+        client_id: String,
+        certificate: ClientCertificate,
+        /// As for [`UpstreamCredential::ClientSecret`].
+        tenant: Option<String>,
+    },
+}
+
+/// What a service principal proves itself with at the token endpoint.
+enum Proof<'a> {
+    Secret(&'a str),
+    Certificate(&'a ClientCertificate),
 }
 
 impl std::fmt::Debug for UpstreamCredential {
@@ -40,6 +58,11 @@ impl std::fmt::Debug for UpstreamCredential {
         match self {
             Self::TokenFile(path) => write!(f, "TokenFile({})", path.display()),
             Self::ClientSecret { client_id, .. } => write!(f, "ClientSecret({client_id})"),
+            Self::ClientCertificate {
+                client_id,
+                certificate,
+                ..
+            } => write!(f, "ClientCertificate({client_id}, {certificate:?})"),
         }
     }
 }
@@ -103,13 +126,18 @@ impl Credentials {
 
     /// A bearer token for the hub at `hub` (its base URL).
     pub async fn bearer(&self, hub: &str) -> Result<String, CredentialError> {
-        let (client_id, secret, tenant) = match &self.credential {
+        let (client_id, proof, tenant) = match &self.credential {
             UpstreamCredential::TokenFile(path) => return read_token_file(path).await,
             UpstreamCredential::ClientSecret {
                 client_id,
                 secret,
                 tenant,
-            } => (client_id, secret, tenant),
+            } => (client_id, Proof::Secret(secret), tenant),
+            UpstreamCredential::ClientCertificate {
+                client_id,
+                certificate,
+                tenant,
+            } => (client_id, Proof::Certificate(certificate), tenant),
         };
         let mut held = self.held.lock().await;
         if let Some(h) = held.as_ref().filter(|h| Instant::now() < h.renew_at) {
@@ -141,22 +169,36 @@ impl Credentials {
             .get_json(&format!("{authority}/.well-known/openid-configuration"))
             .await
             .map_err(|e| fail(format!("the identity provider's discovery: {e}")))?;
+        let endpoint = &discovery.token_endpoint;
+        let mut form = vec![
+            ("grant_type", "client_credentials".to_owned()),
+            ("client_id", client_id.clone()),
+            ("resource", audience.clone()),
+        ];
+        let check = match proof {
+            Proof::Secret(secret) => {
+                form.push(("client_secret", secret.to_owned()));
+                "secret"
+            }
+            Proof::Certificate(certificate) => {
+                let assertion = certificate
+                    .assertion(client_id, endpoint, chrono::Utc::now().timestamp())
+                    .map_err(fail)?;
+                form.push(("client_assertion_type", ASSERTION_TYPE.to_owned()));
+                form.push(("client_assertion", assertion));
+                "certificate (is it registered with that client?)"
+            }
+        };
         let sent = self
             .http
-            .post(&discovery.token_endpoint)
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", client_id.as_str()),
-                ("client_secret", secret.as_str()),
-                ("resource", audience.as_str()),
-            ])
+            .post(endpoint)
+            .form(&form)
             .send()
             .await
-            .map_err(|e| fail(format!("{}: {e}", discovery.token_endpoint)))?;
+            .map_err(|e| fail(format!("{endpoint}: {e}")))?;
         if !sent.status().is_success() {
             return Err(fail(format!(
-                "{} refused client {client_id} ({}): check the client ID and secret",
-                discovery.token_endpoint,
+                "{endpoint} refused client {client_id} ({}): check the client ID and {check}",
                 sent.status()
             )));
         }

@@ -2,6 +2,7 @@
 //! fronts as an authenticated proxy. The API and the portal read through [`UsageSource`] and do
 //! not know which; every read carries a [`ReadScope`], which only an access check can make.
 
+mod client_certificate;
 pub mod credential;
 mod store;
 mod upstream;

@@ -5,7 +5,7 @@ use meterbook_core::SubscriptionId;
 use meterbook_server::DEFAULT_PROVIDER_SUBSCRIPTION;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, sub, TestApp};
+use crate::helpers::{redirected, spawn_app, sub, TestApp};
 
 const ADMIN: &str = "api-version=2015-11-01";
 const TENANT: &str = "api-version=2016-06-01";
@@ -434,19 +434,6 @@ async fn the_usage_csv_names_each_subscriptions_owner() {
         Some(""),
         "unknown to the directory"
     );
-}
-
-/// A form post's redirect target, decoded.
-async fn redirected(response: reqwest::Response) -> String {
-    assert_eq!(response.status(), 303);
-    let location = response.headers()["location"].to_str().unwrap().to_owned();
-    let query = location.split_once('?').map_or("", |(_, q)| q).to_owned();
-    serde_urlencoded::from_str::<Vec<(String, String)>>(&query)
-        .unwrap()
-        .into_iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&")
 }
 
 #[tokio::test]

@@ -508,3 +508,16 @@ pub fn keys(aggregates: &[Value]) -> HashSet<(String, String, String, String)> {
 pub fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0)
 }
+
+/// A form post's redirect target, decoded.
+pub async fn redirected(response: reqwest::Response) -> String {
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let query = location.split_once('?').map_or("", |(_, q)| q).to_owned();
+    serde_urlencoded::from_str::<Vec<(String, String)>>(&query)
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
+}

@@ -3,12 +3,15 @@
 //! service principal's token is refused until an operator's claim rule maps it, then reads its
 //! tenant's usage and nothing else; tokens for another audience, from another issuer, forged or
 //! after the rule is gone are refused; keys the issuer rotates in are fetched without a restart.
+//! People sign in through it, and a Meterbook fronting another gets its hub tokens from it with a
+//! secret or a certificate.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use meterbook_server::identity::{IdentityConfig, IssuerConfig};
+use meterbook_server::source::credential::{ClientCertificate, UpstreamCredential};
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app_with, sub, tenant_path, Options, TestApp};
@@ -18,6 +21,8 @@ struct Idp {
     issuer: String,
     port: u16,
     ca: PathBuf,
+    /// The PEM (certificate and key) of the client meterbook-upstream-cert.
+    client_certificate: PathBuf,
     child: Child,
     _dir: tempfile::TempDir,
 }
@@ -63,6 +68,7 @@ fn start_idp() -> Option<Idp> {
         issuer: ready["issuer"].as_str().unwrap().to_owned(),
         port: ready["port"].as_u64().unwrap() as u16,
         ca: PathBuf::from(ready["ca"].as_str().unwrap()),
+        client_certificate: PathBuf::from(ready["clientCertificate"].as_str().unwrap()),
         child,
         _dir: dir,
     })
@@ -96,10 +102,29 @@ impl Idp {
             .to_owned()
     }
 
+    /// The provider's admin API (no authentication; loopback only).
+    fn admin(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}/admin/{path}", self.port)
+    }
+
+    /// Client-credentials tokens the provider has issued to `client`.
+    async fn issued(&self, client: &str) -> u64 {
+        let counts: Value = self
+            .http()
+            .get(self.admin("issued"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        counts[client].as_u64().unwrap_or(0)
+    }
+
     async fn rotate_keys(&self) {
         let status = self
             .http()
-            .post(format!("https://127.0.0.1:{}/admin/rotate-keys", self.port))
+            .post(self.admin("rotate-keys"))
             .send()
             .await
             .unwrap()
@@ -384,15 +409,51 @@ async fn directory_sign_ins_that_cannot_finish_say_why_and_passwords_can_be_swit
     );
 }
 
-#[tokio::test]
-async fn a_proxy_gets_its_own_hub_tokens_from_the_provider_the_hubs_metadata_names() {
-    use meterbook_server::source::credential::UpstreamCredential;
-    let Some(idp) = start_idp() else { return };
+/// A hub (a Meterbook on its own store) that trusts the provider, maps the upstream service
+/// principals' app role to operator, and holds some usage; and the usage path to read.
+async fn hub_for_proxies(idp: &Idp) -> (TestApp, String) {
     let hub = spawn_app_with(Options {
         identity: idp.config(),
         ..Options::default()
     })
     .await;
+    let rule = json!({"issuer": "adfs", "claim": "roles", "value": "Meterbook.Operator",
+                      "role": "operator"});
+    let added = hub
+        .client
+        .post(format!("{}/api/v1/identity/rules", hub.base))
+        .bearer_auth(&hub.operator)
+        .json(&rule)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201);
+    let (records, start, end) = crate::helpers::demo_records(2, 1, 5);
+    hub.ingest(&crate::helpers::as_json(&records)).await;
+    let path = format!(
+        "{}?api-version=2015-06-01-preview&reportedStartTime={}&reportedEndTime={}&aggregationGranularity=Hourly",
+        crate::helpers::provider_path(),
+        crate::helpers::time_param(start),
+        crate::helpers::time_param(end)
+    );
+    (hub, path)
+}
+
+/// A Meterbook fronting `hub` with `credential`.
+async fn proxy_of(hub: &TestApp, idp: &Idp, credential: UpstreamCredential) -> TestApp {
+    let mut config = crate::proxy::upstream_config_with(&hub.base, credential);
+    config.ca_file = Some(idp.ca.clone());
+    spawn_app_with(Options {
+        upstream: Some(config),
+        ..Options::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_proxy_gets_its_own_hub_tokens_from_the_provider_the_hubs_metadata_names() {
+    let Some(idp) = start_idp() else { return };
+    let (hub, path) = hub_for_proxies(&idp).await;
     // The hub says where to sign in, to anyone, as Azure Stack Hub does.
     let metadata: Value = app_get(&hub, "/metadata/endpoints?api-version=2015-01-01").await;
     assert_eq!(
@@ -408,43 +469,12 @@ async fn a_proxy_gets_its_own_hub_tokens_from_the_provider_the_hubs_metadata_nam
         400,
         "api-version is required"
     );
-    // The hub's operator maps the proxy's service principal (its app role) to operator.
-    let rule = json!({"issuer": "adfs", "claim": "roles", "value": "Meterbook.Operator",
-                      "role": "operator"});
-    let added = hub
-        .client
-        .post(format!("{}/api/v1/identity/rules", hub.base))
-        .bearer_auth(&hub.operator)
-        .json(&rule)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(added.status(), 201);
-    let (records, start, end) = crate::helpers::demo_records(2, 1, 5);
-    hub.ingest(&crate::helpers::as_json(&records)).await;
-
-    let proxy_of = |secret: &str| {
-        let mut config = crate::proxy::upstream_config_with(
-            &hub.base,
-            UpstreamCredential::ClientSecret {
-                client_id: "meterbook-upstream".into(),
-                secret: secret.into(),
-                tenant: None,
-            },
-        );
-        config.ca_file = Some(idp.ca.clone());
-        spawn_app_with(Options {
-            upstream: Some(config),
-            ..Options::default()
-        })
+    let with_secret = |secret: &str| UpstreamCredential::ClientSecret {
+        client_id: "meterbook-upstream".into(),
+        secret: secret.into(),
+        tenant: None,
     };
-    let proxy = proxy_of("upstream-secret").await;
-    let path = format!(
-        "{}?api-version=2015-06-01-preview&reportedStartTime={}&reportedEndTime={}&aggregationGranularity=Hourly",
-        crate::helpers::provider_path(),
-        crate::helpers::time_param(start),
-        crate::helpers::time_param(end)
-    );
+    let proxy = proxy_of(&hub, &idp, with_secret("upstream-secret")).await;
     let (direct, _) = hub.all_pages(&path, &hub.operator).await;
     let (proxied, _) = proxy.all_pages(&path, &proxy.operator).await;
     assert!(!direct.is_empty());
@@ -455,7 +485,7 @@ async fn a_proxy_gets_its_own_hub_tokens_from_the_provider_the_hubs_metadata_nam
     );
 
     // A wrong secret: the proxy says its own credential was refused, and shows no secret.
-    let refused = proxy_of("wrong-secret").await;
+    let refused = proxy_of(&hub, &idp, with_secret("wrong-secret")).await;
     let response = refused.get(&path, Some(&refused.operator)).await;
     assert_eq!(response.status(), 502);
     let body: Value = response.json().await.unwrap();
@@ -464,8 +494,230 @@ async fn a_proxy_gets_its_own_hub_tokens_from_the_provider_the_hubs_metadata_nam
     assert!(!text.contains("wrong-secret"), "{text}");
 }
 
+#[tokio::test]
+async fn a_proxy_with_a_certificate_signs_its_own_assertions_and_renews_its_token_before_expiry() {
+    let Some(idp) = start_idp() else { return };
+    let (hub, path) = hub_for_proxies(&idp).await;
+    // Tokens of four seconds: the proxy renews one after two (half its life).
+    let client = "meterbook-upstream-cert";
+    let set = idp
+        .http()
+        .post(idp.admin(&format!("clients/{client}")))
+        .json(&json!({"token_ttl": 4}))
+        .send()
+        .await
+        .unwrap();
+    assert!(set.status().is_success());
+    let with = |pem: &[u8]| UpstreamCredential::ClientCertificate {
+        client_id: client.into(),
+        certificate: ClientCertificate::from_pem(pem).unwrap(),
+        tenant: None,
+    };
+    let proxy = proxy_of(
+        &hub,
+        &idp,
+        with(&std::fs::read(&idp.client_certificate).unwrap()),
+    )
+    .await;
+    let (direct, _) = hub.all_pages(&path, &hub.operator).await;
+    let read = || async { proxy.all_pages(&path, &proxy.operator).await.0.len() };
+    assert_eq!(
+        read().await,
+        direct.len(),
+        "the proxy reads what the hub holds"
+    );
+    assert_eq!(idp.issued(client).await, 1);
+    assert_eq!(read().await, direct.len());
+    assert_eq!(
+        idp.issued(client).await,
+        1,
+        "a fresh token is kept, not asked for again"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    assert_eq!(read().await, direct.len());
+    assert_eq!(
+        idp.issued(client).await,
+        2,
+        "past half its life the token was renewed, before it expired"
+    );
+
+    // A certificate the directory does not know for that client is refused, and said so.
+    let dir = tempfile::tempdir().unwrap();
+    let made = Command::new("openssl")
+        .current_dir(dir.path())
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=stranger",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+        ])
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let stranger = [
+        std::fs::read(dir.path().join("cert.pem")).unwrap(),
+        std::fs::read(dir.path().join("key.pem")).unwrap(),
+    ]
+    .concat();
+    let refused = proxy_of(&hub, &idp, with(&stranger)).await;
+    let response = refused.get(&path, Some(&refused.operator)).await;
+    assert_eq!(response.status(), 502);
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains("refused client meterbook-upstream-cert") && text.contains("certificate"),
+        "{text}"
+    );
+    assert!(!text.contains("PRIVATE KEY"), "{text}");
+}
+
 async fn app_get(app: &TestApp, path: &str) -> Value {
     let response = app.get(path, None).await;
     assert_eq!(response.status(), 200, "{path}");
     response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn operators_manage_claim_rules_on_the_identity_page_and_tenants_cannot() {
+    use meterbook_core::access::Role;
+    use meterbook_core::audit::AuditAction;
+    let app = spawn_app_with(Options {
+        identity: IdentityConfig {
+            issuers: vec![IssuerConfig::api_only(
+                "adfs",
+                "https://adfs.contoso.example/adfs",
+                vec!["api://meterbook".into()],
+                None,
+            )],
+            ..IdentityConfig::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    app.add_user("olga", Role::Operator, &[]).await;
+    app.add_user("tina", Role::Tenant, &[sub(1)]).await;
+    let olga = app.sign_in("olga").await;
+    let tina = app.sign_in("tina").await;
+    let mut changes = app.store.begin().await.unwrap();
+    let contoso = meterbook_core::directory::DirectoryEntry {
+        display_name: "Contoso Ltd".to_owned(),
+        ..meterbook_core::directory::DirectoryEntry::unknown(&sub(1))
+    };
+    changes
+        .put_directory_entry(&contoso, meterbook_server::store::EntrySource::Local)
+        .await
+        .unwrap();
+    changes.commit().await.unwrap();
+    let page = || async {
+        app.page("/identity", &olga.cookie)
+            .await
+            .text()
+            .await
+            .unwrap()
+    };
+    let empty = page().await;
+    assert!(
+        empty.contains("https://adfs.contoso.example/adfs") && empty.contains("No claim rule yet"),
+        "{empty}"
+    );
+
+    type Fields = Vec<(&'static str, String)>;
+    let post = |path: &'static str, session: &crate::helpers::Session, fields: Fields| {
+        let request = app
+            .client
+            .post(format!("{}{path}", app.base))
+            .header("cookie", &session.cookie)
+            .form(&fields);
+        async move { crate::helpers::redirected(request.send().await.unwrap()).await }
+    };
+    let rule = |csrf: &str, issuer: &str, role: &str, subs: &str| -> Fields {
+        [
+            ("csrf", csrf),
+            ("issuer", issuer),
+            ("claim", "groups"),
+            ("value", "tenant-contoso"),
+            ("role", role),
+            ("subscriptions", subs),
+        ]
+        .map(|(k, v)| (k, v.to_owned()))
+        .to_vec()
+    };
+    let csrf = olga.csrf.as_str();
+    // Granted by the subscription's name, shown by name.
+    let added = post(
+        "/identity/rules/add",
+        &olga,
+        rule(csrf, "adfs", "tenant", "Contoso Ltd"),
+    )
+    .await;
+    assert!(added.starts_with("added="), "{added}");
+    let stored = app.store.claim_rules().await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].rule.subscriptions, vec![sub(1)]);
+    assert_eq!(stored[0].created_by, "user:olga");
+    let listed = page().await;
+    assert!(
+        listed.contains("tenant-contoso")
+            && listed.contains("Contoso Ltd")
+            && listed.contains(sub(1).as_str()),
+        "{listed}"
+    );
+
+    // Refusals say why and add nothing.
+    for (fields, why) in [
+        (rule(csrf, "adfs", "tenant", "Contoso Ltd"), "a rule maps"),
+        (
+            rule(csrf, "entra", "tenant", "Contoso Ltd"),
+            "not configured here",
+        ),
+        (
+            rule(csrf, "adfs", "tenant", ""),
+            "needs at least one subscription",
+        ),
+        (
+            rule(csrf, "adfs", "tenant", "Nobody Inc"),
+            "neither a subscription ID nor the name",
+        ),
+        (
+            rule(csrf, "adfs", "operator", "Contoso Ltd"),
+            "subscriptions are for tenant rules",
+        ),
+        (rule("stale", "adfs", "operator", ""), "expired"),
+    ] {
+        let refused = post("/identity/rules/add", &olga, fields).await;
+        assert!(
+            refused.starts_with("error=") && refused.contains(why),
+            "{why}: {refused}"
+        );
+    }
+    let tina_csrf = tina.csrf.as_str();
+    let theirs = post(
+        "/identity/rules/add",
+        &tina,
+        rule(tina_csrf, "adfs", "operator", ""),
+    )
+    .await;
+    assert!(theirs.contains("Only operators"), "{theirs}");
+    assert_eq!(app.store.claim_rules().await.unwrap().len(), 1);
+    assert_eq!(app.page("/identity", &tina.cookie).await.status(), 403);
+
+    // Removing: a tenant cannot, an operator can, once.
+    let id = stored[0].id.to_string();
+    let remove = |session, csrf: &str| {
+        let fields = vec![("csrf", csrf.to_owned()), ("id", id.clone())];
+        post("/identity/rules/remove", session, fields)
+    };
+    assert!(remove(&tina, tina_csrf).await.contains("Only operators"));
+    assert!(remove(&olga, csrf).await.starts_with("removed="));
+    assert!(remove(&olga, csrf).await.contains("already removed"));
+    assert!(app.store.claim_rules().await.unwrap().is_empty());
+    for action in [AuditAction::ClaimRuleAdd, AuditAction::ClaimRuleRemove] {
+        let entries = app.store.audit_entries(10, Some(action)).await.unwrap();
+        assert_eq!(entries.len(), 1, "{action}");
+        assert_eq!(entries[0].actor, "user:olga");
+    }
 }

@@ -1,0 +1,198 @@
+//! The portal's identity page (`/identity`, operators only): the trusted issuers and the claim
+//! rules through [`PortalData`](meterbook_app::portal::PortalData), and the two forms it posts,
+//! `/identity/rules/add` and `/identity/rules/remove`. Both change the rules through
+//! [`crate::identity::rules`], with their audit entry, as the API and the command line do, and send
+//! the browser back to the page with what was done or why not.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Extension;
+use meterbook_app::portal::views::{ClaimRuleView, IdentityView, IssuerView};
+use meterbook_app::portal::PortalError;
+use meterbook_app::viewer::{ClientAddress, Viewer};
+use meterbook_core::access::Role;
+use meterbook_core::directory::{shown_name, Directory};
+use meterbook_core::identity::{ClaimRule, RuleDraft, CLAIMS};
+
+use super::{store_failed, Portal};
+use crate::identity::rules::{self, Actor, AddError};
+use crate::state::AppState;
+
+const OPERATORS_ONLY: &str = "Only operators manage how the directory's people and tokens get in";
+
+pub(super) async fn identity(
+    portal: &Portal,
+    viewer: &Viewer,
+) -> Result<IdentityView, PortalError> {
+    if !viewer.is_operator() {
+        return Err(PortalError::Forbidden(OPERATORS_ONLY.to_owned()));
+    }
+    let stored = portal.store.claim_rules().await.map_err(store_failed)?;
+    let granted: Vec<_> = stored
+        .iter()
+        .flat_map(|s| s.rule.subscriptions.iter().cloned())
+        .collect();
+    let directory = Directory::new(
+        portal
+            .store
+            .directory_entries(&granted)
+            .await
+            .map_err(store_failed)?,
+    );
+    Ok(IdentityView {
+        issuers: portal
+            .identity
+            .issuers()
+            .map(|i| IssuerView {
+                name: i.name.clone(),
+                url: i.url.clone(),
+                audiences: i.audiences.clone(),
+                signs_in: i.signs_in(),
+            })
+            .collect(),
+        local_accounts: portal.identity.local_accounts,
+        rules: stored
+            .into_iter()
+            .map(|s| ClaimRuleView {
+                id: s.id,
+                subscriptions: s
+                    .rule
+                    .subscriptions
+                    .iter()
+                    .map(|id| (id.to_string(), shown_name(id, directory.get(id))))
+                    .collect(),
+                issuer: s.rule.issuer,
+                claim: s.rule.claim,
+                value: s.rule.value,
+                role: s.rule.role.to_string(),
+                created_at: s.created_at.format("%Y-%m-%d %H:%M").to_string(),
+                created_by: s.created_by,
+            })
+            .collect(),
+        claims: CLAIMS.map(str::to_owned).to_vec(),
+        roles: [Role::Operator, Role::Tenant, Role::Provider]
+            .map(|r| r.to_string())
+            .to_vec(),
+        csrf_token: viewer.csrf_token.clone(),
+    })
+}
+
+/// Sends the browser back to the identity page with `query`.
+fn back(query: &[(&str, &str)]) -> Response {
+    let query = serde_urlencoded::to_string(query).unwrap_or_default();
+    Redirect::to(&format!("/identity?{query}")).into_response()
+}
+
+/// The checks both forms share: signed in, an operator, the form's own CSRF token. The viewer,
+/// or where to send the browser instead.
+fn operator_form(viewer: Option<Extension<Viewer>>, csrf: &str) -> Result<Viewer, Box<Response>> {
+    let Some(Extension(viewer)) = viewer else {
+        return Err(Box::new(
+            Redirect::to("/sign-in?next=%2Fidentity").into_response(),
+        ));
+    };
+    if !viewer.is_operator() {
+        return Err(Box::new(back(&[("error", OPERATORS_ONLY)])));
+    }
+    if csrf != viewer.csrf_token {
+        return Err(Box::new(back(&[(
+            "error",
+            "The form has expired; reload the page and try again",
+        )])));
+    }
+    Ok(viewer)
+}
+
+/// The add form's fields.
+#[derive(serde::Deserialize)]
+pub struct AddForm {
+    csrf: String,
+    issuer: String,
+    claim: String,
+    value: String,
+    role: String,
+    /// Names or IDs, comma-separated.
+    #[serde(default)]
+    subscriptions: String,
+}
+
+/// `POST /identity/rules/add` (a form).
+pub async fn add(
+    State(state): State<AppState>,
+    viewer: Option<Extension<Viewer>>,
+    address: Option<Extension<ClientAddress>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(form) = serde_urlencoded::from_bytes::<AddForm>(&body) else {
+        return back(&[("error", "The form was incomplete")]);
+    };
+    let viewer = match operator_form(viewer, &form.csrf) {
+        Ok(viewer) => viewer,
+        Err(response) => return *response,
+    };
+    let store = state.store.as_ref();
+    let subscriptions = match crate::people::resolve_subscriptions(store, &form.subscriptions).await
+    {
+        Ok(subs) => subs.iter().map(|s| s.to_string()).collect(),
+        Err(e) => return back(&[("error", &format!("Subscriptions: {e}"))]),
+    };
+    let rule = match ClaimRule::parse(RuleDraft {
+        issuer: form.issuer,
+        claim: form.claim,
+        value: form.value,
+        role: form.role,
+        subscriptions,
+    }) {
+        Ok(rule) => rule,
+        Err(e) => return back(&[("error", &e)]),
+    };
+    let name = format!("user:{}", viewer.username);
+    let address = address.map(|a| a.0 .0.clone()).unwrap_or_default();
+    let actor = Actor {
+        name: &name,
+        address: &address,
+    };
+    let issuers = state.identity.issuer_names();
+    match rules::add(store, Some(&issuers), actor, &rule).await {
+        Ok(_) => back(&[("added", &rule.to_string())]),
+        Err(AddError::UnknownIssuer(e) | AddError::Exists(e)) => back(&[("error", &e)]),
+        Err(AddError::Store(e)) => back(&[("error", &store_failed(e).to_string())]),
+    }
+}
+
+/// The remove form's fields.
+#[derive(serde::Deserialize)]
+pub struct RemoveForm {
+    csrf: String,
+    id: String,
+}
+
+/// `POST /identity/rules/remove` (a form).
+pub async fn remove(
+    State(state): State<AppState>,
+    viewer: Option<Extension<Viewer>>,
+    address: Option<Extension<ClientAddress>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(form) = serde_urlencoded::from_bytes::<RemoveForm>(&body) else {
+        return back(&[("error", "The form was incomplete")]);
+    };
+    let viewer = match operator_form(viewer, &form.csrf) {
+        Ok(viewer) => viewer,
+        Err(response) => return *response,
+    };
+    let Some(id) = form.id.trim().parse::<i64>().ok().filter(|n| *n > 0) else {
+        return back(&[("error", "That is not a claim rule")]);
+    };
+    let name = format!("user:{}", viewer.username);
+    let address = address.map(|a| a.0 .0.clone()).unwrap_or_default();
+    let actor = Actor {
+        name: &name,
+        address: &address,
+    };
+    match rules::remove(state.store.as_ref(), actor, id).await {
+        Ok(Some(rule)) => back(&[("removed", &rule.to_string())]),
+        Ok(None) => back(&[("error", "That rule was already removed")]),
+        Err(e) => back(&[("error", &store_failed(e).to_string())]),
+    }
+}
