@@ -189,6 +189,62 @@ pub fn sign_in_form(body: &[u8]) {
     }
 }
 
+/// A claim rule as the API takes it (JSON): refused, or a rule within its limits that the API's
+/// own answer reads back to; and a token's claims (JSON) it is tried against: a token is granted
+/// a role only when a rule matches it, and a tenant only what its matching rules name.
+pub fn claim_rule(text: &str) {
+    use crate::access::Role;
+    use crate::identity::{
+        access_from_claims, is_name, ClaimRule, Claims, RuleDraft, CLAIMS, MAX_RULE_SUBSCRIPTIONS,
+        MAX_VALUE,
+    };
+    let rule = serde_json::from_str::<RuleDraft>(text)
+        .map_err(|e| e.to_string())
+        .and_then(ClaimRule::parse);
+    if let Ok(rule) = &rule {
+        assert!(is_name(&rule.issuer), "{text:?}");
+        assert!(CLAIMS.contains(&rule.claim.as_str()), "{text:?}");
+        assert!((1..=MAX_VALUE).contains(&rule.value.len()), "{text:?}");
+        assert!(rule.value.trim() == rule.value, "{text:?}");
+        assert_eq!(rule.role == Role::Tenant, !rule.subscriptions.is_empty());
+        assert!(rule.subscriptions.len() <= MAX_RULE_SUBSCRIPTIONS);
+        let answer = serde_json::to_string(rule).expect("serializes");
+        let again = serde_json::from_str::<RuleDraft>(&answer)
+            .map_err(|e| e.to_string())
+            .and_then(ClaimRule::parse);
+        assert_eq!(again.as_ref(), Ok(rule), "{answer}");
+        let _ = rule.to_string();
+    }
+    let Ok(claims) = serde_json::from_str::<Claims>(text) else {
+        return;
+    };
+    let tenant = |value: &str| ClaimRule {
+        issuer: "adfs".to_owned(),
+        claim: "groups".to_owned(),
+        value: value.to_owned(),
+        role: Role::Tenant,
+        subscriptions: vec![
+            crate::SubscriptionId::parse("0f0a4a7b-1c2d-4e5f-8a9b-0c1d2e3f4a5b").expect("a GUID"),
+        ],
+    };
+    let mut rules = vec![tenant("tenant-contoso")];
+    rules.extend(rule);
+    match access_from_claims(&rules, "adfs", &claims) {
+        None => assert!(!rules.iter().any(|r| r.matches("adfs", &claims))),
+        Some(access) => {
+            let matching: Vec<_> = rules
+                .iter()
+                .filter(|r| r.matches("adfs", &claims))
+                .collect();
+            assert!(matching.iter().any(|r| r.role == access.role), "{text:?}");
+            for sub in &access.subscriptions {
+                assert!(matching.iter().any(|r| r.subscriptions.contains(sub)));
+            }
+        }
+    }
+    assert_eq!(access_from_claims(&rules, "another", &claims), None);
+}
+
 /// Dates, times, billing periods and groupings: refused, or accepted inside the years every input
 /// is held to and written back to the same value.
 pub fn dates(text: &str) {
@@ -377,6 +433,28 @@ mod tests {
         #[test]
         fn dates_and_periods_round_trip(text in outside_input()) {
             dates(&text);
+        }
+
+        #[test]
+        fn claim_rules_are_refused_or_read_back_and_grant_only_what_matches(
+            value in outside_input(),
+            role in prop::sample::select(vec!["operator", "tenant", "provider", "reader", ""]),
+            claim in prop::sample::select(vec!["groups", "roles", "appid", "Groups", "nbf", ""]),
+            text in outside_input(),
+        ) {
+            claim_rule(&text);
+            let draft = serde_json::json!({
+                "issuer": "adfs", "claim": claim, "value": value, "role": role,
+                "subscriptions": if role == "tenant" {
+                    vec!["0f0a4a7b-1c2d-4e5f-8a9b-0c1d2e3f4a5b"]
+                } else {
+                    vec![]
+                },
+            });
+            claim_rule(&draft.to_string());
+            // The same value in a token's claims, alone and in a list.
+            claim_rule(&serde_json::json!({"groups": [value.clone(), "tenant-contoso"]}).to_string());
+            claim_rule(&serde_json::json!({"groups": value, "roles": 7}).to_string());
         }
     }
 

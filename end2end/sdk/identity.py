@@ -2,11 +2,11 @@
 part of `cargo xtask test`): azure-identity's ClientSecretCredential gets a token from the test
 AD FS (end2end/idp, an OpenID-certified provider) for Meterbook's audience, and
 azure-mgmt-commerce pages a tenant's usage aggregates from a demo Meterbook with it, once an
-operator's claim rule maps the service principal to that tenant. A token for another audience
-is refused with 401.
+operator's claim rule maps the service principal to that tenant. A token for another audience,
+and one from an issuer Meterbook is not configured for, are refused with 401.
 
-Usage: python identity.py BASE_URL OPERATOR_TOKEN ISSUER
-(with REQUESTS_CA_BUNDLE naming the provider's certificate)
+Usage: python identity.py BASE_URL OPERATOR_TOKEN ISSUER STRANGER_ISSUER
+(with REQUESTS_CA_BUNDLE naming both providers' certificates)
 """
 
 import datetime
@@ -39,16 +39,20 @@ def call(base, token, method, path, body=None):
         return error.code, json.load(error)
 
 
-def main(base, operator, issuer):
+def adfs_credential(issuer):
     # AD FS mode: the authority is the host, the "tenant" is adfs, no instance discovery.
     split = urlsplit(issuer)
-    credential = ClientSecretCredential(
+    return ClientSecretCredential(
         tenant_id=split.path.strip("/"),
         client_id="billing-script",
         client_secret="script-secret",
         authority=f"{split.scheme}://{split.netloc}",
         disable_instance_discovery=True,
     )
+
+
+def main(base, operator, issuer, stranger):
+    credential = adfs_credential(issuer)
 
     # The demo's first tenant (Contoso), as the operator's overview lists it.
     status, subscriptions = call(base, operator, "GET", "/subscriptions?api-version=2016-06-01")
@@ -92,6 +96,14 @@ def main(base, operator, issuer):
     assert "another audience" in refused["error"]["message"], refused
     print("a token for another audience was refused:", refused["error"]["message"])
 
+    # A token for Meterbook's audience, but from a provider Meterbook is not configured for.
+    foreign = adfs_credential(stranger).get_token(f"{AUDIENCE}/.default").token
+    status, refused = call(base, foreign, "GET", path)
+    assert status == 401, (status, refused)
+    assert "no such issuer is configured" in refused["error"]["message"], refused
+    assert refused["error"]["code"] == "InvalidAuthenticationToken", refused
+    print("a token from an unconfigured issuer was refused:", refused["error"]["message"])
+
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])

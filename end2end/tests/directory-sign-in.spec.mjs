@@ -1,9 +1,11 @@
 // People sign in with the cloud's own directory: the test AD FS (end2end/idp, the
 // OpenID-certified oidc-provider) that `cargo xtask end2end` starts beside the demo server. An
-// operator maps directory groups to roles with claim rules; a tenant and an operator sign in
+// operator maps directory groups to roles with claim rules (one by the API, one on the identity
+// page in the browser); a tenant and an operator sign in
 // through the provider's own login page and see what their groups grant; signing out ends the
 // provider's session too; and a person whose group is taken away loses access at the next sign-in.
 import { test, expect } from "@playwright/test";
+import { signIn } from "./accounts.mjs";
 
 const screenshots = new URL("../../docs/screenshots/", import.meta.url).pathname;
 const BASE_URL = process.env.BASE_URL;
@@ -52,15 +54,41 @@ test("people sign in with the directory and see what their groups grant, until a
     post_logout_redirect_uris: [`${BASE_URL}/sign-in?signed_out=1`],
   });
   await idpAdmin(request, "users/terry", { groups: ["tenant-contoso"] });
-  const subscriptions = await api(request, "GET", "/subscriptions?api-version=2016-06-01");
-  const contoso = subscriptions.body.value.find((s) => s.displayName === "Contoso Ltd").subscriptionId;
-  for (const rule of [
-    { issuer: "adfs", claim: "groups", value: "tenant-contoso", role: "tenant", subscriptions: [contoso] },
-    { issuer: "adfs", claim: "groups", value: "meterbook-operators", role: "operator" },
-  ]) {
-    const added = await api(request, "POST", "/api/v1/identity/rules", rule);
-    expect([201, 409]).toContain(added.status);
+  // The directory's operators group, by the API (as a setup script would).
+  const operators = { issuer: "adfs", claim: "groups", value: "meterbook-operators", role: "operator" };
+  const added = await api(request, "POST", "/api/v1/identity/rules", operators);
+  expect([201, 409]).toContain(added.status);
+
+  // The tenant's group, by the break-glass operator on the identity page, naming the
+  // subscription as people know it. A rule left by an earlier run is removed first.
+  await signIn(page, "operator");
+  await page.getByRole("link", { name: "Identity" }).click();
+  await expect(page.getByRole("heading", { name: "Identity" })).toBeVisible();
+  await expect(page.getByRole("region", { name: "Directories" })).toContainText(`${IDP}/adfs`);
+  const earlier = page.getByRole("button", { name: "Remove the rule for groups tenant-contoso" });
+  if (await earlier.count()) {
+    await earlier.click();
+    await expect(page.getByRole("status")).toContainText("Removed: adfs: groups = tenant-contoso");
   }
+  await page.getByLabel("Directory", { exact: true }).selectOption("adfs");
+  await page.getByLabel("Claim", { exact: true }).selectOption("groups");
+  await page.getByLabel("Holds the value").fill("tenant-contoso");
+  await page.getByLabel("Role", { exact: true }).selectOption("tenant");
+  await page.getByLabel(/^Subscriptions/).fill("Contoso Ltd");
+  await page.getByRole("button", { name: "Add rule" }).click();
+  await expect(page.getByRole("status")).toContainText("Added: adfs: groups = tenant-contoso -> tenant");
+  const row = page.locator("table.claim-rules tbody tr", { hasText: "tenant-contoso" });
+  await expect(row).toContainText("Contoso Ltd");
+  // The same mapping again is refused, saying so.
+  await page.getByLabel("Holds the value").fill("tenant-contoso");
+  await page.getByLabel("Role", { exact: true }).selectOption("tenant");
+  await page.getByLabel(/^Subscriptions/).fill("Contoso Ltd");
+  await page.getByRole("button", { name: "Add rule" }).click();
+  await expect(page.getByRole("alert")).toContainText("a rule maps");
+  await page.goto("/identity");
+  await page.screenshot({ path: screenshots + "identity.png", fullPage: true });
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/sign-in/);
 
   // The sign-in page offers the directory beside the break-glass password form.
   await page.goto("/sign-in");

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
 
 /// The fuzz targets, one per parser of outside input (`fuzz/fuzz_targets/`).
-const FUZZ_TARGETS: [&str; 9] = [
+const FUZZ_TARGETS: [&str; 10] = [
     "arm_query",
     "continuation_token",
     "explore_query",
@@ -28,6 +28,7 @@ const FUZZ_TARGETS: [&str; 9] = [
     "directory_file",
     "sign_in_form",
     "dates",
+    "claim_rule",
 ];
 
 /// cargo-leptos version that builds with the pinned toolchain (0.3.11's lock needs a newer rustc).
@@ -443,6 +444,14 @@ fn azure_sdk_tests() -> Result {
     let _ = std::fs::remove_dir_all(&idp_dir);
     std::fs::create_dir_all(&idp_dir).map_err(|e| e.to_string())?;
     let (idp, issuer, ca) = test_idp(&idp_dir)?;
+    // A second provider the server is not told of: its tokens must be refused.
+    let stranger_dir = idp_dir.join("stranger");
+    std::fs::create_dir_all(&stranger_dir).map_err(|e| e.to_string())?;
+    let (stranger, stranger_issuer, stranger_ca) = test_idp(&stranger_dir)?;
+    // One bundle trusting both (the Python SDK takes a single CA file).
+    let bundle = idp_dir.join("ca-bundle.pem");
+    let pems = [&ca, &stranger_ca].map(|f| std::fs::read_to_string(f).unwrap_or_default());
+    std::fs::write(&bundle, pems.concat()).map_err(|e| e.to_string())?;
     let identity = idp_dir.join("identity.toml");
     std::fs::write(
         &identity,
@@ -477,14 +486,21 @@ fn azure_sdk_tests() -> Result {
         check(
             cmd(
                 &python,
-                &[&script("identity.py"), &base_url, &operator, &issuer],
+                &[
+                    &script("identity.py"),
+                    &base_url,
+                    &operator,
+                    &issuer,
+                    &stranger_issuer,
+                ],
             )
-            .env("REQUESTS_CA_BUNDLE", &ca)
-            .env("SSL_CERT_FILE", &ca),
+            .env("REQUESTS_CA_BUNDLE", &bundle)
+            .env("SSL_CERT_FILE", &bundle),
         )
     });
     drop(server);
     drop(idp);
+    drop(stranger);
     result
 }
 

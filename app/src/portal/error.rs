@@ -41,6 +41,13 @@ impl PortalError {
             response.set_status(self.status());
         }
     }
+
+    /// What a page shows in place of what it could not load, answered with this error's status.
+    pub fn into_alert(self) -> leptos::prelude::AnyView {
+        use leptos::prelude::*;
+        self.set_status();
+        view! { <p class="error" role="alert">{self.to_string()}</p> }.into_any()
+    }
 }
 
 impl fmt::Display for PortalError {

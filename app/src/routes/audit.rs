@@ -52,10 +52,7 @@ pub fn AuditPage() -> impl IntoView {
             {Suspend::new(async move {
                 match load(&search).await {
                     Ok((action, limit, entries)) => entries_view(action, limit, entries),
-                    Err(e) => {
-                        e.set_status();
-                        view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any()
-                    }
+                    Err(e) => e.into_alert(),
                 }
             })}
         </Suspense>

@@ -65,10 +65,7 @@ pub fn CostsPage() -> impl IntoView {
             {Suspend::new(async move {
                 match load(&search).await {
                     Ok((query, costs)) => statement::page(query, costs),
-                    Err(e) => {
-                        e.set_status();
-                        view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any()
-                    }
+                    Err(e) => e.into_alert(),
                 }
             })}
         </Suspense>
@@ -128,10 +125,7 @@ mod statement {
             </form>
             {match costs {
                 Ok(costs) => view! { <CostsBody costs/> }.into_any(),
-                Err(e) => {
-                    e.set_status();
-                    view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any()
-                }
+                Err(e) => e.into_alert(),
             }}
         }
         .into_any()

@@ -36,10 +36,7 @@ pub fn IdentityPage() -> impl IntoView {
             {Suspend::new(async move {
                 match load().await {
                     Ok(identity) => page(&query, identity),
-                    Err(e) => {
-                        e.set_status();
-                        view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any()
-                    }
+                    Err(e) => e.into_alert(),
                 }
             })}
         </Suspense>
@@ -210,14 +207,14 @@ fn AddRule(identity: IdentityView, csrf: String) -> impl IntoView {
                     <div class="field">
                         <label for="rule-value">"Holds the value"</label>
                         <input id="rule-value" name="value" type="text" required
-                            placeholder="A group, app role, UPN or application ID"/>
+                            placeholder="e.g. tenant-contoso"/>
                     </div>
                     <div class="field">
                         <label for="rule-role">"Role"</label>
                         <select id="rule-role" name="role">{options(identity.roles)}</select>
                     </div>
                     <div class="field">
-                        <label for="rule-subscriptions">"Subscriptions (tenant rules; names or IDs, comma between)"</label>
+                        <label for="rule-subscriptions">"Subscriptions (tenants: names or IDs)"</label>
                         <input id="rule-subscriptions" name="subscriptions" type="text"/>
                     </div>
                 </fieldset>

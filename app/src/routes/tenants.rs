@@ -45,10 +45,7 @@ pub fn TenantsPage() -> impl IntoView {
             {Suspend::new(async move {
                 match load(&query).await {
                     Ok(directory) => page(&query, directory),
-                    Err(e) => {
-                        e.set_status();
-                        view! { <p class="error" role="alert">{e.to_string()}</p> }.into_any()
-                    }
+                    Err(e) => e.into_alert(),
                 }
             })}
         </Suspense>

@@ -159,15 +159,7 @@ async fn start(State(state): State<AppState>, Query(query): Query<StartQuery>) -
 /// The sealed login of [`LOGIN_COOKIE`] (its seal is checked by the caller); a value no seal of
 /// this server's could be is ignored unread.
 fn login_in_progress(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(cookie::Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == LOGIN_COOKIE)
-        .map(|c| c.value_trimmed().to_owned())
-        .filter(|v| v.len() <= 2_048)
+    super::sessions::cookie_value(headers, LOGIN_COOKIE).filter(|v| v.len() <= 2_048)
 }
 
 /// Why a callback did not sign anyone in: the sign-in page's reason code, and what the audit log

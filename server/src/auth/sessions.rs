@@ -117,6 +117,18 @@ impl SessionPolicy {
 /// cookie must never break a request, and only a value shaped like the IDs this server hands out
 /// (URL-safe base64, at most 128 characters) is looked up.
 pub fn session_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    cookie_value(headers, name).filter(|value| {
+        !value.is_empty()
+            && value.len() <= 128
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}
+
+/// Cookie `name`'s value from the `Cookie` headers, unchecked (callers check its shape); a
+/// header that does not parse reads as no cookie.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
@@ -125,13 +137,6 @@ pub fn session_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter_map(Result::ok)
         .find(|cookie| cookie.name() == name)
         .map(|cookie| cookie.value_trimmed().to_owned())
-        .filter(|value| {
-            !value.is_empty()
-                && value.len() <= 128
-                && value
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
 }
 
 #[cfg(test)]

@@ -559,3 +559,95 @@ fn webhooks_are_managed_and_statements_queued_from_the_command_line() {
         assert!(audit.contains(action), "{action}: {audit}");
     }
 }
+
+#[test]
+fn claim_rules_are_added_listed_and_removed_and_an_unknown_issuer_is_refused() {
+    let (_dir, db) = fresh_db();
+    let config_dir = tempfile::tempdir().unwrap();
+    let config = config_dir.path().join("identity.toml");
+    std::fs::write(
+        &config,
+        "[[issuer]]\nname = \"adfs\"\nurl = \"https://adfs.contoso.example/adfs\"\n\
+         audiences = [\"api://meterbook\"]\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let add = |extra: &[&str]| {
+        let mut args = vec!["identity", "rules", "add", "--claim", "roles"];
+        args.extend_from_slice(extra);
+        meterbook(&db, &args)
+    };
+    let added = add(&[
+        "--issuer",
+        "adfs",
+        "--value",
+        "Meterbook.Operator",
+        "--role",
+        "operator",
+        "--identity-config",
+        config,
+    ]);
+    assert!(added.status.success(), "{}", text(&added));
+    assert!(
+        text(&added).contains("added claim rule 1: adfs: roles = Meterbook.Operator -> operator")
+    );
+
+    // Refused, saying why: an issuer the configuration does not name, a claim rules cannot test.
+    let unknown = add(&[
+        "--issuer",
+        "entra",
+        "--value",
+        "x",
+        "--role",
+        "operator",
+        "--identity-config",
+        config,
+    ]);
+    assert!(!unknown.status.success());
+    assert!(
+        text(&unknown).contains("issuer 'entra' is not configured here"),
+        "{}",
+        text(&unknown)
+    );
+    let claim = meterbook(
+        &db,
+        &[
+            "identity", "rules", "add", "--issuer", "adfs", "--claim", "nbf", "--value", "1",
+            "--role", "operator",
+        ],
+    );
+    assert!(!claim.status.success());
+    assert!(
+        text(&claim).contains("claim 'nbf' is not one rules may test"),
+        "{}",
+        text(&claim)
+    );
+
+    let listed = meterbook(&db, &["identity", "rules", "list", "--json"]);
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "only the rule that was added");
+    assert_eq!(lines[0]["value"], "Meterbook.Operator");
+    assert_eq!(lines[0]["createdBy"], "cli");
+
+    let removed = meterbook(&db, &["identity", "rules", "remove", "1"]);
+    assert!(
+        text(&removed).contains("removed claim rule 1"),
+        "{}",
+        text(&removed)
+    );
+    let again = meterbook(&db, &["identity", "rules", "remove", "1"]);
+    assert!(!again.status.success());
+    assert!(text(&again).contains("there is no claim rule 1"));
+    let audit = meterbook(&db, &["audit", "--action", "claim_rule.add"]);
+    assert!(text(&audit).contains("claim rule 1"), "{}", text(&audit));
+}
