@@ -19,10 +19,9 @@ pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jw
 #[derive(Clone)]
 pub struct ClientCertificate {
     key: EncodingKey,
-    /// Base64url SHA-1 of the certificate's DER (`x5t`).
+    /// Base64url SHA-1 of the certificate's DER (`x5t`): what AD FS and Entra ID look the
+    /// certificate up by with RS256 (MSAL's long-standing header; `x5t#S256` goes with PS256).
     sha1_thumbprint: String,
-    /// Base64url SHA-256 of the certificate's DER (`x5t#S256`).
-    sha256_thumbprint: String,
 }
 
 impl std::fmt::Debug for ClientCertificate {
@@ -66,13 +65,13 @@ impl ClientCertificate {
         let key = EncodingKey::from_rsa_pem(pem::encode(key).as_bytes()).map_err(|e| {
             format!("the private key is not an RSA key Meterbook can sign with: {e}")
         })?;
-        let digest = |algorithm| {
-            URL_SAFE_NO_PAD.encode(ring::digest::digest(algorithm, certificate.contents()))
-        };
+        let sha1 = ring::digest::digest(
+            &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+            certificate.contents(),
+        );
         let certificate = Self {
             key,
-            sha1_thumbprint: digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY),
-            sha256_thumbprint: digest(&ring::digest::SHA256),
+            sha1_thumbprint: URL_SAFE_NO_PAD.encode(sha1),
         };
         // The key is only parsed when it first signs: sign once now, so that a bad key stops
         // Meterbook at start rather than at its first upstream call.
@@ -92,7 +91,6 @@ impl ClientCertificate {
     ) -> Result<String, String> {
         let mut header = Header::new(Algorithm::RS256);
         header.x5t = Some(self.sha1_thumbprint.clone());
-        header.x5t_s256 = Some(self.sha256_thumbprint.clone());
         let mut jti = [0u8; 16];
         getrandom::fill(&mut jti).map_err(|e| format!("no randomness for the assertion: {e}"))?;
         let claims = AssertionClaims {
