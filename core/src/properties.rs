@@ -189,10 +189,12 @@ pub fn sign_in_form(body: &[u8]) {
     }
 }
 
-/// A claim rule as the API takes it (JSON): refused, or a rule within its limits that the API's
-/// own answer reads back to; and a token's claims (JSON) it is tried against: a token is granted
-/// a role only when a rule matches it, and a tenant only what its matching rules name.
-pub fn claim_rule(text: &str) {
+/// A claim rule as the API takes it (JSON, `draft`): refused, or a rule within its limits that
+/// the API's own answer reads back to; and a token's claims (JSON, `claims`) it is tried against
+/// beside a fixed tenant rule: a token is granted a role only when a rule matches it, and a tenant
+/// only what its matching rules name.
+pub fn claim_rule(draft: &str, claims: &str) {
+    let text = draft;
     use crate::access::Role;
     use crate::identity::{
         access_from_claims, is_name, ClaimRule, Claims, RuleDraft, CLAIMS, MAX_RULE_SUBSCRIPTIONS,
@@ -215,7 +217,7 @@ pub fn claim_rule(text: &str) {
         assert_eq!(again.as_ref(), Ok(rule), "{answer}");
         let _ = rule.to_string();
     }
-    let Ok(claims) = serde_json::from_str::<Claims>(text) else {
+    let Ok(claims) = serde_json::from_str::<Claims>(claims) else {
         return;
     };
     let tenant = |value: &str| ClaimRule {
@@ -224,7 +226,7 @@ pub fn claim_rule(text: &str) {
         value: value.to_owned(),
         role: Role::Tenant,
         subscriptions: vec![
-            crate::SubscriptionId::parse("0f0a4a7b-1c2d-4e5f-8a9b-0c1d2e3f4a5b").expect("a GUID"),
+            crate::SubscriptionId::parse("1f0a4a7b-1c2d-4e5f-8a9b-0c1d2e3f4a5b").expect("a GUID"),
         ],
     };
     let mut rules = vec![tenant("tenant-contoso")];
@@ -441,8 +443,9 @@ mod tests {
             role in prop::sample::select(vec!["operator", "tenant", "provider", "reader", ""]),
             claim in prop::sample::select(vec!["groups", "roles", "appid", "Groups", "nbf", ""]),
             text in outside_input(),
+            other in outside_input(),
         ) {
-            claim_rule(&text);
+            claim_rule(&text, &other);
             let draft = serde_json::json!({
                 "issuer": "adfs", "claim": claim, "value": value, "role": role,
                 "subscriptions": if role == "tenant" {
@@ -450,11 +453,18 @@ mod tests {
                 } else {
                     vec![]
                 },
-            });
-            claim_rule(&draft.to_string());
-            // The same value in a token's claims, alone and in a list.
-            claim_rule(&serde_json::json!({"groups": [value.clone(), "tenant-contoso"]}).to_string());
-            claim_rule(&serde_json::json!({"groups": value, "roles": 7}).to_string());
+            })
+            .to_string();
+            // Tokens holding the rule's value (alone, in a list with the fixed rule's, with
+            // other claims beside), and one holding something else.
+            for claims in [
+                serde_json::json!({ claim: value.clone() }),
+                serde_json::json!({ claim: [value.clone(), "x"], "groups": ["tenant-contoso"] }),
+                serde_json::json!({ claim: value.trim(), "roles": 7, "appid": other.clone() }),
+                serde_json::json!({ "groups": other.clone() }),
+            ] {
+                claim_rule(&draft, &claims.to_string());
+            }
         }
     }
 

@@ -47,6 +47,7 @@ fn main() -> ExitCode {
         Some("bench-telemetry") => run_example("bench_telemetry", &args[1..]),
         Some("bench-shared") => run_example("bench_shared", &args[1..]),
         Some("bench-explore") => with_duckdb("bench_explore", &args[1..]),
+        Some("bench-identity") => bench_identity(),
         Some("load") => load(&args[1..]),
         Some("end2end") => setup(true).and_then(|()| browser_tests()),
         Some("setup") => setup(true),
@@ -55,7 +56,7 @@ fn main() -> ExitCode {
         Some("sdk") => azure_sdk_tests(),
         Some("dist") => dist::dist(),
         _ => Err(
-            "usage: cargo xtask run [meterbook serve args...] | test | end2end | api-contract | sdk | dist | bench [--database URL] [args...] | load [args...] | bench-chargeback [--records N] [--database URL] | bench-telemetry [--records N] | bench-shared [--database URL] | bench-explore [--tenants N] [--days D] [--database URL] | bench-portal | fuzz [--seconds N] [TARGET...] | setup"
+            "usage: cargo xtask run [meterbook serve args...] | test | end2end | api-contract | sdk | dist | bench [--database URL] [args...] | load [args...] | bench-chargeback [--records N] [--database URL] | bench-telemetry [--records N] | bench-shared [--database URL] | bench-explore [--tenants N] [--days D] [--database URL] | bench-identity | bench-portal | fuzz [--seconds N] [TARGET...] | setup"
                 .into(),
         ),
     };
@@ -752,6 +753,24 @@ fn bench(extra: &[String]) -> Result {
         "bench"
     };
     run_example(example, extra)
+}
+
+/// `cargo xtask bench-identity`: what a directory token costs on the API against an `mbt_`
+/// token (BENCHMARKS.md), with the test identity provider as the directory.
+fn bench_identity() -> Result {
+    setup(false)?;
+    let dir = env::temp_dir().join(format!("meterbook-idp-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let (idp, issuer, ca) = test_idp(&dir)?;
+    let ca = ca.display().to_string();
+    let result = run_example(
+        "bench_identity",
+        &["--issuer".to_owned(), issuer, "--ca".to_owned(), ca],
+    );
+    drop(idp);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }
 
 /// Builds and runs a benchmark example of the server in release mode.

@@ -165,6 +165,24 @@ pub async fn serve_with(
     site_root: &std::path::Path,
     telemetry: bool,
 ) -> String {
+    start(store, site_root, telemetry, Default::default()).await
+}
+
+/// A server as [`serve`] starts it, trusting the issuers of `identity`.
+pub async fn serve_identity(
+    store: Arc<dyn Store>,
+    site_root: &std::path::Path,
+    identity: meterbook_server::identity::IdentityConfig,
+) -> String {
+    start(store, site_root, true, identity).await
+}
+
+async fn start(
+    store: Arc<dyn Store>,
+    site_root: &std::path::Path,
+    telemetry: bool,
+    identity: meterbook_server::identity::IdentityConfig,
+) -> String {
     let app = Application::build(
         ServerConfig {
             addr: "127.0.0.1:0".parse().unwrap(),
@@ -184,7 +202,7 @@ pub async fn serve_with(
             shutdown_delay: Default::default(),
             telemetry,
             metrics_addr: None,
-            identity: Default::default(),
+            identity,
         },
         store,
     )

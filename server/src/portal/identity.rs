@@ -16,6 +16,7 @@ use meterbook_core::identity::{ClaimRule, RuleDraft, CLAIMS};
 
 use super::{store_failed, Portal};
 use crate::identity::rules::{self, Actor, AddError};
+use crate::people::PeopleError;
 use crate::state::AppState;
 
 const OPERATORS_ONLY: &str = "Only operators manage how the directory's people and tokens get in";
@@ -77,15 +78,37 @@ pub(super) async fn identity(
     })
 }
 
+/// Longest text a redirect carries back (a refusal may quote what was typed): well inside what
+/// proxies allow in a `Location` header.
+const MAX_SAID: usize = 400;
+
 /// Sends the browser back to the identity page with `query`.
 fn back(query: &[(&str, &str)]) -> Response {
-    let query = serde_urlencoded::to_string(query).unwrap_or_default();
+    let short: Vec<(&str, &str)> = query
+        .iter()
+        .map(|(k, v)| {
+            let end = v.char_indices().nth(MAX_SAID).map_or(v.len(), |(i, _)| i);
+            (*k, &v[..end])
+        })
+        .collect();
+    let query = serde_urlencoded::to_string(short).unwrap_or_default();
     Redirect::to(&format!("/identity?{query}")).into_response()
 }
 
-/// The checks both forms share: signed in, an operator, the form's own CSRF token. The viewer,
-/// or where to send the browser instead.
-fn operator_form(viewer: Option<Extension<Viewer>>, csrf: &str) -> Result<Viewer, Box<Response>> {
+/// A rule as the page's notice names it: its subscriptions counted when there are many.
+fn summary(rule: &ClaimRule) -> String {
+    if rule.subscriptions.len() <= 3 {
+        return rule.to_string();
+    }
+    let only = ClaimRule {
+        subscriptions: Vec::new(),
+        ..rule.clone()
+    };
+    format!("{only} ({} subscriptions)", rule.subscriptions.len())
+}
+
+/// The signed-in operator a form post is from, or where to send the browser instead.
+fn operator(viewer: Option<Extension<Viewer>>) -> Result<Viewer, Box<Response>> {
     let Some(Extension(viewer)) = viewer else {
         return Err(Box::new(
             Redirect::to("/sign-in?next=%2Fidentity").into_response(),
@@ -94,13 +117,18 @@ fn operator_form(viewer: Option<Extension<Viewer>>, csrf: &str) -> Result<Viewer
     if !viewer.is_operator() {
         return Err(Box::new(back(&[("error", OPERATORS_ONLY)])));
     }
-    if csrf != viewer.csrf_token {
-        return Err(Box::new(back(&[(
-            "error",
-            "The form has expired; reload the page and try again",
-        )])));
-    }
     Ok(viewer)
+}
+
+/// Whether a form carries the viewer's own CSRF token; the refusal when not.
+fn own_form(viewer: &Viewer, csrf: &str) -> Result<(), Box<Response>> {
+    if csrf == viewer.csrf_token {
+        return Ok(());
+    }
+    Err(Box::new(back(&[(
+        "error",
+        "The form has expired; reload the page and try again",
+    )])))
 }
 
 /// The add form's fields.
@@ -123,18 +151,31 @@ pub async fn add(
     address: Option<Extension<ClientAddress>>,
     body: axum::body::Bytes,
 ) -> Response {
-    let Ok(form) = serde_urlencoded::from_bytes::<AddForm>(&body) else {
-        return back(&[("error", "The form was incomplete")]);
-    };
-    let viewer = match operator_form(viewer, &form.csrf) {
+    let viewer = match operator(viewer) {
         Ok(viewer) => viewer,
         Err(response) => return *response,
     };
+    let Ok(form) = serde_urlencoded::from_bytes::<AddForm>(&body) else {
+        return back(&[("error", "The form was incomplete")]);
+    };
+    if let Err(response) = own_form(&viewer, &form.csrf) {
+        return *response;
+    }
     let store = state.store.as_ref();
     let subscriptions = match crate::people::resolve_subscriptions(store, &form.subscriptions).await
     {
         Ok(subs) => subs.iter().map(|s| s.to_string()).collect(),
-        Err(e) => return back(&[("error", &format!("Subscriptions: {e}"))]),
+        Err(PeopleError::Refused(why)) => {
+            return back(&[("error", &format!("Subscriptions: {why}"))])
+        }
+        Err(PeopleError::Store(e)) => return back(&[("error", &store_failed(e).to_string())]),
+        Err(e @ PeopleError::Password(_)) => {
+            tracing::error!(error = ?e, "resolving a rule's subscriptions");
+            return back(&[(
+                "error",
+                "Meterbook could not read the subscriptions; try again",
+            )]);
+        }
     };
     let rule = match ClaimRule::parse(RuleDraft {
         issuer: form.issuer,
@@ -154,7 +195,7 @@ pub async fn add(
     };
     let issuers = state.identity.issuer_names();
     match rules::add(store, Some(&issuers), actor, &rule).await {
-        Ok(_) => back(&[("added", &rule.to_string())]),
+        Ok(_) => back(&[("added", &summary(&rule))]),
         Err(AddError::UnknownIssuer(e) | AddError::Exists(e)) => back(&[("error", &e)]),
         Err(AddError::Store(e)) => back(&[("error", &store_failed(e).to_string())]),
     }
@@ -174,13 +215,16 @@ pub async fn remove(
     address: Option<Extension<ClientAddress>>,
     body: axum::body::Bytes,
 ) -> Response {
-    let Ok(form) = serde_urlencoded::from_bytes::<RemoveForm>(&body) else {
-        return back(&[("error", "The form was incomplete")]);
-    };
-    let viewer = match operator_form(viewer, &form.csrf) {
+    let viewer = match operator(viewer) {
         Ok(viewer) => viewer,
         Err(response) => return *response,
     };
+    let Ok(form) = serde_urlencoded::from_bytes::<RemoveForm>(&body) else {
+        return back(&[("error", "The form was incomplete")]);
+    };
+    if let Err(response) = own_form(&viewer, &form.csrf) {
+        return *response;
+    }
     let Some(id) = form.id.trim().parse::<i64>().ok().filter(|n| *n > 0) else {
         return back(&[("error", "That is not a claim rule")]);
     };
@@ -191,8 +235,36 @@ pub async fn remove(
         address: &address,
     };
     match rules::remove(state.store.as_ref(), actor, id).await {
-        Ok(Some(rule)) => back(&[("removed", &rule.to_string())]),
+        Ok(Some(rule)) => back(&[("removed", &summary(&rule))]),
         Ok(None) => back(&[("error", "That rule was already removed")]),
         Err(e) => back(&[("error", &store_failed(e).to_string())]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use meterbook_core::SubscriptionId;
+
+    #[test]
+    fn notices_stay_short_whatever_the_rule_or_the_refusal_holds() {
+        let subscriptions: Vec<SubscriptionId> = (0..1_000)
+            .map(|n| SubscriptionId::parse(&format!("00000000-0000-0000-0000-{n:012}")).unwrap())
+            .collect();
+        let rule = ClaimRule {
+            issuer: "adfs".into(),
+            claim: "groups".into(),
+            value: "tenant-contoso".into(),
+            role: Role::Tenant,
+            subscriptions,
+        };
+        assert_eq!(
+            summary(&rule),
+            "adfs: groups = tenant-contoso -> tenant (1000 subscriptions)"
+        );
+        let response = back(&[("error", &"é".repeat(10_000))]);
+        let location = response.headers()["location"].to_str().unwrap();
+        assert!(location.len() < 4_096, "{}", location.len());
+        assert!(location.starts_with("/identity?error=%C3%A9"));
     }
 }

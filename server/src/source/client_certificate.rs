@@ -43,15 +43,15 @@ struct AssertionClaims<'a> {
 }
 
 impl ClientCertificate {
-    /// Reads a PEM holding the certificate (the first one is the service principal's own; a
-    /// chain may follow) and its unencrypted RSA private key, in either order.
+    /// Reads a PEM holding the certificate (its own, or a chain with it) and its unencrypted
+    /// RSA private key, in any order; the certificate used is the one of that key.
     pub fn from_pem(pem_text: &[u8]) -> Result<Self, String> {
         let blocks = pem::parse_many(pem_text).map_err(|e| format!("not PEM: {e}"))?;
-        let certificate = blocks
-            .iter()
-            .find(|b| b.tag() == "CERTIFICATE")
-            .ok_or("no CERTIFICATE block: the file must hold the certificate and its key")?;
-        if blocks.iter().any(|b| b.tag() == "ENCRYPTED PRIVATE KEY") {
+        if blocks.iter().any(|b| b.tag() == "ENCRYPTED PRIVATE KEY")
+            || blocks
+                .iter()
+                .any(|b| b.headers().get("Proc-Type").is_some())
+        {
             return Err(
                 "the private key is encrypted: give it unencrypted, readable by \
                         Meterbook only (openssl pkcs8 -nocrypt)"
@@ -60,25 +60,40 @@ impl ClientCertificate {
         }
         let key = blocks
             .iter()
-            .find(|b| matches!(b.tag(), "PRIVATE KEY" | "RSA PRIVATE KEY"))
+            .find(|b| b.tag().ends_with("PRIVATE KEY"))
             .ok_or("no PRIVATE KEY block: the file must hold the certificate and its key")?;
-        let key = EncodingKey::from_rsa_pem(pem::encode(key).as_bytes()).map_err(|e| {
-            format!("the private key is not an RSA key Meterbook can sign with: {e}")
-        })?;
+        let not_rsa = || "the private key is not an RSA key Meterbook can sign with".to_owned();
+        let pair = match key.tag() {
+            "PRIVATE KEY" => ring::signature::RsaKeyPair::from_pkcs8(key.contents()),
+            "RSA PRIVATE KEY" => ring::signature::RsaKeyPair::from_der(key.contents()),
+            _ => return Err(not_rsa()),
+        }
+        .map_err(|_| not_rsa())?;
+        // A certificate holds its subject's public key (RSAPublicKey DER, inside its
+        // SubjectPublicKeyInfo): the one holding this key's is the service principal's.
+        let public = pair.public().as_ref();
+        let certificates: Vec<_> = blocks.iter().filter(|b| b.tag() == "CERTIFICATE").collect();
+        if certificates.is_empty() {
+            return Err(
+                "no CERTIFICATE block: the file must hold the certificate and its key".into(),
+            );
+        }
+        let certificate = certificates
+            .iter()
+            .find(|c| c.contents().windows(public.len()).any(|w| w == public))
+            .ok_or(
+                "no certificate in the file is the private key's: give the service principal's \
+                    certificate with its own key",
+            )?;
+        let key = EncodingKey::from_rsa_pem(pem::encode(key).as_bytes()).map_err(|_| not_rsa())?;
         let sha1 = ring::digest::digest(
             &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
             certificate.contents(),
         );
-        let certificate = Self {
+        Ok(Self {
             key,
             sha1_thumbprint: URL_SAFE_NO_PAD.encode(sha1),
-        };
-        // The key is only parsed when it first signs: sign once now, so that a bad key stops
-        // Meterbook at start rather than at its first upstream call.
-        certificate.assertion("check", "check", 0).map_err(|e| {
-            format!("the private key is not an RSA key Meterbook can sign with: {e}")
-        })?;
-        Ok(certificate)
+        })
     }
 
     /// A client assertion for `client_id` at `token_endpoint` (its audience), signed RS256,
@@ -147,12 +162,21 @@ mod tests {
         (read("cert.pem"), read("key.pem"))
     }
 
+    /// Another certificate, of another key, as a chain or a mix-up would put beside it.
+    fn another(dir: &std::path::Path) -> Vec<u8> {
+        let other = dir.join("other");
+        std::fs::create_dir_all(&other).unwrap();
+        certificate(&other).0
+    }
+
     #[test]
     fn an_assertion_is_signed_by_the_certificates_key_and_names_it_by_thumbprint() {
         let dir = tempfile::tempdir().unwrap();
         let (cert, key) = certificate(dir.path());
-        // Key first, then certificate: either order is read.
-        let certificate = ClientCertificate::from_pem(&[key, cert].concat()).unwrap();
+        // Key first, then another key's certificate (a CA, say), then its own: the one of the
+        // key is used.
+        let pem = [key.clone(), another(dir.path()), cert].concat();
+        let certificate = ClientCertificate::from_pem(&pem).unwrap();
         let endpoint = "https://adfs.local.azurestack.external/adfs/oauth2/token";
         let now = chrono::Utc::now().timestamp();
         let assertion = certificate
@@ -192,7 +216,10 @@ mod tests {
             .assertion("meterbook-upstream", endpoint, now)
             .unwrap();
         assert_ne!(again, assertion);
-        assert!(!format!("{certificate:?}").contains("PRIVATE"));
+        let shown = format!("{certificate:?}");
+        let key_text = String::from_utf8(key).unwrap();
+        let key_line = key_text.lines().nth(1).unwrap();
+        assert!(!shown.contains(key_line), "{shown}");
     }
 
     #[test]
@@ -210,7 +237,12 @@ mod tests {
             "{}",
             refusal(&key)
         );
-        assert!(refusal(b"not a pem").contains("no CERTIFICATE"));
+        assert!(refusal(b"not a pem").contains("no PRIVATE KEY"));
+        let why = refusal(&[another(dir.path()), key.clone()].concat());
+        assert!(
+            why.contains("no certificate in the file is the private key's"),
+            "{why}"
+        );
         openssl(
             dir.path(),
             &[
