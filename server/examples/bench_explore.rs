@@ -35,13 +35,15 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use common::{connect_admin, fresh_schema, ms, number_arg, p50, p50_pair, text_arg};
 use meterbook_core::access::{Access, ReadScope, Role};
+use meterbook_core::directory::{DirectoryEntry, EntryDraft};
 use meterbook_core::explore::{DirectoryGroups, ExploreQuery, Explorer, PageFrom};
+use meterbook_core::page::TokenSigner;
 use meterbook_core::query::AggregateQuery;
 use meterbook_core::query::Granularity;
 use meterbook_core::SubscriptionId;
 use meterbook_server::demo::{self, DemoSpec};
 use meterbook_server::source::{StoreSource, UsageSource};
-use meterbook_server::store::{self, Store};
+use meterbook_server::store::{self, EntrySource, Store};
 
 const CONCURRENT_CLIENTS: usize = 8;
 
@@ -290,6 +292,107 @@ async fn explore_once(source: &StoreSource, query: &ExploreQuery) {
         .await
         .expect("explore");
     assert!(view.total_rows > 0, "the benchmark's view has rows");
+}
+
+/// What the tenant directory adds to an operator's view of the month: the server's explorer
+/// (the view, plus the offers and plans of the subscriptions among its filter options, and each
+/// subscription's offer when grouping by offer) against the store's view alone, in pairs, once
+/// every subscription of the store is named with an owner, one of three offers and its plans.
+async fn directory_share(
+    source: &StoreSource,
+    tenants: usize,
+    from: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Vec<(&'static str, Duration, Duration)> {
+    let store = source.store.as_ref();
+    let offers: [(&str, &[&str]); 3] = [
+        ("Basic", &["compute-basic"]),
+        ("Standard", &["compute-standard", "storage-standard"]),
+        (
+            "Premium",
+            &["compute-premium", "storage-premium", "sql-premium"],
+        ),
+    ];
+    let entries: Vec<DirectoryEntry> = (1..=tenants as u64)
+        .map(|seed| {
+            let spec = DemoSpec {
+                tenants: 1,
+                days: 1,
+                seed,
+                now: end,
+            };
+            let id = demo::tenants(&spec)[0].subscription_id.clone();
+            let (offer, plans) = offers[seed as usize % offers.len()];
+            EntryDraft {
+                subscription_id: Some(id.to_string()),
+                display_name: Some(format!("Tenant {seed}")),
+                owner: Some(format!("admin@tenant{seed}.example")),
+                state: Some("Enabled".to_owned()),
+                offer: Some(offer.to_owned()),
+                plans: Some(plans.iter().map(|p| (*p).to_owned()).collect()),
+                ..EntryDraft::default()
+            }
+            .into_entry(None)
+            .unwrap()
+        })
+        .collect();
+    let mut changes = store.begin().await.unwrap();
+    changes
+        .put_directory_entries(&entries, EntrySource::Local)
+        .await
+        .unwrap();
+    changes.commit().await.unwrap();
+
+    let signer = TokenSigner::new(b"bench-explore");
+    let operator = Access {
+        role: Role::Operator,
+        subscriptions: Vec::new(),
+    };
+    let mut shares = Vec::new();
+    for (label, by) in [("by meter category", "category"), ("by offer", "offer")] {
+        let pairs: Vec<(&str, String)> = pairs(from, end, None)
+            .into_iter()
+            .map(|(k, v)| (k, if k == "by" { by.to_owned() } else { v }))
+            .collect();
+        let query = ExploreQuery::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str()))).unwrap();
+        let groups = if query.group_by.is_directory() {
+            store.directory_groups(&query.group_by).await.unwrap()
+        } else {
+            DirectoryGroups::new()
+        };
+        let (with, without) = p50_pair(
+            || async {
+                let view = meterbook_server::explore::explore(
+                    source,
+                    store,
+                    &signer,
+                    &operator,
+                    query.clone(),
+                    meterbook_server::explore::Paging::First,
+                    Utc::now(),
+                )
+                .await
+                .unwrap();
+                assert!(view.total_rows > 0);
+            },
+            || async {
+                let view = source
+                    .explore(
+                        &scope(None),
+                        &query,
+                        query.period.window(Utc::now()),
+                        &PageFrom::First,
+                        &groups,
+                    )
+                    .await
+                    .unwrap();
+                assert!(view.total_rows > 0);
+            },
+        )
+        .await;
+        shares.push((label, with, without));
+    }
+    shares
 }
 
 async fn explore_p50(source: &StoreSource, query: &ExploreQuery) -> Duration {
@@ -614,6 +717,8 @@ async fn main() {
     .await;
 
     eprintln!("tenant reads measured");
+    let directory_share = directory_share(&big_source, tenants, from, end).await;
+    eprintln!("directory reads measured");
     let token = common::token(big.as_ref(), Role::Operator, &[]).await;
     let (idle, peak, received) = server_memory(&big_url, &token, &pairs(from, end, None)).await;
 
@@ -681,6 +786,14 @@ async fn main() {
         ms(chargeback_small),
         ms(chargeback_big) / ms(chargeback_small)
     );
+    for (by, with, without) in directory_share {
+        println!(
+            "| operator explorer {by}, with the tenant directory's reads (every subscription named, 3 offers), p50 | {:.1} ms | {:.1} ms (the same view from the store alone) | {:.2}x |",
+            ms(with),
+            ms(without),
+            ms(with) / ms(without)
+        );
+    }
     println!(
         "| server process resident memory, {CONCURRENT_CLIENTS} HTTP clients each viewing the month and downloading its CSV ({} MB in all) | {} MB at the peak | {} MB idle after one view | |",
         received / 1_000_000,
