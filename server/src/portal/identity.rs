@@ -107,8 +107,31 @@ fn summary(rule: &ClaimRule) -> String {
     format!("{only} ({} subscriptions)", rule.subscriptions.len())
 }
 
-/// The signed-in operator a form post is from, or where to send the browser instead.
-fn operator(viewer: Option<Extension<Viewer>>) -> Result<Viewer, Box<Response>> {
+/// An operator's form post, checked: its fields, and who sent it for the audit log.
+struct OperatorPost<F> {
+    form: F,
+    actor: String,
+    address: String,
+}
+
+impl<F> OperatorPost<F> {
+    fn actor(&self) -> Actor<'_> {
+        Actor {
+            name: &self.actor,
+            address: &self.address,
+        }
+    }
+}
+
+/// A form post of `F` from a signed-in operator that carries their own CSRF token (`csrf` reads
+/// it from the form), or where to send the browser instead. The operator is checked before the
+/// form is read, as on the tenants page.
+fn operator_post<F: serde::de::DeserializeOwned>(
+    viewer: Option<Extension<Viewer>>,
+    address: Option<Extension<ClientAddress>>,
+    body: &[u8],
+    csrf: impl Fn(&F) -> &str,
+) -> Result<OperatorPost<F>, Box<Response>> {
     let Some(Extension(viewer)) = viewer else {
         return Err(Box::new(
             Redirect::to("/sign-in?next=%2Fidentity").into_response(),
@@ -117,18 +140,20 @@ fn operator(viewer: Option<Extension<Viewer>>) -> Result<Viewer, Box<Response>> 
     if !viewer.is_operator() {
         return Err(Box::new(back(&[("error", OPERATORS_ONLY)])));
     }
-    Ok(viewer)
-}
-
-/// Whether a form carries the viewer's own CSRF token; the refusal when not.
-fn own_form(viewer: &Viewer, csrf: &str) -> Result<(), Box<Response>> {
-    if csrf == viewer.csrf_token {
-        return Ok(());
+    let Ok(form) = serde_urlencoded::from_bytes::<F>(body) else {
+        return Err(Box::new(back(&[("error", "The form was incomplete")])));
+    };
+    if csrf(&form) != viewer.csrf_token {
+        return Err(Box::new(back(&[(
+            "error",
+            "The form has expired; reload the page and try again",
+        )])));
     }
-    Err(Box::new(back(&[(
-        "error",
-        "The form has expired; reload the page and try again",
-    )])))
+    Ok(OperatorPost {
+        form,
+        actor: format!("user:{}", viewer.username),
+        address: address.map(|a| a.0 .0.clone()).unwrap_or_default(),
+    })
 }
 
 /// The add form's fields.
@@ -151,17 +176,12 @@ pub async fn add(
     address: Option<Extension<ClientAddress>>,
     body: axum::body::Bytes,
 ) -> Response {
-    let viewer = match operator(viewer) {
-        Ok(viewer) => viewer,
+    let post = match operator_post(viewer, address, &body, |f: &AddForm| &f.csrf) {
+        Ok(post) => post,
         Err(response) => return *response,
     };
-    let Ok(form) = serde_urlencoded::from_bytes::<AddForm>(&body) else {
-        return back(&[("error", "The form was incomplete")]);
-    };
-    if let Err(response) = own_form(&viewer, &form.csrf) {
-        return *response;
-    }
     let store = state.store.as_ref();
+    let form = &post.form;
     let subscriptions = match crate::people::resolve_subscriptions(store, &form.subscriptions).await
     {
         Ok(subs) => subs.iter().map(|s| s.to_string()).collect(),
@@ -178,23 +198,17 @@ pub async fn add(
         }
     };
     let rule = match ClaimRule::parse(RuleDraft {
-        issuer: form.issuer,
-        claim: form.claim,
-        value: form.value,
-        role: form.role,
+        issuer: form.issuer.clone(),
+        claim: form.claim.clone(),
+        value: form.value.clone(),
+        role: form.role.clone(),
         subscriptions,
     }) {
         Ok(rule) => rule,
         Err(e) => return back(&[("error", &e)]),
     };
-    let name = format!("user:{}", viewer.username);
-    let address = address.map(|a| a.0 .0.clone()).unwrap_or_default();
-    let actor = Actor {
-        name: &name,
-        address: &address,
-    };
     let issuers = state.identity.issuer_names();
-    match rules::add(store, Some(&issuers), actor, &rule).await {
+    match rules::add(store, Some(&issuers), post.actor(), &rule).await {
         Ok(_) => back(&[("added", &summary(&rule))]),
         Err(AddError::UnknownIssuer(e) | AddError::Exists(e)) => back(&[("error", &e)]),
         Err(AddError::Store(e)) => back(&[("error", &store_failed(e).to_string())]),
@@ -215,26 +229,17 @@ pub async fn remove(
     address: Option<Extension<ClientAddress>>,
     body: axum::body::Bytes,
 ) -> Response {
-    let viewer = match operator(viewer) {
-        Ok(viewer) => viewer,
+    let post = match operator_post(viewer, address, &body, |f: &RemoveForm| &f.csrf) {
+        Ok(post) => post,
         Err(response) => return *response,
     };
-    let Ok(form) = serde_urlencoded::from_bytes::<RemoveForm>(&body) else {
-        return back(&[("error", "The form was incomplete")]);
+    let Some(id) = post.form.id.trim().parse::<i64>().ok().filter(|n| *n > 0) else {
+        return back(&[(
+            "error",
+            "That is not a claim rule; reload the page and try again",
+        )]);
     };
-    if let Err(response) = own_form(&viewer, &form.csrf) {
-        return *response;
-    }
-    let Some(id) = form.id.trim().parse::<i64>().ok().filter(|n| *n > 0) else {
-        return back(&[("error", "That is not a claim rule")]);
-    };
-    let name = format!("user:{}", viewer.username);
-    let address = address.map(|a| a.0 .0.clone()).unwrap_or_default();
-    let actor = Actor {
-        name: &name,
-        address: &address,
-    };
-    match rules::remove(state.store.as_ref(), actor, id).await {
+    match rules::remove(state.store.as_ref(), post.actor(), id).await {
         Ok(Some(rule)) => back(&[("removed", &summary(&rule))]),
         Ok(None) => back(&[("error", "That rule was already removed")]),
         Err(e) => back(&[("error", &store_failed(e).to_string())]),
